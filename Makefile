@@ -1,0 +1,49 @@
+# diffedu — every target sets itself up: a clean clone needs nothing but python3 (≥ 3.10) and make.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH ?= torch==2.13.0
+STAMP := $(VENV)/.diffedu-installed
+CHAPTERS := $(sort $(wildcard chapters/[0-9][0-9]_*.py))
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: help lab test sync execute bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@echo "==> creating $(VENV) and installing diffedu with its dev extra ($(TORCH), CPU build)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+sync: $(STAMP)  ## pair every chapters/NN_topic.py with its .ipynb (jupytext)
+	@echo "==> syncing the jupytext pairs in chapters/"
+	$(PY) -m jupytext --sync --quiet $(CHAPTERS)
+
+lab: sync  ## open the course in JupyterLab (localhost, token auth)
+	@echo "==> starting JupyterLab on chapters/"
+	$(VENV)/bin/jupyter lab --notebook-dir=chapters --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+test: $(STAMP)  ## every test: unit tests, the pairing check and nbval over every chapter (quick mode)
+	@echo "==> running the unit tests and every chapter under nbval (DIFFEDU_QUICK=1)"
+	DIFFEDU_QUICK=1 $(PY) -m pytest -p no:cacheprovider \
+		tests chapters --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300 -q
+
+execute: sync  ## re-run every chapter in quick mode so that the committed outputs are current
+	@for nb in $(CHAPTERS:.py=.ipynb); do \
+		echo "==> executing $$nb (quick mode)"; \
+		DIFFEDU_QUICK=1 $(PY) -m jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.timeout=600 $$nb || exit 1; \
+		$(PY) -m jupytext --sync --quiet $${nb%.ipynb}.py; \
+	done
+
+bench: $(STAMP)  ## python -m diffedu bench samplers (prints a table)
+	$(PY) -m diffedu bench samplers
+
+clean:  ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache build *.egg-info

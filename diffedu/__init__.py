@@ -1,0 +1,12 @@
+"""diffedu — the package behind the interactive diffusion-models course.
+
+The flat public API: ``from diffedu import VP, GaussianMixture, convert, ...``.
+"""
+from .runtime import banner, device, quick, seed
+from .processes import (PROCESSES, EDM, VE, VP, CosineVP, DiscreteDDPM, Process, RectifiedFlow, expand_like,
+                        make_process)
+from .parametrization import (KINDS, Predictor, coefficients, convert, eps_to_score, eps_to_x0, score_to_eps,
+                              score_to_x0, velocity_to_x0, x0_to_eps, x0_to_score, x0_to_velocity)
+from .toys import DATASETS_2D, GaussianMixture, gmm_1d, gmm_2d, gmm_nd, sample_2d
+
+__version__ = "0.1.0"

@@ -1,0 +1,375 @@
+r"""Forward noising processes $x_t = \alpha_t x_0 + \sigma_t \varepsilon$ (chapter 01).
+
+Time runs data → noise: t = 0 is data (or, for VE, the smallest noise level σ_min), t = t_max is noise.
+A process is fully described by $\alpha_t$ and $\sigma_t$; everything else is derived from them:
+
+* the forward SDE $dx = f(t)\,x\,dt + g(t)\,dW$ with $f = \dot\alpha/\alpha$ and
+  $g^2 = \tfrac{d\sigma^2}{dt} - 2 f \sigma^2$  (Song et al. 2021; Kingma et al. 2021, eq. 17),
+* the log signal-to-noise ratio $\lambda_t = \log(\alpha_t^2/\sigma_t^2)$, strictly decreasing in t.
+
+Every method takes t as a float or a tensor and returns a tensor of t's shape and dtype; values outside
+[t_min, t_max] raise a ValueError that names the allowed range.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+from torch.nn.functional import softplus
+
+__all__ = ["Process", "VP", "CosineVP", "VE", "EDM", "RectifiedFlow", "DiscreteDDPM", "make_process", "PROCESSES"]
+
+
+def _as_tensor(t, like: Tensor | None = None) -> Tensor:
+    if isinstance(t, Tensor):
+        return t if t.is_floating_point() else t.to(torch.get_default_dtype())
+    dtype = like.dtype if like is not None and like.is_floating_point() else torch.get_default_dtype()
+    device = like.device if like is not None else None
+    return torch.as_tensor(t, dtype=dtype, device=device)
+
+
+class Process:
+    """A forward process defined by $\\alpha_t$, $\\sigma_t$ and their time derivatives on [t_min, t_max]."""
+
+    name = "process"
+    t_min: float = 0.0
+    t_max: float = 1.0
+
+    # --- to be provided by each process -------------------------------------------------------------
+    def _alpha(self, t: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _sigma(self, t: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _d_alpha(self, t: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _d_sigma(self, t: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _t_of_log_snr(self, lambda_t: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    # --- public API ------------------------------------------------------------------------------------
+    def check_t(self, t, name: str = "t") -> Tensor:
+        """Return t as a tensor, raising ValueError if any value lies outside [t_min, t_max] or is NaN."""
+        t = _as_tensor(t)
+        bad = torch.isnan(t) | (t < self.t_min) | (t > self.t_max)
+        if bool(bad.any()):
+            raise ValueError(
+                f"{name} must lie in [t_min, t_max] = [{self.t_min:g}, {self.t_max:g}] for the "
+                f"{self.name} process; got values from {t.min().item():g} to {t.max().item():g}")
+        return t
+
+    def alpha(self, t) -> Tensor:
+        r"""Signal scale $\alpha_t$."""
+        return self._alpha(self.check_t(t))
+
+    def sigma(self, t) -> Tensor:
+        r"""Noise scale $\sigma_t$."""
+        return self._sigma(self.check_t(t))
+
+    def d_alpha(self, t) -> Tensor:
+        r"""$\dot\alpha_t = d\alpha_t/dt$."""
+        return self._d_alpha(self.check_t(t))
+
+    def d_sigma(self, t) -> Tensor:
+        r"""$\dot\sigma_t = d\sigma_t/dt$."""
+        return self._d_sigma(self.check_t(t))
+
+    def f(self, t) -> Tensor:
+        r"""Drift coefficient of the forward SDE, $f(t) = \dot\alpha_t / \alpha_t = \tfrac{d}{dt}\log\alpha_t$."""
+        t = self.check_t(t)
+        return self._d_alpha(t) / self._alpha(t)
+
+    def g2(self, t) -> Tensor:
+        r"""Squared diffusion coefficient $g(t)^2 = 2\sigma_t\dot\sigma_t - 2 f(t)\sigma_t^2$."""
+        t = self.check_t(t)
+        sigma_t = self._sigma(t)
+        return 2 * sigma_t * self._d_sigma(t) - 2 * self._d_alpha(t) / self._alpha(t) * sigma_t**2
+
+    def g(self, t) -> Tensor:
+        r"""Diffusion coefficient $g(t)$ of the forward SDE $dx = f(t)x\,dt + g(t)\,dW$."""
+        return self.g2(t).sqrt()
+
+    def log_snr(self, t) -> Tensor:
+        r"""Log signal-to-noise ratio $\lambda_t = \log(\alpha_t^2 / \sigma_t^2)$."""
+        t = self.check_t(t)
+        return 2 * (self._alpha(t).log() - self._sigma(t).log())
+
+    def t_of_log_snr(self, lambda_t) -> Tensor:
+        r"""Inverse of $\lambda_t$: the time at which the log-SNR equals ``lambda_t`` (exact, no root finding)."""
+        lambda_t = _as_tensor(lambda_t)
+        lo, hi = self.log_snr(self.t_max).item(), self.log_snr(self.t_min).item()
+        bad = torch.isnan(lambda_t) | (lambda_t < lo) | (lambda_t > hi)
+        if bool(bad.any()):
+            raise ValueError(f"lambda_t must lie in [{lo:g}, {hi:g}] for the {self.name} process")
+        return self._t_of_log_snr(lambda_t)
+
+    def noise(self, x0: Tensor, t, eps: Tensor) -> Tensor:
+        r"""Sample of $q(x_t \mid x_0)$: $x_t = \alpha_t x_0 + \sigma_t \varepsilon$.
+
+        ``t`` is a scalar or has one entry per sample (shape ``(B,)`` for ``x0`` of shape ``(B, ...)``).
+        """
+        if not isinstance(x0, Tensor) or not isinstance(eps, Tensor):
+            raise TypeError("x0 and eps must be torch tensors")
+        if x0.shape != eps.shape:
+            raise ValueError(f"x0 and eps must have the same shape; got x0 {tuple(x0.shape)} and eps {tuple(eps.shape)}")
+        t = _as_tensor(t, like=x0)
+        alpha_t, sigma_t = expand_like(self.alpha(t), x0), expand_like(self.sigma(t), x0)
+        return alpha_t * x0 + sigma_t * eps
+
+    def coefficients(self, t) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        r"""$(\alpha_t, \sigma_t, \dot\alpha_t, \dot\sigma_t)$ in one call."""
+        t = self.check_t(t)
+        return self._alpha(t), self._sigma(t), self._d_alpha(t), self._d_sigma(t)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v:g}" for k, v in vars(self).items() if isinstance(v, (int, float)))
+        return f"{type(self).__name__}({params})"
+
+
+def expand_like(coef: Tensor, x: Tensor) -> Tensor:
+    """Reshape a per-sample coefficient of shape () or (B,) so that it broadcasts against x of shape (B, ...)."""
+    coef = coef.to(device=x.device, dtype=x.dtype)
+    if coef.ndim == 0:
+        return coef
+    if coef.ndim != 1 or coef.shape[0] != x.shape[0]:
+        raise ValueError(f"t must be a scalar or have one entry per sample ({x.shape[0]}); got shape {tuple(coef.shape)}")
+    return coef.reshape(-1, *([1] * (x.ndim - 1)))
+
+
+def _positive(name: str, value: float, allow_zero: bool = False) -> float:
+    value = float(value)
+    ok = value >= 0 if allow_zero else value > 0
+    if not ok or not math.isfinite(value):
+        raise ValueError(f"{name} must be {'≥ 0' if allow_zero else '> 0'} and finite; got {value}")
+    return value
+
+
+class VP(Process):
+    r"""Variance-preserving process with a linear $\beta(t) = \beta_{min} + t(\beta_{max} - \beta_{min})$ on [0, 1].
+
+    $\alpha_t = \exp(-\tfrac12\int_0^t\beta)$, $\sigma_t = \sqrt{1 - \alpha_t^2}$, so $f = -\beta/2$ and $g = \sqrt\beta$
+    (Ho et al. 2020 in the continuous limit; Song et al. 2021, VP SDE).
+    """
+
+    name = "vp"
+
+    def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0):
+        self.beta_min = _positive("beta_min", beta_min, allow_zero=True)
+        self.beta_max = _positive("beta_max", beta_max)
+        if self.beta_max < self.beta_min:
+            raise ValueError(f"beta_max must be ≥ beta_min = {beta_min}; got {beta_max}")
+
+    def beta(self, t) -> Tensor:
+        r"""$\beta(t) = \beta_{min} + t(\beta_{max} - \beta_{min})$."""
+        return self.beta_min + self.check_t(t) * (self.beta_max - self.beta_min)
+
+    def _integral_beta(self, t: Tensor) -> Tensor:
+        return self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t**2
+
+    def _alpha(self, t):
+        return torch.exp(-0.5 * self._integral_beta(t))
+
+    def _sigma(self, t):
+        return (-torch.expm1(-self._integral_beta(t))).sqrt()
+
+    def _d_alpha(self, t):
+        return -0.5 * (self.beta_min + t * (self.beta_max - self.beta_min)) * self._alpha(t)
+
+    def _d_sigma(self, t):
+        return -self._alpha(t) * self._d_alpha(t) / self._sigma(t)
+
+    def _t_of_log_snr(self, lambda_t):
+        # alpha^2 = sigmoid(lambda)  =>  ∫β = softplus(-lambda); solve the quadratic in t.
+        integral = softplus(-lambda_t)
+        slope = self.beta_max - self.beta_min
+        if slope == 0:
+            return integral / self.beta_min
+        return (-self.beta_min + (self.beta_min**2 + 2 * slope * integral).sqrt()) / slope
+
+
+class CosineVP(Process):
+    r"""Cosine variance-preserving process (Nichol & Dhariwal 2021) on [0, 1].
+
+    $\alpha_t = \cos(\tfrac\pi2\,\tfrac{t+s}{1+s}) / \cos(\tfrac\pi2\,\tfrac{s}{1+s})$, $\sigma_t = \sqrt{1-\alpha_t^2}$.
+    At t = 1, $\alpha_1 = 0$ exactly: the end point is pure noise.
+    """
+
+    name = "cosine"
+
+    def __init__(self, s: float = 0.008):
+        self.s = _positive("s", s)
+
+    def _phase(self, t):
+        return 0.5 * math.pi * (t + self.s) / (1 + self.s)
+
+    def _alpha(self, t):
+        return torch.cos(self._phase(t)) / math.cos(0.5 * math.pi * self.s / (1 + self.s))
+
+    def _sigma(self, t):
+        return (1 - self._alpha(t) ** 2).sqrt()
+
+    def _d_alpha(self, t):
+        return -0.5 * math.pi / (1 + self.s) * torch.sin(self._phase(t)) / math.cos(0.5 * math.pi * self.s / (1 + self.s))
+
+    def _d_sigma(self, t):
+        return -self._alpha(t) * self._d_alpha(t) / self._sigma(t)
+
+    def _t_of_log_snr(self, lambda_t):
+        alpha_t = torch.sigmoid(lambda_t).sqrt()
+        phase = torch.acos(alpha_t * math.cos(0.5 * math.pi * self.s / (1 + self.s)))
+        return phase * (1 + self.s) / (0.5 * math.pi) - self.s
+
+
+class VE(Process):
+    r"""Variance-exploding process (Song et al. 2021): $\alpha_t = 1$, $\sigma_t = \sigma_{min}(\sigma_{max}/\sigma_{min})^t$.
+
+    t runs over [0, 1]; at t = 0 the noise level is $\sigma_{min}$, not zero. $f = 0$, $g = \sigma_t\sqrt{2\log(\sigma_{max}/\sigma_{min})}$.
+    """
+
+    name = "ve"
+
+    def __init__(self, sigma_min: float = 0.01, sigma_max: float = 50.0):
+        self.sigma_min = _positive("sigma_min", sigma_min)
+        self.sigma_max = _positive("sigma_max", sigma_max)
+        if self.sigma_max <= self.sigma_min:
+            raise ValueError(f"sigma_max must be > sigma_min = {sigma_min}; got {sigma_max}")
+
+    def _alpha(self, t):
+        return torch.ones_like(t)
+
+    def _sigma(self, t):
+        return self.sigma_min * (self.sigma_max / self.sigma_min) ** t
+
+    def _d_alpha(self, t):
+        return torch.zeros_like(t)
+
+    def _d_sigma(self, t):
+        return self._sigma(t) * math.log(self.sigma_max / self.sigma_min)
+
+    def _t_of_log_snr(self, lambda_t):
+        return (-0.5 * lambda_t - math.log(self.sigma_min)) / math.log(self.sigma_max / self.sigma_min)
+
+
+class EDM(Process):
+    r"""EDM's process (Karras et al. 2022): $\alpha_t = 1$, $\sigma_t = t$ on [0, σ_max]; time *is* the noise level.
+
+    $f = 0$, $g = \sqrt{2t}$, and $\lambda_t = -2\log t$.
+    """
+
+    name = "edm"
+
+    def __init__(self, sigma_max: float = 80.0, sigma_data: float = 0.5):
+        self.sigma_max = _positive("sigma_max", sigma_max)
+        self.sigma_data = _positive("sigma_data", sigma_data)
+        self.t_max = self.sigma_max
+
+    def _alpha(self, t):
+        return torch.ones_like(t)
+
+    def _sigma(self, t):
+        return t.clone()
+
+    def _d_alpha(self, t):
+        return torch.zeros_like(t)
+
+    def _d_sigma(self, t):
+        return torch.ones_like(t)
+
+    def _t_of_log_snr(self, lambda_t):
+        return torch.exp(-0.5 * lambda_t)
+
+
+class RectifiedFlow(Process):
+    r"""Rectified flow / linear interpolation (Liu et al. 2022; Lipman et al. 2023): $\alpha_t = 1-t$, $\sigma_t = t$.
+
+    Flow-matching papers often run time noise → data; here t = 0 is data, as everywhere in the course.
+    """
+
+    name = "flow"
+
+    def _alpha(self, t):
+        return 1 - t
+
+    def _sigma(self, t):
+        return t.clone()
+
+    def _d_alpha(self, t):
+        return -torch.ones_like(t)
+
+    def _d_sigma(self, t):
+        return torch.ones_like(t)
+
+    def _t_of_log_snr(self, lambda_t):
+        return torch.sigmoid(-0.5 * lambda_t)  # (1-t)/t = exp(λ/2)
+
+
+class DiscreteDDPM(Process):
+    r"""Discrete DDPM (Ho et al. 2020): $\beta_1..\beta_T$, $\bar\alpha_n = \prod_{i\le n}(1-\beta_i)$, $\bar\alpha_0 = 1$.
+
+    Time is the step index, t ∈ [0, T]. At integer t = n, $\alpha_t = \sqrt{\bar\alpha_n}$ and $\sigma_t = \sqrt{1-\bar\alpha_n}$
+    exactly; between steps $\log\bar\alpha$ is interpolated linearly, which is the continuous process whose forward
+    SDE has $f(t) = \tfrac12\log(1-\beta_n)$ on $(n-1, n]$ — close to $-\beta_n/2$, the continuous VP limit.
+    """
+
+    name = "ddpm"
+
+    def __init__(self, T: int = 1000, beta_1: float = 1e-4, beta_T: float = 0.02, betas: Tensor | None = None):
+        if betas is None:
+            if int(T) != T or T < 1:
+                raise ValueError(f"T must be a positive integer; got {T}")
+            _positive("beta_1", beta_1)
+            _positive("beta_T", beta_T)
+            betas = torch.linspace(beta_1, beta_T, int(T), dtype=torch.float64)
+        betas = torch.as_tensor(betas, dtype=torch.float64).flatten()
+        if betas.numel() == 0 or bool(((betas <= 0) | (betas >= 1) | torch.isnan(betas)).any()):
+            raise ValueError("every beta_t must lie in (0, 1); got "
+                             f"min {betas.min().item() if betas.numel() else 'n/a'}, max {betas.max().item() if betas.numel() else 'n/a'}")
+        self.betas = betas
+        self.T = betas.numel()
+        self.t_max = float(self.T)
+        self.alpha_bar = torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(1 - betas, 0)])  # (T+1,)
+        self._log_alpha_bar = self.alpha_bar.log()
+
+    def _interp(self, t):
+        table = self._log_alpha_bar.to(device=t.device, dtype=t.dtype)
+        n = t.floor().clamp(0, self.T - 1).long()
+        slope = table[n + 1] - table[n]
+        return table[n] + slope * (t - n), slope
+
+    def _alpha(self, t):
+        return torch.exp(0.5 * self._interp(t)[0])
+
+    def _sigma(self, t):
+        return (-torch.expm1(self._interp(t)[0])).sqrt()
+
+    def _d_alpha(self, t):
+        log_ab, slope = self._interp(t)
+        return 0.5 * slope * torch.exp(0.5 * log_ab)
+
+    def _d_sigma(self, t):
+        return -self._alpha(t) * self._d_alpha(t) / self._sigma(t)
+
+    def _t_of_log_snr(self, lambda_t):
+        log_ab = -softplus(-lambda_t)  # log alpha_bar = log sigmoid(lambda)
+        table = self._log_alpha_bar.to(device=lambda_t.device, dtype=lambda_t.dtype)
+        # table is decreasing; find n with table[n+1] <= log_ab <= table[n]
+        n = (torch.searchsorted(-table, -log_ab, right=True) - 1).clamp(0, self.T - 1)
+        return n + (log_ab - table[n]) / (table[n + 1] - table[n])
+
+    def __repr__(self) -> str:
+        return f"DiscreteDDPM(T={self.T}, beta_1={self.betas[0].item():g}, beta_T={self.betas[-1].item():g})"
+
+
+PROCESSES = {"vp": VP, "cosine": CosineVP, "ve": VE, "edm": EDM, "flow": RectifiedFlow, "ddpm": DiscreteDDPM}
+
+
+def make_process(name: str, **params) -> Process:
+    """Build a process by name: one of 'vp', 'cosine', 've', 'edm', 'flow', 'ddpm'."""
+    if name not in PROCESSES:
+        raise ValueError(f"unknown process name {name!r}; choose one of {sorted(PROCESSES)}")
+    return PROCESSES[name](**params)

@@ -1,0 +1,50 @@
+"""Where and how the course runs: the device, seeding, and the quick/full mode switch (GUIDE §3)."""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["device", "seed", "quick", "banner"]
+
+
+def device() -> torch.device:
+    """The best available device: CUDA, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed(value: int = 0) -> torch.Generator:
+    """Seed Python, NumPy and torch, and return a fresh CPU ``torch.Generator`` seeded with ``value``."""
+    if int(value) != value or value < 0:
+        raise ValueError(f"seed value must be a non-negative integer; got {value}")
+    random.seed(value)
+    np.random.seed(value)
+    torch.manual_seed(value)
+    return torch.Generator().manual_seed(int(value))
+
+
+def quick() -> bool:
+    """Quick mode: ``DIFFEDU_QUICK=1`` (set by ``make test`` and CI), or no GPU and ``DIFFEDU_QUICK`` unset.
+
+    Quick mode shrinks training steps and sample counts so that every chapter runs in about a minute on a laptop CPU.
+    ``DIFFEDU_QUICK=0`` forces the full version even on a CPU.
+    """
+    flag = os.environ.get("DIFFEDU_QUICK")
+    if flag is None:
+        return device().type == "cpu"
+    if flag not in ("0", "1"):
+        raise ValueError(f"DIFFEDU_QUICK must be '0' or '1'; got {flag!r}")
+    return flag == "1"
+
+
+def banner() -> str:
+    """One line naming the mode and device, printed by the first cell of every chapter."""
+    mode = "quick" if quick() else "full"
+    return f"diffedu: {mode} mode on {device().type} (torch {torch.__version__.split('+')[0]})"

@@ -1,0 +1,233 @@
+r"""Toy problems: a Gaussian mixture with exact answers at every t, and sample-only 2-D data sets.
+
+Under any process, a mixture $q(x_0) = \sum_k \pi_k\,\mathcal N(\mu_k, \Sigma_k)$ stays a mixture:
+$p_t(x) = \sum_k \pi_k\,\mathcal N(x;\ \alpha_t\mu_k,\ \alpha_t^2\Sigma_k + \sigma_t^2 I)$.
+So its density, score, denoiser $E[x_0\mid x_t]$, ε-prediction and velocity are known in closed form (chapter 02).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from .parametrization import convert
+from .processes import Process, _as_tensor
+
+__all__ = ["GaussianMixture", "gmm_2d", "gmm_1d", "gmm_nd", "sample_2d", "DATASETS_2D"]
+
+
+class GaussianMixture:
+    r"""$\sum_k \pi_k\,\mathcal N(\mu_k, \Sigma_k)$ in D dimensions, with exact quantities at any t of any process.
+
+    Args:
+        weights: (K,) non-negative, normalised here.
+        means: (K, D).
+        covs: (K, D, D) positive definite, or (K,) standard deviations of isotropic components.
+        labels: optional (K,) integer class of each component (for conditional sampling).
+    """
+
+    def __init__(self, weights, means, covs, labels=None, dtype=torch.float64):
+        means = torch.as_tensor(means, dtype=dtype)
+        if means.ndim != 2:
+            raise ValueError(f"means must have shape (K, D); got {tuple(means.shape)}")
+        K, D = means.shape
+        weights = torch.as_tensor(weights, dtype=dtype)
+        if weights.shape != (K,) or bool((weights < 0).any()) or weights.sum() <= 0:
+            raise ValueError(f"weights must be {K} non-negative numbers with a positive sum; got {weights.tolist()}")
+        covs = torch.as_tensor(covs, dtype=dtype)
+        if covs.shape == (K,):
+            if bool((covs <= 0).any()):
+                raise ValueError("isotropic standard deviations (covs of shape (K,)) must be > 0")
+            covs = covs[:, None, None] ** 2 * torch.eye(D, dtype=dtype)
+        if covs.shape != (K, D, D):
+            raise ValueError(f"covs must have shape (K,) or (K, D, D) = ({K}, {D}, {D}); got {tuple(covs.shape)}")
+        if not torch.linalg.cholesky_ex(covs).info.eq(0).all():
+            raise ValueError("every covariance in covs must be symmetric positive definite")
+        self.weights, self.means, self.covs = weights / weights.sum(), means, covs
+        self.labels = None if labels is None else torch.as_tensor(labels, dtype=torch.long)
+        if self.labels is not None and self.labels.shape != (K,):
+            raise ValueError(f"labels must have shape ({K},); got {tuple(self.labels.shape)}")
+
+    @property
+    def dim(self) -> int:
+        return self.means.shape[1]
+
+    @property
+    def n_components(self) -> int:
+        return self.means.shape[0]
+
+    def to(self, dtype=None, device=None) -> "GaussianMixture":
+        """A copy in another dtype / on another device."""
+        new = object.__new__(GaussianMixture)
+        for name in ("weights", "means", "covs"):
+            setattr(new, name, getattr(self, name).to(dtype=dtype, device=device))
+        new.labels = None if self.labels is None else self.labels.to(device=device)
+        return new
+
+    def restrict(self, label: int) -> "GaussianMixture":
+        """The mixture of the components whose label is ``label`` (the class-conditional $q(x_0\\mid y)$)."""
+        if self.labels is None:
+            raise ValueError("this mixture has no labels")
+        keep = self.labels == label
+        if not bool(keep.any()):
+            raise ValueError(f"label must be one of {sorted(set(self.labels.tolist()))}; got {label}")
+        return GaussianMixture(self.weights[keep], self.means[keep], self.covs[keep], self.labels[keep],
+                               dtype=self.means.dtype).to(device=self.means.device)
+
+    # --- exact quantities at time t ----------------------------------------------------------------
+    def _check_x(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"x must be a torch tensor; got {type(x).__name__}")
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"x must have shape (N, {self.dim}); got {tuple(x.shape)}")
+        return x
+
+    def _components(self, x_t: Tensor, t, process: Process | None):
+        """Per-component Gaussian quantities of p_t: log-weights + log-densities, C⁻¹(x − αμ), α."""
+        x_t = self._check_x(x_t)
+        dtype, device = x_t.dtype, x_t.device
+        means, covs = self.means.to(dtype=dtype, device=device), self.covs.to(dtype=dtype, device=device)
+        eye = torch.eye(self.dim, dtype=dtype, device=device)
+        if process is None:
+            alpha_t, sigma_t = torch.ones((), dtype=dtype, device=device), torch.zeros((), dtype=dtype, device=device)
+        else:
+            t = _as_tensor(t, like=x_t)
+            alpha_t, sigma_t = (c.to(dtype=dtype, device=device) for c in process.coefficients(t)[:2])
+            if alpha_t.ndim == 1:  # one t per sample
+                if alpha_t.shape[0] != x_t.shape[0]:
+                    raise ValueError(f"t must be a scalar or have shape ({x_t.shape[0]},); got {tuple(alpha_t.shape)}")
+                alpha_t, sigma_t = alpha_t[:, None, None], sigma_t[:, None, None]  # (N, 1, 1)
+        cov_t = alpha_t[..., None] ** 2 * covs + sigma_t[..., None] ** 2 * eye  # (K, D, D) or (N, K, D, D)
+        chol = torch.linalg.cholesky(cov_t)
+        diff = x_t[:, None, :] - alpha_t * means  # (N, K, D)
+        sol = torch.cholesky_solve(diff[..., None], chol)[..., 0]  # (N, K, D) = C⁻¹(x − αμ)
+        log_det = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)  # (K,) or (N, K)
+        log_norm = -0.5 * ((diff * sol).sum(-1) + log_det + self.dim * math.log(2 * math.pi))  # (N, K)
+        log_joint = torch.log(self.weights.to(dtype=dtype, device=device)) + log_norm
+        return log_joint, sol, alpha_t
+
+    def log_prob(self, x_t: Tensor, t=None, process: Process | None = None) -> Tensor:
+        r"""$\log p_t(x_t)$; with no process, the data density $\log q(x_0)$."""
+        return torch.logsumexp(self._components(x_t, t, process)[0], dim=-1)
+
+    def responsibilities(self, x_t: Tensor, t=None, process: Process | None = None) -> Tensor:
+        r"""Posterior over components $P(k\mid x_t)$, shape (N, K)."""
+        return torch.softmax(self._components(x_t, t, process)[0], dim=-1)
+
+    def score(self, x_t: Tensor, t=None, process: Process | None = None) -> Tensor:
+        r"""$\nabla_x\log p_t(x) = -\sum_k P(k\mid x)\,(\alpha^2\Sigma_k + \sigma^2 I)^{-1}(x - \alpha\mu_k)$."""
+        log_joint, sol, _ = self._components(x_t, t, process)
+        return -(torch.softmax(log_joint, -1)[..., None] * sol).sum(1)
+
+    def denoiser(self, x_t: Tensor, t, process: Process) -> Tensor:
+        r"""Exact $E[x_0\mid x_t] = \sum_k P(k\mid x_t)\,(\mu_k + \alpha\Sigma_k(\alpha^2\Sigma_k + \sigma^2 I)^{-1}(x_t - \alpha\mu_k))$."""
+        log_joint, sol, a = self._components(x_t, t, process)
+        means, covs = self.means.to(x_t), self.covs.to(x_t)
+        post_means = means + a * torch.einsum("kij,nkj->nki", covs, sol)  # (N, K, D)
+        return (torch.softmax(log_joint, -1)[..., None] * post_means).sum(1)
+
+    def eps(self, x_t: Tensor, t, process: Process) -> Tensor:
+        r"""Exact $E[\varepsilon\mid x_t] = -\sigma_t\nabla\log p_t(x_t)$."""
+        return convert(self.score(x_t, t, process), "score", "eps", x_t, t, process)
+
+    def velocity(self, x_t: Tensor, t, process: Process) -> Tensor:
+        r"""Exact probability-flow velocity $\dot\alpha_t E[x_0\mid x_t] + \dot\sigma_t E[\varepsilon\mid x_t]$."""
+        return convert(self.denoiser(x_t, t, process), "x0", "velocity", x_t, t, process)
+
+    def marginal(self, t, process: Process) -> "GaussianMixture":
+        r"""The mixture $p_t$ itself: weights $\pi_k$, means $\alpha_t\mu_k$, covariances $\alpha_t^2\Sigma_k + \sigma_t^2 I$."""
+        alpha_t, sigma_t = (c.item() for c in process.coefficients(_as_tensor(float(t)))[:2])
+        eye = torch.eye(self.dim, dtype=self.covs.dtype)
+        return GaussianMixture(self.weights, alpha_t * self.means, alpha_t**2 * self.covs + sigma_t**2 * eye,
+                               self.labels, dtype=self.means.dtype)
+
+    def sample(self, n: int, t=None, process: Process | None = None, generator: torch.Generator | None = None,
+               return_labels: bool = False):
+        r"""Exact samples of $q(x_0)$, or of $p_t$ if a time and process are given: $x_t = \alpha_t x_0 + \sigma_t\varepsilon$."""
+        if int(n) != n or n < 0:
+            raise ValueError(f"n must be a non-negative integer; got {n}")
+        n = int(n)
+        k = torch.multinomial(self.weights, n, replacement=True, generator=generator) if n else torch.zeros(0, dtype=torch.long)
+        z = torch.randn(n, self.dim, dtype=self.means.dtype, generator=generator)
+        x = self.means[k] + torch.einsum("nij,nj->ni", torch.linalg.cholesky(self.covs)[k], z)
+        if process is not None:
+            eps = torch.randn(n, self.dim, dtype=self.means.dtype, generator=generator)
+            x = process.noise(x, t, eps)
+        if return_labels:
+            return x, (k if self.labels is None else self.labels[k])
+        return x
+
+
+# --- ready-made mixtures ------------------------------------------------------------------------------
+def gmm_2d(dtype=torch.float64) -> GaussianMixture:
+    """An asymmetric 2-D mixture of 6 components in 3 classes (two per class): unequal weights, one elongated."""
+    means = [[-2.0, 1.5], [-1.0, 2.2], [2.0, 1.5], [1.6, -0.2], [0.0, -2.0], [-1.8, -1.2]]
+    covs = torch.stack([torch.eye(2) * s**2 for s in (0.35, 0.3, 0.4, 0.25, 0.3, 0.3)]).double()
+    covs[4] = torch.tensor([[0.9, 0.0], [0.0, 0.08]], dtype=torch.float64)
+    weights = [0.2, 0.1, 0.2, 0.15, 0.25, 0.1]
+    return GaussianMixture(weights, means, covs, labels=[0, 0, 1, 1, 2, 2], dtype=dtype)
+
+
+def gmm_1d(dtype=torch.float64) -> GaussianMixture:
+    """A 1-D bimodal mixture with unequal weights and widths (Fokker–Planck chapter)."""
+    return GaussianMixture([0.3, 0.7], [[-1.5], [1.0]], [0.3, 0.5], dtype=dtype)
+
+
+def gmm_nd(dim: int = 16, n_components: int = 8, generator: torch.Generator | None = None,
+           dtype=torch.float64) -> GaussianMixture:
+    """A random D-dimensional mixture: means of norm about 3, random SPD covariances with eigenvalues in [0.05, 0.5]."""
+    if dim < 1 or n_components < 1:
+        raise ValueError(f"dim and n_components must be ≥ 1; got dim={dim}, n_components={n_components}")
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    means = torch.randn(n_components, dim, generator=g, dtype=torch.float64) * 3 / math.sqrt(dim)
+    q, _ = torch.linalg.qr(torch.randn(n_components, dim, dim, generator=g, dtype=torch.float64))
+    eig = 0.05 + 0.45 * torch.rand(n_components, dim, generator=g, dtype=torch.float64)
+    covs = q @ torch.diag_embed(eig) @ q.transpose(-1, -2)
+    covs = 0.5 * (covs + covs.transpose(-1, -2))
+    weights = 0.5 + torch.rand(n_components, generator=g, dtype=torch.float64)
+    return GaussianMixture(weights, means, covs, dtype=dtype)
+
+
+# --- sample-only 2-D sets -----------------------------------------------------------------------------
+def _moons(n, g):
+    n1 = n // 2
+    a = torch.rand(n, generator=g) * math.pi
+    x = torch.where(torch.arange(n) < n1, torch.cos(a), 1 - torch.cos(a))
+    y = torch.where(torch.arange(n) < n1, torch.sin(a), 0.5 - torch.sin(a))
+    return torch.stack([x - 0.5, y - 0.25], 1) * 1.5
+
+
+def _swiss_roll(n, g):
+    s = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=g))
+    return torch.stack([s * torch.cos(s), s * torch.sin(s)], 1) / 5
+
+
+def _checkerboard(n, g):
+    x = 4 * torch.rand(n, generator=g) - 2
+    y = torch.rand(n, generator=g) + torch.randint(0, 2, (n,), generator=g) * 2 - 2
+    y = y + (torch.floor(x) % 2)
+    return torch.stack([x, y], 1)
+
+
+def _rings(n, g):
+    radius = torch.tensor([0.5, 1.25, 2.0])[torch.randint(0, 3, (n,), generator=g)]
+    a = 2 * math.pi * torch.rand(n, generator=g)
+    return torch.stack([radius * torch.cos(a), radius * torch.sin(a)], 1)
+
+
+DATASETS_2D = {"moons": _moons, "swiss_roll": _swiss_roll, "checkerboard": _checkerboard, "rings": _rings}
+
+
+def sample_2d(name: str, n: int, noise: float = 0.05, generator: torch.Generator | None = None,
+              dtype=torch.float64) -> Tensor:
+    """n samples of a named 2-D set ('moons', 'swiss_roll', 'checkerboard', 'rings') plus Gaussian jitter ``noise``."""
+    if name not in DATASETS_2D:
+        raise ValueError(f"unknown data set name {name!r}; choose one of {sorted(DATASETS_2D)}")
+    if int(n) != n or n < 1:
+        raise ValueError(f"n must be a positive integer; got {n}")
+    if noise < 0:
+        raise ValueError(f"noise must be ≥ 0; got {noise}")
+    x = DATASETS_2D[name](int(n), generator)
+    x = x + noise * torch.randn(x.shape, generator=generator)
+    return x.to(dtype)
