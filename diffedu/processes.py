@@ -208,7 +208,8 @@ class CosineVP(Process):
         return 0.5 * math.pi * (t + self.s) / (1 + self.s)
 
     def _alpha(self, t):
-        return torch.cos(self._phase(t)) / math.cos(0.5 * math.pi * self.s / (1 + self.s))
+        # cos(π/2·(t+s)/(1+s)) written as sin(π/2·(1−t)/(1+s)): the same number, but exactly 0 at t = 1 in any dtype
+        return torch.sin(0.5 * math.pi * (1 - t) / (1 + self.s)) / math.cos(0.5 * math.pi * self.s / (1 + self.s))
 
     def _sigma(self, t):
         return (1 - self._alpha(t) ** 2).sqrt()

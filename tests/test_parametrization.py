@@ -1,0 +1,167 @@
+"""Tests of diffedu.parametrization: conversions between x0, eps, score and velocity, and the Predictor.
+
+Oracles: the defining linear combinations (each kind is a x0 + b eps with the table's a, b, built by hand from x0 and
+eps), float64 round trips for every process and every ordered pair of kinds, the named helper functions' formulas
+written out by hand, and an exact Gaussian-mixture predictor.
+"""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from diffedu import parametrization as P
+from diffedu.parametrization import KINDS, Predictor, coefficients, convert
+from diffedu.processes import PROCESSES, make_process
+from diffedu.toys import gmm_2d
+
+NAMES = sorted(PROCESSES)
+PAIRS = list(itertools.product(KINDS, KINDS))
+
+
+def setup(name: str, per_sample: bool):
+    """x0, eps, t and x_t = α x0 + σ ε in float64 for a process, t interior (σ > 0 and α > 0)."""
+    process = make_process(name)
+    g = torch.Generator().manual_seed(1)
+    x0 = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    eps = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    span = process.t_max - process.t_min
+    if per_sample:
+        t = process.t_min + span * torch.tensor([0.05, 0.2, 0.5, 0.8, 0.95], dtype=torch.float64)
+    else:
+        t = torch.tensor(process.t_min + 0.37 * span, dtype=torch.float64)
+    return process, x0, eps, t, process.noise(x0, t, eps)
+
+
+def target(kind: str, x0, eps, t, process):
+    """Each kind written out from its definition (not via `coefficients`)."""
+    shape = (-1, 1) if t.ndim == 1 else ()
+    alpha_t, sigma_t = process.alpha(t).reshape(shape), process.sigma(t).reshape(shape)
+    d_alpha_t, d_sigma_t = process.d_alpha(t).reshape(shape), process.d_sigma(t).reshape(shape)
+    return {"x0": x0, "eps": eps, "score": -eps / sigma_t, "velocity": d_alpha_t * x0 + d_sigma_t * eps}[kind]
+
+
+@pytest.mark.parametrize("per_sample", [False, True], ids=["scalar_t", "per_sample_t"])
+@pytest.mark.parametrize("name", NAMES)
+def test_convert_every_pair_against_definitions(name, per_sample):
+    """Oracle: for x_t built from known (x0, eps), converting the exact src target gives the exact dst target
+    (float64, 1e-10), for every ordered pair of kinds."""
+    process, x0, eps, t, x_t = setup(name, per_sample)
+    for src, dst in PAIRS:
+        out = convert(target(src, x0, eps, t, process), src, dst, x_t, t, process)
+        torch.testing.assert_close(out, target(dst, x0, eps, t, process), rtol=1e-10, atol=1e-10, msg=f"{src}→{dst}")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_convert_round_trip(name):
+    """Oracle: float64 round trip src → dst → src returns an arbitrary prediction unchanged (1e-10)."""
+    process, x0, eps, t, x_t = setup(name, per_sample=True)
+    pred = torch.randn(x_t.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    for src, dst in PAIRS:
+        back = convert(convert(pred, src, dst, x_t, t, process), dst, src, x_t, t, process)
+        torch.testing.assert_close(back, pred, rtol=1e-10, atol=1e-10, msg=f"{src}→{dst}→{src}")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_named_helpers(name):
+    """Oracle: each named helper's formula written out by hand (Tweedie and its relatives), float64 1e-10."""
+    process, x0, eps, t, x_t = setup(name, per_sample=False)
+    alpha_t, sigma_t, d_alpha_t, d_sigma_t = process.coefficients(t)
+    score = -eps / sigma_t
+    v = d_alpha_t * x0 + d_sigma_t * eps
+    close = lambda a, b: torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)  # noqa: E731
+    close(P.eps_to_x0(eps, x_t, t, process), (x_t - sigma_t * eps) / alpha_t)
+    close(P.x0_to_eps(x0, x_t, t, process), (x_t - alpha_t * x0) / sigma_t)
+    close(P.x0_to_score(x0, x_t, t, process), (alpha_t * x0 - x_t) / sigma_t**2)
+    close(P.score_to_x0(score, x_t, t, process), (x_t + sigma_t**2 * score) / alpha_t)
+    close(P.eps_to_score(eps, x_t, t, process), -eps / sigma_t)
+    close(P.score_to_eps(score, x_t, t, process), -sigma_t * score)
+    close(P.x0_to_velocity(x0, x_t, t, process), d_alpha_t * x0 + d_sigma_t * (x_t - alpha_t * x0) / sigma_t)
+    close(P.velocity_to_x0(v, x_t, t, process),
+          (sigma_t * v - d_sigma_t * x_t) / (d_alpha_t * sigma_t - d_sigma_t * alpha_t))
+    for kind in KINDS:  # the same helpers agree with convert
+        close(convert(target(kind, x0, eps, t, process), kind, "x0", x_t, t, process), x0)
+
+
+def test_coefficients_table():
+    """Oracle: the module's table — x0 = (1, 0), eps = (0, 1), score = (0, −1/σ), velocity = (α̇, σ̇)."""
+    process = make_process("vp")
+    t = torch.tensor(0.3, dtype=torch.float64)
+    alpha_t, sigma_t, d_alpha_t, d_sigma_t = process.coefficients(t)
+    assert [c.item() for c in coefficients("x0", t, process)] == [1.0, 0.0]
+    assert [c.item() for c in coefficients("eps", t, process)] == [0.0, 1.0]
+    assert coefficients("score", t, process)[1].item() == pytest.approx(-1 / sigma_t.item())
+    assert [c.item() for c in coefficients("velocity", t, process)] == [d_alpha_t.item(), d_sigma_t.item()]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_predictor_equals_convert(name):
+    """Oracle: `Predictor(net, kind)(x_t, t, dst)` equals `convert(net(x_t, t), kind, dst)` exactly, for every pair,
+    and a predictor built on the exact GMM ε recovers the exact GMM denoiser (1e-10)."""
+    process, _, _, _, _ = setup(name, per_sample=False)
+    gmm = gmm_2d()
+    g = torch.Generator().manual_seed(3)
+    t = torch.tensor(process.t_min + 0.4 * (process.t_max - process.t_min), dtype=torch.float64)
+    x_t = gmm.sample(16, t, process, generator=g)
+    t_batch = t.expand(16)
+    nets = {kind: (lambda k: lambda x, s: convert(gmm.denoiser(x, s, process), "x0", k, x, s, process))(kind)
+            for kind in KINDS}
+    for src, dst in PAIRS:
+        pred = Predictor(nets[src], src, process)
+        out = pred(x_t, t, dst)
+        torch.testing.assert_close(out, convert(nets[src](x_t, t_batch), src, dst, x_t, t_batch, process), rtol=0, atol=0)
+    exact = gmm.denoiser(x_t, t, process)
+    pred = Predictor(lambda x, s: gmm.eps(x, s, process), "eps", process)
+    torch.testing.assert_close(pred.x0_hat(x_t, t), exact, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(pred.score(x_t, t), gmm.score(x_t, t, process), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(pred.velocity(x_t, t), gmm.velocity(x_t, t, process), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(pred.eps_hat(x_t, t), gmm.eps(x_t, t, process), rtol=1e-10, atol=1e-10)
+
+
+def test_predictor_passes_t_per_sample_and_condition():
+    """Oracle: the network receives t of shape (B,) on x_t's dtype, and keyword conditions unchanged."""
+    seen = {}
+
+    def net(x, t, label=None):
+        seen.update(shape=tuple(t.shape), dtype=t.dtype, label=label)
+        return torch.zeros_like(x)
+
+    pred = Predictor(net, "eps", make_process("vp"))
+    pred(torch.zeros(7, 2, dtype=torch.float64), 0.5, "eps", label=3)
+    assert seen == {"shape": (7,), "dtype": torch.float64, "label": 3}
+
+
+# --- bad input -----------------------------------------------------------------------------------------------
+def test_unknown_kind():
+    """Oracle: ValueError naming the argument (src, dst, kind) and the allowed kinds."""
+    process = make_process("vp")
+    x = torch.zeros(2, 2)
+    with pytest.raises(ValueError, match="src must be one of"):
+        convert(x, "noise", "x0", x, 0.5, process)
+    with pytest.raises(ValueError, match="dst must be one of"):
+        convert(x, "x0", "v", x, 0.5, process)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        coefficients("x_0", 0.5, process)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Predictor(lambda x, t: x, "epsilon", process)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Predictor(lambda x, t: x, "eps", process)(x, 0.5, "denoised")
+
+
+def test_convert_bad_shapes_and_types():
+    """Oracle: mismatched pred/x_t shapes raise ValueError naming both; non-tensors and non-callables TypeError;
+    t outside the process's range ValueError."""
+    process = make_process("vp")
+    with pytest.raises(ValueError, match="pred and x_t must have the same shape"):
+        convert(torch.zeros(3, 2), "eps", "x0", torch.zeros(3, 3), 0.5, process)
+    with pytest.raises(TypeError, match="pred and x_t must be torch tensors"):
+        convert([[0.0]], "eps", "x0", torch.zeros(1, 1), 0.5, process)
+    with pytest.raises(ValueError, match="t must be a scalar or have one entry per sample"):
+        convert(torch.zeros(3, 2), "eps", "x0", torch.zeros(3, 2), torch.full((2,), 0.5), process)
+    with pytest.raises(ValueError, match="t must lie in"):
+        convert(torch.zeros(3, 2), "eps", "x0", torch.zeros(3, 2), 1.5, process)
+    with pytest.raises(TypeError, match="net must be callable"):
+        Predictor("not a net", "eps", process)
+    with pytest.raises(ValueError, match="t must lie in"):
+        Predictor(lambda x, t: x, "eps", process)(torch.zeros(2, 2), -0.1)
