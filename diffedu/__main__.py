@@ -7,6 +7,7 @@ This file only routes; each command lives beside the idea it measures and parses
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 ROUTES = {
@@ -24,16 +25,51 @@ commands:
 """ + "".join(f"  {' '.join(key):<26} see --help\n" for key in ROUTES)
 
 
+MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
+
+
+def mnist_status(path=None) -> str:
+    """'present (…, sha256 ok)', 'present but damaged (sha256 mismatch)' or 'missing' for the shipped data/mnist.npz."""
+    import hashlib
+    from pathlib import Path
+
+    path = Path(path) if path is not None else Path(__file__).resolve().parent.parent / "data" / "mnist.npz"
+    if not path.is_file():
+        return f"missing ({path})"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    size = f"{path.stat().st_size / 2**20:.1f} MiB"
+    if digest != MNIST_SHA256:
+        return f"present but damaged ({path}, {size}, sha256 mismatch)"
+    return f"present ({path}, {size}, sha256 ok)"
+
+
 def info() -> str:
+    """Versions, device, mode and the shipped data, one fact per line."""
     import platform
+    from importlib import metadata
 
     import torch
 
     from . import __version__
-    from .runtime import banner
-    lines = [f"diffedu {__version__} · python {platform.python_version()} · torch {torch.__version__}", banner()]
-    if torch.cuda.is_available():
-        lines.append(f"cuda: {torch.cuda.get_device_name(0)}")
+    from .runtime import device, quick
+
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    dev = device()
+    lines = [
+        f"diffedu     {__version__}",
+        f"python      {platform.python_version()} ({platform.system()} {platform.machine()})",
+        f"torch       {torch.__version__}",
+        f"numpy       {version('numpy')}",
+        f"jupyterlab  {version('jupyterlab')}",
+        f"device      {dev.type}" + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""),
+        f"mode        {'quick' if quick() else 'full'} (DIFFEDU_QUICK={os.environ.get('DIFFEDU_QUICK', 'unset')})",
+        f"mnist       {mnist_status()}",
+    ]
     return "\n".join(lines)
 
 

@@ -137,7 +137,7 @@ class GaussianMixture:
 
     def marginal(self, t, process: Process) -> "GaussianMixture":
         r"""The mixture $p_t$ itself: weights $\pi_k$, means $\alpha_t\mu_k$, covariances $\alpha_t^2\Sigma_k + \sigma_t^2 I$."""
-        alpha_t, sigma_t = (c.item() for c in process.coefficients(_as_tensor(float(t)))[:2])
+        alpha_t, sigma_t = (c.item() for c in process.coefficients(_as_tensor(float(t), like=self.means))[:2])  # in the mixture's dtype
         eye = torch.eye(self.dim, dtype=self.covs.dtype)
         return GaussianMixture(self.weights, alpha_t * self.means, alpha_t**2 * self.covs + sigma_t**2 * eye,
                                self.labels, dtype=self.means.dtype)
