@@ -8,7 +8,7 @@ STAMP := $(VENV)/.diffedu-installed
 CHAPTERS := $(sort $(wildcard chapters/[0-9][0-9]_*.py))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help lab test sync execute bench clean
+.PHONY: help lab lab-flags test sync execute bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,11 +23,18 @@ $(STAMP): pyproject.toml
 
 sync: $(STAMP)  ## pair every chapters/NN_topic.py with its .ipynb (jupytext)
 	@echo "==> syncing the jupytext pairs in chapters/"
-	$(PY) -m jupytext --sync --quiet $(CHAPTERS)
+	$(if $(CHAPTERS),$(PY) -m jupytext --sync --quiet $(CHAPTERS),@echo "    (no chapters yet)")
+
+# JupyterLab on chapters/, localhost only, token auth left on (the default); --allow-root only when run as root.
+# tests/test_lab.py starts the server with exactly these flags (read through `make -s lab-flags`).
+LAB_FLAGS := --ServerApp.root_dir=chapters --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 lab: sync  ## open the course in JupyterLab (localhost, token auth)
-	@echo "==> starting JupyterLab on chapters/"
-	$(VENV)/bin/jupyter lab --notebook-dir=chapters --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,)
+	@echo "==> starting JupyterLab on chapters/ (stop it with Ctrl-C)"
+	$(VENV)/bin/jupyter lab $(LAB_FLAGS)
+
+lab-flags:
+	@echo $(LAB_FLAGS)
 
 test: $(STAMP)  ## every test: unit tests, the pairing check and nbval over every chapter (quick mode)
 	@echo "==> running the unit tests and every chapter under nbval (DIFFEDU_QUICK=1)"
