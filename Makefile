@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.diffedu-installed
 CHAPTERS := $(sort $(wildcard chapters/[0-9][0-9]_*.py))
+NOTEBOOKS := $(CHAPTERS:.py=.ipynb)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: help lab lab-flags test sync execute bench clean
@@ -39,7 +40,7 @@ lab-flags:
 test: $(STAMP)  ## every test: unit tests, the pairing check and nbval over every chapter (quick mode)
 	@echo "==> running the unit tests and every chapter under nbval (DIFFEDU_QUICK=1)"
 	DIFFEDU_QUICK=1 $(PY) -m pytest -p no:cacheprovider \
-		tests chapters --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300 -q
+		tests $(NOTEBOOKS) --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300 -q
 
 execute: sync  ## re-run every chapter in quick mode so that the committed outputs are current
 	@for nb in $(CHAPTERS:.py=.ipynb); do \
