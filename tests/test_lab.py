@@ -82,10 +82,11 @@ def test_make_lab_serves_the_chapters(tmp_path):
         status, body = get(f"{base}/lab?token={info['token']}")
         assert status == 200 and b"JupyterLab" in body
     finally:
-        os.killpg(server.pid, signal.SIGTERM)  # our own process group (start_new_session above)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        if server.poll() is None:  # stop our own process group (start_new_session above)
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
         log.close()
