@@ -52,6 +52,10 @@ class Process:
     def _t_of_log_snr(self, lambda_t: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def _d_sigma2(self, t: Tensor) -> Tensor:
+        r"""$d\sigma_t^2/dt$; variance-preserving processes override it with $-2\alpha_t\dot\alpha_t$, finite at σ = 0."""
+        return 2 * self._sigma(t) * self._d_sigma(t)
+
     # --- public API ------------------------------------------------------------------------------------
     def check_t(self, t, name: str = "t") -> Tensor:
         """Return t as a tensor, raising ValueError if any value lies outside [t_min, t_max] or is NaN."""
@@ -85,10 +89,9 @@ class Process:
         return self._d_alpha(t) / self._alpha(t)
 
     def g2(self, t) -> Tensor:
-        r"""Squared diffusion coefficient $g(t)^2 = 2\sigma_t\dot\sigma_t - 2 f(t)\sigma_t^2$."""
+        r"""Squared diffusion coefficient $g(t)^2 = \tfrac{d\sigma_t^2}{dt} - 2 f(t)\sigma_t^2$ (finite at σ = 0)."""
         t = self.check_t(t)
-        sigma_t = self._sigma(t)
-        return 2 * sigma_t * self._d_sigma(t) - 2 * self._d_alpha(t) / self._alpha(t) * sigma_t**2
+        return self._d_sigma2(t) - 2 * self._d_alpha(t) / self._alpha(t) * self._sigma(t) ** 2
 
     def g(self, t) -> Tensor:
         r"""Diffusion coefficient $g(t)$ of the forward SDE $dx = f(t)x\,dt + g(t)\,dW$."""
@@ -183,6 +186,9 @@ class VP(Process):
     def _d_sigma(self, t):
         return -self._alpha(t) * self._d_alpha(t) / self._sigma(t)
 
+    def _d_sigma2(self, t):
+        return -2 * self._alpha(t) * self._d_alpha(t)  # σ² = 1 − α²
+
     def _t_of_log_snr(self, lambda_t):
         # alpha^2 = sigmoid(lambda)  =>  ∫β = softplus(-lambda); solve the quadratic in t.
         integral = softplus(-lambda_t)
@@ -219,6 +225,9 @@ class CosineVP(Process):
 
     def _d_sigma(self, t):
         return -self._alpha(t) * self._d_alpha(t) / self._sigma(t)
+
+    def _d_sigma2(self, t):
+        return -2 * self._alpha(t) * self._d_alpha(t)  # σ² = 1 − α²
 
     def _t_of_log_snr(self, lambda_t):
         alpha_t = torch.sigmoid(lambda_t).sqrt()
@@ -346,7 +355,7 @@ class DiscreteDDPM(Process):
         return torch.exp(0.5 * self._interp(t)[0])
 
     def _sigma(self, t):
-        return (-torch.expm1(self._interp(t)[0])).sqrt()
+        return (-torch.expm1(self._interp(t)[0])).sqrt().abs()  # abs: IEEE −0.0 at t = 0 (log ᾱ = +0.0) becomes +0.0
 
     def _d_alpha(self, t):
         log_ab, slope = self._interp(t)
@@ -354,6 +363,9 @@ class DiscreteDDPM(Process):
 
     def _d_sigma(self, t):
         return -self._alpha(t) * self._d_alpha(t) / self._sigma(t)
+
+    def _d_sigma2(self, t):
+        return -2 * self._alpha(t) * self._d_alpha(t)  # σ² = 1 − α²
 
     def _t_of_log_snr(self, lambda_t):
         log_ab = -softplus(-lambda_t)  # log alpha_bar = log sigmoid(lambda)

@@ -76,6 +76,22 @@ def test_sde_coefficients_closed_forms():
     torch.testing.assert_close(flow.g2(t), 2 * t / (1 - t))
 
 
+def test_sde_coefficients_at_t_min():
+    """Oracle: the closed-form limits at t = 0, where σ = 0 — VP g² = β_min, cosine g² = −2f = π/(1+s)·tan(π/2·s/(1+s)),
+    DDPM g² = −log(1 − β_1), EDM and rectified flow g² = 0 (Euler–Maruyama starts here, so no NaN)."""
+    zero = torch.tensor(0.0, dtype=torch.float64)
+    assert VP(0.1, 20.0).g2(zero).item() == pytest.approx(0.1, rel=1e-12)
+    s = 0.008
+    assert CosineVP(s).g2(zero).item() == pytest.approx(math.pi / (1 + s) * math.tan(0.5 * math.pi * s / (1 + s)), rel=1e-10)
+    assert DiscreteDDPM(beta_1=1e-4).g2(zero).item() == pytest.approx(-math.log(1 - 1e-4), rel=1e-10)
+    assert EDM().g2(zero).item() == 0.0 and RectifiedFlow().g2(zero).item() == 0.0
+    for name in NAMES:
+        p = make_process(name)
+        t_min = torch.tensor(p.t_min, dtype=torch.float64)
+        values = [getattr(p, m)(t_min).item() for m in ("alpha", "sigma", "f", "g2", "g")]
+        assert all(math.isfinite(v) for v in values) and p.sigma(t_min).item() >= 0 and math.copysign(1, p.sigma(t_min).item()) == 1, (name, values)
+
+
 @pytest.mark.parametrize("name", ["vp", "cosine", "ddpm"])
 def test_variance_preserving(name):
     """Oracle: α² + σ² = 1 for the variance-preserving processes (float64, 1e-12)."""
