@@ -55,6 +55,8 @@ def denoising_loss(net: Net, x0: Tensor, process: Process, kind: str, t: Tensor,
 
     The squared error is summed over each sample's dimensions and averaged over the batch.
     """
+    if not all(isinstance(v, Tensor) for v in (x0, t, eps)):
+        raise TypeError("x0, t and eps must be torch tensors")
     if eps.shape != x0.shape:
         raise ValueError(f"eps must have the shape of x0 {tuple(x0.shape)}; got {tuple(eps.shape)}")
     if t.ndim != 1 or t.shape[0] != x0.shape[0]:

@@ -17,6 +17,8 @@ def time_embedding(t: Tensor, dim: int, max_period: float = 10_000.0) -> Tensor:
     r"""Sinusoidal embedding of a scalar per sample (Vaswani et al. 2017; Ho et al. 2020): (B,) → (B, dim)."""
     if dim % 2:
         raise ValueError(f"dim must be even; got {dim}")
+    if t.ndim != 1:
+        raise ValueError(f"t must have shape (B,); got {tuple(t.shape)}")
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=t.dtype, device=t.device) / half)  # (half,)
     args = t[:, None] * freqs[None]  # (B, half)
@@ -43,6 +45,8 @@ class MLP(nn.Module):
     def forward(self, x_t: Tensor, t: Tensor) -> Tensor:
         if x_t.ndim != 2 or x_t.shape[1] != self.dim:
             raise ValueError(f"x_t must have shape (B, {self.dim}); got {tuple(x_t.shape)}")
+        if t.shape != (x_t.shape[0],):
+            raise ValueError(f"t must have shape ({x_t.shape[0]},), one time per sample; got {tuple(t.shape)}")
         emb = time_embedding(self.t_transform(t.to(x_t.dtype)), self.t_dim)  # (B, t_dim)
         h = self.inp(torch.cat([x_t, emb], dim=1))  # (B, hidden)
         for block in self.blocks:

@@ -86,6 +86,8 @@ class GaussianMixture:
     def _components(self, x_t: Tensor, t, process: Process | None):
         """Per-component Gaussian quantities of p_t: log-weights + log-densities, C⁻¹(x − αμ), α."""
         x_t = self._check_x(x_t)
+        if (t is None) != (process is None):
+            raise ValueError("t and process must be given together (both None means the data distribution q(x0))")
         dtype, device = x_t.dtype, x_t.device
         means, covs = self.means.to(dtype=dtype, device=device), self.covs.to(dtype=dtype, device=device)
         eye = torch.eye(self.dim, dtype=dtype, device=device)
@@ -148,6 +150,8 @@ class GaussianMixture:
         if int(n) != n or n < 0:
             raise ValueError(f"n must be a non-negative integer; got {n}")
         n = int(n)
+        if (t is None) != (process is None):
+            raise ValueError("t and process must be given together (both None samples the data distribution q(x0))")
         k = torch.multinomial(self.weights, n, replacement=True, generator=generator) if n else torch.zeros(0, dtype=torch.long)
         z = torch.randn(n, self.dim, dtype=self.means.dtype, generator=generator)
         x = self.means[k] + torch.einsum("nij,nj->ni", torch.linalg.cholesky(self.covs)[k], z)

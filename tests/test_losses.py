@@ -127,6 +127,8 @@ def test_losses_bad_input():
         denoising_loss(net, x0, process, "noise", torch.full((4,), 0.5), torch.zeros(4, 2))
     with pytest.raises(ValueError, match="t must lie in"):
         denoising_loss(net, x0, process, "eps", torch.full((4,), 1.5), torch.zeros(4, 2))
+    with pytest.raises(TypeError, match="x0, t and eps must be torch tensors"):
+        denoising_loss(net, x0, process, "eps", 0.5, torch.zeros(4, 2))
     with pytest.raises(TypeError, match="edm_loss needs the EDM process"):
         edm_loss(net, x0, process)
     with pytest.raises(ValueError, match="true_score must have the shape of x_t"):

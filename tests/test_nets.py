@@ -29,6 +29,8 @@ def test_time_embedding_bad_dim():
     """Oracle: an odd dim raises ValueError naming dim."""
     with pytest.raises(ValueError, match="dim must be even"):
         time_embedding(torch.zeros(3), 7)
+    with pytest.raises(ValueError, match=r"t must have shape \(B,\)"):
+        time_embedding(torch.zeros(3, 1), 8)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -77,5 +79,7 @@ def test_mlp_bad_input():
     net = MLP(dim=2)
     with pytest.raises(ValueError, match=r"x_t must have shape \(B, 2\)"):
         net(torch.zeros(4, 3), torch.zeros(4))
+    with pytest.raises(ValueError, match=r"t must have shape \(4,\)"):
+        net(torch.zeros(4, 2), torch.zeros(3))
     with pytest.raises(ValueError, match="dim, hidden and depth must be"):
         MLP(dim=0)

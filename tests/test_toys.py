@@ -230,6 +230,10 @@ def test_bad_points_and_times():
         gmm.denoiser(torch.zeros(4, 2, dtype=torch.float64), 1.5, process)
     with pytest.raises(ValueError, match="n must be"):
         gmm.sample(-1)
+    with pytest.raises(ValueError, match="t and process must be given together"):
+        gmm.score(torch.zeros(4, 2, dtype=torch.float64), 0.5)
+    with pytest.raises(ValueError, match="t and process must be given together"):
+        gmm.sample(4, 0.5)
     with pytest.raises(ValueError, match="unknown data set name 'spiral'"):
         sample_2d("spiral", 10)
     with pytest.raises(ValueError, match="n must be a positive integer"):
