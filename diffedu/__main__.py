@@ -21,7 +21,7 @@ ROUTES = {
 USAGE = """usage: python -m diffedu COMMAND ...
 
 commands:
-  info                       versions, device, mode, shipped data and checkpoints
+  info                       versions, device, mode, and whether data/mnist.npz is present and intact
 """ + "".join(f"  {' '.join(key):<26} see --help\n" for key in ROUTES)
 
 
