@@ -251,3 +251,30 @@ def test_noise_mismatched_shapes():
         process.noise([[0.0, 0.0]], 0.5, torch.zeros(1, 2))
     with pytest.raises(ValueError, match="t must be a scalar"):
         expand_like(torch.zeros(2, 2), torch.zeros(2, 3))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", NAMES)
+def test_functions_follow_the_device_of_their_inputs(name):
+    """Oracle: the same float64 computation on the CPU (GUIDE §3: every function follows its inputs' device) — α, σ,
+    conversions and the exact GMM quantities on CUDA tensors come back on CUDA and equal the CPU values (1e-9).
+    Skipped without a CUDA device."""
+    from diffedu.parametrization import convert
+    from diffedu.toys import gmm_2d
+
+    process, gmm, cuda = make_process(name), gmm_2d(), torch.device("cuda")
+    t = interior_times(process)[:4]
+    x = gmm.sample(4, generator=torch.Generator().manual_seed(0))
+    for method in ("alpha", "sigma", "d_alpha", "d_sigma", "f", "g2", "log_snr"):
+        out = getattr(process, method)(t.to(cuda))
+        assert out.device.type == "cuda", method
+        torch.testing.assert_close(out.cpu(), getattr(process, method)(t), rtol=1e-9, atol=1e-12)
+    x_t = process.noise(x, t, x.flip(0))
+    gpu = process.noise(x.to(cuda), t.to(cuda), x.flip(0).to(cuda))
+    torch.testing.assert_close(gpu.cpu(), x_t, rtol=1e-9, atol=1e-12)
+    for fn in (gmm.denoiser, gmm.score, gmm.velocity):
+        out = fn(x_t.to(cuda), t.to(cuda), process)
+        assert out.device.type == "cuda"
+        torch.testing.assert_close(out.cpu(), fn(x_t, t, process), rtol=1e-9, atol=1e-9)
+    v = convert(x.to(cuda), "x0", "velocity", x_t.to(cuda), t.to(cuda), process)
+    torch.testing.assert_close(v.cpu(), convert(x, "x0", "velocity", x_t, t, process), rtol=1e-9, atol=1e-9)
