@@ -1,0 +1,182 @@
+"""Student and instructor versions (issue 9): `make student` stubs every solution, and every exercise's check then
+fails helpfully against the stub and passes with the solution.
+
+Oracles: the instructor notebook itself (its solution must pass its own check); the stub's own message (the
+``NotImplementedError`` that reaches the reader must be the stub's, naming the exercise, or the check's
+``AssertionError`` with a hint: anything else is a crash somewhere inside the check or torch).
+
+Budget: no chapter is run whole. For each exercise, only the cells it needs (the setup cell and the cells that bind
+the names it reads, found with ``ast`` by ``tools.student.cells_needed``) run, once, in this process; the stub and the
+solution then each run the exercise's own cells on top of them.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import jupytext
+import matplotlib
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tools import student  # noqa: E402
+
+matplotlib.use("Agg")  # this test process only: the chapters keep the inline backend
+import matplotlib.pyplot as plt  # noqa: E402
+
+FIXTURE = ROOT / "tests" / "fixtures" / "mini_chapter.py"
+CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+
+
+def with_exercises(paths: list[Path]) -> list[Path]:
+    return [p for p in paths if student.exercises(nbformat.read(p, as_version=4))]
+
+
+def fixture_notebook(tmp_path: Path) -> Path:
+    path = tmp_path / "99_mini.ipynb"
+    nbformat.write(jupytext.read(FIXTURE), path)
+    return path
+
+
+def run_cell(source: str, ns: dict, name: str) -> str:
+    """Execute one cell's code in ``ns`` the way the kernel would (magics skipped); returns what it printed."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        exec(compile(student._python(source), name, "exec"), ns)
+    plt.close("all")
+    return buffer.getvalue()
+
+
+def check_exercises(instructor: Path, tmp_path: Path) -> list[str]:
+    """Write the student version of ``instructor`` with the tool, then run every exercise's cells against the stub
+    (must raise NotImplementedError naming the exercise, or AssertionError with a hint) and against the solution
+    (must pass). Returns one line per exercise for the log."""
+    ((written, count),) = student.write_students([instructor], tmp_path / "student")
+    teacher = nbformat.read(instructor, as_version=4)
+    pupil = nbformat.read(written, as_version=4)
+    found = student.exercises(teacher)
+    assert count == len(found) >= 1
+    assert len(pupil.cells) == len(teacher.cells), "the student version must keep every cell"
+
+    units = {e.cell: [i for i in range(e.cell, e.check + 1) if teacher.cells[i].cell_type == "code"] for e in found}
+    targets = sorted({i for cells in units.values() for i in cells})
+    needed = student.cells_needed(teacher, targets)
+    from IPython.display import display
+
+    ns: dict = {"__name__": "__main__", "display": display}
+    log = [f"{instructor.name}: setup cells {needed} for exercise cells {targets}"]
+    done: set[int] = set()
+    for index in sorted(set(needed) | set(units)):
+        if index in done:
+            continue
+        if index not in units:
+            run_cell(teacher.cells[index].source, ns, f"<{instructor.stem} cell {index}>")
+            done.add(index)
+            continue
+        exercise = next(e for e in found if e.cell == index)
+        cells = units[index]
+        # the stub: in a copy of the namespace, the student's cell then the cells up to its check
+        trial = dict(ns)
+        started = time.perf_counter()
+        with pytest.raises((NotImplementedError, AssertionError)) as failure:
+            for i in cells:
+                run_cell(pupil.cells[i].source, trial, f"<student {instructor.stem} cell {i}>")
+        error = failure.value
+        where = "".join(traceback.format_exception(error))[-1500:]
+        if isinstance(error, NotImplementedError):
+            assert exercise.label in str(error), f"{exercise.label}: the NotImplementedError is not the stub's:\n{where}"
+        else:
+            assert "hint" in str(error).lower(), f"{exercise.label}: an AssertionError without a hint:\n{where}"
+        # the solution: the instructor's cells must pass their own check
+        printed = ""
+        for i in cells:
+            printed += run_cell(teacher.cells[i].source, ns, f"<{instructor.stem} cell {i}>")
+            done.add(i)
+        log.append(f"  {exercise.label}: stub → {type(error).__name__}; solution → {printed.strip()[-60:]!r} "
+                   f"({time.perf_counter() - started:.1f} s)")
+    return log
+
+
+def test_stub_keeps_indentation_and_names_the_exercise():
+    """Oracle: the stubbed source compiles, raises the stub's NotImplementedError when called, and keeps the code
+    around the block."""
+    source = "def f(x):\n    y = 1\n    # BEGIN SOLUTION\n    return x + y\n    # END SOLUTION\n\nprint('after')"
+    stubbed = student.stub(source, "Exercise 7 · f")
+    assert "return x + y" not in stubbed and "print('after')" in stubbed and "    y = 1" in stubbed
+    ns: dict = {}
+    exec(stubbed.replace("print('after')", ""), ns)
+    with pytest.raises(NotImplementedError, match="Exercise 7 · f"):
+        ns["f"](1)
+
+
+@pytest.mark.parametrize("bad", ["# BEGIN SOLUTION\nx = 1", "x = 1\n# END SOLUTION",
+                                 "# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION"])
+def test_unbalanced_markers_are_refused(bad):
+    """Oracle: a block that is not one BEGIN … END pair cannot be stubbed safely (it would leak or eat code)."""
+    with pytest.raises(ValueError, match="SOLUTION"):
+        student.stub(bad, "Exercise")
+
+
+def test_cells_needed_finds_only_the_setup_and_definitions(tmp_path):
+    """Oracle: the fixture chapter's structure, read by hand — its exercises need the setup cell (0 among code cells)
+    and the cell defining ``beta``, not the figure or the widget panel."""
+    nb = nbformat.read(fixture_notebook(tmp_path), as_version=4)
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    found = student.exercises(nb)
+    assert [e.function for e in found] == ["alpha_bar_of", "snr_of"]
+    assert [e.title for e in found] == ["Exercise 1 · ᾱ from β", "Exercise 2 · The signal-to-noise ratio"]
+    targets = [i for e in found for i in range(e.cell, e.check + 1) if nb.cells[i].cell_type == "code"]
+    assert student.cells_needed(nb, targets) == [code[0], code[1]]
+
+
+def test_student_version_of_the_fixture(tmp_path):
+    """Oracle: the fixture's two exercises, by hand — no solution line survives, each stub names its exercise, the
+    cells that held or checked a solution lose their outputs, the jupytext pairing is dropped; then the run."""
+    path = fixture_notebook(tmp_path)
+    nb = student.student_notebook(nbformat.read(path, as_version=4))
+    text = "\n".join(c.source for c in nb.cells)
+    assert "BEGIN SOLUTION" not in text and "torch.cumprod(1 - beta, 0)\n" not in text.split("def check_snr")[0].split(
+        "def alpha_bar_of")[1]
+    assert text.count("raise NotImplementedError(") == 2
+    assert "Exercise 1 · ᾱ from β (alpha_bar_of)" in text and "Exercise 2 · The signal-to-noise ratio (snr_of)" in text
+    assert "formats" not in nb.metadata.get("jupytext", {})
+    print("\n".join(check_exercises(path, tmp_path)))
+
+
+def test_make_student_writes_every_chapter(tmp_path):
+    """Oracle: the chapters on disk — `python -m tools.student --out DIR` (what `make student` runs) writes one
+    student notebook per chapter notebook."""
+    assert student.main(["--out", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [p.name for p in CHAPTERS]
+
+
+@pytest.mark.parametrize("chapter", with_exercises(CHAPTERS), ids=lambda p: p.stem)
+def test_chapter_exercises_fail_on_the_stub_and_pass_with_the_solution(chapter, tmp_path):
+    """Oracle: see the module docstring — the stub's own message or a hint, and the solution's passing check."""
+    print("\n".join(check_exercises(chapter, tmp_path)))
+
+
+def test_every_chapter_has_exercises():
+    """Oracle: GUIDE §4 — every chapter has at least two exercises (solution blocks with a check)."""
+    short = {p.name: len(student.exercises(nbformat.read(p, as_version=4))) for p in CHAPTERS}
+    short = {name: n for name, n in short.items() if n < 2}
+    assert not short, f"chapters with fewer than two exercises: {short}"
+
+
+def test_a_check_that_crashes_on_the_stub_is_caught(tmp_path):
+    """Oracle: a deliberately bad check that swallows the stub's error and then crashes inside torch (TypeError)
+    must make this test machinery fail, not pass."""
+    nb = jupytext.read(FIXTURE)
+    cell = next(c for c in nb.cells if "def check_alpha_bar" in c.source)
+    cell.source = cell.source.replace("    got = fn(beta)\n", "    try:\n        got = fn(beta)\n"
+                                      "    except NotImplementedError:\n        got = None\n")
+    path = tmp_path / "99_bad.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(TypeError):
+        check_exercises(path, tmp_path)
