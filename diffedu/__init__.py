@@ -8,5 +8,8 @@ from .processes import (PROCESSES, EDM, VE, VP, CosineVP, DiscreteDDPM, Process,
 from .parametrization import (KINDS, Predictor, coefficients, convert, eps_to_score, eps_to_x0, score_to_eps,
                               score_to_x0, velocity_to_x0, x0_to_eps, x0_to_score, x0_to_velocity)
 from .toys import DATASETS_2D, GaussianMixture, gmm_1d, gmm_2d, gmm_nd, sample_2d
+from .timers import TIMERS, make_grid
+from .integrators import INTEGRATORS, get_integrator
+from .denoiser import Denoiser
 
 __version__ = "0.1.0"
