@@ -1,0 +1,86 @@
+"""Lecture slides: one reveal.js deck per chapter, built from the executed notebooks by nbconvert's SlidesExporter.
+
+The convention (set here, when the deck is built, so that the chapter sources carry no slide metadata):
+a markdown cell that opens with a level-1 or level-2 heading (``# 03 · …``, ``## Theory``) starts a new slide, one
+that opens with a level-3 heading (``### Exercise 1 · …``) starts a sub-slide (reveal.js's vertical stack below the
+section's slide), every other cell continues the current slide. Code and outputs stay on the slides (long slides
+scroll); the jupytext header and outputs are as committed. ``make slides`` writes ``slides/NN_topic.slides.html``
+with reveal.js, require.js, MathJax and the widgets' HTML manager copied next to them (``tools.vendor``), so a deck
+opens offline from the file system.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+from nbconvert import SlidesExporter
+
+from tools import vendor
+
+ROOT = Path(__file__).resolve().parent.parent
+SLIDE = re.compile(r"^#{1,2}\s")
+SUBSLIDE = re.compile(r"^###\s")
+
+
+def slide_type(cell) -> str:
+    """'slide', 'subslide' or '-' (continue) by the convention above."""
+    if cell.cell_type == "markdown":
+        first = cell.source.lstrip().splitlines()[0] if cell.source.strip() else ""
+        if SLIDE.match(first):
+            return "slide"
+        if SUBSLIDE.match(first):
+            return "subslide"
+    return "-"
+
+
+def mark(nb):
+    """A copy of ``nb`` with ``metadata.slideshow.slide_type`` set on every cell by the convention; the first cell
+    always starts a slide."""
+    nb = copy.deepcopy(nb)
+    for i, cell in enumerate(nb.cells):
+        cell.metadata["slideshow"] = {"slide_type": "slide" if i == 0 else slide_type(cell)}
+    return nb
+
+
+def exporter(settings: dict[str, str] | None) -> SlidesExporter:
+    """nbconvert's SlidesExporter, scrolling long slides, pointed at the vendored assets when there are any."""
+    slides = SlidesExporter(reveal_scroll=True, reveal_number="c/t", reveal_transition="none")
+    for name, value in (settings or {}).items():
+        setattr(slides, name, value)
+    return slides
+
+
+def build(notebooks: list[Path], out: Path, offline: bool = True) -> list[Path]:
+    """Write one deck per notebook into ``out``; returns the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    settings = vendor.assets(out) if offline else None
+    written = []
+    for path in notebooks:
+        body, _ = exporter(settings).from_notebook_node(mark(nbformat.read(path, as_version=4)))
+        target = out / f"{path.stem}.slides.html"
+        target.write_text(body, encoding="utf-8")
+        written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every chapters/NN_topic.ipynb")
+    parser.add_argument("--out", type=Path, default=ROOT / "slides", help="output folder (default: slides/)")
+    parser.add_argument("--cdn", action="store_true", help="load reveal.js, MathJax, … from CDNs (no npm needed)")
+    args = parser.parse_args(argv)
+    notebooks = args.notebooks or sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        print("slides: no chapter notebooks yet (chapters/NN_topic.ipynb)")
+        return 0
+    for path in build(notebooks, args.out, offline=not args.cdn):
+        print(f"  {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
