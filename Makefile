@@ -9,7 +9,7 @@ CHAPTERS := $(sort $(wildcard chapters/[0-9][0-9]_*.py))
 NOTEBOOKS := $(CHAPTERS:.py=.ipynb)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help lab lab-flags test sync execute bench clean
+.PHONY: help lab lab-flags test sync execute bench clean student slides book
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,15 @@ execute: sync  ## re-run every chapter in quick mode so that the committed outpu
 			--ExecutePreprocessor.timeout=600 $$nb || exit 1; \
 		$(PY) -m jupytext --sync --quiet $${nb%.ipynb}.py; \
 	done
+
+student: $(STAMP)  ## write student/: every chapter with its solutions replaced by NotImplementedError stubs
+	$(PY) -m tools.student --out student
+
+slides: $(STAMP)  ## build a reveal.js deck per chapter into slides/ (opens offline; each heading starts a slide)
+	$(PY) -m tools.slides --out slides
+
+book: $(STAMP)  ## render every chapter with its outputs into a static site: _book/index.html
+	$(PY) -m tools.book --out _book
 
 bench: $(STAMP)  ## python -m diffedu bench samplers (prints a table)
 	$(PY) -m diffedu bench samplers
