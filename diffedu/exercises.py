@@ -29,6 +29,72 @@ def _close(a, b, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
 
 # --- 04, 05 ------------------------------------------------------------------------------------------
 
+def check_alpha_bar(fn: Callable) -> None:
+    r"""``fn(betas)`` → $\bar\alpha_n = \prod_{i\le n}(1-\beta_i)$ for n = 0..T (shape (T+1,), $\bar\alpha_0 = 1$)."""
+    from .processes import DiscreteDDPM
+    for T, b1, bT in [(10, 1e-3, 0.2), (1000, 1e-4, 0.02)]:
+        proc = DiscreteDDPM(T, b1, bT)
+        got = fn(proc.betas.clone())
+        ok = _close(got, proc.alpha_bar, rtol=1e-9, atol=1e-12)
+        if not ok:
+            shape = tuple(torch.as_tensor(got).shape)
+            hint = (f"return T+1 = {T + 1} values starting with ᾱ_0 = 1; got shape {shape}" if shape != (T + 1,)
+                    else "ᾱ_n is the running product of (1 − β_i) — torch.cumprod — with a 1 in front")
+            _report(False, "check_alpha_bar", hint)
+    _report(True, "check_alpha_bar", "")
+
+
+def check_posterior(fn: Callable) -> None:
+    r"""``fn(x_n, x0, n, betas)`` → (mean, variance) of $q(x_{n-1}\mid x_n, x_0)$ (Ho et al. 2020, eq. 7)."""
+    from .elbo import posterior
+    from .processes import DiscreteDDPM
+    g = torch.Generator().manual_seed(1)
+    proc = DiscreteDDPM(50, 1e-3, 0.1)
+    x_n, x0 = torch.randn(4, 2, generator=g, dtype=torch.float64), torch.randn(4, 2, generator=g, dtype=torch.float64)
+    for n in (1, 2, 25, 50):
+        mean, var = posterior(x_n, x0, n, proc)
+        got_mean, got_var = fn(x_n, x0, n, proc.betas.clone())
+        if not _close(got_var, var, rtol=1e-8, atol=1e-12):
+            _report(False, "check_posterior", f"the variance at n = {n} is off: β̃_n = (1 − ᾱ_(n−1))/(1 − ᾱ_n)·β_n, "
+                    "with ᾱ_0 = 1 (so β̃_1 = 0); index betas[n − 1] for β_n")
+        if not _close(got_mean, mean, rtol=1e-8, atol=1e-10):
+            _report(False, "check_posterior", f"the mean at n = {n} is off: √ᾱ_(n−1)·β_n/(1 − ᾱ_n)·x0 + "
+                    "√α_n·(1 − ᾱ_(n−1))/(1 − ᾱ_n)·x_n, with α_n = 1 − β_n")
+    _report(True, "check_posterior", "")
+
+
+def check_ddim_c(fn: Callable) -> None:
+    r"""``fn(alpha_t, sigma_t, alpha_s, sigma_s, eta)`` → DDIM's noise scale
+    $c = \eta\,\sigma_s\sqrt{1 - \alpha_t^2\sigma_s^2/(\alpha_s^2\sigma_t^2)}$ (float)."""
+    import math
+    for a_t, s_t, a_s, s_s in [(0.6, 0.8, 0.8, 0.6), (0.1, math.sqrt(0.99), 0.99, math.sqrt(1 - 0.99**2))]:
+        for eta in (0.0, 0.5, 1.0):
+            want = eta * s_s * math.sqrt(1 - (a_t * s_s / (a_s * s_t)) ** 2)
+            got = fn(a_t, s_t, a_s, s_s, eta)
+            if not _close(got, want, rtol=1e-9, atol=1e-12):
+                hint = ("η = 0 must give c = 0 (deterministic DDIM)" if eta == 0 else
+                        "c² is η² times the DDPM posterior variance σ_s²(1 − α_t²σ_s²/(α_s²σ_t²))")
+                _report(False, "check_ddim_c", hint)
+    _report(True, "check_ddim_c", "")
+
+
+def check_ddim_step(fn: Callable) -> None:
+    r"""``fn(x_t, x0_hat, alpha_t, sigma_t, alpha_s, sigma_s, c, z)`` → the DDIM update
+    $x_s = \alpha_s\hat x_0 + \sqrt{\sigma_s^2 - c^2}\,\hat\varepsilon + c\,z$, $\hat\varepsilon = (x_t - \alpha_t\hat x_0)/\sigma_t$."""
+    import math
+    g = torch.Generator().manual_seed(2)
+    x_t, x0_hat, z = (torch.randn(5, 2, generator=g, dtype=torch.float64) for _ in range(3))
+    a_t, s_t, a_s, s_s = 0.6, 0.8, 0.8, 0.6
+    for c in (0.0, 0.3):
+        eps_hat = (x_t - a_t * x0_hat) / s_t
+        want = a_s * x0_hat + math.sqrt(s_s**2 - c**2) * eps_hat + c * z
+        if not _close(fn(x_t, x0_hat, a_t, s_t, a_s, s_s, c, z), want, rtol=1e-9, atol=1e-12):
+            hint = ("with c = 0 the step is α_s·x̂₀ + σ_s·ε̂ — did you recover ε̂ from x_t and x̂₀?" if c == 0 else
+                    "the direction term has weight √(σ_s² − c²), so that its variance plus c² stays σ_s²")
+            _report(False, "check_ddim_step", hint)
+    _report(True, "check_ddim_step", "")
+
+
 
 # --- 08, 09 ------------------------------------------------------------------------------------------
 
