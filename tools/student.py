@@ -29,6 +29,9 @@ END = re.compile(r"^[ \t]*# END SOLUTION\b.*$")
 DEF = re.compile(r"^(?P<indent>[ \t]*)(?:async\s+)?def\s+(?P<name>\w+)\s*\(")
 HEADING = re.compile(r"^#{1,6}\s+(?P<text>.+?)\s*$", re.M)
 CHECK_CALL = re.compile(r"^\s*(?:\w+\.)*check_\w+\s*\(", re.M)
+NOTE = ("\n\n> **Student version.** Each exercise's answer is replaced by a stub: write your code where it says "
+        "`# YOUR CODE HERE` (delete the `raise NotImplementedError` line) and run the cell; its check tells you "
+        "whether the answer is right, with a hint if not.")
 
 
 @dataclass
@@ -124,6 +127,9 @@ def student_notebook(nb):
             if index == exercise.cell:
                 cell.source = stub(cell.source, exercise.label)
             cell.outputs, cell.execution_count = [], None
+    title = next((c for c in nb.cells if c.cell_type == "markdown"), None)
+    if title is not None:
+        title.source += NOTE
     nb.metadata.get("jupytext", {}).pop("formats", None)
     nb.metadata["diffedu"] = {"version": "student"}
     return nb
