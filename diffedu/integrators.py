@@ -360,7 +360,8 @@ def euler_maruyama(x: Tensor, ts, predictor: Predictor, process: Process, *, gen
 def langevin_corrector(x: Tensor, t: float, predictor: Predictor, process: Process, *, snr: float = 0.16,
                        n_steps: int = 1, generator: torch.Generator | None = None, **cond) -> Tensor:
     r"""Langevin corrector at fixed t (Song et al. 2021, Algorithm 5): $x \leftarrow x + \epsilon\nabla\log p_t(x)
-    + \sqrt{2\epsilon}\,z$, with $\epsilon = 2(r\,\|z\|/\|\nabla\log p_t\|)^2$ per sample (r = ``snr``). Needs σ_t > 0."""
+    + \sqrt{2\epsilon}\,z$, with $\epsilon = 2(r\,\overline{\|z\|}/\overline{\|\nabla\log p_t\|})^2$ (norms averaged over the batch, as in
+    Song et al.'s code; r = ``snr``). Needs σ_t > 0."""
     x = _check_x(x)
     if not (snr > 0 and math.isfinite(snr)):
         raise ValueError(f"snr must be a finite number > 0; got {snr!r}")
@@ -369,11 +370,11 @@ def langevin_corrector(x: Tensor, t: float, predictor: Predictor, process: Proce
     t = float(t)
     if _coef(process, t)[1] == 0:
         raise ValueError(f"the Langevin corrector needs σ_t > 0; got t = {t:g} where σ_t = 0")
-    dims = tuple(range(1, x.ndim))
     for _ in range(int(n_steps)):
         score = predictor(x, t, "score", **cond)
         z = _noise(x, generator)
-        step = 2 * (snr * z.norm(dim=dims, keepdim=True) / score.norm(dim=dims, keepdim=True)) ** 2  # (B, 1, ...)
+        z_norm, score_norm = z.flatten(1).norm(dim=1).mean(), score.flatten(1).norm(dim=1).mean()  # batch means
+        step = 2 * (snr * z_norm / score_norm) ** 2  # step size from the signal-to-noise ratio r
         x = x + step * score + (2 * step).sqrt() * z  # Langevin step
     return x
 

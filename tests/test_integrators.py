@@ -1,0 +1,223 @@
+"""Tests of diffedu.integrators.
+
+Oracles: the closed-form PF-ODE solution for Gaussian data (x_t − α_t μ scales with sqrt(α_t² s² + σ_t²)), used to
+measure convergence orders; algebraic identities the theory promises, checked step by step in float64 (DDIM η = 1 vs
+the ancestral posterior; DDIM η = 0 vs DPM-Solver++ first order; Euler vs DDIM where α = 1 or for rectified flow);
+exact GMM samples with a sliced-Wasserstein noise floor for the SDE samplers.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from diffedu import GaussianMixture, Predictor, gmm_2d
+from diffedu.integrators import (INTEGRATORS, ddim, ddim_step, ddpm, dpmpp_1, euler, euler_step, get_integrator, heun,
+                                 heun_step, langevin_corrector)
+from diffedu.metrics import sliced_wasserstein
+from diffedu.processes import PROCESSES, make_process
+from diffedu.timers import TIMERS, make_grid
+
+MU, S2 = torch.tensor([0.7, -0.4], dtype=torch.float64), 0.3
+
+
+def gaussian_setup(process_name: str, n: int = 16):
+    gauss = GaussianMixture([1.0], MU[None], (torch.eye(2, dtype=torch.float64) * S2)[None])
+    process = make_process(process_name)
+    pred = Predictor(lambda x, t: gauss.denoiser(x, t, process), "x0", process)
+    x_T = process.sigma(process.t_max).item() * torch.randn(n, 2, generator=torch.Generator().manual_seed(0),
+                                                              dtype=torch.float64)
+    alpha_T, sigma_T = (c.item() for c in process.coefficients(process.t_max)[:2])
+    alpha_0, sigma_0 = (c.item() for c in process.coefficients(process.t_min)[:2])
+    exact = alpha_0 * MU + math.sqrt(alpha_0**2 * S2 + sigma_0**2) * (x_T - alpha_T * MU) / math.sqrt(alpha_T**2 * S2
+                                                                                                        + sigma_T**2)
+    return process, pred, x_T, exact
+
+
+@pytest.mark.parametrize("process_name,timer", [("edm", "karras"), ("cosine", "log_snr")])
+@pytest.mark.parametrize("method,order", [("euler", 1), ("ddim", 1), ("heun", 2), ("dpmpp_2s", 2), ("dpmpp_2m", 2)])
+def test_convergence_order_on_gaussian(process_name, timer, method, order):
+    """Oracle: the closed-form PF-ODE endpoint for Gaussian data; the measured order over N = 16 → 64 (log2 of the
+    error ratio per doubling, averaged) must lie within ±0.25 of the theory."""
+    process, pred, x_T, exact = gaussian_setup(process_name)
+    errs = [(INTEGRATORS[method](x_T, make_grid(timer, process, n), pred, process) - exact).norm(dim=1).mean().item()
+            for n in (16, 32, 64)]
+    measured = math.log2(errs[0] / errs[2]) / 2
+    assert abs(measured - order) <= 0.25, (errs, measured)
+
+
+@pytest.mark.parametrize("process_name", ["vp", "cosine", "edm", "flow", "ddpm"])
+def test_ddim_eta1_equals_ancestral_step_by_step(process_name):
+    """Oracle: DDIM(η = 1) and the ancestral posterior q(x_s | x_t, x̂₀) are the same Gaussian; with the same noise
+    stream the two implementations agree at every step to float64 round-off (atol 1e-9 at data scale)."""
+    gmm, process = gmm_2d(), make_process(process_name)
+    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    x_T = gmm.marginal(process.t_max, process).sample(32, generator=torch.Generator().manual_seed(0))
+    ts = make_grid("uniform", process, 12)
+    steps_a, steps_b = [], []
+    out_a = ddim(x_T, ts, pred, process, eta=1.0, generator=torch.Generator().manual_seed(5),
+                 callback=lambda d: steps_a.append(d["x"]))
+    out_b = ddpm(x_T, ts, pred, process, generator=torch.Generator().manual_seed(5),
+                 callback=lambda d: steps_b.append(d["x"]))
+    for a, b in zip(steps_a, steps_b):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9 * process.sigma(process.t_max).item())
+    torch.testing.assert_close(out_a, out_b, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("process_name", sorted(PROCESSES))
+def test_ddim_eta0_equals_dpmpp_first_order(process_name):
+    """Oracle: DDIM(η = 0) in (α, σ) form and DPM-Solver++(1) in λ form (with expm1) are the same update
+    (Lu et al. 2022, §4); agreement to 1e-9 relative over a log-SNR grid."""
+    gmm, process = gmm_2d(), make_process(process_name)
+    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    x_T = process.sigma(process.t_max).item() * torch.randn(32, 2, generator=torch.Generator().manual_seed(1),
+                                                              dtype=torch.float64)
+    ts = make_grid("log_snr", process, 15)
+    torch.testing.assert_close(ddim(x_T, ts, pred, process), dpmpp_1(x_T, ts, pred, process), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("process_name", ["edm", "flow", "ve"])
+def test_euler_equals_ddim_when_alpha_is_affine(process_name):
+    """Oracle: for α = 1 (EDM, VE) and for rectified flow the PF-ODE's Euler step is exactly DDIM(η = 0)
+    (algebra: x + (s − t)(α̇x̂₀ + σ̇ε̂) = α_s x̂₀ + σ_s ε̂ when α, σ are affine in t; VE is affine in log σ only — so
+    VE is checked on a grid where it is not, expecting a visible difference)."""
+    gmm, process = gmm_2d(), make_process(process_name)
+    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    x = gmm.marginal(0.6 * process.t_max, process).sample(16, generator=torch.Generator().manual_seed(2))
+    a = euler_step(x, 0.6 * process.t_max, 0.3 * process.t_max, pred, process)
+    b = ddim_step(x, 0.6 * process.t_max, 0.3 * process.t_max, pred, process)
+    if process_name == "ve":
+        assert (a - b).abs().max().item() > 1e-3
+    else:
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_heun_step_is_trapezoid_and_euler_into_zero():
+    """Oracle: Heun = Euler with the average of the two end-point velocities; into σ = 0 it is Euler (no evaluation
+    at σ = 0), here EDM where Euler into σ = 0 returns x̂₀."""
+    gmm, process = gmm_2d(), make_process("edm")
+    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    x = gmm.marginal(2.0, process).sample(8, generator=torch.Generator().manual_seed(3))
+    x_euler = euler_step(x, 2.0, 1.0, pred, process)
+    d_cur = (x - pred(x, 2.0)) / 2.0
+    d_prime = (x_euler - pred(x_euler, 1.0)) / 1.0
+    torch.testing.assert_close(heun_step(x, 2.0, 1.0, pred, process), x - 0.5 * (d_cur + d_prime))
+    torch.testing.assert_close(heun_step(x, 0.01, 0.0, pred, process), pred(x, 0.01))
+
+
+def test_churn_reproducible_and_zero_churn_is_deterministic():
+    """Oracle: the same generator seed gives the same churned sample; s_churn = 0 ignores the generator."""
+    gmm, process = gmm_2d(), make_process("edm")
+    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    x_T = 80 * torch.randn(16, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ts = make_grid("karras", process, 10)
+    a = heun(x_T, ts, pred, process, s_churn=20, generator=torch.Generator().manual_seed(4))
+    b = heun(x_T, ts, pred, process, s_churn=20, generator=torch.Generator().manual_seed(4))
+    c = heun(x_T, ts, pred, process)
+    torch.testing.assert_close(a, b)
+    assert (a - c).abs().max().item() > 1e-6
+    torch.testing.assert_close(heun(x_T, ts, pred, process, generator=torch.Generator().manual_seed(9)), c)
+
+
+@pytest.mark.parametrize("method", ["euler_maruyama", "ddpm", "pc", "heun_churn"])
+def test_sde_samplers_match_exact_mixture(method):
+    """Oracle: exact samples of gmm_2d. Sliced W2 (1500 samples, 64 fixed directions) of the sampler's output to an
+    exact set must be below 1.5 × the exact-vs-exact distance plus 0.02 (the floor measured with the same sizes:
+    about 0.05; the margin allows Monte Carlo spread and the O(1/N) discretisation bias at N = 100 steps)."""
+    gmm, process = gmm_2d(), make_process("vp")
+    g = torch.Generator().manual_seed(0)
+    exact, exact2 = gmm.sample(1500, generator=g), gmm.sample(1500, generator=g)
+    x_T = gmm.marginal(process.t_max, process).sample(1500, generator=g)
+    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    noise = torch.Generator().manual_seed(1)
+    if method == "heun_churn":
+        x0 = heun(x_T, make_grid("uniform", process, 50), pred, process, s_churn=30, generator=noise)
+    else:
+        x0 = INTEGRATORS[method](x_T, make_grid("uniform", process, 100), pred, process, generator=noise)
+    sw = sliced_wasserstein(x0, exact, 64, generator=torch.Generator().manual_seed(2)).item()
+    floor = sliced_wasserstein(exact2, exact, 64, generator=torch.Generator().manual_seed(2)).item()
+    assert sw < 1.5 * floor + 0.02, (sw, floor)
+
+
+@pytest.mark.slow
+def test_no_nan_sweep():
+    """Oracle: finiteness. Every integrator × process × timer (216 runs) with step counts from 1 to 31, plus one
+    200-step run per process, on 4 points of gmm_2d, returns finite samples (the grids' own finiteness at every
+    N = 1..200 is tested in test_timers)."""
+    gmm = gmm_2d()
+    rng = torch.Generator().manual_seed(0)
+    counts = [1, 2, 3, 4, 6, 9, 14, 21, 31]  # every combination gets one of these; 200 steps are run below
+    k = 0
+    for p_i, process_name in enumerate(sorted(PROCESSES)):
+        process = make_process(process_name)
+        pred = Predictor(lambda x, t, process=process: gmm.denoiser(x, t, process), "x0", process)
+        x_T = process.sigma(process.t_max).item() * torch.randn(4, 2, generator=rng, dtype=torch.float64)
+        for t_i, timer in enumerate(sorted(TIMERS)):
+            for m_i, method in enumerate(sorted(INTEGRATORS)):
+                n_steps = counts[(p_i + 3 * t_i + 5 * m_i + k) % len(counts)]  # each combination gets a count
+                k += 1
+                x0 = INTEGRATORS[method](x_T, make_grid(timer, process, n_steps), pred, process,
+                                         generator=torch.Generator().manual_seed(k))
+                assert bool(torch.isfinite(x0).all()), (process_name, timer, method, n_steps)
+    assert k == len(PROCESSES) * len(TIMERS) * len(INTEGRATORS)
+    for p_i, process_name in enumerate(sorted(PROCESSES)):  # 200 steps: one (timer, method) per process, rotating
+        process = make_process(process_name)
+        pred = Predictor(lambda x, t, process=process: gmm.denoiser(x, t, process), "x0", process)
+        timer, method = sorted(TIMERS)[p_i % len(TIMERS)], sorted(INTEGRATORS)[(2 * p_i + 1) % len(INTEGRATORS)]
+        x_T = process.sigma(process.t_max).item() * torch.randn(4, 2, generator=rng, dtype=torch.float64)
+        x0 = INTEGRATORS[method](x_T, make_grid(timer, process, 200), pred, process, generator=rng)
+        assert bool(torch.isfinite(x0).all()), (process_name, timer, method, 200)
+
+
+def test_float32_works():
+    """Oracle: float32 inputs give float32, finite outputs within 1e-3 of the float64 run (round-off only)."""
+    gmm, process = gmm_2d(), make_process("vp")
+    pred64 = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    x_T = torch.randn(16, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ts = make_grid("log_snr", process, 20)
+    y64 = INTEGRATORS["dpmpp_2m"](x_T, ts, pred64, process)
+    y32 = INTEGRATORS["dpmpp_2m"](x_T.float(), ts, pred64, process)
+    assert y32.dtype == torch.float32
+    torch.testing.assert_close(y32.double(), y64, rtol=1e-3, atol=1e-3)
+
+
+def test_bad_input():
+    """Oracle: the documented errors — unknown names, η outside [0, 1], increasing grids, zero-step grids, non-tensors."""
+    gmm, process = gmm_2d(), make_process("vp")
+    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    x = torch.randn(4, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="unknown integrator"):
+        get_integrator("rk45")
+    with pytest.raises(ValueError, match="eta"):
+        ddim(x, make_grid("uniform", process, 5), pred, process, eta=-0.1)
+    with pytest.raises(ValueError, match="eta"):
+        ddim_step(x, 0.5, 0.4, pred, process, eta=1.5)
+    with pytest.raises(ValueError, match="strictly decreasing"):
+        euler(x, torch.linspace(0, 1, 5, dtype=torch.float64), pred, process)
+    with pytest.raises(ValueError, match="at least 2"):
+        heun(x, torch.tensor([1.0]), pred, process)
+    with pytest.raises(TypeError, match="x must be a torch tensor"):
+        euler([[0.0, 0.0]], make_grid("uniform", process, 5), pred, process)
+    with pytest.raises(ValueError, match="s_churn"):
+        heun(x, make_grid("uniform", process, 5), pred, process, s_churn=-1)
+    with pytest.raises(ValueError, match="σ_t > 0"):
+        langevin_corrector(x, 0.0, pred, process)
+    with pytest.raises(ValueError, match="snr"):
+        langevin_corrector(x, 0.5, pred, process, snr=0)
+
+
+@pytest.mark.gpu
+def test_follows_cuda_device():
+    """Oracle: the CPU run. On CUDA, Heun and DDIM(η = 0.5) return CUDA tensors close to the CPU answer (Heun) and finite."""
+    gmm, process = gmm_2d(), make_process("edm")
+    gmm_cuda = gmm.to(device="cuda")
+    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    pred_cuda = Predictor(lambda x, t: gmm_cuda.denoiser(x, t, process), "x0", process)
+    x_T = 80 * torch.randn(64, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ts = make_grid("karras", process, 18)
+    y = heun(x_T.cuda(), ts, pred_cuda, process)
+    assert y.device.type == "cuda"
+    torch.testing.assert_close(y.cpu(), heun(x_T, ts, pred, process), rtol=1e-6, atol=1e-6)
+    z = ddim(x_T.cuda(), ts, pred_cuda, process, eta=0.5, generator=torch.Generator(device="cuda").manual_seed(0))
+    assert bool(torch.isfinite(z).all())
