@@ -61,6 +61,40 @@ def _showing(draw):
 
 # --- 04, 05 ---
 
+def ddpm_schedule_panel() -> W.VBox:
+    """Chapter 04: sliders for T and the β range; draws ᾱ_n and exact-denoiser ancestral samples (elbo.play_schedule)."""
+    from .elbo import play_schedule
+    from .plots import figure, scatter2d
+
+    def draw(T, beta_1, beta_T):
+        out = play_schedule(T, beta_1, beta_T, n_samples=300)
+        fig, axes = figure(2, size=3.6)
+        ax = axes[0, 0]
+        ax.plot(range(T + 1), out["alpha_bar"].numpy(), label=r"$\bar\alpha_n$")
+        ax.plot(range(T + 1), (1 - out["alpha_bar"]).numpy(), label=r"$1-\bar\alpha_n$")
+        ax.set(xlabel="step n", ylabel="value", ylim=(-0.02, 1.02),
+               title=rf"$\bar\alpha_T$ = {out['alpha_bar'][-1].item():.3g}")
+        ax.legend()
+        scatter2d(axes[0, 1], out["samples"], title=f"ancestral samples (SW₂ = {out['sw']:.2f})")
+
+    return panel(draw, T=int_slider(200, 10, 1000, "T", step=10),
+                 beta_1=log_slider(5e-4, 1e-5, 1e-2, "β_1"), beta_T=log_slider(0.1, 1e-3, 0.5, "β_T"))
+
+
+def ddim_eta_panel() -> W.VBox:
+    """Chapter 05: sliders for η and the step count; draws DDIM(η) samples from the same x_T (elbo.play_ddim)."""
+    from .elbo import play_ddim
+    from .plots import figure, scatter2d
+
+    def draw(eta, n_steps):
+        out = play_ddim(eta, n_steps, n_samples=400)
+        fig, axes = figure(2, size=3.6)
+        scatter2d(axes[0, 0], out["x_T"], title=r"start $x_T \sim N(0, I)$")
+        scatter2d(axes[0, 1], out["samples"], title=f"η = {eta:.2f}, {n_steps} steps: SW₂ = {out['sw']:.2f}")
+
+    return panel(draw, eta=slider(0.0, 0.0, 1.0, 0.05, "η"), n_steps=int_slider(20, 1, 200, "steps"))
+
+
 # --- 08, 09 ---
 
 # --- 10 ---
