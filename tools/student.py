@@ -61,14 +61,17 @@ def _enclosing_function(lines: list[str], begin: int) -> str:
     return ""
 
 
-def _title_above(nb, index: int, number: int) -> str:
-    """The last heading of the nearest markdown cell above cell ``index`` that has one; 'Exercise N' otherwise."""
+def _title_above(nb, index: int, number: int, taken: set[str]) -> str:
+    """The last heading of the nearest markdown cell above cell ``index`` that has one, when it names this exercise
+    (it says 'Exercise', says more than that, and no earlier exercise took it); 'Exercise N' otherwise."""
     for cell in reversed(nb.cells[:index]):
         if cell.cell_type == "markdown":
             headings = HEADING.findall(cell.source)
             if headings:
                 text = re.sub(r"[*_`]", "", headings[-1]).strip()
-                return text if "exercise" in text.lower() else f"Exercise {number}"
+                if "exercise" in text.lower() and text.lower() != "exercise" and text not in taken:
+                    return text
+                break
     return f"Exercise {number}"
 
 
@@ -84,7 +87,8 @@ def exercises(nb) -> list[Exercise]:
                       and CHECK_CALL.search(nb.cells[j].source)), None)
         if check is None:
             raise ValueError(f"cell {i} holds a solution but no cell at or after it calls a check_… function")
-        found.append(Exercise(i, check, _title_above(nb, i, len(found) + 1), _enclosing_function(lines, begin)))
+        title = _title_above(nb, i, len(found) + 1, {e.title for e in found})
+        found.append(Exercise(i, check, title, _enclosing_function(lines, begin)))
     return found
 
 
