@@ -261,8 +261,9 @@ def ddim_invert(x0: Tensor, ts, predictor, process: Process) -> Tensor:
     for t, s in zip(ts[:-1], ts[1:]):
         alpha_s, sigma_s = (c.item() for c in process.coefficients(torch.tensor(s, dtype=torch.float64))[:2])
         t_eval = t if process.sigma(t).item() > 0 else s  # ε̂ needs σ_t > 0
-        x0_hat = predictor(x, t_eval, "x0")
-        eps_hat = predictor(x, t_eval, "eps")
+        alpha_e, sigma_e = (c.item() for c in process.coefficients(torch.tensor(t_eval, dtype=torch.float64))[:2])
+        x0_hat = predictor(x, t_eval, "x0")  # one network evaluation
+        eps_hat = (x - alpha_e * x0_hat) / sigma_e  # ε̂ from x̂₀ at the evaluation time
         x = alpha_s * x0_hat + sigma_s * eps_hat  # η = 0 step run forward
     return x
 

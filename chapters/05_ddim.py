@@ -1,0 +1,286 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · DDIM: same marginals, fewer steps
+#
+# **You will** build the non-Markovian forward family $q_\sigma$ that keeps DDPM's marginals, derive the DDIM update with
+# its three parts, see η slide between DDIM (η = 0) and DDPM (η = 1), skip steps, read DDIM as a discretization of the
+# probability-flow ODE, and invert an image of the data into its noise code.
+# **You need** chapters 01–04 · **Time** about 25 minutes
+
+# %%
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+
+import diffedu
+import diffedu.widgets
+from diffedu import DiscreteDDPM, Predictor, gmm_2d
+from diffedu.elbo import ddim_invert, ddim_sigma_path, steps_sweep
+from diffedu.exercises import check_ddim_c, check_ddim_step
+from diffedu.integrators import ddim, ddim_step, ddpm, ddpm_step
+from diffedu.plots import figure, scatter2d, to_numpy
+from diffedu.timers import uniform
+
+g = diffedu.seed(0)
+print(diffedu.banner())
+
+# %% [markdown]
+# ## Theory
+# We write the process in the course's notation, $x_t = \alpha_t x_0 + \sigma_t\varepsilon$; for DDPM,
+# $\alpha_t = \sqrt{\bar\alpha_n}$ and $\sigma_t = \sqrt{1-\bar\alpha_n}$. Let $s < t$ be the next (less noisy) time.
+#
+# ### Only the marginals matter for training
+# DDPM's simplified loss $\mathbb E\lVert\varepsilon - \hat\varepsilon_\theta(x_t, t)\rVert^2$ depends on the forward
+# process only through the marginals $q(x_t\mid x_0)$. So any joint process with the same marginals leads to the *same*
+# trained network — and may give a different, faster sampler (Song, Meng & Ermon 2021).
+#
+# ### A family of reverse kernels with the same marginals
+# Look for $q_\sigma(x_s\mid x_t, x_0) = \mathcal N(\alpha_s x_0 + k\,(x_t - \alpha_t x_0),\ c^2 I)$. If
+# $x_t \sim q(x_t|x_0)$, then $(x_t - \alpha_t x_0)/\sigma_t = \varepsilon \sim \mathcal N(0, I)$, so
+# $x_s = \alpha_s x_0 + k\sigma_t\,\varepsilon + c\,z$ has mean $\alpha_s x_0$ and variance $k^2\sigma_t^2 + c^2$. The
+# marginal $q(x_s|x_0) = \mathcal N(\alpha_s x_0, \sigma_s^2 I)$ is kept exactly when $k\sigma_t = \sqrt{\sigma_s^2 - c^2}$:
+# $$q_\sigma(x_s\mid x_t, x_0) = \mathcal N\Big(\alpha_s x_0 + \sqrt{\sigma_s^2 - c^2}\;\frac{x_t - \alpha_t x_0}{\sigma_t},\; c^2 I\Big),
+#   \qquad 0 \le c \le \sigma_s.$$
+# By induction from $x_T$ down, every member of the family has the marginals $q(x_t|x_0)$ — for **any** choice of c per
+# step. The forward process $q_\sigma(x_t|x_s, x_0)$ that these imply is in general not Markov.
+#
+# ### The DDIM update: three parts
+# Replace $x_0$ by the network's $\hat x_0$ and $\varepsilon$ by $\hat\varepsilon = (x_t - \alpha_t\hat x_0)/\sigma_t$:
+# $$x_s = \underbrace{\alpha_s\hat x_0}_{\text{predicted } x_0}
+#       + \underbrace{\sqrt{\sigma_s^2 - c^2}\;\hat\varepsilon}_{\text{direction to } x_t}
+#       + \underbrace{c\,z}_{\text{noise}}, \qquad z\sim\mathcal N(0, I).$$
+#
+# ### η: from DDIM to DDPM
+# The DDPM posterior $q(x_s|x_t, x_0)$ is the member with $c^2 = \sigma_s^2\big(1 - \frac{\alpha_t^2\sigma_s^2}{\alpha_s^2\sigma_t^2}\big)$
+# (chapter 04's $\tilde\beta$ in this notation). DDIM scales it: $c(\eta) = \eta\,\sigma_s\sqrt{1 - \alpha_t^2\sigma_s^2/(\alpha_s^2\sigma_t^2)}$.
+# η = 1 is ancestral DDPM; η = 0 is deterministic: $x_s = \alpha_s\hat x_0 + \sigma_s\hat\varepsilon$.
+#
+# ### Step skipping
+# Nothing above assumed that $s$ is the step right before $t$: the update holds for any $s < t$, so we may sample on a
+# short sub-grid of the T training steps (10, 20, 50 steps) with the same network.
+#
+# ### DDIM is a discretization of the probability-flow ODE
+# Divide the η = 0 update by $\alpha_s$ and write $\rho_t = \sigma_t/\alpha_t$ (the noise level) and $\bar x = x/\alpha$:
+# $$\bar x_s = \bar x_t + (\rho_s - \rho_t)\,\hat\varepsilon(x_t, t).$$
+# This is one Euler step, in the variable ρ, of $d\bar x/d\rho = \hat\varepsilon$ — which is the probability-flow ODE of
+# chapter 03 written in $(\bar x, \rho)$: since $\bar x = x_0 + \rho\,\varepsilon$ and the ODE moves each point with
+# the conditional mean of $d\bar x/d\rho = \varepsilon$ given $\bar x$. The first-order Taylor argument: expanding the
+# exact solution $\bar x(\rho_s) = \bar x(\rho_t) + (\rho_s - \rho_t)\,\hat\varepsilon + O((\rho_s - \rho_t)^2)$, the
+# local error per step is $O(h^2)$ and the global error $O(h)$ — DDIM is a first-order method, exact when
+# $\hat\varepsilon$ is constant along the path.
+#
+# ### Inversion
+# Run the deterministic update forward, $x_s = \alpha_s\hat x_0(x_t) + \sigma_s\hat\varepsilon(x_t)$ for $s > t$, and a
+# data point is encoded into a noise code $x_T$; decoding it with DDIM returns the data point, up to the discretization
+# error of both passes.
+
+# %% [markdown]
+# ## See it
+# The same start $x_T$ and the exact mixture denoiser, 20 steps, three values of η. With η = 0 each point moves along a
+# smooth path; with η = 1 fresh noise is added at every step.
+
+# %%
+process = DiscreteDDPM(1000)
+gmm = gmm_2d()
+exact = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+x_T = torch.randn(600, 2, generator=g, dtype=torch.float64)
+ts20 = uniform(process, 20)
+fig, axes = figure(3, size=3.4)
+for ax, eta in zip(axes[0], (0.0, 0.5, 1.0)):
+    path = [x_T]
+    x_eta = ddim(x_T, ts20, exact, process, eta=eta, generator=torch.Generator().manual_seed(1),
+                 callback=lambda d: path.append(d["x"]))
+    traj = torch.stack(path)  # (steps + 1, B, 2)
+    for i in range(12):
+        ax.plot(to_numpy(traj[:, i, 0]), to_numpy(traj[:, i, 1]), lw=0.7, color="0.6")
+    scatter2d(ax, x_eta, title=f"η = {eta}: 20 steps", s=3, color="C1")
+    ax.set(xlabel="$x_1$", ylabel="$x_2$")
+plt.show()
+
+# %% [markdown]
+# ## Check it
+# **1. Every member of the family keeps the marginals.** With the *true* $x_0$ in the update, run 10 steps from
+# $t = T$ to $t = 50$ for η ∈ {0, 0.5, 1}; at every visited time the standardized residual
+# $(x_s - \alpha_s x_0)/\sigma_s$ must be standard normal. With 20 000 samples the standard error of a mean is 0.007 and
+# of a variance 0.01: we allow 0.03 on means and cross-covariance and 0.05 on variances (about 4–5 SE).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+x0 = gmm.sample(20_000, generator=g)
+ts_mc = uniform(process, 10, t_end=50.0)
+for eta in (0.0, 0.5, 1.0):
+    path = ddim_sigma_path(x0, ts_mc, process, eta, generator=g)
+    worst_mean = worst_var = worst_cov = 0.0
+    for x_s, s in zip(path, ts_mc.tolist()):
+        alpha_s, sigma_s = (c.item() for c in process.coefficients(torch.tensor(s, dtype=torch.float64))[:2])
+        r = (x_s - alpha_s * x0) / sigma_s  # should be N(0, I)
+        worst_mean = max(worst_mean, r.mean(0).abs().max().item())
+        worst_var = max(worst_var, (r.var(0) - 1).abs().max().item())
+        worst_cov = max(worst_cov, (r[:, 0] * r[:, 1]).mean().abs().item())
+    assert worst_mean < 0.03 and worst_var < 0.05 and worst_cov < 0.03, (eta, worst_mean, worst_var, worst_cov)
+    print(f"eta = {eta}: marginals N(alpha_s x0, sigma_s^2) at all {len(path)} times within tolerance: True")
+
+# %% [markdown]
+# **2. η = 1 is the DDPM step.** With the same generator seed, `ddim_step(…, eta=1)` and the ancestral `ddpm_step`
+# draw the same z, so they must agree to float64 round-off (tolerance 1e-12) — on consecutive and on skipped steps.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+x = torch.randn(256, 2, generator=g, dtype=torch.float64)
+for t, s in [(500.0, 499.0), (500.0, 450.0), (40.0, 1.0)]:
+    a = ddim_step(x, t, s, exact, process, eta=1.0, generator=torch.Generator().manual_seed(7))
+    b = ddpm_step(x, t, s, exact, process, generator=torch.Generator().manual_seed(7))
+    diff = (a - b).abs().max().item()
+    assert diff < 1e-12, (t, s, diff)
+    print(f"t = {t:5.0f} -> s = {s:5.0f}: DDIM(eta = 1) equals DDPM to 1e-12: {diff < 1e-12}")
+
+# %% [markdown]
+# **3. DDIM is first order.** From the same $x_T$, η = 0 with N steps against 1000 steps (the reference solution of the
+# probability-flow ODE): the error must shrink like $N^{-1}$. We fit the slope of log error against log N on
+# 10–100 steps and require it in [0.8, 1.3].
+
+# %%
+sweep = steps_sweep([10, 20, 50, 100], n_samples=600 if diffedu.quick() else 3000, n_ref_steps=1000)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+logN = torch.tensor(sweep["steps"], dtype=torch.float64).log()
+logE = torch.tensor(sweep["ode_err_ddim"], dtype=torch.float64).log()
+slope = -(((logN - logN.mean()) * (logE - logE.mean())).sum() / ((logN - logN.mean()) ** 2).sum()).item()
+assert 0.8 <= slope <= 1.3, slope
+print(f"DDIM convergence order in [0.8, 1.3]: {0.8 <= slope <= 1.3}  (slope {slope:.1f})")
+
+# %% [markdown]
+# **4. Inversion reconstructs.** Encode mixture samples with the forward η = 0 update, decode with DDIM on the same
+# grid. The mean reconstruction error must fall with the step count and be below 0.05 at 200 steps (the data spread
+# is about 2; points between components, where $\hat x_0$ changes fastest, dominate the error).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+x0_inv = gmm.sample(300, generator=g)
+errors = {}
+for N in (20, 50, 200):
+    grid = uniform(process, N)  # T → 0
+    code = ddim_invert(x0_inv, grid.flip(0), exact, process)  # 0 → T
+    x_rec = ddim(code, grid, exact, process, eta=0.0)
+    errors[N] = (x_rec - x0_inv).norm(dim=1).mean().item()
+assert errors[20] > errors[50] > errors[200] and errors[200] < 0.05, errors
+print(f"reconstruction error falls with N and is < 0.05 at 200 steps: True  "
+      f"({', '.join(f'N={N}: {e:.2f}' for N, e in errors.items())})")
+
+# %% [markdown]
+# ### Quality against steps
+# Left: the ODE error of DDIM (η = 0) against the 1000-step reference, on log axes — a slope of −1. Right: the sliced
+# Wasserstein distance of DDIM and DDPM samples to fresh mixture samples, with the Monte Carlo floor (the distance
+# between two independent mixture samples of the same size). With the exact denoiser both samplers are already at that
+# floor from about 20 steps on, so at this sample size the distance cannot rank them: the ODE error on the left is the
+# sharper measure. With learned networks coarse grids hurt DDPM much more than DDIM (Song et al. 2021, Table 1); the
+# MNIST panels below show it when the checkpoint is present.
+
+# %%
+fig, axes = figure(2, size=3.8)
+ax = axes[0, 0]
+ax.loglog(sweep["steps"], sweep["ode_err_ddim"], "o-", label="DDIM (η = 0)")
+ax.loglog(sweep["steps"], [sweep["ode_err_ddim"][0] * 10 / N for N in sweep["steps"]], "k--", lw=0.8, label="∝ 1/N")
+ax.set(xlabel="steps N", ylabel="mean |x_N − x_ref|", title="ODE error vs the 1000-step solution")
+ax.legend()
+ax = axes[0, 1]
+ax.plot(sweep["steps"], sweep["sw_ddim"], "o-", label="DDIM (η = 0)")
+ax.plot(sweep["steps"], sweep["sw_ddpm"], "s-", label="DDPM (η = 1)")
+ax.axhline(sweep["sw_floor"], color="k", ls=":", label="MC floor")
+ax.set(xscale="log", xlabel="steps N", ylabel="SW₂ to the mixture", title="sample quality, exact denoiser")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# ### MNIST: DDPM against DDIM at 10/20/50/100 steps
+# The shipped `mnist-ddpm` ε-model, the same starting noise for every panel. If the checkpoint is not in
+# `data/checkpoints/` yet, the cell says so and moves on.
+
+# %%
+ckpt_dir = Path(diffedu.__file__).resolve().parent.parent / "data" / "checkpoints"
+if not any(ckpt_dir.glob("mnist-ddpm.*")):
+    print(f"Note: no mnist-ddpm checkpoint in {ckpt_dir} yet; the MNIST comparison is skipped.")
+else:
+    from diffedu import pretrained
+    model = pretrained.load("mnist-ddpm")
+    step_list = [10, 20, 50] if diffedu.quick() else [10, 20, 50, 100]
+    x_T_m = torch.randn(8, 1, 28, 28, generator=g)
+    fig, axes = plt.subplots(2 * len(step_list), 8, figsize=(8, 2 * len(step_list) + 0.6), layout="constrained")
+    for k, N in enumerate(step_list):
+        grid = uniform(model.process, N)
+        for j, (name, eta) in enumerate([("DDIM", 0.0), ("DDPM", 1.0)]):
+            imgs = ddim(x_T_m, grid, model.predictor, model.process, eta=eta, generator=torch.Generator().manual_seed(3))
+            for i in range(8):
+                ax = axes[2 * k + j, i]
+                ax.imshow(to_numpy(imgs[i, 0]), cmap="gray", vmin=-1, vmax=1)
+                ax.set_xticks([])
+                ax.set_yticks([])
+            axes[2 * k + j, 0].set_ylabel(f"{name}\n{N} steps", fontsize=8)
+    fig.suptitle("mnist-ddpm: same x_T, DDIM (η = 0) and DDPM (η = 1)")
+    plt.show()
+
+# %% [markdown]
+# ## Play
+# Move η and the number of steps; the start $x_T$ stays the same. At η = 0 the picture changes smoothly with the step
+# count; at η = 1 with few steps the samples blur, at many steps both agree with the mixture.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+diffedu.widgets.ddim_eta_panel()
+
+# %% [markdown]
+# ## Exercise
+# **1.** DDIM's noise scale: return $c(\eta) = \eta\,\sigma_s\sqrt{1 - \alpha_t^2\sigma_s^2/(\alpha_s^2\sigma_t^2)}$.
+
+# %%
+def ddim_noise_scale(alpha_t: float, sigma_t: float, alpha_s: float, sigma_s: float, eta: float) -> float:
+    # BEGIN SOLUTION
+    return eta * sigma_s * math.sqrt(1 - (alpha_t * sigma_s / (alpha_s * sigma_t)) ** 2)
+    # END SOLUTION
+
+
+check_ddim_c(ddim_noise_scale)
+
+# %% [markdown]
+# **2.** One DDIM step from its three parts: given $x_t$, $\hat x_0$, the coefficients, the noise scale c and the noise
+# z, return $x_s$.
+
+# %%
+def my_ddim_step(x_t, x0_hat, alpha_t, sigma_t, alpha_s, sigma_s, c, z):
+    # BEGIN SOLUTION
+    eps_hat = (x_t - alpha_t * x0_hat) / sigma_t  # the direction to x_t
+    return alpha_s * x0_hat + math.sqrt(sigma_s**2 - c**2) * eps_hat + c * z
+    # END SOLUTION
+
+
+check_ddim_step(my_ddim_step)
+
+# %% [markdown]
+# ## Summary
+# * The ε-loss sees only the marginals $q(x_t|x_0)$; a whole family $q_\sigma$ of reverse kernels shares them.
+# * DDIM's update = predicted $x_0$ + direction to $x_t$ + noise; η = 1 is DDPM, η = 0 is deterministic.
+# * Steps can be skipped: the update holds between any two times.
+# * η = 0 is a first-order (Euler) discretization of the probability-flow ODE in $(x/\alpha, \sigma/\alpha)$; run
+#   forward it inverts data into noise codes.
+#
+# ## What next
+# Chapter 06 learns the score directly (score matching) and samples with Langevin dynamics; chapter 10 compares DDIM
+# with higher-order ODE solvers.
+#
+# ## References
+# * J. Song, C. Meng, S. Ermon. *Denoising Diffusion Implicit Models*. ICLR 2021 (eqs. 7, 12, 13; §4.3, §5).
+# * J. Ho, A. Jain, P. Abbeel. *Denoising Diffusion Probabilistic Models*. NeurIPS 2020.
+# * P. Dhariwal, A. Nichol. *Diffusion Models Beat GANs on Image Synthesis*. NeurIPS 2021 (DDIM inversion).
+# * C. Lu, Y. Zhou, F. Bao, J. Chen, C. Li, J. Zhu. *DPM-Solver*. NeurIPS 2022 (DDIM as a first-order solver).
