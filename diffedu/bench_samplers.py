@@ -158,7 +158,7 @@ def _table(results: dict) -> str:
 def run(quick: bool = False, device=None) -> dict:
     """The whole bench; ``quick`` shrinks sizes (for tests and the chapter)."""
     t0 = time.perf_counter()
-    n_points, ref_steps = (64, 400) if quick else (256, 2000)
+    n_points, ref_steps = (64, 400) if quick else (128, 1000)
     targets = [("2d", gmm_2d())] + ([] if quick else [("16d", gmm_nd(16))])
     configs = CONFIGS[:1] if quick else CONFIGS
     ode = []
