@@ -195,7 +195,8 @@ def test_slider_changes_the_figure_in_jupyterlab(tmp_path):
 @pytest.mark.slow
 def test_book_page_reads_offline(tmp_path):
     """Open a `make book` page from the file system with every http(s) request refused: MathJax (from _static/) must
-    typeset the formulas and the widget manager must draw the panel's slider and figure from the saved widget state."""
+    typeset the formulas, the widget manager must draw the panel's slider from the saved widget state, and every local
+    file the page asks for must exist."""
     sync_playwright = browser()
     from tools import book
 
@@ -209,6 +210,8 @@ def test_book_page_reads_offline(tmp_path):
         page = chromium.new_page(viewport={"width": 1280, "height": 1000})
         page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
                    else (refused.append(route.request.url), route.abort()))
+        missing: list[str] = []  # local files the page asks for and does not find (a file tools.vendor left out)
+        page.on("requestfailed", lambda r: missing.append(r.url) if r.url.startswith("file:") else None)
         page.goto((tmp_path / "_book" / f"{notebook.stem}.html").as_uri())
         math = wait_until(lambda: page.evaluate("document.querySelectorAll('.MathJax_CHTML, .MathJax').length"),
                           60, "MathJax")
@@ -217,6 +220,9 @@ def test_book_page_reads_offline(tmp_path):
         if "widgets" in nb.get("metadata", {}):
             sliders = wait_until(lambda: page.evaluate("document.querySelectorAll('.widget-slider').length"), 60,
                                  "the widget manager")
+        wait_until(lambda: page.evaluate("!document.querySelector('.MathJax_Preview:not(:empty)')"), 60,
+                   "MathJax to finish typesetting (its fast previews gone)")
         page.screenshot(path=str(tmp_path / "book.png"))
         chromium.close()
+    assert not missing, f"the page asked for local files that are not there: {missing}"
     print(f"\n{notebook.stem}.html offline: {math} formulas typeset, {sliders} slider(s); refused: {sorted(set(refused))}")

@@ -21,8 +21,9 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "reveal.js": ("4.0.2", ("dist/", "plugin/notes/"), ()),
     "requirejs": ("2.3.7", ("require.js",), ()),
     "jquery": ("2.2.4", ("dist/jquery.min.js",), ()),
-    "mathjax": ("2.7.7", ("MathJax.js", "config/TeX-AMS_CHTML-full.js", "extensions/", "jax/input/TeX/",
-                          "jax/output/CommonHTML/", "jax/element/", "localization/en/"), ("extensions/a11y/",)),
+    "mathjax": ("2.7.7", ("MathJax.js", "config/TeX-AMS_CHTML-full.js", "config/Safe.js", "extensions/",
+                          "jax/input/TeX/", "jax/output/CommonHTML/", "jax/element/", "localization/en/",
+                          "fonts/HTML-CSS/TeX/woff/"), ("extensions/a11y/",)),
     "@jupyter-widgets/html-manager": ("1.0.15", ("dist/",), ("dist/embed.js", "dist/libembed-amd.js", ".eot", ".ttf")),
 }
 
