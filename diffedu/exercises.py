@@ -100,6 +100,48 @@ def check_ddim_step(fn: Callable) -> None:
 
 
 # --- 10 ----------------------------------------------------------------------------------------------
+def _sampler_cases():
+    """(x, t, t_next, predictor, process) cases: EDM, VP and rectified flow, interior steps and a step into σ = 0."""
+    from .parametrization import Predictor
+    from .processes import make_process
+    from .toys import gmm_2d
+    gmm = gmm_2d()
+    for name, t, t_next in (("edm", 5.0, 2.0), ("vp", 0.6, 0.45), ("flow", 0.7, 0.4), ("edm", 0.3, 0.0)):
+        process = make_process(name)
+        pred = Predictor(lambda x, tt, process=process: gmm.denoiser(x, tt, process), "x0", process)
+        x = gmm.marginal(t, process).sample(8, generator=torch.Generator().manual_seed(3))
+        yield x, torch.tensor(t, dtype=torch.float64), torch.tensor(t_next, dtype=torch.float64), pred, process
+
+
+def check_heun_step(fn: Callable) -> None:
+    r"""``fn(x, t, t_next, predictor, process)`` → one Heun step of the PF-ODE $dx/dt = \dot\alpha\hat x_0 + \dot\sigma\hat\varepsilon$."""
+    from .integrators import euler_step, heun_step
+    for x, t, t_next, pred, process in _sampler_cases():
+        got = fn(x.clone(), t, t_next, pred, process)
+        if _close(got, euler_step(x, t, t_next, pred, process), rtol=1e-9, atol=1e-10) and process.sigma(t_next) > 0:
+            _report(False, "check_heun_step", "you returned the Euler step: evaluate the velocity again at the Euler "
+                    "point (t_next) and step with the average of the two velocities")
+        if not _close(got, heun_step(x, t, t_next, pred, process), rtol=1e-6, atol=1e-8):
+            hint = ("into σ = 0 do not evaluate at t_next (ε̂ = (x − αx̂₀)/σ divides by 0): take the Euler step"
+                    if process.sigma(t_next) == 0 else
+                    f"wrong on the {process.name} process from t = {t.item():g} to {t_next.item():g}: the velocity is "
+                    "α̇ x̂₀ + σ̇ ε̂ with ε̂ = (x − α x̂₀)/σ, and dt = t_next − t is negative")
+            _report(False, "check_heun_step", hint)
+    _report(True, "check_heun_step", "")
+
+
+def check_ddim_sampler_step(fn: Callable) -> None:
+    r"""Chapter 10 (chapter 05 owns ``check_ddim_step``, on coefficients): ``fn(x, t, t_next, predictor, process)`` →
+    one deterministic DDIM step $\alpha_s\hat x_0 + \sigma_s\hat\varepsilon$."""
+    from .integrators import ddim_step
+    for x, t, t_next, pred, process in _sampler_cases():
+        got = fn(x.clone(), t, t_next, pred, process)
+        if not _close(got, ddim_step(x, t, t_next, pred, process), rtol=1e-6, atol=1e-8):
+            _report(False, "check_ddim_sampler_step", f"wrong on the {process.name} process from t = {t.item():g} to {t_next.item():g}: get "
+                    "x̂₀ at t, ε̂ = (x − α_t x̂₀)/σ_t, then re-noise to t_next with α_s and σ_s (no fresh noise)")
+    _report(True, "check_ddim_sampler_step", "")
+
+
 
 
 # --- 11 ----------------------------------------------------------------------------------------------

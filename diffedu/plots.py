@@ -51,6 +51,38 @@ def figure(ncols: int = 1, nrows: int = 1, size: float = 3.2, **kwargs):
 
 
 # --- 10: samplers -------------------------------------------------------------------------------------
+def error_vs_nfe(result: dict, ax=None, title: str | None = None):
+    """Chapter 10: log-log endpoint error against NFE for each ODE method (``bench_samplers.endpoint_errors``), with
+    dashed reference slopes 1 and 2 anchored at each method's last point."""
+    if ax is None:
+        fig, axes = figure(1, size=4.6)
+        ax = axes[0, 0]
+    for i, (name, m) in enumerate(result["methods"].items()):
+        nfe = np.array([r["nfe"] for r in m["rows"]], dtype=float)
+        err = np.array([r["error"] for r in m["rows"]])
+        ax.loglog(nfe, err, "o-", color=f"C{i}", label=f"{name} (order {m['order']:.2f}, theory {m['theory']})")
+        ax.loglog(nfe, err[-1] * (nfe / nfe[-1]) ** -float(m["theory"]), "--", color=f"C{i}", lw=0.8, alpha=0.6)
+    ax.set(xlabel="NFE (network evaluations)", ylabel="mean endpoint error",
+           title=title or f"{result['process']} process, {result['timer']} grid (dashed: slopes 1, 2)")
+    ax.legend(fontsize=7)
+    return ax.figure
+
+
+def time_grids(process, n_steps: int, grids: dict, ax=None):
+    """Chapter 10: the noise level σ/α of each grid's points against the step index (log scale)."""
+    from .timers import noise_level
+    if ax is None:
+        fig, axes = figure(1, size=4.6)
+        ax = axes[0, 0]
+    for name, ts in grids.items():
+        level = to_numpy(noise_level(process, ts))
+        ax.semilogy(np.arange(len(level))[np.isfinite(level) & (level > 0)],
+                    level[np.isfinite(level) & (level > 0)], "o-", ms=3, label=name)
+    ax.set(xlabel="step i", ylabel=r"noise level $\sigma_t/\alpha_t$", title=f"{n_steps}-step grids, {process.name}")
+    ax.legend(fontsize=8)
+    return ax.figure
+
+
 
 
 # --- 11: guidance -------------------------------------------------------------------------------------

@@ -99,6 +99,25 @@ def ddim_eta_panel() -> W.VBox:
 
 # --- 10 ---
 
+def samplers_panel() -> W.VBox:
+    """Chapter 10: NFE, ρ, η and churn sliders; Heun (churn) and DDIM (η) samples and their live error against the
+    exact answer (``bench_samplers.play_samplers``)."""
+    from .bench_samplers import play_samplers
+    from .plots import figure, scatter2d
+
+    def draw(nfe, rho, eta, churn):
+        out = play_samplers(nfe, rho, eta, churn)
+        fig, axes = figure(3, size=3.4)
+        scatter2d(axes[0, 0], out["exact"], title=f"exact data (floor SW₂ {out['floor']:.3f})", color="gray")
+        for ax, name, knob in ((axes[0, 1], "heun", f"churn {churn:g}"), (axes[0, 2], "ddim", f"η {eta:g}")):
+            r = out[name]
+            scatter2d(ax, r["x0"], title=f"{name}, {knob}, NFE {r['nfe']}\nODE error {r['ode_error']:.2e}, "
+                      f"SW₂ {r['sw']:.3f}")
+
+    return panel(draw, nfe=int_slider(20, 1, 200, "NFE"), rho=slider(7.0, 1.0, 15.0, 0.5, "ρ"),
+                 eta=slider(0.0, 0.0, 1.0, 0.05, "η (DDIM)"), churn=slider(0.0, 0.0, 80.0, 1.0, "S_churn (Heun)"))
+
+
 # --- 11 ---
 
 # --- 12 ---
