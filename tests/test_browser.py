@@ -193,24 +193,25 @@ def test_slider_changes_the_figure_in_jupyterlab(tmp_path):
 
 
 @pytest.mark.slow
-def test_book_page_reads_offline(tmp_path):
-    """Open a `make book` page from the file system with every http(s) request refused: MathJax (from _static/) must
-    typeset the formulas, the widget manager must draw the panel's slider from the saved widget state, and every local
-    file the page asks for must exist."""
+def test_book_page_and_deck_read_offline(tmp_path):
+    """Open a `make book` page and a `make slides` deck from the file system with every http(s) request refused:
+    MathJax (from _static/) must typeset the formulas, the widget manager must draw the panel's slider from the saved
+    widget state, reveal.js must lay out the deck, and every local file they ask for must exist."""
     sync_playwright = browser()
-    from tools import book
+    from tools import book, slides
 
     notebook = (_course.chapters() or [_course.executed_fixture(tmp_path / "nb")])[0]
     book.build([notebook], tmp_path / "_book")
+    (deck,) = slides.build([notebook], tmp_path / "slides")
     if not (tmp_path / "_book" / "_static").is_dir():
-        pytest.skip("offline assets unavailable (npm or its registry missing): the book loads MathJax from its CDN")
+        pytest.skip("offline assets unavailable (npm or its registry missing): the pages load MathJax from its CDN")
     refused: list[str] = []
+    missing: list[str] = []  # local files a page asks for and does not find (a file tools.vendor left out)
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = chromium.new_page(viewport={"width": 1280, "height": 1000})
         page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
                    else (refused.append(route.request.url), route.abort()))
-        missing: list[str] = []  # local files the page asks for and does not find (a file tools.vendor left out)
         page.on("requestfailed", lambda r: missing.append(r.url) if r.url.startswith("file:") else None)
         page.goto((tmp_path / "_book" / f"{notebook.stem}.html").as_uri())
         math = wait_until(lambda: page.evaluate("document.querySelectorAll('.MathJax_CHTML, .MathJax').length"),
@@ -223,6 +224,12 @@ def test_book_page_reads_offline(tmp_path):
         wait_until(lambda: page.evaluate("!document.querySelector('.MathJax_Preview:not(:empty)')"), 60,
                    "MathJax to finish typesetting (its fast previews gone)")
         page.screenshot(path=str(tmp_path / "book.png"))
+        page.goto(deck.as_uri())
+        count = wait_until(lambda: page.evaluate("document.querySelector('.reveal.ready') && "
+                                                 "document.querySelectorAll('.reveal .slides > section').length"),
+                           60, "reveal.js to lay out the deck")
+        page.screenshot(path=str(tmp_path / "deck.png"))
         chromium.close()
-    assert not missing, f"the page asked for local files that are not there: {missing}"
-    print(f"\n{notebook.stem}.html offline: {math} formulas typeset, {sliders} slider(s); refused: {sorted(set(refused))}")
+    assert not missing, f"the pages asked for local files that are not there: {missing}"
+    print(f"\n{notebook.stem}.html offline: {math} formulas typeset, {sliders} slider(s); deck: {count} slides; "
+          f"refused: {sorted(set(refused))}")
