@@ -2,6 +2,12 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -187,8 +193,10 @@ print(f"SW2(ancestral, mixture) < 1.5 x noise floor: {sw < 1.5 * sw_floor};  max
 # four standard errors.
 
 # %%
-train_steps = 800 if diffedu.quick() else 6000
-net, losses = train_eps_mlp(lambda b, gen: gmm.sample(b, generator=gen), process_small, train_steps, batch=256,
+train_steps = 500 if diffedu.quick() else 6000
+data_pool = gmm.sample(50_000, generator=g).float()  # a fixed training set, drawn once
+net, losses = train_eps_mlp(lambda b, gen: data_pool[torch.randint(len(data_pool), (b,), generator=gen)],
+                            process_small, train_steps, batch=256,
                             hidden=64 if diffedu.quick() else 128, generator=g)
 net = net.double()
 eps_model = Predictor(net, "eps", process_small)
@@ -202,7 +210,7 @@ scatter2d(axes[0, 2], x_gen, title=f"trained ε-model, {process_small.T} ancestr
 plt.show()
 
 # %%
-n_elbo = 1000 if diffedu.quick() else 5000
+n_elbo = 600 if diffedu.quick() else 5000
 x0_test = gmm.sample(n_elbo, generator=g)
 terms = elbo_terms(net, x0_test, process_small, generator=g)
 independent = elbo_trajectory(net, x0_test, process_small, generator=g)
