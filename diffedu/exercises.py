@@ -23,6 +23,114 @@ def _close(a, b, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
 
 # --- 00–02 -------------------------------------------------------------------------------------------
 
+def _cases_00(seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x0, eps = torch.randn(5, 2, generator=g, dtype=torch.float64), torch.randn(5, 2, generator=g, dtype=torch.float64)
+    return x0, eps, [(1.0, 0.0), (0.8, 0.6), (0.0, 1.0), (1.0, 2.5), (0.3, 0.1)]
+
+
+def check_noise(fn: Callable) -> None:
+    r"""``fn(x0, eps, alpha_t, sigma_t)`` → $x_t = \alpha_t x_0 + \sigma_t\varepsilon$ (chapter 00)."""
+    x0, eps, pairs = _cases_00()
+    for alpha_t, sigma_t in pairs:
+        got = fn(x0.clone(), eps.clone(), alpha_t, sigma_t)
+        if not _close(got, alpha_t * x0 + sigma_t * eps):
+            hint = ("at α = 1, σ = 0 you must get x0 back" if (alpha_t, sigma_t) == (1.0, 0.0) else
+                    f"at α = {alpha_t}, σ = {sigma_t}: scale the data by α and the noise by σ, then add "
+                    "(σ multiplies ε, not its square σ²)")
+            _report(False, "check_noise", hint)
+    _report(True, "check_noise", "")
+
+
+def check_log_snr(fn: Callable) -> None:
+    r"""``fn(alpha_t, sigma_t)`` → $\lambda = \log(\alpha_t^2/\sigma_t^2)$ for positive tensors (chapter 00)."""
+    alpha_t = torch.tensor([1.0, 0.8, 0.1, 2.0], dtype=torch.float64)
+    sigma_t = torch.tensor([1.0, 0.6, 0.995, 0.01], dtype=torch.float64)
+    got = fn(alpha_t.clone(), sigma_t.clone())
+    want = 2 * (alpha_t.log() - sigma_t.log())
+    if not _close(got, want):
+        got_t = torch.as_tensor(got, dtype=torch.float64)
+        if got_t.shape == want.shape and _close(got_t, want / 2):
+            hint = "you returned log(α/σ): the SNR is α²/σ², so its log is twice that"
+        elif got_t.shape == want.shape and _close(got_t, want.exp()):
+            hint = "you returned the SNR α²/σ² itself; take its natural log"
+        else:
+            hint = "λ = log(α²/σ²) = 2(log α − log σ); at α = σ it is 0"
+        _report(False, "check_log_snr", hint)
+    _report(True, "check_log_snr", "")
+
+
+def check_vp_alpha(fn: Callable) -> None:
+    r"""``fn(t, beta_min, beta_max)`` → VP's $\alpha_t = \exp(-\tfrac12\int_0^t\beta)$ with linear β (chapter 01)."""
+    from .processes import VP
+    t = torch.linspace(0, 1, 11, dtype=torch.float64)
+    for beta_min, beta_max in [(0.1, 20.0), (1.0, 1.0), (0.0, 5.0)]:
+        got = fn(t.clone(), beta_min, beta_max)
+        want = VP(beta_min, beta_max).alpha(t)
+        if not _close(got, want, rtol=1e-9, atol=1e-12):
+            got_t = torch.as_tensor(got, dtype=torch.float64)
+            if got_t.shape == want.shape and _close(got_t, want**2, rtol=1e-9, atol=1e-12):
+                hint = "that is α_t² (= ᾱ): α_t = exp(−½∫β), with the ½"
+            else:
+                hint = (f"with β_min = {beta_min}, β_max = {beta_max}: ∫₀ᵗ β(s) ds = β_min·t + ½(β_max − β_min)·t² "
+                        "(integrate the line, don't just evaluate β(t)·t)")
+            _report(False, "check_vp_alpha", hint)
+    _report(True, "check_vp_alpha", "")
+
+
+def check_em_step(fn: Callable) -> None:
+    r"""``fn(x, t, dt, z, process)`` → one Euler–Maruyama step of $dx = f x\,dt + g\,dW$ (chapter 01)."""
+    from .processes import VE, VP
+    g = torch.Generator().manual_seed(2)
+    x, z = torch.randn(6, 2, generator=g, dtype=torch.float64), torch.randn(6, 2, generator=g, dtype=torch.float64)
+    for process, t, dt in [(VP(), 0.3, 0.01), (VE(), 0.5, 0.02), (VP(), 0.0, 0.1)]:
+        f_t, g_t = process.f(torch.tensor(t, dtype=torch.float64)), process.g(torch.tensor(t, dtype=torch.float64))
+        want = x + f_t * x * dt + g_t * dt**0.5 * z
+        got = fn(x.clone(), t, dt, z.clone(), process)
+        if not _close(got, want, rtol=1e-9, atol=1e-12):
+            wrong_noise = x + f_t * x * dt + g_t * dt * z
+            hint = ("the noise increment is g·√Δt·z, not g·Δt·z: Brownian increments have variance Δt"
+                    if _close(got, wrong_noise, rtol=1e-9, atol=1e-12) else
+                    f"for {type(process).__name__} at t = {t}: x + f(t)·x·Δt + g(t)·√Δt·z (process.f(t), process.g(t))")
+            _report(False, "check_em_step", hint)
+    _report(True, "check_em_step", "")
+
+
+def check_tweedie(fn: Callable) -> None:
+    r"""``fn(score, x_t, alpha_t, sigma_t)`` → Tweedie's $\hat x_0 = (x_t + \sigma_t^2\nabla\log p_t)/\alpha_t$ (chapter 02)."""
+    from .processes import VP
+    from .toys import gmm_2d
+    gmm, process = gmm_2d(), VP()
+    g = torch.Generator().manual_seed(3)
+    for t in (0.1, 0.5, 0.9):
+        t_ = torch.tensor(t, dtype=torch.float64)
+        x_t = gmm.sample(8, t_, process, generator=g)
+        alpha_t, sigma_t = process.alpha(t_).item(), process.sigma(t_).item()
+        got = fn(gmm.score(x_t, t_, process), x_t.clone(), alpha_t, sigma_t)
+        if not _close(got, gmm.denoiser(x_t, t_, process), rtol=1e-8, atol=1e-10):
+            _report(False, "check_tweedie", f"at t = {t} (α = {alpha_t:.3f}, σ = {sigma_t:.3f}) your x̂₀ is not the exact "
+                    "E[x0 | x_t]: the score is multiplied by σ² (not σ), then the sum is divided by α")
+    _report(True, "check_tweedie", "")
+
+
+def check_velocity(fn: Callable) -> None:
+    r"""``fn(x0_hat, x_t, alpha_t, sigma_t, d_alpha_t, d_sigma_t)`` → $\hat v = \dot\alpha_t\hat x_0 + \dot\sigma_t\hat\varepsilon$
+    with $\hat\varepsilon = (x_t - \alpha_t\hat x_0)/\sigma_t$ (chapter 02)."""
+    from .processes import CosineVP, RectifiedFlow
+    from .toys import gmm_2d
+    gmm = gmm_2d()
+    g = torch.Generator().manual_seed(4)
+    for process, t in [(RectifiedFlow(), 0.4), (CosineVP(), 0.7)]:
+        t_ = torch.tensor(t, dtype=torch.float64)
+        x_t = gmm.sample(8, t_, process, generator=g)
+        alpha_t, sigma_t, d_alpha_t, d_sigma_t = (c.item() for c in process.coefficients(t_))
+        got = fn(gmm.denoiser(x_t, t_, process), x_t.clone(), alpha_t, sigma_t, d_alpha_t, d_sigma_t)
+        if not _close(got, gmm.velocity(x_t, t_, process), rtol=1e-8, atol=1e-10):
+            _report(False, "check_velocity", f"for {type(process).__name__} at t = {t}: first recover ε̂ from x_t and x̂₀ "
+                    "(x_t = α x̂₀ + σ ε̂), then differentiate x_t = α_t x0 + σ_t ε in t: v = α̇ x̂₀ + σ̇ ε̂")
+    _report(True, "check_velocity", "")
+
+
 
 # --- 03, 06, 07 --------------------------------------------------------------------------------------
 

@@ -39,6 +39,56 @@ def figure(ncols: int = 1, nrows: int = 1, size: float = 3.2, **kwargs):
 
 
 # --- 00–02: noising, Tweedie -------------------------------------------------------------------------
+def schedules(curves: dict, axes=None, title_suffix: str = ""):
+    """Three panels of ``noising.schedule_curves`` output: α_t, σ_t (log scale) and the log-SNR λ_t against u = t/t_max."""
+    if axes is None:
+        fig, axes = figure(3, size=3.3)
+        axes = axes[0]
+    names = {"vp": "VP (linear β)", "cosine": "cosine VP", "ve": "VE", "edm": "EDM (σ = t)", "flow": "rectified flow",
+             "ddpm": "DDPM"}
+    for name, c in curves.items():
+        kw = dict(color=PROCESS_COLORS.get(name), label=names.get(name, name))
+        axes[0].plot(to_numpy(c["u"]), to_numpy(c["alpha_t"]), **kw)
+        axes[1].plot(to_numpy(c["u"]), to_numpy(c["sigma_t"]), **kw)
+        axes[2].plot(to_numpy(c["u"]), to_numpy(c["lambda_t"]), **kw)
+    axes[0].set(xlabel=r"$u = t/t_{max}$", ylabel=r"$\alpha_t$", title=r"signal scale $\alpha_t$" + title_suffix)
+    axes[1].set(xlabel=r"$u = t/t_{max}$", ylabel=r"$\sigma_t$", yscale="log", title=r"noise scale $\sigma_t$")
+    axes[2].set(xlabel=r"$u = t/t_{max}$", ylabel=r"$\lambda_t$", title=r"log-SNR $\lambda_t=\log\alpha_t^2/\sigma_t^2$")
+    axes[0].legend(fontsize=7)
+    return axes[0].figure
+
+
+def tweedie_view(out: dict, axes=None):
+    """Chapter 02's picture from ``tweedie.play_tweedie``: log p_t with the point x_t, x̂₀ and the score arrow; a bar
+    chart of the responsibilities P(k | x_t) coloured by class."""
+    if axes is None:
+        fig, axes = figure(2, size=3.8)
+        axes = axes[0]
+    ax = axes[0]
+    xs = to_numpy(out["xs"])
+    ax.contourf(xs, xs, to_numpy(out["log_p"]).clip(min=-12), levels=20, cmap="Blues")
+    means = to_numpy(out["means"])
+    ax.scatter(means[:, 0], means[:, 1], marker="+", color="gray", s=40, label=r"means $\mu_k$")
+    x_t, x0_hat, score = to_numpy(out["x_t"]), to_numpy(out["x0_hat"]), to_numpy(out["score"])
+    ax.scatter(*x_t, color="C3", s=40, zorder=3, label=r"$x_t$")
+    ax.scatter(*x0_hat, color="C1", marker="*", s=120, zorder=3, label=r"$\hat x_0 = E[x_0\mid x_t]$")
+    sigma = out["sigma"]
+    # the arrow σ²∇log p_t: by Tweedie it ends exactly at α x̂₀ (α = 1 here)
+    ax.annotate("", xy=x_t + sigma**2 * score, xytext=x_t,
+                arrowprops=dict(arrowstyle="->", color="C3", lw=1.5))
+    ax.plot([], [], color="C3", label=r"$\sigma^2\nabla\log p_t(x_t)$")
+    lim = float(xs[-1])
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="$x_1$", ylabel="$x_2$",
+           title=rf"$\log p_t$ at $\sigma$ = {sigma:.2f}")
+    ax.legend(fontsize=7, loc="lower left")
+    ax = axes[1]
+    resp = to_numpy(out["resp"])
+    labels = out["labels"].tolist() if out["labels"] is not None else [0] * len(resp)
+    ax.bar(range(len(resp)), resp, color=[f"C{l}" for l in labels])
+    ax.set(xlabel="component k (colour = class)", ylabel=r"$P(k\mid x_t)$", ylim=(0, 1),
+           title="posterior over components", xticks=range(len(resp)))
+    return axes[0].figure
+
 
 
 # --- 03, 06, 07: Fokker–Planck, score matching, SDEs -------------------------------------------------

@@ -57,6 +57,60 @@ def _showing(draw):
 
 # --- 00–02 ---
 
+def mix_panel() -> W.VBox:
+    """Chapter 00: sliders for α_t and σ_t; draws x_t = α_t x0 + σ_t ε on the moons and prints the SNR (noising.play_mix)."""
+    from .noising import play_mix
+    from .plots import figure, scatter2d
+
+    def draw(alpha_t, sigma_t):
+        out = play_mix(alpha_t, sigma_t)
+        fig, axes = figure(2, size=3.4)
+        scatter2d(axes[0, 0], out["x0"], title=r"data $x_0$ (moons)", lim=4)
+        scatter2d(axes[0, 1], out["x_t"], lim=4, color="C3",
+                  title=rf"$x_t$: SNR = {out['snr']:.3g}, $\lambda$ = {out['log_snr']:.2f}")
+        for ax in axes[0]:
+            ax.set(xlabel="$x_1$", ylabel="$x_2$")
+
+    return panel(draw, alpha_t=slider(0.8, 0.0, 1.5, 0.05, "α_t"), sigma_t=slider(0.5, 0.05, 3.0, 0.05, "σ_t"))
+
+
+def noising_panel() -> W.VBox:
+    """Chapter 01: schedule parameters and the normalised time u; draws every process at u on the moons and the
+    schedule curves (noising.play_noising)."""
+    from .noising import play_noising
+    from .plots import PROCESS_COLORS, figure, scatter2d, schedules
+
+    def draw(beta_min, beta_max, sigma_max, s, u):
+        out = play_noising(beta_min, beta_max, sigma_max, s, u, n=600)
+        fig = plt.figure(figsize=(15, 6.2), layout="constrained")
+        top, bottom = fig.subfigures(2, 1, height_ratios=[1.05, 1])
+        axes = top.subplots(1, 6)
+        scatter2d(axes[0], out["x0"], title="data $x_0$", lim=4)
+        for ax, (name, p) in zip(axes[1:], out["points"].items()):
+            lim = max(4.0, 3 * p["sigma_t"])
+            scatter2d(ax, p["x_t"], lim=lim, color=PROCESS_COLORS[name],
+                      title=f"{name}: α={p['alpha_t']:.2f}, σ={p['sigma_t']:.2g}")
+        schedules(out["curves"], axes=bottom.subplots(1, 3))
+        for ax in bottom.axes:
+            ax.axvline(u, color="k", lw=0.8, ls=":")
+
+    return panel(draw, beta_min=slider(0.1, 0.0, 2.0, 0.05, "β_min"), beta_max=slider(20.0, 5.0, 40.0, 0.5, "β_max"),
+                 sigma_max=log_slider(50.0, 1.0, 100.0, "σ_max"), s=log_slider(0.008, 1e-3, 0.2, "cosine s"),
+                 u=slider(0.3, 0.0, 1.0, 0.01, "u = t/t_max"))
+
+
+def tweedie_panel() -> W.VBox:
+    """Chapter 02: the point x_t = (x, y) and σ; draws log p_t, x̂₀, the score arrow and P(k | x_t) (tweedie.play_tweedie)."""
+    from .plots import tweedie_view
+    from .tweedie import play_tweedie
+
+    def draw(x, y, sigma):
+        tweedie_view(play_tweedie(x, y, sigma))
+
+    return panel(draw, x=slider(0.5, -4.0, 4.0, 0.1, "x"), y=slider(0.5, -4.0, 4.0, 0.1, "y"),
+                 sigma=log_slider(0.5, 0.05, 5.0, "σ"))
+
+
 # --- 03, 06, 07 ---
 
 # --- 04, 05 ---
