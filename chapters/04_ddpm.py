@@ -291,7 +291,8 @@ else:
 # ## Play
 # Change T and the β range. The left plot shows $\bar\alpha_n$; the right, ancestral samples drawn with the *exact*
 # denoiser. When $\bar\alpha_T$ is far from 0 the start $x_T\sim\mathcal N(0, I)$ does not match $q(x_T)$ — the prior
-# term $L_T$ is large — and the samples come out too narrow or distorted, however good the denoiser.
+# term $L_T$ is large — and the samples inherit the mismatch, however good the denoiser: try T = 10 with both β's small,
+# where $\bar\alpha_T \approx 1$ and the "samples" stay close to the Gaussian start.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
