@@ -1,0 +1,245 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %%
+
+# %% [markdown]
+# # 00 · Welcome: how this course works, and its notation
+#
+# **You will** learn how to open, run and play with the chapters (JupyterLab, Binder, quick and full mode, CPU or
+# GPU), see the map of all thirteen chapters, and meet the notation that every later chapter uses — starting with the
+# one formula the whole course is built on, $x_t = \alpha_t x_0 + \sigma_t\varepsilon$.
+# **You need** Python and a little probability (Gaussians, expectations) · **Time** about 10 minutes
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import torch
+
+import diffedu
+import diffedu.widgets
+from diffedu import VP, make_process, sample_2d
+from diffedu.exercises import check_log_snr, check_noise
+from diffedu.noising import log_snr_of, mix
+from diffedu.plots import figure, scatter2d
+
+g = diffedu.seed(0)
+print(diffedu.banner())
+
+# %% [markdown]
+# ## How to use the course
+#
+# **Open it.** From a clone of the repository, `make lab` creates a virtual environment (first time only), pairs the
+# notebooks with their sources and starts JupyterLab on `chapters/`. No installation at all: the **Binder** badge in
+# the README opens the same chapters on mybinder.org (1–2 GB of memory, no GPU — every chapter still runs). With conda:
+# `conda env create -f environment.yml`, then `jupyter lab chapters/`.
+#
+# **Read and run.** Every chapter has the same shape:
+#
+# | section | what it does |
+# |---|---|
+# | **Theory** | the mathematics, derived step by step |
+# | **See it** | a figure of the claim |
+# | **Check it** | a computation that verifies the claim, with an `assert` and a stated tolerance |
+# | **Play** | sliders: move them and watch the figure change |
+# | **Exercise** | write a small function yourself; a `check_…` function answers with a hint if it is wrong |
+# | **Summary · What next · References** | the take-away, the link onwards, the papers |
+#
+# Run the cells top to bottom (*Run → Run All Cells*). Each chapter is a pair: `NN_topic.py`, the source (plain Python
+# in jupytext's percent format), and `NN_topic.ipynb`, the notebook you open; JupyterLab keeps them in step.
+#
+# **Quick and full mode.** `DIFFEDU_QUICK=1` runs every chapter in quick mode: fewer samples and training steps, so a
+# chapter takes well under two minutes on a laptop CPU. `DIFFEDU_QUICK=0` forces the full version. Unset, the course
+# picks quick mode on a CPU and full mode when a GPU is present. `diffedu.quick()` tells the code which mode is on, and
+# the first cell of every chapter prints it.
+#
+# **CPU or GPU.** `diffedu.device()` picks CUDA, then Apple's MPS, then the CPU; everything in `diffedu` follows the
+# device of its inputs. Nothing before chapter 12 needs a GPU.
+
+# %%
+print("quick mode:", diffedu.quick(), "· device:", diffedu.device())
+
+# %% [markdown]
+# ### The chapter map
+#
+# | # | file | topic |
+# |---|---|---|
+# | 00 | `00_welcome` | how to use the course; modes, devices; the notation table |
+# | 01 | `01_noising` | forward process, schedules (VP, cosine, VE, EDM, rectified flow), forward SDE, SNR |
+# | 02 | `02_tweedie` | denoiser ↔ score ↔ ε ↔ velocity; Tweedie's formula |
+# | 03 | `03_fokker_planck` | Fokker–Planck, heat equation, probability-flow ODE, reverse SDE |
+# | 04 | `04_ddpm` | the ELBO, VAE vs diffusion, discrete DDPM, ancestral sampling |
+# | 05 | `05_ddim` | non-Markovian forward processes, DDIM and η, inversion |
+# | 06 | `06_score_matching` | explicit, sliced and denoising score matching; Langevin and annealed Langevin |
+# | 07 | `07_sdes` | VP / sub-VP / VE SDEs, Euler–Maruyama, predictor–corrector |
+# | 08 | `08_flows` | flow matching, rectified flow, reflow, velocity ↔ score |
+# | 09 | `09_edm` | EDM: preconditioning, σ distribution, loss weight, Heun, ρ grid, churn |
+# | 10 | `10_samplers` | the integrator zoo and time grids, convergence orders |
+# | 11 | `11_guidance` | classifier and classifier-free guidance, inverse problems |
+# | 12 | `12_mnist` | the capstone: training, sampling and evaluating on MNIST |
+#
+# Chapters 01–02 are the foundation of everything else; 03–09 can then be read in order; 10–12 use all of them.
+
+# %% [markdown]
+# ## Theory
+#
+# ### One formula
+# A diffusion model destroys data by mixing it with Gaussian noise, then learns to undo the mixing. The mixing, at a
+# time $t$ that runs from data ($t = 0$) to noise ($t = t_{max}$), is
+# $$x_t = \alpha_t\,x_0 + \sigma_t\,\varepsilon, \qquad x_0 \sim q(x_0)\ \text{(data)},\quad \varepsilon \sim \mathcal N(0, I),$$
+# so that $q(x_t\mid x_0) = \mathcal N(\alpha_t x_0, \sigma_t^2 I)$. Every process in the course — VP, cosine, VE, EDM,
+# rectified flow, discrete DDPM — is a choice of the two curves $\alpha_t$ (signal scale) and $\sigma_t$ (noise scale).
+#
+# ### Signal-to-noise ratio
+# How much of $x_0$ is still visible in $x_t$ is measured by the **signal-to-noise ratio** and its logarithm:
+# $$\mathrm{SNR}(t) = \frac{\alpha_t^2}{\sigma_t^2}, \qquad \lambda_t = \log\mathrm{SNR}(t) = 2\log\alpha_t - 2\log\sigma_t .$$
+# $\lambda_t$ decreases from $+\infty$ (clean data, $\sigma_0 = 0$) towards $-\infty$ (pure noise). Two processes with
+# the same $\lambda_t$ curve differ only by a rescaling of $x_t$: dividing by $\sqrt{\alpha_t^2 + \sigma_t^2}$ maps one onto
+# the other. That is why much of the course measures time by $\lambda$.
+#
+# ### The notation table
+# The same symbols are used in the text and, spelled out, in the code. This table is the reference for all chapters.
+#
+# | symbol | code | meaning |
+# |---|---|---|
+# | $x_0$ | `x0` | a data point (t = 0) |
+# | $\varepsilon$ | `eps` | standard Gaussian noise, $\mathcal N(0, I)$ |
+# | $x_t$ | `x_t` | the noised point $\alpha_t x_0 + \sigma_t\varepsilon$ |
+# | $t$ | `t` | time, data → noise, in $[t_{min}, t_{max}]$; for EDM $t = \sigma$ |
+# | $\alpha_t,\ \sigma_t$ | `alpha_t`, `sigma_t` | signal and noise scales (`process.alpha(t)`, `process.sigma(t)`) |
+# | $\dot\alpha_t,\ \dot\sigma_t$ | `d_alpha_t`, `d_sigma_t` | their time derivatives |
+# | $f(t),\ g(t)$ | `f_t`, `g_t` | drift and diffusion of the forward SDE $dx = f(t)x\,dt + g(t)\,dW$ |
+# | $\lambda_t$ | `lambda_t` | log-SNR $\log(\alpha_t^2/\sigma_t^2)$ (`process.log_snr(t)`) |
+# | $\beta_n,\ \beta(t)$ | `beta_t` | DDPM's per-step noise variance; VP's noise rate $\beta(t) = g(t)^2$ |
+# | $\bar\alpha_n$ | `alpha_bar` | $\prod_{i\le n}(1-\beta_i) = \alpha_t^2$ — never written `alpha` |
+# | $\nabla_x\log p_t(x)$ | `score` | the score of the noised density $p_t$ |
+# | $\hat x_0$ | `x0_hat` | the denoiser $D(x_t, t) \approx E[x_0\mid x_t]$ |
+# | $\hat\varepsilon$ | `eps_hat` | the noise prediction $\approx E[\varepsilon\mid x_t]$ |
+# | $\hat v$ | `v_hat` | the velocity prediction $\approx E[\dot\alpha_t x_0 + \dot\sigma_t\varepsilon\mid x_t]$ |
+# | $c_{skip}, c_{out}, c_{in}, c_{noise}$ | `c_skip`, `c_out`, `c_in`, `c_noise` | EDM's preconditioning: $D_x = c_{skip}x + c_{out}F_x(c_{in}x, c_{noise})$ |
+# | $F_\theta$, $D_\theta$ | `F_x`, `D_x` | the raw network output and the preconditioned denoiser |
+# | $\hat t,\ \hat x$ | `t_hat`, `x_hat` | EDM's time and state after adding churn noise |
+# | $d_i,\ d'_i$ | `d_cur`, `d_prime` | slopes $dx/dt$ at the start and end of a Heun step |
+# | $\eta$ | `eta` | DDIM's stochasticity (0: deterministic, 1: DDPM-like) |
+# | $w$ | `w` | guidance weight (classifier-free guidance) |
+# | $\rho$ | `rho` | the exponent of the Karras time grid |
+# | $S_{churn}, S_{tmin}, S_{tmax}, S_{noise}$ | `S_churn`, … | EDM's stochastic-sampler settings |
+# | $\sigma_{data}$ | `sigma_data` | the data's standard deviation (EDM) |
+# | $p_t$, $q(x_0)$ | | the marginal density of $x_t$; the data distribution |
+
+# %% [markdown]
+# ## See it
+# The two-moons data set mixed with noise at five $(\alpha_t, \sigma_t)$ pairs along the VP process, with the log-SNR of
+# each. Left to right the structure fades; once $\lambda$ drops below about $-1$ the moons are hard to see.
+
+# %%
+process = VP()
+x0 = sample_2d("moons", 1000, generator=g)
+eps = torch.randn(x0.shape, generator=g, dtype=x0.dtype)
+fig, axes = figure(5, size=2.8)
+for ax, t in zip(axes[0], (0.0, 0.04, 0.1, 0.2, 0.4)):
+    alpha_t, sigma_t = process.alpha(t).item(), process.sigma(t).item()
+    lam = log_snr_of(alpha_t, sigma_t)
+    scatter2d(ax, mix(x0, eps, alpha_t, sigma_t), title=rf"α={alpha_t:.2f}, σ={sigma_t:.2f}" + "\n" + rf"$\lambda$={lam:.1f}")
+    ax.set(xlabel="$x_1$", ylabel="$x_2$")
+plt.show()
+
+# %% [markdown]
+# ## Check it
+# **1. The code is the formula.** `process.noise(x0, t, eps)` must equal $\alpha_t x_0 + \sigma_t\varepsilon$ written out,
+# and `process.log_snr(t)` must equal $2\log\alpha_t - 2\log\sigma_t$, for every process, in float64 (tolerance 1e-12).
+#
+# **2. The formula is the distribution.** For a fixed $x_0$, many draws of $x_t$ must have mean $\alpha_t x_0$ and
+# variance $\sigma_t^2$: with n draws the Monte Carlo standard errors are $\sigma_t/\sqrt n$ for the mean and about
+# $\sigma_t^2\sqrt{2/n}$ for the variance; we allow 4 of them.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+worst = 0.0
+for name, kw, t in [("vp", {}, 0.3), ("cosine", {}, 0.5), ("ve", {}, 0.5), ("edm", {}, 2.0), ("flow", {}, 0.4),
+                    ("ddpm", {}, 400.0)]:
+    p = make_process(name, **kw)
+    t_ = torch.tensor(t, dtype=torch.float64)
+    by_hand = p.alpha(t_) * x0 + p.sigma(t_) * eps
+    worst = max(worst, (p.noise(x0, t_, eps) - by_hand).abs().max().item(),
+                abs(p.log_snr(t_).item() - 2 * (math.log(p.alpha(t_).item()) - math.log(p.sigma(t_).item()))))
+assert worst < 1e-12, worst
+print("noise() and log_snr() agree with the formulas to 1e-12:", worst < 1e-12)
+
+n = 20_000 if diffedu.quick() else 400_000
+x0_fixed = torch.tensor([1.5, -0.5], dtype=torch.float64)
+t_ = torch.tensor(0.3, dtype=torch.float64)
+alpha_t, sigma_t = process.alpha(t_).item(), process.sigma(t_).item()
+x_t = process.noise(x0_fixed.expand(n, 2), t_, torch.randn(n, 2, generator=g, dtype=torch.float64))
+mean_err = (x_t.mean(0) - alpha_t * x0_fixed).abs().max().item()
+var_err = (x_t.var(0) - sigma_t**2).abs().max().item()
+assert mean_err < 4 * sigma_t / math.sqrt(n), mean_err
+assert var_err < 4 * sigma_t**2 * math.sqrt(2 / n), var_err
+print(f"VP at t = 0.3: alpha_t = {alpha_t:.4f}, sigma_t = {sigma_t:.4f}; "
+      "empirical mean and variance within 4 standard errors: True")
+
+# %% [markdown]
+# ## Play
+# Pick $\alpha_t$ and $\sigma_t$ yourself. Only the ratio matters for how much structure survives: set α = 1, σ = 0.5,
+# then α = 0.5, σ = 0.25 — the same log-SNR, the same picture at half the scale.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+diffedu.widgets.mix_panel()
+
+# %% [markdown]
+# ## Exercise
+# **1.** Write the forward mixing: return $x_t = \alpha_t x_0 + \sigma_t\varepsilon$.
+
+# %%
+def noise_by_hand(x0, eps, alpha_t, sigma_t):
+    # BEGIN SOLUTION
+    return alpha_t * x0 + sigma_t * eps
+    # END SOLUTION
+
+
+check_noise(noise_by_hand)
+
+# %% [markdown]
+# **2.** Compute the log-SNR $\lambda = \log(\alpha_t^2/\sigma_t^2)$ for tensors `alpha_t`, `sigma_t` (both positive).
+
+# %%
+def log_snr_by_hand(alpha_t, sigma_t):
+    # BEGIN SOLUTION
+    return 2 * (torch.log(alpha_t) - torch.log(sigma_t))
+    # END SOLUTION
+
+
+check_log_snr(log_snr_by_hand)
+
+# %% [markdown]
+# ## Summary
+# - The course runs in JupyterLab (`make lab`) or on Binder; quick mode (`DIFFEDU_QUICK=1`) keeps every chapter short,
+#   and `diffedu.device()` picks the GPU when there is one.
+# - Every chapter: Theory · See it · Check it · Play · Exercise.
+# - Every diffusion process is a pair of curves $(\alpha_t, \sigma_t)$ in $x_t = \alpha_t x_0 + \sigma_t\varepsilon$, and
+#   the log-SNR $\lambda_t = \log(\alpha_t^2/\sigma_t^2)$ says how much of the data is left.
+#
+# ## What next
+# Chapter 01 builds the processes: where $\alpha_t$ and $\sigma_t$ come from (a stochastic differential equation), the
+# common schedules side by side, and the discrete DDPM view.
+#
+# ## References
+# - J. Ho, A. Jain, P. Abbeel. *Denoising Diffusion Probabilistic Models.* NeurIPS 2020.
+# - Y. Song et al. *Score-Based Generative Modeling through Stochastic Differential Equations.* ICLR 2021.
+# - D. Kingma, T. Salimans, B. Poole, J. Ho. *Variational Diffusion Models.* NeurIPS 2021 (the SNR view).
+# - T. Karras, M. Aittala, T. Aila, S. Laine. *Elucidating the Design Space of Diffusion-Based Generative Models.* NeurIPS 2022.
