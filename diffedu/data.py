@@ -1,0 +1,171 @@
+r"""MNIST for chapter 12: the shipped ``data/mnist.npz`` (sha256-checked), scaled to $[-1, 1]$.
+
+MNIST: Yann LeCun, Corinna Cortes and Christopher J. C. Burges, the MNIST database of handwritten digits
+(CC BY-SA 3.0). The course ships its own copy so that it runs offline; ``load_mnist`` checks its sha256 and says
+clearly what is wrong when the file is missing or damaged. ``read_idx`` / ``mnist_from_idx`` read the canonical IDX
+files (the fallback on a machine where someone downloaded them).
+
+Pixels $p\in\{0,\dots,255\}$ map to $x = 2p/255 - 1 \in [-1, 1]$; images have shape (N, 1, 28, 28).
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["MNIST_SHA256", "DATA_DIR", "default_path", "sha256_of", "load_mnist", "to_unit", "from_unit",
+           "read_idx", "write_idx", "mnist_from_idx", "MnistData"]
+
+MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+IDX_FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
+             "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
+               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+def default_path() -> Path:
+    """The shipped file ``data/mnist.npz`` next to the package."""
+    return DATA_DIR / "mnist.npz"
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def to_unit(pixels: Tensor) -> Tensor:
+    r"""uint8 pixels $p$ → $x = 2p/255 - 1\in[-1, 1]$ (float32)."""
+    return pixels.to(torch.float32) * (2 / 255) - 1
+
+
+def from_unit(x: Tensor) -> Tensor:
+    r"""$x\in[-1, 1]$ → pixels in [0, 1] for display (values outside are clamped *for display only*)."""
+    return ((x + 1) / 2).clamp(0, 1)
+
+
+class MnistData:
+    """The four MNIST arrays as tensors: ``x_train`` (60000, 1, 28, 28) in [−1, 1], ``y_train`` (60000,) int64, …"""
+
+    def __init__(self, x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor):
+        self.x_train, self.y_train, self.x_test, self.y_test = x_train, y_train, x_test, y_test
+
+    def split(self, name: str) -> tuple[Tensor, Tensor]:
+        if name not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test'; got {name!r}")
+        return (self.x_train, self.y_train) if name == "train" else (self.x_test, self.y_test)
+
+    def to(self, device) -> "MnistData":
+        return MnistData(*(a.to(device) for a in (self.x_train, self.y_train, self.x_test, self.y_test)))
+
+    def __repr__(self) -> str:
+        return f"MnistData(train={len(self.y_train)}, test={len(self.y_test)}, device={self.x_train.device})"
+
+
+def _from_arrays(arrays: dict, device) -> MnistData:
+    out = []
+    for key in ("x_train", "y_train", "x_test", "y_test"):
+        a = torch.from_numpy(np.ascontiguousarray(arrays[key]))
+        out.append(to_unit(a)[:, None] if key.startswith("x") else a.long())  # (N, 1, 28, 28) or (N,)
+    data = MnistData(*out)
+    return data.to(device) if device is not None else data
+
+
+def load_mnist(path: str | Path | None = None, device=None, check: bool = True) -> MnistData:
+    """Load MNIST from ``data/mnist.npz`` (or ``path``), verify its sha256, scale to [−1, 1].
+
+    ``device``: where the whole set goes (``diffedu.device()`` puts it on the GPU when on CUDA: 220 MB as float32).
+    If the npz is missing but the four canonical IDX files (optionally .gz) lie in the same folder, reads those.
+    Raises FileNotFoundError (missing) or ValueError (damaged: sha256 mismatch or wrong contents) with what to do.
+    """
+    path = Path(path) if path is not None else default_path()
+    if not path.exists():
+        folder = path.parent
+        if all(_find_idx(folder, stem) is not None for stem in IDX_FILES.values()):
+            return mnist_from_idx(folder, device=device)
+        raise FileNotFoundError(
+            f"MNIST file not found: {path}. The course ships it as data/mnist.npz (sha256 {MNIST_SHA256}); restore it "
+            "with `git checkout -- data/mnist.npz`, or put the four IDX files "
+            f"({', '.join(IDX_FILES.values())}, optionally .gz) in {folder}.")
+    if check:
+        digest = sha256_of(path)
+        if path.resolve() == default_path().resolve() and digest != MNIST_SHA256:
+            raise ValueError(f"MNIST file {path} is damaged: sha256 {digest} ≠ expected {MNIST_SHA256}. Restore it "
+                             "with `git checkout -- data/mnist.npz` (or `git lfs pull`).")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in IDX_FILES}
+    except (KeyError, ValueError, OSError, EOFError) as e:
+        raise ValueError(f"MNIST file {path} is damaged or not an MNIST npz (needs x_train, y_train, x_test, y_test): "
+                         f"{e}") from e
+    _check_arrays(arrays, str(path))
+    return _from_arrays(arrays, device)
+
+
+def _check_arrays(arrays: dict, where: str) -> None:
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8:
+            raise ValueError(f"{where}: x_{split} must be uint8 of shape (N, 28, 28); got {x.dtype} {x.shape}")
+        if y.shape != (x.shape[0],) or y.size and int(y.max()) > 9:
+            raise ValueError(f"{where}: y_{split} must hold one label in 0–9 per image")
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> None:
+    """Write an array in the IDX format (big-endian magic 0x0000 dtype ndim, then each dim as uint32); .gz if asked."""
+    codes = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09}
+    if array.dtype not in codes:
+        raise TypeError(f"array must be uint8 or int8; got {array.dtype}")
+    header = struct.pack(">HBB", 0, codes[array.dtype], array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    raw = header + np.ascontiguousarray(array).tobytes()
+    path = Path(path)
+    with (gzip.open(path, "wb") if path.suffix == ".gz" else open(path, "wb")) as f:
+        f.write(raw)
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read one IDX file (LeCun's format: 2 zero bytes, a dtype code, the number of dims, dims as big-endian uint32)."""
+    path = Path(path)
+    with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path} is not an IDX file (bad magic number)")
+    ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise ValueError(f"{path} is truncated (header)")
+    shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    n = int(np.prod(shape)) if ndim else 1
+    body = raw[4 + 4 * ndim:]
+    if len(body) != n * dtype.itemsize:
+        raise ValueError(f"{path} is damaged: {len(body)} data bytes for shape {shape} ({n * dtype.itemsize} expected)")
+    return np.frombuffer(body, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx")):
+        if (folder / name).exists():
+            return folder / name
+    return None
+
+
+def mnist_from_idx(folder: str | Path, device=None) -> MnistData:
+    """MNIST from the four canonical IDX files (plain or .gz) in ``folder``."""
+    folder = Path(folder)
+    arrays = {}
+    for key, stem in IDX_FILES.items():
+        p = _find_idx(folder, stem)
+        if p is None:
+            raise FileNotFoundError(f"IDX file {stem}[.gz] not found in {folder}")
+        arrays[key] = read_idx(p)
+    _check_arrays(arrays, str(folder))
+    return _from_arrays(arrays, device)
