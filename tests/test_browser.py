@@ -233,3 +233,14 @@ def test_book_page_and_deck_read_offline(tmp_path):
     assert not missing, f"the pages asked for local files that are not there: {missing}"
     print(f"\n{notebook.stem}.html offline: {math} formulas typeset, {sliders} slider(s); deck: {count} slides; "
           f"refused: {sorted(set(refused))}")
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_a_missing_browser_skips_with_a_reason_or_fails_in_ci(monkeypatch, ci):
+    """Oracle: issue 9 — without Chromium the browser test says why instead of passing: a skip naming the missing
+    tool, and under CI=true (where .ci/run installs it) a failure."""
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setenv("CI", ci)
+    expected = pytest.fail.Exception if ci == "true" else pytest.skip.Exception
+    with pytest.raises(expected, match="apt-get install -y chromium"):
+        browser()
