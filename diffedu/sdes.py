@@ -1,0 +1,121 @@
+r"""Forward SDEs $dx = f(t)\,x\,dt + g(t)\,dW$ and their Gaussian transition kernels (chapters 03 and 07).
+
+VP and VE are ``diffedu.processes``; this module adds the **sub-VP** SDE of Song et al. (2021, eq. 29),
+$$dx = -\tfrac12\beta(t)\,x\,dt + \sqrt{\beta(t)\,(1 - e^{-2B(t)})}\,dW, \qquad B(t) = \int_0^t\beta(s)\,ds,$$
+a forward Euler–Maruyama simulator for any process, the closed-form moments of a linear SDE started at a Gaussian, and
+DDPM read as a discretization of the VP SDE.
+
+**The sub-VP kernel, derived.** For a linear SDE the mean obeys $\dot m = f m$ and the variance obeys
+$\dot v = 2 f v + g^2$. With $f = -\beta/2$: $m_t = e^{-B/2} x_0$, so $\alpha_t = e^{-B/2}$ (as for VP). With
+$g^2 = \beta(1 - e^{-2B})$ and $v_0 = 0$, try $v = (1 - e^{-B})^2$: $\dot v = 2(1 - e^{-B})\beta e^{-B}$ and
+$2 f v + g^2 = -\beta(1 - e^{-B})^2 + \beta(1 - e^{-B})(1 + e^{-B}) = 2\beta e^{-B}(1 - e^{-B})$. ✓ So
+$$q(x_t\mid x_0) = \mathcal N\big(\alpha_t x_0,\ \sigma_t^2 I\big), \qquad \alpha_t = e^{-B/2},\quad
+  \sigma_t = 1 - e^{-B} = 1 - \alpha_t^2 \;\le\; \sqrt{1 - \alpha_t^2}\ (\text{VP's}),$$
+still of the form $x_t = \alpha_t x_0 + \sigma_t\varepsilon$, but *not* variance preserving: $\alpha_t^2 + \sigma_t^2 < 1$
+for $0 < t$, which is where the name comes from. ``Process.g2`` recovers $g^2 = \beta(1 - e^{-2B})$ from (α, σ), and the
+tests check it against the formula above.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from .processes import VP, Process, _positive
+
+__all__ = ["SubVP", "simulate_forward", "forward_moments", "ddpm_alpha_bar_from_vp"]
+
+
+class SubVP(Process):
+    r"""Sub-VP SDE (Song et al. 2021): $\alpha_t = e^{-B(t)/2}$, $\sigma_t = 1 - e^{-B(t)}$, linear β on [0, 1]."""
+
+    name = "subvp"
+    t_min, t_max = 0.0, 1.0
+
+    def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0):
+        self.beta_min = _positive("beta_min", beta_min, allow_zero=True)
+        self.beta_max = _positive("beta_max", beta_max)
+        if self.beta_max < self.beta_min:
+            raise ValueError(f"beta_max must be ≥ beta_min = {beta_min}; got {beta_max}")
+
+    def beta(self, t) -> Tensor:
+        r"""$\beta(t) = \beta_{min} + t(\beta_{max} - \beta_{min})$."""
+        return self.beta_min + self.check_t(t) * (self.beta_max - self.beta_min)
+
+    def _B(self, t: Tensor) -> Tensor:
+        return self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t**2
+
+    def _alpha(self, t: Tensor) -> Tensor:
+        return torch.exp(-0.5 * self._B(t))
+
+    def _sigma(self, t: Tensor) -> Tensor:
+        return -torch.expm1(-self._B(t))  # 1 − e^{−B}
+
+    def _d_alpha(self, t: Tensor) -> Tensor:
+        return -0.5 * (self.beta_min + t * (self.beta_max - self.beta_min)) * self._alpha(t)
+
+    def _d_sigma(self, t: Tensor) -> Tensor:
+        return (self.beta_min + t * (self.beta_max - self.beta_min)) * torch.exp(-self._B(t))
+
+    def g2_formula(self, t) -> Tensor:
+        r"""Song et al.'s $g(t)^2 = \beta(t)(1 - e^{-2B(t)})$, written directly (an independent check of ``g2``)."""
+        t = self.check_t(t)
+        return (self.beta_min + t * (self.beta_max - self.beta_min)) * -torch.expm1(-2 * self._B(t))
+
+    def _t_of_log_snr(self, lambda_t: Tensor) -> Tensor:
+        # λ = log(a / (1 − a)²) with a = α² = e^{−B}: solve r a² − (2r + 1) a + r = 0 for the root in (0, 1), r = e^λ
+        r = lambda_t.exp()
+        a = ((2 * r + 1) - (4 * r + 1).sqrt()) / (2 * r)
+        B = -a.log()
+        slope = self.beta_max - self.beta_min
+        if slope == 0:
+            return B / self.beta_min
+        return (-self.beta_min + (self.beta_min**2 + 2 * slope * B).sqrt()) / slope
+
+
+def simulate_forward(x0: Tensor, ts, process: Process, generator: torch.Generator | None = None,
+                     return_path: bool = False) -> Tensor:
+    r"""Euler–Maruyama on the forward SDE, $x \leftarrow x + f(t)\,x\,\Delta t + g(t)\sqrt{\Delta t}\,z$, over the
+    increasing grid ``ts`` (first order in the weak sense). Returns the final state, or the path (len(ts), B, ...)."""
+    if not isinstance(x0, Tensor) or not x0.is_floating_point():
+        raise TypeError("x0 must be a floating-point torch tensor")
+    ts = [float(t) for t in ts]
+    if len(ts) < 2 or any(b <= a for a, b in zip(ts[:-1], ts[1:])):
+        raise ValueError("ts must be a strictly increasing grid of at least 2 times (data → noise)")
+    process.check_t(torch.tensor(ts, dtype=torch.float64), "ts")
+    x, path = x0, [x0]
+    for t, t_next in zip(ts[:-1], ts[1:]):
+        dt = t_next - t
+        t_ = torch.tensor(t, dtype=torch.float64)
+        f_t, g_t = process.f(t_).item(), process.g(t_).item()
+        z = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+        x = x + f_t * x * dt + g_t * math.sqrt(dt) * z  # Euler–Maruyama step, forward in time
+        if return_path:
+            path.append(x)
+    return torch.stack(path) if return_path else x
+
+
+def forward_moments(process: Process, t, mean0: float, var0: float) -> tuple[Tensor, Tensor]:
+    r"""Mean and variance at time t of the forward SDE started at $x_0 \sim \mathcal N(m_0, v_0)$ (per coordinate):
+    $m_t = \alpha_t m_0$, $v_t = \alpha_t^2 v_0 + \sigma_t^2$ — the solution of $\dot m = f m$, $\dot v = 2fv + g^2$."""
+    if var0 < 0:
+        raise ValueError(f"var0 must be ≥ 0; got {var0}")
+    alpha_t, sigma_t = process.alpha(t), process.sigma(t)
+    return alpha_t * mean0, alpha_t**2 * var0 + sigma_t**2
+
+
+def ddpm_alpha_bar_from_vp(process: VP, n_steps: int) -> tuple[Tensor, Tensor]:
+    r"""DDPM as the VP SDE discretized on N steps (Song et al. 2021, App. B): $\beta_n = \beta(t_n)/N$ and
+    $\bar\alpha_n = \prod_{i\le n}(1 - \beta_i)$, against the continuous $\alpha_{t_n}^2 = e^{-B(t_n)}$, $t_n = n/N$.
+
+    Returns (alpha_bar, alpha_t²), both of shape (N + 1,); they differ by O(1/N)."""
+    if int(n_steps) != n_steps or n_steps < 1:
+        raise ValueError(f"n_steps must be an integer ≥ 1; got {n_steps!r}")
+    n = int(n_steps)
+    t = torch.arange(n + 1, dtype=torch.float64) / n
+    betas = process.beta(t[1:]) / n  # (N,) β_n = β(t_n) Δt
+    if bool((betas >= 1).any()):
+        raise ValueError(f"n_steps = {n} is too small: some β(t)/N ≥ 1")
+    alpha_bar = torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(1 - betas, 0)])
+    return alpha_bar, process.alpha(t) ** 2
