@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 from nbconvert import HTMLExporter
 
-from tools import vendor
+from tools import slides, vendor
 
 ROOT = Path(__file__).resolve().parent.parent
 H2 = re.compile(r'<h2 id="(?P<id>[^"]+)">(?P<text>.*?)<a class="anchor-link"', re.S)
@@ -51,6 +51,7 @@ def nav(prev: tuple[str, str] | None, nxt: tuple[str, str] | None) -> str:
 
 def page(nb, title: str, settings: dict[str, str] | None) -> str:
     """One chapter as a standalone HTML page (nbconvert's lab template, images embedded)."""
+    nb = slides.without_test_markers(nb)
     nb.metadata["title"] = title
     exporter = HTMLExporter(template_name="lab", embed_images=True)
     for name, value in (settings or {}).items():

@@ -4,7 +4,7 @@ The convention (set here, when the deck is built, so that the chapter sources ca
 a markdown cell that opens with a level-1 or level-2 heading (``# 03 · …``, ``## Theory``) starts a new slide, one
 that opens with a level-3 heading (``### Exercise 1 · …``) starts a sub-slide (reveal.js's vertical stack below the
 section's slide), every other cell continues the current slide. Code and outputs stay on the slides (long slides
-scroll); the jupytext header and outputs are as committed. ``make slides`` writes ``slides/NN_topic.slides.html``
+scroll), less the nbval marker comments. ``make slides`` writes ``slides/NN_topic.slides.html``
 with reveal.js, require.js, MathJax and the widgets' HTML manager copied next to them (``tools.vendor``), so a deck
 opens offline from the file system.
 """
@@ -24,6 +24,7 @@ from tools import vendor
 ROOT = Path(__file__).resolve().parent.parent
 SLIDE = re.compile(r"^#{1,2}\s")
 SUBSLIDE = re.compile(r"^###\s")
+MARKER = re.compile(r"^\s*# NBVAL_\w+\s*$")
 
 
 def slide_type(cell) -> str:
@@ -37,10 +38,20 @@ def slide_type(cell) -> str:
     return "-"
 
 
-def mark(nb):
-    """A copy of ``nb`` with ``metadata.slideshow.slide_type`` set on every cell by the convention; the first cell
-    always starts a slide."""
+def without_test_markers(nb):
+    """A copy of ``nb`` without the nbval marker lines (``# NBVAL_CHECK_OUTPUT``, ``# NBVAL_IGNORE_OUTPUT``, …) in
+    its code cells: they steer the tests and mean nothing to a reader."""
     nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = "\n".join(line for line in cell.source.splitlines() if not MARKER.match(line))
+    return nb
+
+
+def mark(nb):
+    """A copy of ``nb`` with ``metadata.slideshow.slide_type`` set on every cell by the convention (the first cell
+    always starts a slide) and without the test markers."""
+    nb = without_test_markers(nb)
     for i, cell in enumerate(nb.cells):
         cell.metadata["slideshow"] = {"slide_type": "slide" if i == 0 else slide_type(cell)}
     return nb
