@@ -4,8 +4,10 @@ within ±0.25 of 1) and its JSON holding every printed number."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
+import torch
 
 from diffedu.bench_samplers import fit_order, main, steps_for_nfe
 
@@ -34,3 +36,17 @@ def test_quick_bench_writes_every_number(tmp_path, capsys):
         for row in ode["methods"][name]["rows"]:
             assert f"{row['error']:.2e}" in out
     assert data["sde"][0]["floor"] > 0
+
+
+@pytest.mark.parametrize("nfe,rho,eta,churn", [(1, 1.0, 0.0, 0.0), (200, 15.0, 1.0, 80.0), (2, 15.0, 1.0, 80.0),
+                                               (200, 1.0, 0.0, 0.0), (200, 7.0, 0.0, 0.0)])
+def test_play_samplers_extremes(nfe, rho, eta, churn):
+    """Oracle: finiteness at every slider's extreme values; with η = 0, churn = 0, ρ = 7 and NFE 200 the Heun endpoint is within
+    1e-2 of the exact ODE answer (a 200-step Heun solution; Heun at ~100 steps is accurate to about 1e-3 there)."""
+    from diffedu.bench_samplers import play_samplers
+    out = play_samplers(nfe, rho, eta, churn, n_points=32)
+    for name in ("heun", "ddim"):
+        assert bool(torch.isfinite(out[name]["x0"]).all())
+        assert math.isfinite(out[name]["ode_error"]) and math.isfinite(out[name]["sw"])
+    if nfe == 200 and rho == 7.0 and churn == 0 and eta == 0:
+        assert out["heun"]["ode_error"] < 1e-2

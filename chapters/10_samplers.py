@@ -1,0 +1,283 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 10 · Samplers: the integrator zoo, measured
+#
+# **You will** write Euler, Heun, DDIM, DPM-Solver++ and the SDE samplers as equations next to their code, sample
+# the same start with each, measure their convergence orders against the exact answer of a Gaussian mixture, see why
+# DDIM is a first-order exponential integrator, watch the time grid move the error, and add stochasticity (η, churn).
+# **You need** chapters 01–05 and 09 · **Time** about 30 minutes
+
+# %%
+import inspect
+import math
+
+import matplotlib.pyplot as plt
+import torch
+
+import diffedu
+import diffedu.widgets
+from diffedu import Predictor, gmm_2d, make_process
+from diffedu.bench_samplers import CountingPredictor, endpoint_errors, fit_order, play_samplers
+from diffedu.exercises import check_ddim_sampler_step, check_heun_step
+from diffedu.integrators import INTEGRATORS, ddim, ddpm, dpmpp_1, heun
+from diffedu.plots import error_vs_nfe, figure, scatter2d, time_grids
+from diffedu.timers import make_grid
+
+g = diffedu.seed(0)
+print(diffedu.banner())
+
+# %% [markdown]
+# ## Theory
+#
+# A trained denoiser $\hat x_0(x_t, t)$ turns the forward process $x_t = \alpha_t x_0 + \sigma_t\varepsilon$ into a
+# sampler: start at $x_T$ and integrate the **probability-flow ODE** (chapter 03) back to $t = 0$. With
+# $\hat\varepsilon = (x_t - \alpha_t\hat x_0)/\sigma_t$ it reads, for *any* process,
+#
+# $$\frac{dx}{dt} = v(x, t) = \dot\alpha_t\,\hat x_0 + \dot\sigma_t\,\hat\varepsilon .$$
+#
+# This velocity form stays finite where $f = \dot\alpha/\alpha$ does not (cosine VP and rectified flow at $t = 1$,
+# where $\alpha = 0$). Every sampler below walks a grid $t_0 = t_{max} > t_1 > \dots > t_N = 0$ and differs only in
+# how it takes one step $t \to s$ ($s = t_{next}$). Each network evaluation (NFE) is the cost unit.
+#
+# ### Euler (first order, 1 NFE)
+# $$x_s = x_t + (s - t)\,v(x_t, t).$$
+# The local error is $O(h^2)$, so the global error after $N \propto 1/h$ steps is $O(h)$: order 1.
+#
+# ### Heun (second order, 2 NFE; Karras et al. 2022, Algorithm 1)
+# $$\tilde x = x_t + (s - t)\,v(x_t, t), \qquad x_s = x_t + (s - t)\,\tfrac12\big(v(x_t, t) + v(\tilde x, s)\big).$$
+# The trapezoid cancels the $h^2$ term: order 2. Into $\sigma = 0$ the end-point velocity is not evaluated
+# ($\hat\varepsilon$ would divide by zero), so the last step is Euler's.
+
+# %%
+print(inspect.getsource(diffedu.integrators._euler_step))
+print(inspect.getsource(diffedu.integrators._heun_step))
+
+# %% [markdown]
+# ### DDIM is a first-order *exponential* integrator
+#
+# Write the ODE in the half log-SNR $\lambda = \log(\alpha/\sigma)$ and divide by $\sigma$: with $y = x/\sigma$,
+# $\frac{dy}{d\lambda} = e^{\lambda}\hat x_0$ (Lu et al. 2022). The linear part has been integrated *exactly*;
+# only $\hat x_0$ is approximated. Holding $\hat x_0$ constant over the step (order 1) gives, with $h = \lambda_s - \lambda_t$,
+#
+# $$x_s = \frac{\sigma_s}{\sigma_t}\,x_t - \alpha_s\,(e^{-h} - 1)\,\hat x_0
+#      = \alpha_s\hat x_0 + \sigma_s\hat\varepsilon ,$$
+#
+# which is DDIM with η = 0 (Song et al. 2021) — the same number computed two ways, so DDIM inherits order 1. It is
+# exact when $\hat x_0$ does not change along the path, which is why it beats Euler at large steps on VP.
+# For EDM ($\alpha = 1$, $\sigma = t$) and rectified flow ($\alpha = 1 - t$, $\sigma = t$) DDIM and Euler coincide:
+# $\alpha$ and $\sigma$ are affine in $t$, so Euler's straight line is the exponential integrator's too.
+#
+# ### DPM-Solver++ (second order; Lu et al. 2022)
+# **2S** (single step) evaluates $\hat x_0$ at the midpoint $\lambda_u = \lambda_t + h/2$ of a first-order step and
+# uses it for the full step (2 NFE). **2M** (multistep) reuses the previous $\hat x_0$: with $r = h_{prev}/h$,
+# $D = (1 + \tfrac1{2r})\hat x_0^{(i)} - \tfrac1{2r}\hat x_0^{(i-1)}$ (1 NFE). Into $\sigma = 0$, $\lambda = \infty$:
+# the last step is the explicit branch $x_0 = \hat x_0$, never $\log 0$.
+#
+# ### Stochastic samplers
+# * **DDIM with η**: $x_s = \alpha_s\hat x_0 + \sqrt{\sigma_s^2 - c^2}\,\hat\varepsilon + c\,z$ with
+#   $c = \eta\,\sigma_s\sqrt{1 - e^{2(\lambda_t - \lambda_s)}}$; η = 1 is ancestral DDPM, the posterior $q(x_s \mid x_t, \hat x_0)$.
+# * **Euler–Maruyama** on the reverse SDE $dx = [\,v + \tfrac{g_t^2}{2\sigma_t}\hat\varepsilon\,]dt + g_t\,d\bar W$
+#   (no $f_t$ needed), optionally with **Langevin corrector** steps (predictor–corrector, Song et al. 2021).
+# * **Churn** (Karras et al. 2022, Algorithm 2): before a Heun step, raise the noise level by a factor $1 + \gamma$ with
+#   fresh noise, then integrate back. Noise in, noise out: errors made earlier are partly forgotten.
+
+# %%
+print(inspect.getsource(diffedu.integrators._ddim_step))
+print(inspect.getsource(diffedu.integrators._dpm_first_order))
+
+# %% [markdown]
+# ## See it
+#
+# ### The same start, every sampler
+# Exact mixture `gmm_2d`, EDM process, Karras grid, 10 steps each (so Heun and DPM++(2S) spend about twice the NFE).
+
+# %%
+gmm, process = gmm_2d(), make_process("edm")
+n_show = 400 if diffedu.quick() else 2000
+x_T = gmm.marginal(process.t_max, process).sample(n_show, generator=g)  # exact x_T ~ p_T
+ts = make_grid("karras", process, 10)
+methods = ["euler", "heun", "ddim", "dpmpp_2s", "dpmpp_2m", "ddpm", "euler_maruyama", "pc"]
+fig, axes = figure(5, 2, size=2.6)
+scatter2d(axes[0, 0], gmm.sample(n_show, generator=torch.Generator().manual_seed(1)), title="exact data",
+          color="gray")
+for ax, name in zip(axes.flat[1:], methods):
+    pred = CountingPredictor(gmm, process)
+    x0 = INTEGRATORS[name](x_T, ts, pred, process, generator=torch.Generator().manual_seed(2))
+    scatter2d(ax, x0, title=f"{name} (NFE {pred.nfe})")
+axes.flat[-1].axis("off")
+plt.show()
+
+# %% [markdown]
+# ### Error against NFE
+# The endpoint error is the mean distance to a tight solution of the same ODE from the same starts (Heun with many
+# steps). On a log-log plot a method of order $p$ is a line of slope $-p$ (dashed). The bench
+# (`python -m diffedu bench samplers`) runs the same measurement larger, on 2-D and 16-D mixtures.
+
+# %%
+if diffedu.quick():  # one configuration, small sizes
+    sizes, configs = dict(n_points=32, ref_steps=200, nfes=(20, 50, 100), check_ref=False), [("vp", "log_snr")]
+else:
+    sizes, configs = dict(n_points=128, ref_steps=800, nfes=(5, 10, 20, 50, 100, 200)), [("vp", "log_snr"),
+                                                                                         ("edm", "karras")]
+conv = {cfg: endpoint_errors(gmm, make_process(cfg[0]), cfg[1], generator=torch.Generator().manual_seed(0), **sizes)
+        for cfg in configs}
+fig, axes = figure(len(conv), size=4.6)
+for ax, res in zip(axes[0], conv.values()):
+    error_vs_nfe(res, ax=ax)
+plt.show()
+
+# %% [markdown]
+# The second-order methods fall twice as fast (in log scale) once the steps are small enough. On VP, DDIM's exact
+# linear part does not make it better than Euler at equal steps on this mixture: both are first order, only the
+# constant differs. On EDM (full mode) Euler and DDIM lie on top of each other — the same method there — and at
+# small NFE Heun on the Karras grid is *worse* than Euler: its first steps from $\sigma = 80$ are huge, and a
+# second-order method only pays off in its asymptotic range (the bench measures Heun behind Euler at NFE 20 there).
+#
+# ### How the time grid moves the error
+# The same 20-step budget spent on four grids: uniform in t, cosine, Karras ρ = 7, uniform in log-SNR.
+
+# %%
+vp = make_process("vp")
+grids = {name: make_grid(name, vp, 20) for name in ["uniform", "cosine", "karras", "log_snr"]}
+x_T_vp = gmm.marginal(vp.t_max, vp).sample(32 if diffedu.quick() else 256, generator=torch.Generator().manual_seed(3))
+pred_vp = CountingPredictor(gmm, vp)
+ref_vp = heun(x_T_vp, make_grid("log_snr", vp, 200 if diffedu.quick() else 800), pred_vp, vp)
+grid_err = {(timer, name): (INTEGRATORS[name](x_T_vp, grid, pred_vp, vp) - ref_vp).norm(dim=1).mean().item()
+            for timer, grid in grids.items() for name in ["euler", "ddim", "heun", "dpmpp_2m"]}
+fig, axes = figure(2, size=4.2)
+time_grids(vp, 20, grids, ax=axes[0, 0])
+for i, name in enumerate(["euler", "ddim", "heun", "dpmpp_2m"]):
+    axes[0, 1].bar([j + 0.2 * i for j in range(4)], [grid_err[(t, name)] for t in grids], width=0.2, label=name)
+axes[0, 1].set(xticks=[j + 0.3 for j in range(4)], xticklabels=list(grids), yscale="log", ylabel="endpoint error",
+               title="VP, 20 steps: error by grid")
+axes[0, 1].legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ## Check it
+#
+# **Orders.** The fitted slope over NFE ≥ 20 must be within ±0.25 of the theory in full mode; quick mode fits
+# NFE 20–100 with 32 starts and a coarser reference, so we allow ±0.35 there.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+tol = 0.35 if diffedu.quick() else 0.25
+for cfg, res in conv.items():
+    for name, m in res["methods"].items():
+        assert abs(m["order"] - m["theory"]) <= tol, (cfg, name, m["order"])
+    print(cfg, {name: round(m["order"], 1) for name, m in res["methods"].items()})
+
+# %% [markdown]
+# **DDIM(η = 0) is DPM-Solver++ first order, and DDIM(η = 1) is ancestral DDPM** (same noise), on VP: agreement to
+# float64 round-off (tolerance 1e-9).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+pred = Predictor(lambda x, t: gmm.denoiser(x, t, vp), "x0", vp)
+grid = make_grid("log_snr", vp, 15)
+gap_dpm = (ddim(x_T_vp, grid, pred, vp) - dpmpp_1(x_T_vp, grid, pred, vp)).abs().max().item()
+gap_ddpm = (ddim(x_T_vp, grid, pred, vp, eta=1.0, generator=torch.Generator().manual_seed(7))
+            - ddpm(x_T_vp, grid, pred, vp, generator=torch.Generator().manual_seed(7))).abs().max().item()
+assert gap_dpm < 1e-9 and gap_ddpm < 1e-9
+print("DDIM(0) = DPM++(1):", gap_dpm < 1e-9, "| DDIM(1) = DDPM:", gap_ddpm < 1e-9)
+
+# %% [markdown]
+# **Churn and η keep the right distribution.** Stochastic samplers are compared with exact samples by the sliced
+# Wasserstein distance; the exact-vs-exact distance at the same size is the noise floor. Pass: below 1.5 × floor + 0.02.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+play = play_samplers(nfe=40, rho=7.0, eta=1.0, churn=40.0)
+for name in ("heun", "ddim"):
+    assert play[name]["sw"] < 1.5 * play["floor"] + 0.02, (name, play[name]["sw"], play["floor"])
+print("stochastic Heun and DDIM(η=1) within the noise floor:", True)
+
+# %% [markdown]
+# ## Play
+#
+# NFE, the Karras ρ, DDIM's η and Heun's churn. With η = 0 and churn = 0 the "ODE error" is the distance to the exact
+# ODE answer from the same start; once noise is injected, watch SW₂ against the floor instead.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+diffedu.widgets.samplers_panel()
+
+# %% [markdown]
+# ## Exercise
+#
+# **1 · A Heun step.** Implement `heun_step(x, t, t_next, predictor, process)` for any process: velocity
+# $v = \dot\alpha\hat x_0 + \dot\sigma\hat\varepsilon$ (use `process.coefficients(t)` and `predictor(x, t)` for $\hat x_0$),
+# Euler to $\tilde x$, then the average of the two velocities — and plain Euler when $\sigma(t_{next}) = 0$.
+
+# %%
+def my_heun_step(x, t, t_next, predictor, process):
+    # BEGIN SOLUTION
+    def velocity(x, t):
+        alpha_t, sigma_t, d_alpha_t, d_sigma_t = process.coefficients(t)
+        x0_hat = predictor(x, t)
+        eps_hat = (x - alpha_t * x0_hat) / sigma_t
+        return d_alpha_t * x0_hat + d_sigma_t * eps_hat
+
+    d_cur = velocity(x, t)
+    x_next = x + (t_next - t) * d_cur  # Euler step
+    if process.sigma(t_next) == 0:
+        return x_next
+    d_prime = velocity(x_next, t_next)
+    return x + (t_next - t) * 0.5 * (d_cur + d_prime)  # 2nd-order correction
+    # END SOLUTION
+
+
+check_heun_step(my_heun_step)
+
+
+# %% [markdown]
+# **2 · A DDIM step.** Implement the deterministic step $x_s = \alpha_s\hat x_0 + \sigma_s\hat\varepsilon$ for any process.
+
+# %%
+def my_ddim_step(x, t, t_next, predictor, process):
+    # BEGIN SOLUTION
+    alpha_t, sigma_t = process.coefficients(t)[:2]
+    alpha_s, sigma_s = process.coefficients(t_next)[:2]
+    x0_hat = predictor(x, t)
+    eps_hat = (x - alpha_t * x0_hat) / sigma_t
+    return alpha_s * x0_hat + sigma_s * eps_hat
+    # END SOLUTION
+
+
+check_ddim_sampler_step(my_ddim_step)
+
+# %% [markdown]
+# ## Summary
+#
+# * All ODE samplers integrate $dx/dt = \dot\alpha\hat x_0 + \dot\sigma\hat\varepsilon$; they differ in the step rule
+#   and in NFE per step. Measured orders: Euler, DDIM 1; Heun, DPM-Solver++(2S), (2M) 2.
+# * DDIM = DPM-Solver++(1): an exponential integrator, exact in the linear part, first order in $\hat x_0$.
+# * The grid matters as much as the method: put the steps where $\hat x_0$ changes (small noise), e.g. Karras ρ or
+#   log-SNR grids; DPM-Solver++ is built for log-SNR steps.
+# * η, churn, Euler–Maruyama and Langevin correctors trade determinism for forgetting earlier errors; their quality is
+#   a distance between distributions, not an endpoint error.
+#
+# ## What next
+# Chapter 11 steers these samplers with guidance; chapter 12 runs them on a trained MNIST network.
+#
+# ## References
+# * Karras, Aittala, Aila, Laine (2022). *Elucidating the Design Space of Diffusion-Based Generative Models.* NeurIPS.
+# * Lu, Zhou, Bao, Chen, Li, Zhu (2022). *DPM-Solver++: Fast Solver for Guided Sampling of Diffusion Probabilistic Models.*
+# * Song, Meng, Ermon (2021). *Denoising Diffusion Implicit Models.* ICLR.
+# * Song, Sohl-Dickstein, Kingma, Kumar, Ermon, Poole (2021). *Score-Based Generative Modeling through SDEs.* ICLR.
+# * Ho, Jain, Abbeel (2020). *Denoising Diffusion Probabilistic Models.* NeurIPS.
