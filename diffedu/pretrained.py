@@ -1,0 +1,123 @@
+"""Shipped checkpoints: ``pretrained.load(name)`` (chapter 12).
+
+Each checkpoint is ``data/checkpoints/<name>.safetensors`` with a model card ``<name>.json`` (command, git commit,
+steps, wall time, device, params, sha256, evaluation). ``load`` verifies the sha256 before reading the weights.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from .data import sha256_of
+from .nets import check_labels
+from .parametrization import Predictor
+from .processes import Process
+
+__all__ = ["CHECKPOINT_DIR", "available", "card", "load", "load_classifier", "Pretrained"]
+
+CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+
+
+def available(folder: str | Path | None = None) -> list[str]:
+    """Names of the checkpoints that have both a card and weights in ``folder``."""
+    folder = Path(folder) if folder is not None else CHECKPOINT_DIR
+    return sorted(p.stem for p in folder.glob("*.json") if (folder / f"{p.stem}.safetensors").exists())
+
+
+def card(name: str, folder: str | Path | None = None) -> dict:
+    """The model card of a checkpoint (a dict); unknown name → ValueError listing the available ones."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string; got {type(name).__name__}")
+    folder = Path(folder) if folder is not None else CHECKPOINT_DIR
+    path = folder / f"{name}.json"
+    if not path.exists():
+        raise ValueError(f"unknown checkpoint {name!r}; available in {folder}: {available(folder)}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"model card {path} is damaged: {e}") from e
+
+
+def _read_weights(name: str, folder: Path, meta: dict) -> dict:
+    from safetensors.torch import load_file
+    st = folder / meta.get("file", f"{name}.safetensors")
+    if not st.exists():
+        raise FileNotFoundError(f"checkpoint weights {st} are missing (the card {name}.json is there)")
+    digest = sha256_of(st)
+    if digest != meta.get("sha256"):
+        raise ValueError(f"checkpoint {st} is damaged: sha256 {digest} ≠ {meta.get('sha256')} in its card; "
+                         "restore it with `git checkout -- data/checkpoints` or retrain (see the card's command)")
+    return load_file(str(st))
+
+
+@dataclass
+class Pretrained:
+    """A loaded diffusion checkpoint: ``net`` (eval mode), its ``process``, output ``kind``, ``predictor`` and ``card``."""
+
+    name: str
+    net: nn.Module
+    process: Process
+    kind: str
+    predictor: Predictor
+    card: dict = field(repr=False)
+
+    def to(self, device) -> "Pretrained":
+        self.net.to(device)
+        return self
+
+    @torch.no_grad()
+    def sample(self, n: int, y: Tensor | int | None = None, n_steps: int = 20, integrator: str = "heun",
+               timer: str = "karras", generator: torch.Generator | None = None, **integrator_kw) -> Tensor:
+        """n samples of shape (n, 1, 28, 28) in about [−1, 1] with labels y ((n,), an int 0–9, or None = no label).
+
+        Uses ``diffedu.Denoiser``; ``n_steps`` is the number of steps (Heun: 2 NFE per step but the last).
+        """
+        from .denoiser import Denoiser
+        if isinstance(n, bool) or int(n) != n or n < 1:
+            raise ValueError(f"n must be an integer ≥ 1; got {n!r}")
+        device = next(self.net.parameters()).device
+        if isinstance(y, int) and not isinstance(y, bool):
+            y = torch.full((int(n),), y, dtype=torch.long)
+        y = check_labels(y if y is None else torch.as_tensor(y), int(n), device).to(device)
+        den = Denoiser(self.process, self.predictor, integrator, timer, shape=(1, 28, 28), **integrator_kw)
+        x_T = den.prior(int(n), (1, 28, 28), generator, dtype=torch.float32).to(device)
+        return den.sample(x_T, n_steps, generator=generator, y=y)
+
+
+def _net_dtype_wrapper(net: nn.Module):
+    """The integrators work in float64; the net in float32: cast in, cast out."""
+    def call(x_t: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
+        dtype = x_t.dtype
+        return net(x_t.float(), t.float(), y).to(dtype)
+    return call
+
+
+def load(name: str, device="cpu", folder: str | Path | None = None) -> Pretrained:
+    """Load a shipped diffusion checkpoint (``mnist-edm``, ``mnist-ddpm``, ``mnist-flow``) after checking its sha256."""
+    from .train import build_model
+    folder = Path(folder) if folder is not None else CHECKPOINT_DIR
+    meta = card(name, folder)
+    if meta.get("kind") == "classifier":
+        raise ValueError(f"{name!r} is a classifier; use pretrained.load_classifier")
+    state = _read_weights(name, folder, meta)
+    cfg = meta["net_config"]
+    net, process, kind = build_model(meta["objective"], tuple(cfg["channels"]), cfg["blocks"])
+    net.load_state_dict(state)
+    net.eval().requires_grad_(False).to(device)
+    return Pretrained(name, net, process, kind, Predictor(_net_dtype_wrapper(net), kind, process), meta)
+
+
+def load_classifier(name: str = "mnist-classifier", device="cpu", folder: str | Path | None = None) -> nn.Module:
+    """The shipped MNIST classifier (eval mode) whose features define FD-MNIST."""
+    from .train import Classifier
+    folder = Path(folder) if folder is not None else CHECKPOINT_DIR
+    meta = card(name, folder)
+    if meta.get("kind") != "classifier":
+        raise ValueError(f"{name!r} is not a classifier checkpoint")
+    net = Classifier(**meta["net_config"])
+    net.load_state_dict(_read_weights(name, folder, meta))
+    return net.eval().requires_grad_(False).to(device)
