@@ -105,14 +105,17 @@ def schedule_curves(processes: dict[str, Process], n: int = 200, margin: float =
     return out
 
 
-def ddpm_vs_vp(T: int, beta_1: float = 1e-4, beta_T: float = 0.02) -> dict:
-    r"""Discrete DDPM(T) against its continuous limit VP(β_min = Tβ_1, β_max = Tβ_T) at t = n/T, n = 0..T.
+def ddpm_vs_vp(T: int, beta_min: float = 0.1, beta_max: float = 20.0) -> dict:
+    r"""Discrete DDPM(T, β_1 = β_min/T, β_T = β_max/T) against its continuous limit VP(β_min, β_max) at t = n/T.
 
     $\log\bar\alpha_n = \sum_{i\le n}\log(1-\beta_i) \approx -\sum\beta_i \approx -\int_0^{n/T}\beta(s)\,ds$; both
-    approximations are O(1/T), so the largest gap in $\alpha$ shrinks like 1/T.
+    approximations are O(1/T), so the largest gap in $\alpha$ shrinks like 1/T. Needs T > β_max (every β_n < 1).
     """
-    ddpm = DiscreteDDPM(T, beta_1, beta_T)
-    vp = VP(T * beta_1, T * beta_T)
+    if int(T) != T or T <= beta_max:
+        raise ValueError(f"T must be an integer > beta_max = {beta_max} (so that every beta_n < 1); got {T}")
+    T = int(T)
+    ddpm = DiscreteDDPM(T, beta_min / T, beta_max / T)
+    vp = VP(beta_min, beta_max)
     n = torch.arange(T + 1, dtype=torch.float64)
     alpha_ddpm, alpha_vp = ddpm.alpha(n), vp.alpha(n / T)
     return {"u": n / T, "alpha_ddpm": alpha_ddpm, "alpha_vp": alpha_vp,
