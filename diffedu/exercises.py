@@ -134,6 +134,67 @@ def check_velocity(fn: Callable) -> None:
 
 # --- 03, 06, 07 --------------------------------------------------------------------------------------
 
+def _sde_cases():
+    g = torch.Generator().manual_seed(3)
+    for f_t, g2_t in [(-0.5, 1.0), (0.0, 4.0), (-5.0, 10.0)]:
+        x, score = torch.randn(5, 2, generator=g, dtype=torch.float64), torch.randn(5, 2, generator=g, dtype=torch.float64)
+        yield x, f_t, g2_t, score
+
+
+def check_pf_drift(fn: Callable) -> None:
+    r"""``fn(x, f_t, g2_t, score)`` → the probability-flow ODE drift $f_t x - \tfrac12 g_t^2\nabla\log p_t$."""
+    for x, f_t, g2_t, score in _sde_cases():
+        if not _close(fn(x, f_t, g2_t, score), f_t * x - 0.5 * g2_t * score):
+            _report(False, "check_pf_drift", "the ODE has half the score term of the reverse SDE: f·x − ½·g²·score")
+    _report(True, "check_pf_drift", "")
+
+
+def check_reverse_sde_drift(fn: Callable) -> None:
+    r"""``fn(x, f_t, g2_t, score)`` → the reverse-SDE drift $f_t x - g_t^2\nabla\log p_t$ (Anderson 1982)."""
+    for x, f_t, g2_t, score in _sde_cases():
+        if not _close(fn(x, f_t, g2_t, score), f_t * x - g2_t * score):
+            _report(False, "check_reverse_sde_drift", "the full g² multiplies the score (not ½ g²): f·x − g²·score")
+    _report(True, "check_reverse_sde_drift", "")
+
+
+def check_langevin_step(fn: Callable) -> None:
+    r"""``fn(x, score, tau, z)`` → $x + \tau\,\text{score} + \sqrt{2\tau}\,z$."""
+    for x, _, tau, score in _sde_cases():
+        z = torch.ones_like(x) * 0.3
+        if not _close(fn(x, score, tau, z), x + tau * score + (2 * tau) ** 0.5 * z):
+            _report(False, "check_langevin_step", "the noise is scaled by sqrt(2·tau), the score by tau")
+    _report(True, "check_langevin_step", "")
+
+
+def check_dsm_target(fn: Callable) -> None:
+    r"""``fn(x_tilde, x0, sigma)`` → the DSM target $\nabla_{\tilde x}\log\mathcal N(\tilde x; x_0, \sigma^2 I) = -(\tilde x - x_0)/\sigma^2$."""
+    for x, _, sigma2, x0 in _sde_cases():
+        sigma = sigma2**0.5
+        if not _close(fn(x, x0, sigma), -(x - x0) / sigma**2):
+            _report(False, "check_dsm_target", "differentiate −‖x̃ − x0‖²/(2σ²) in x̃: it points from x̃ back to x0, over σ²")
+    _report(True, "check_dsm_target", "")
+
+
+def check_subvp_sigma(fn: Callable) -> None:
+    r"""``fn(t, beta_min, beta_max)`` → the sub-VP kernel's $\sigma_t = 1 - e^{-B(t)}$, $B(t) = \int_0^t\beta$."""
+    from .sdes import SubVP
+    t = torch.linspace(0, 1, 11, dtype=torch.float64)
+    for b0, b1 in [(0.1, 20.0), (1.0, 1.0)]:
+        if not _close(fn(t, b0, b1), SubVP(b0, b1).sigma(t), rtol=1e-8, atol=1e-10):
+            _report(False, "check_subvp_sigma", "solve dv/dt = 2 f v + g² with f = −β/2, g² = β(1 − e^(−2B)), v(0) = 0;"
+                    " σ_t = sqrt(v) = 1 − e^(−B), with B = β_min t + ½(β_max − β_min) t²")
+    _report(True, "check_subvp_sigma", "")
+
+
+def check_corrector_step(fn: Callable) -> None:
+    r"""``fn(snr, z_norm, score_norm)`` → the Langevin corrector's step $\epsilon = 2(r\lVert z\rVert/\lVert s\rVert)^2$."""
+    for r, zn, sn in [(0.16, 1.4, 10.0), (0.5, 2.0, 0.3), (0.01, 1.0, 1.0)]:
+        if not _close(fn(r, zn, sn), 2 * (r * zn / sn) ** 2):
+            _report(False, "check_corrector_step", "Song et al. (2021, Alg. 5): ε = 2·(r·‖z‖/‖score‖)², so the signal "
+                    "ε‖score‖ and the noise sqrt(2ε)‖z‖ keep the ratio r")
+    _report(True, "check_corrector_step", "")
+
+
 
 # --- 04, 05 ------------------------------------------------------------------------------------------
 

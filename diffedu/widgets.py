@@ -113,6 +113,78 @@ def tweedie_panel() -> W.VBox:
 
 # --- 03, 06, 07 ---
 
+def fokker_planck_panel() -> W.VBox:
+    """Chapter 03: a time slider; the exact p_t of the 1-D mixture, the Fokker–Planck grid solution and a histogram of
+    forward-SDE samples (``fokker_planck.play_density``)."""
+    from .fokker_planck import play_density
+    from .plots import figure, to_numpy
+
+    def draw(t):
+        out = play_density(t, n_samples=3000)
+        fig, axes = figure(1, size=4.2)
+        ax = axes[0, 0]
+        ax.hist(to_numpy(out["samples"]), bins=60, range=(-5, 5), density=True, color="0.8", label="forward-SDE samples")
+        ax.plot(to_numpy(out["x"]), to_numpy(out["exact"]), "C0", lw=2, label="exact $p_t$")
+        ax.plot(to_numpy(out["x"]), to_numpy(out["fp"]), "C3--", label="Fokker–Planck grid")
+        ax.set(xlabel="x", ylabel="density", title=f"VP, t = {t:.2f}: L1(grid, exact) = {out['l1_fp']:.1e}")
+        ax.legend(fontsize=8)
+
+    return panel(draw, t=slider(0.3, 0.0, 1.0, 0.02, "t"))
+
+
+def ode_sde_paths_panel() -> W.VBox:
+    """Chapter 03: number of paths and noise level η; PF-ODE (η = 0) and reverse-family paths from the same x_T with
+    the exact score (``fokker_planck.play_paths``)."""
+    from .fokker_planck import play_paths
+    from .plots import figure, to_numpy
+
+    def draw(n_paths, eta):
+        out = play_paths(n_paths, eta)
+        fig, axes = figure(2, size=3.8, sharey=True)
+        for ax, key, title in ((axes[0, 0], "ode", "probability-flow ODE (η = 0)"),
+                               (axes[0, 1], "sde", f"reverse family, η = {eta:.2f}")):
+            ax.plot(to_numpy(out["ts"]), to_numpy(out[key]), lw=0.7, alpha=0.7)
+            ax.set(xlabel="t (noise → data, right to left)", ylabel="x", title=title, xlim=(1, 0))
+
+    return panel(draw, n_paths=int_slider(20, 1, 200, "paths"), eta=slider(1.0, 0.0, 2.0, 0.1, "noise level η"))
+
+
+def langevin_panel() -> W.VBox:
+    """Chapter 06: τ, steps per level and number of noise levels; plain vs annealed Langevin on two separated modes
+    (``langevin.play_langevin``)."""
+    from .langevin import play_langevin
+    from .plots import figure, scatter2d
+
+    def draw(tau, n_steps, n_levels):
+        out = play_langevin(tau, n_steps, n_levels, n_samples=600)
+        fig, axes = figure(2, size=3.6)
+        scatter2d(axes[0, 0], out["plain"], lim=5, color="C0",
+                  title=f"Langevin, {n_steps * n_levels} steps\nleft-mode share {out['frac_plain']:.2f} (true 0.80)")
+        scatter2d(axes[0, 1], out["annealed"], lim=5, color="C1",
+                  title=f"annealed, {n_levels} levels × {n_steps}\nleft-mode share {out['frac_annealed']:.2f} (true 0.80)")
+        for ax in axes[0]:
+            ax.set(xlabel="$x_1$", ylabel="$x_2$")
+
+    return panel(draw, tau=log_slider(0.3, 0.01, 1.0, "τ (× local variance)"), n_steps=int_slider(20, 1, 100, "steps/level"),
+                 n_levels=int_slider(10, 1, 20, "noise levels"))
+
+
+def pc_panel() -> W.VBox:
+    """Chapter 07: step count and corrector SNR; Euler–Maruyama vs predictor–corrector with the exact score
+    (``sdes.play_pc``)."""
+    from .plots import figure, scatter2d
+    from .sdes import play_pc
+
+    def draw(n_steps, snr):
+        out = play_pc(n_steps, snr)
+        fig, axes = figure(3, size=3.3)
+        scatter2d(axes[0, 0], out["exact"], color="gray", title=f"exact (floor SW₂ {out['floor']:.3f})")
+        scatter2d(axes[0, 1], out["em"], color="C0", title=f"EM, {n_steps} steps: SW₂ {out['sw_em']:.3f}")
+        scatter2d(axes[0, 2], out["pc"], color="C1", title=f"PC, r = {snr:.2f}: SW₂ {out['sw_pc']:.3f}")
+
+    return panel(draw, n_steps=int_slider(50, 1, 500, "steps"), snr=log_slider(0.16, 0.01, 1.0, "corrector SNR r"))
+
+
 # --- 04, 05 ---
 
 def ddpm_schedule_panel() -> W.VBox:
