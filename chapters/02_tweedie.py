@@ -1,0 +1,231 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %%
+
+# %% [markdown]
+# # 02 · Tweedie's formula: denoiser, score, ε and velocity are one object
+#
+# **You will** derive Tweedie's formula, see why predicting the clean image, the noise, the score or the velocity are
+# four views of one function, read the conversion table as two linear equations, and check it all on a Gaussian
+# mixture whose posterior we know exactly.
+# **You need** chapters 00–01 (notation, forward process) · **Time** about 25 minutes
+
+# %%
+import itertools
+import math
+
+import matplotlib.pyplot as plt
+import torch
+
+import diffedu
+import diffedu.widgets
+from diffedu import KINDS, VP, EDM, CosineVP, VE, DiscreteDDPM, RectifiedFlow, coefficients, convert, gmm_2d
+from diffedu.exercises import check_tweedie, check_velocity
+from diffedu.plots import figure
+from diffedu.tweedie import play_tweedie, posterior_mean_mc, roundtrip_errors, tweedie_gap
+
+g = diffedu.seed(0)
+print(diffedu.banner())
+
+# %% [markdown]
+# ## Theory
+#
+# ### Four things a network could predict
+# Given a noisy $x_t = \alpha_t x_0 + \sigma_t\varepsilon$, a network can be trained to predict
+#
+# - the **clean data** (the *denoiser*): $\hat x_0(x_t) = E[x_0\mid x_t]$,
+# - the **noise**: $\hat\varepsilon(x_t) = E[\varepsilon\mid x_t]$,
+# - the **score**: $\nabla_x\log p_t(x_t)$, where $p_t$ is the density of $x_t$,
+# - the **velocity**: $\hat v(x_t) = E[\dot\alpha_t x_0 + \dot\sigma_t\varepsilon\mid x_t]$, the average of $dx_t/dt$.
+#
+# (A network trained with squared error on a target learns that target's conditional mean: the minimiser of
+# $E\lVert Y - h(X)\rVert^2$ is $h(x) = E[Y\mid X = x]$.)
+#
+# ### Tweedie's formula
+# Write $p_t(x) = \int q(x_0)\,\mathcal N(x; \alpha_t x_0, \sigma_t^2 I)\,dx_0$. The Gaussian's gradient in $x$ is
+# $\nabla_x\mathcal N(x; \alpha_t x_0, \sigma_t^2 I) = \mathcal N(x; \alpha_t x_0, \sigma_t^2 I)\,(\alpha_t x_0 - x)/\sigma_t^2$.
+# Differentiate under the integral and divide by $p_t(x)$:
+# $$\nabla\log p_t(x) = \frac{\int q(x_0)\,\mathcal N(x;\alpha_t x_0,\sigma_t^2 I)\,(\alpha_t x_0 - x)\,dx_0}{\sigma_t^2\,p_t(x)}
+#   = \frac{\alpha_t\,E[x_0\mid x_t = x] - x}{\sigma_t^2},$$
+# because $q(x_0)\mathcal N(x;\alpha_t x_0,\sigma_t^2 I)/p_t(x) = q(x_0\mid x_t = x)$ is the posterior (Bayes). Solved for
+# the posterior mean, this is **Tweedie's formula** (Robbins 1956; Efron 2011):
+# $$\boxed{\;E[x_0\mid x_t] = \frac{x_t + \sigma_t^2\,\nabla\log p_t(x_t)}{\alpha_t}\;}$$
+# The best denoiser is one gradient step of size $\sigma_t^2$ up the log-density, rescaled by $1/\alpha_t$.
+#
+# ### Noise and score
+# Take conditional expectations of $x_t = \alpha_t x_0 + \sigma_t\varepsilon$ given $x_t$: $x_t = \alpha_t\hat x_0 + \sigma_t\hat\varepsilon$.
+# With Tweedie, $\hat\varepsilon = (x_t - \alpha_t\hat x_0)/\sigma_t = -\sigma_t\nabla\log p_t(x_t)$: **the noise prediction is
+# the score scaled by −σ_t.** The velocity is $\hat v = \dot\alpha_t\hat x_0 + \dot\sigma_t\hat\varepsilon$.
+#
+# ### The two-equations view — the conversion table
+# Every target is a linear combination $a\,x_0 + b\,\varepsilon$ with coefficients known at time t
+# (`diffedu.coefficients(kind, t, process)`):
+#
+# | kind | code | $a$ | $b$ |
+# |---|---|---|---|
+# | denoiser $\hat x_0$ | `"x0"` | 1 | 0 |
+# | noise $\hat\varepsilon$ | `"eps"` | 0 | 1 |
+# | score $\nabla\log p_t$ | `"score"` | 0 | $-1/\sigma_t$ |
+# | velocity $\hat v$ | `"velocity"` | $\dot\alpha_t$ | $\dot\sigma_t$ |
+#
+# Conditional expectations are linear, so a prediction of any kind gives **two linear equations** in the two unknowns
+# $(\hat x_0, \hat\varepsilon)$:
+# $$x_t = \alpha_t\hat x_0 + \sigma_t\hat\varepsilon, \qquad \text{pred} = a\,\hat x_0 + b\,\hat\varepsilon
+#  \quad\Longrightarrow\quad \hat x_0 = \frac{\sigma_t\,\text{pred} - b\,x_t}{a\sigma_t - b\alpha_t},\;\;
+#  \hat\varepsilon = \frac{a\,x_t - \alpha_t\,\text{pred}}{a\sigma_t - b\alpha_t}.$$
+# Any other kind is then $c\,\hat x_0 + d\,\hat\varepsilon$ with its own $(c, d)$. The system is solvable when
+# $a\sigma_t - b\alpha_t \ne 0$: for the velocity that is $\dot\alpha_t\sigma_t - \dot\sigma_t\alpha_t = \tfrac12\alpha_t\sigma_t\,\dot\lambda_t$ (differentiate $\lambda_t = 2\log\alpha_t - 2\log\sigma_t$), non-zero
+# because λ strictly decreases. `diffedu.convert(pred, src, dst, x_t, t, process)` does exactly this. So the four kinds
+# carry the same information; they differ in *scale* — which matters for training (chapters 04, 08, 09) but not for
+# what the optimum is.
+
+# %% [markdown]
+# ## See it
+# The 2-D mixture `gmm_2d()` (six components, three classes) under the VP process. Contours show $\log p_t$; each arrow
+# starts at a grid point $x_t$ and ends at $\alpha_t\hat x_0(x_t)$ — by Tweedie it is the arrow $\sigma_t^2\nabla\log p_t$.
+# At small t the arrows are short and point to the nearest component; as t grows they lengthen and point to ever
+# fewer, broader targets — the posterior no longer knows which component $x_t$ came from.
+
+# %%
+gmm, process = gmm_2d(), VP()
+xs = torch.linspace(-3.5, 3.5, 120, dtype=torch.float64)
+xx, yy = torch.meshgrid(xs, xs, indexing="xy")
+grid = torch.stack([xx.flatten(), yy.flatten()], 1)  # (120², 2)
+coarse = torch.linspace(-3.0, 3.0, 9, dtype=torch.float64)
+cx, cy = torch.meshgrid(coarse, coarse, indexing="xy")
+points = torch.stack([cx.flatten(), cy.flatten()], 1)  # (81, 2)
+fig, axes = figure(4, size=3.1)
+for ax, t in zip(axes[0], (0.02, 0.06, 0.12, 0.25)):
+    t_ = torch.tensor(t, dtype=torch.float64)
+    alpha_t, sigma_t = process.alpha(t_).item(), process.sigma(t_).item()
+    ax.contourf(xs, xs, gmm.log_prob(grid, t_, process).reshape(120, 120).clamp(min=-10), levels=20, cmap="Blues")
+    arrow = alpha_t * gmm.denoiser(points, t_, process) - points  # = σ² ∇log p_t (Tweedie)
+    ax.quiver(points[:, 0], points[:, 1], arrow[:, 0], arrow[:, 1], angles="xy", scale_units="xy", scale=1,
+              color="C3", width=0.006, alpha=0.8)
+    ax.set(aspect="equal", xlim=(-3.5, 3.5), ylim=(-3.5, 3.5), xlabel="$x_1$", ylabel="$x_2$",
+           title=f"t = {t}: α = {alpha_t:.2f}, σ = {sigma_t:.2f}")
+plt.show()
+
+# %% [markdown]
+# ## Check it
+# **1. The exact posterior mean against Monte Carlo.** `gmm.denoiser` computes $E[x_0\mid x_t]$ in closed form (each
+# component's Gaussian posterior, weighted by the responsibilities). An independent estimate uses nothing but samples
+# of the data and the Gaussian likelihood: draw $x_0^{(i)} \sim q$, weight by $w_i \propto \mathcal N(x_t;\alpha_t x_0^{(i)},\sigma_t^2 I)$,
+# average (self-normalised importance sampling). Its standard error comes from the weights; we require every
+# coordinate within 4.5 standard errors (over 12 coordinates a correct formula fails this with probability < 1e-4),
+# at several times and points drawn from $p_t$.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+n_mc = 20_000 if diffedu.quick() else 400_000
+for t in (0.2, 0.4, 0.7):
+    t_ = torch.tensor(t, dtype=torch.float64)
+    x_t = gmm.sample(6, t_, process, generator=g)  # (6, 2)
+    exact = gmm.denoiser(x_t, t_, process)
+    mc, se = posterior_mean_mc(gmm, x_t, t_, process, n_mc, generator=g)
+    z = ((mc - exact) / se).abs().max().item()
+    assert z < 4.5, (t, z)
+    print(f"t = {t}: max |MC − exact| = {(mc - exact).abs().max().item():.3f}, "
+          f"largest standard error {se.max().item():.3f}; within 4.5 SE: {z < 4.5}")
+
+# %% [markdown]
+# **2. Tweedie on the mixture.** `gmm.score` is the gradient of $\log p_t$ (computed from the components' precisions);
+# `gmm.denoiser` is the posterior mean. Tweedie says $\nabla\log p_t = (\alpha_t\hat x_0 - x_t)/\sigma_t^2$: two separate
+# formulas must agree to float64 round-off (tolerance 1e-9), for every process.
+#
+# **3. Every conversion round-trips.** For every process and every ordered pair of kinds (12 pairs), converting a
+# prediction there and back must return it to 1e-12 (relative, float64).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+all_processes = {"vp": (VP(), 0.3), "cosine": (CosineVP(), 0.5), "ve": (VE(), 0.4), "edm": (EDM(), 1.5),
+                 "flow": (RectifiedFlow(), 0.5), "ddpm": (DiscreteDDPM(1000), 250.5)}
+for name, (p, t) in all_processes.items():
+    t_ = torch.tensor(t, dtype=torch.float64)
+    x_t = gmm.sample(64, t_, p, generator=g)
+    gap = tweedie_gap(gmm, x_t, t_, p)
+    worst = max(roundtrip_errors(x_t, t_, p, gmm.denoiser(x_t, t_, p)).values())
+    assert gap < 1e-9 and worst < 1e-12, (name, gap, worst)
+    print(f"{name:7s} score = Tweedie(denoiser): {gap < 1e-9};  12 round trips within 1e-12: {worst < 1e-12}")
+
+# %% [markdown]
+# The conversion table itself: the coefficients (a, b) of each kind at t = 0.5 under VP, and the determinant
+# $a\sigma_t - b\alpha_t$ that must not vanish.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+t_ = torch.tensor(0.5, dtype=torch.float64)
+alpha_t, sigma_t = process.alpha(t_).item(), process.sigma(t_).item()
+for kind in KINDS:
+    a, b = (c.item() for c in coefficients(kind, t_, process))
+    print(f"{kind:9s} a = {a:+.4f}  b = {b:+.4f}  aσ − bα = {a * sigma_t - b * alpha_t:+.4f}")
+
+# %% [markdown]
+# ## Play
+# Move the point $x_t$ (x, y) and the noise level σ (EDM's process: α = 1, t = σ). Left: $\log p_t$, your point, the
+# denoiser's answer $\hat x_0$ (star) and the arrow $\sigma^2\nabla\log p_t$, which by Tweedie ends exactly at $\hat x_0$.
+# Right: the posterior over the six components. Try: put the point between two components and raise σ — the posterior
+# spreads over more components and $\hat x_0$ slides towards the middle; lower σ — it snaps to one component.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+diffedu.widgets.tweedie_panel()
+
+# %% [markdown]
+# ## Exercise
+# **1.** Tweedie's formula: from the score, return the denoiser $\hat x_0 = (x_t + \sigma_t^2\,\text{score})/\alpha_t$.
+
+# %%
+def x0_from_score(score, x_t, alpha_t, sigma_t):
+    # BEGIN SOLUTION
+    return (x_t + sigma_t**2 * score) / alpha_t
+    # END SOLUTION
+
+
+check_tweedie(x0_from_score)
+
+# %% [markdown]
+# **2.** The velocity from the denoiser: return $\hat v = \dot\alpha_t\hat x_0 + \dot\sigma_t\hat\varepsilon$, with $\hat\varepsilon$
+# recovered from $x_t$ and $\hat x_0$.
+
+# %%
+def velocity_from_x0(x0_hat, x_t, alpha_t, sigma_t, d_alpha_t, d_sigma_t):
+    # BEGIN SOLUTION
+    eps_hat = (x_t - alpha_t * x0_hat) / sigma_t
+    return d_alpha_t * x0_hat + d_sigma_t * eps_hat
+    # END SOLUTION
+
+
+check_velocity(velocity_from_x0)
+
+# %% [markdown]
+# ## Summary
+# - Tweedie: $E[x_0\mid x_t] = (x_t + \sigma_t^2\nabla\log p_t)/\alpha_t$ — the denoiser and the score are one function.
+# - $\hat\varepsilon = -\sigma_t\nabla\log p_t$ and $\hat v = \dot\alpha_t\hat x_0 + \dot\sigma_t\hat\varepsilon$: ε-, score-, x₀- and
+#   velocity-prediction carry the same information; two linear equations convert between them.
+# - On a Gaussian mixture everything is exact, and a Monte Carlo posterior mean agrees with it.
+#
+# ## What next
+# Chapter 03 lets $p_t$ evolve in time: the Fokker–Planck equation, the probability-flow ODE (whose velocity is the
+# $\hat v$ above) and the reverse SDE, which needs exactly the score we can now compute from a denoiser.
+#
+# ## References
+# - H. Robbins. *An Empirical Bayes Approach to Statistics.* Berkeley Symposium 1956.
+# - B. Efron. *Tweedie's Formula and Selection Bias.* JASA 2011.
+# - P. Vincent. *A Connection Between Score Matching and Denoising Autoencoders.* Neural Computation 2011.
+# - T. Salimans, J. Ho. *Progressive Distillation for Fast Sampling of Diffusion Models.* ICLR 2022 (v-prediction).
+# - T. Karras, M. Aittala, T. Aila, S. Laine. *Elucidating the Design Space of Diffusion-Based Generative Models.* NeurIPS 2022.
