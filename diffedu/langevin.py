@@ -154,7 +154,7 @@ def two_mode_mixture(weight: float = 0.8, distance: float = 6.0, std: float = 0.
     if not 0 < weight < 1:
         raise ValueError(f"weight must lie in (0, 1); got {weight!r}")
     d = distance / 2
-    return GaussianMixture([weight, 1 - weight], [[-d, 0.0], [d, 0.0]], [std**2, std**2])
+    return GaussianMixture([weight, 1 - weight], [[-d, 0.0], [d, 0.0]], torch.eye(2, dtype=torch.float64).expand(2, 2, 2) * std**2)
 
 
 def mode_fraction(x: Tensor) -> float:

@@ -1,0 +1,196 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · Score matching and Langevin dynamics
+#
+# **You will** learn a score three ways — explicit, sliced and denoising score matching — prove numerically that
+# explicit and denoising score matching differ by a constant, see denoising score matching as denoising, and sample with
+# Langevin dynamics, watching it fail on separated modes and annealing fix it.
+# **You need** chapters 01–03 · **Time** about 25 minutes
+
+# %%
+import matplotlib.pyplot as plt
+import torch
+
+import diffedu
+import diffedu.widgets
+from diffedu import EDM, gmm_2d
+from diffedu.exercises import check_dsm_target, check_langevin_step
+from diffedu.langevin import esm_dsm_gap, play_langevin, relative_score_error, train_score
+from diffedu.plots import figure, scatter2d, to_numpy
+
+g = diffedu.seed(0)
+print(diffedu.banner())
+
+# %% [markdown]
+# ## Theory
+# We want a network $s_\theta(x)\approx\nabla_x\log p_\sigma(x)$, the score of the noisy data $\tilde x = x_0 + \sigma\varepsilon$.
+#
+# **Explicit score matching (ESM)** regresses on the true score — which we know only for toys:
+# $L_{ESM}(\theta) = \mathbb E_{p_\sigma}\lVert s_\theta(\tilde x) - \nabla\log p_\sigma(\tilde x)\rVert^2$.
+#
+# **Implicit score matching** (Hyvärinen 2005). Expand the square; the cross term integrates by parts
+# (boundary terms vanish): $\mathbb E[s_\theta^\top\nabla\log p] = \int s_\theta^\top\nabla p = -\mathbb E[\nabla\cdot s_\theta]$. So
+# $L_{ESM} = \mathbb E\big[\lVert s_\theta\rVert^2 + 2\,\mathrm{tr}\,\nabla s_\theta\big] + C$ — no true score needed.
+# **Sliced score matching** (Song et al. 2019) replaces the trace by Hutchinson's estimate $\mathrm{tr}A = \mathbb E_v[v^\top A v]$
+# with $v\sim\mathcal N(0,I)$: $L_{SSM} = \mathbb E_{\tilde x, v}\big[v^\top\nabla(v^\top s_\theta) + \tfrac12(v^\top s_\theta)^2\big]$
+# (half of the above, one backward pass per projection).
+#
+# **Denoising score matching (DSM)** (Vincent 2011) regresses on the score of the *conditional* $p(\tilde x|x_0)$:
+# $L_{DSM} = \mathbb E\lVert s_\theta(\tilde x) - \nabla_{\tilde x}\log\mathcal N(\tilde x; x_0,\sigma^2 I)\rVert^2
+#          = \mathbb E\lVert s_\theta(\tilde x) + \varepsilon/\sigma\rVert^2$.
+# *Theorem:* $L_{ESM}(\theta) - L_{DSM}(\theta)$ does not depend on θ. Proof: both have the term $\mathbb E\lVert s_\theta\rVert^2$;
+# the cross terms agree because $\nabla\log p_\sigma(\tilde x) = \mathbb E[\nabla\log p(\tilde x|x_0)\mid\tilde x]$
+# (differentiate $p_\sigma = \int p(\tilde x|x_0)q(x_0)dx_0$), so
+# $\mathbb E[s_\theta^\top\nabla\log p_\sigma] = \mathbb E[s_\theta^\top\nabla\log p(\tilde x|x_0)]$. What is left is
+# $C = \mathbb E\lVert\nabla\log p_\sigma\rVert^2 - d/\sigma^2$.
+#
+# **DSM is denoising.** Write $s_\theta(\tilde x) = (D_\theta(\tilde x) - \tilde x)/\sigma^2$. Then
+# $s_\theta + \varepsilon/\sigma = (D_\theta(\tilde x) - x_0)/\sigma^2$ and
+# $L_{DSM} = \sigma^{-4}\,\mathbb E\lVert D_\theta(\tilde x) - x_0\rVert^2$: learning the score is learning a denoiser,
+# and the optimum $D^* = \mathbb E[x_0|\tilde x]$ gives Tweedie's formula of chapter 02.
+#
+# **Langevin dynamics.** $x \leftarrow x + \tau\nabla\log p(x) + \sqrt{2\tau}\,z$ has $p$ as its stationary law as τ → 0
+# (it discretizes $dx = \nabla\log p\,dt + \sqrt2\,dW$, whose Fokker–Planck equation is solved by $p$).
+# **Failure modes:** between well separated modes the score is ≈ 0 where there is no data (and the learned score is
+# poor there); a chain started in one basin stays there, so the modes' *weights* come from the start, not from $p$.
+# **Annealed Langevin** (Song & Ermon 2019) runs Langevin on $p(x;\sigma_1),\dots,p(x;\sigma_L)$ for a decreasing ladder:
+# at large σ the modes merge and chains move freely; each level starts near the next level's law. Step $\tau_i\propto\sigma_i^2$.
+
+# %% [markdown]
+# ## See it
+# The exact score of the noisy 2-D mixture at σ = 0.5 and the score learned by DSM (arrows shortened for display).
+
+# %%
+gmm, sigma = gmm_2d(), 0.5
+steps = 400 if diffedu.quick() else 4000
+nets = {name: train_score(name, gmm, sigma, steps) for name in ("esm", "ssm", "dsm")}
+process = EDM()
+u = torch.linspace(-3.5, 3.5, 21, dtype=torch.float64)
+grid = torch.stack(torch.meshgrid(u, u, indexing="xy"), -1).reshape(-1, 2)  # (441, 2)
+fig, axes = figure(3, size=3.6)
+fields = {"exact": gmm.score(grid, sigma, process), "DSM (learned)": nets["dsm"](grid.float()).detach().double(),
+          "SSM (learned)": nets["ssm"](grid.float()).detach().double()}
+for ax, (name, s) in zip(axes[0], fields.items()):
+    s = s / (1 + s.norm(dim=1, keepdim=True))  # shorten long arrows for display only
+    ax.quiver(to_numpy(grid[:, 0]), to_numpy(grid[:, 1]), to_numpy(s[:, 0]), to_numpy(s[:, 1]), angles="xy")
+    ax.set(title=f"{name} score, σ = {sigma}", xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+plt.show()
+
+# %% [markdown]
+# Langevin on two modes with weights 0.8 / 0.2, started uniformly: plain Langevin keeps the start's 50/50 split;
+# annealed Langevin recovers 80/20.
+
+# %%
+out = play_langevin(0.3, 30, 10, n_samples=2000)
+fig, axes = figure(3, size=3.4)
+scatter2d(axes[0, 0], out["init"], lim=5, title="start: uniform", color="gray")
+scatter2d(axes[0, 1], out["plain"], lim=5, title=f"Langevin: left share {out['frac_plain']:.2f}", color="C0")
+scatter2d(axes[0, 2], out["annealed"], lim=5, title=f"annealed: left share {out['frac_annealed']:.2f}", color="C1")
+for ax in axes[0]:
+    ax.set(xlabel="$x_1$", ylabel="$x_2$")
+plt.show()
+
+# %% [markdown]
+# ## Check it
+# **1. $L_{ESM} - L_{DSM}$ is one constant.** For three very different score functions (θ), estimate both losses on the
+# same 200 000 samples. Each gap must lie within 5 standard errors of the constant
+# $C = \mathbb E\lVert\nabla\log p_\sigma\rVert^2 - d/\sigma^2$ (itself estimated on those samples).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+thetas = {"s = -x": lambda x: -x, "s = 0": lambda x: torch.zeros_like(x), "DSM net": lambda x: nets["dsm"](x.float())}
+for name, fn in thetas.items():
+    r = esm_dsm_gap(fn, gmm, sigma, 200_000, generator=torch.Generator().manual_seed(5))
+    assert abs(r["gap"] - r["constant"]) < 5 * r["se"], r
+    print(f"{name:8s}: L_ESM = {r['esm']:.1f}, L_DSM = {r['dsm']:.1f}, gap = {r['gap']:.2f}  (C = {r['constant']:.2f})")
+
+# %% [markdown]
+# **2. Learned vs exact scores.** Relative error $\mathbb E\lVert s_\theta - \nabla\log p_\sigma\rVert^2/\mathbb E\lVert\nabla\log p_\sigma\rVert^2$
+# on fresh samples of $p_\sigma$, for the three objectives; each below 0.15 after the quick-mode training (and far below the
+# untrained network's ≈ 1). ESM, with the exact target, is expected to be best; SSM, with its extra trace noise, worst.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for name, net in nets.items():
+    err = relative_score_error(net, gmm, sigma, generator=torch.Generator().manual_seed(6))
+    assert err < 0.15, (name, err)
+    print(f"{name}: relative score error < 0.15: {err < 0.15}")
+
+# %% [markdown]
+# **3. Denoiser ↔ score.** With the exact mixture denoiser $D$, $(D(\tilde x) - \tilde x)/\sigma^2$ equals the exact
+# score to float64 round-off ($10^{-10}$).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+x_noisy = gmm.sample(1000, sigma, process, generator=g)
+diff = ((gmm.denoiser(x_noisy, sigma, process) - x_noisy) / sigma**2 - gmm.score(x_noisy, sigma, process)).abs().max()
+assert diff < 1e-10
+print(f"max |(D - x)/sigma^2 - score| < 1e-10: {bool(diff < 1e-10)}")
+
+# %% [markdown]
+# **4. Annealing fixes the mode weights.** With 2000 chains, the annealed left-mode share is within 0.05 of 0.8
+# (binomial standard error ≈ 0.01, plus finite-step bias), while plain Langevin stays off by more than 0.2.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+assert abs(out["frac_annealed"] - 0.8) < 0.05 and abs(out["frac_plain"] - 0.8) > 0.2, out
+print(f"annealed within 0.05 of 0.8: {abs(out['frac_annealed'] - 0.8) < 0.05};"
+      f" plain off by > 0.2: {abs(out['frac_plain'] - 0.8) > 0.2}")
+
+# %% [markdown]
+# ## Play
+# τ is the step relative to the local variance; try few noise levels (annealing off) and many, few steps and many.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+diffedu.widgets.langevin_panel()
+
+# %% [markdown]
+# ## Exercise
+# **Exercise 1 (langevin_step).** One Langevin step from x with the score, step τ and the noise z.
+
+# %%
+def langevin_step(x, score, tau, z):
+    # BEGIN SOLUTION
+    return x + tau * score + (2 * tau) ** 0.5 * z
+    # END SOLUTION
+
+
+check_langevin_step(langevin_step)
+
+# %% [markdown]
+# **Exercise 2 (dsm_target).** The DSM regression target: the score of $\mathcal N(\tilde x; x_0, \sigma^2 I)$ in $\tilde x$.
+
+# %%
+def dsm_target(x_tilde, x0, sigma):
+    # BEGIN SOLUTION
+    return -(x_tilde - x0) / sigma**2
+    # END SOLUTION
+
+
+check_dsm_target(dsm_target)
+
+# %% [markdown]
+# ## Summary
+# * ESM needs the true score; implicit/sliced SM replace it by a trace (Hutchinson); DSM by the conditional score.
+# * $L_{ESM} - L_{DSM}$ is a constant: DSM learns the true score, and with $s = (D - x)/\sigma^2$ it is denoising.
+# * Langevin samples from a score but mixes poorly between modes; annealing over a σ ladder fixes the weights.
+#
+# ## What next
+# Chapter 07 makes the σ ladder continuous: SDEs, Euler–Maruyama and predictor–corrector sampling.
+#
+# ## References
+# * A. Hyvärinen, *Estimation of non-normalized statistical models by score matching*, JMLR 2005.
+# * P. Vincent, *A connection between score matching and denoising autoencoders*, Neural Computation 2011.
+# * Y. Song, S. Garg, J. Shi, S. Ermon, *Sliced score matching*, UAI 2019.
+# * Y. Song, S. Ermon, *Generative modeling by estimating gradients of the data distribution*, NeurIPS 2019.
+# * G. Roberts, R. Tweedie, *Exponential convergence of Langevin distributions*, Bernoulli 1996.

@@ -1,0 +1,236 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · SDEs: VP, sub-VP, VE; Euler–Maruyama and predictor–corrector
+#
+# **You will** write the three SDEs of score-based modelling with their drift f and diffusion g, derive the Gaussian
+# kernels they imply (chapter 01's α and σ, and the sub-VP's new σ), read DDPM as a discretized VP SDE, and sample the
+# reverse SDE with Euler–Maruyama and with predictor–corrector, first with the exact score, then with a learned one.
+# **You need** chapters 01–03, 06 · **Time** about 25 minutes
+
+# %%
+import matplotlib.pyplot as plt
+import torch
+
+import diffedu
+import diffedu.widgets
+from diffedu import VE, VP, Predictor, gmm_2d
+from diffedu.exercises import check_corrector_step, check_subvp_sigma
+from diffedu.integrators import euler, euler_maruyama, predictor_corrector
+from diffedu.losses import eps_loss
+from diffedu.metrics import sliced_wasserstein
+from diffedu.nets import MLP
+from diffedu.plots import figure, scatter2d, to_numpy
+from diffedu.sdes import SubVP, ddpm_alpha_bar_from_vp, forward_moments, simulate_forward
+from diffedu.timers import uniform
+
+g = diffedu.seed(0)
+print(diffedu.banner())
+
+# %% [markdown]
+# ## Theory
+# A forward SDE $dx = f(t)\,x\,dt + g(t)\,dW$ that is linear in x keeps Gaussians Gaussian. Its mean and variance obey
+# $\dot m = f m$ and $\dot v = 2 f v + g^2$ (apply Itô to $x$ and $x^2$), so
+# $q(x_t|x_0) = \mathcal N(\alpha_t x_0, \sigma_t^2 I)$ with $\alpha_t = e^{\int_0^t f}$ and
+# $\sigma_t^2 = \alpha_t^2\int_0^t g(s)^2/\alpha_s^2\,ds$. Conversely $f = \dot\alpha/\alpha$ and
+# $g^2 = d\sigma^2/dt - 2f\sigma^2$ — what `Process.f` and `Process.g2` compute.
+#
+# | SDE | $f(t)$ | $g(t)^2$ | $\alpha_t$ | $\sigma_t$ |
+# |---|---|---|---|---|
+# | VP | $-\tfrac12\beta(t)$ | $\beta(t)$ | $e^{-B(t)/2}$ | $\sqrt{1 - e^{-B(t)}}$ |
+# | sub-VP | $-\tfrac12\beta(t)$ | $\beta(t)(1 - e^{-2B(t)})$ | $e^{-B(t)/2}$ | $1 - e^{-B(t)}$ |
+# | VE | 0 | $d\sigma_t^2/dt$ | 1 | $\sigma_{min}(\sigma_{max}/\sigma_{min})^t$ |
+#
+# with $B(t) = \int_0^t\beta$. **Sub-VP derivation:** with $v(0) = 0$ try $v = (1 - e^{-B})^2$:
+# $\dot v = 2\beta e^{-B}(1 - e^{-B})$ and $2fv + g^2 = -\beta(1-e^{-B})^2 + \beta(1-e^{-B})(1+e^{-B}) = 2\beta e^{-B}(1-e^{-B})$. ✓
+# Its variance $(1 - e^{-B})^2 \le 1 - e^{-B}$ is *below* VP's: $\alpha_t^2 + \sigma_t^2 < 1$ (hence "sub").
+#
+# **DDPM is a discretized VP SDE.** With N steps of size $\Delta t = 1/N$ and $\beta_n = \beta(t_n)\Delta t$,
+# $x_n = \sqrt{1-\beta_n}\,x_{n-1} + \sqrt{\beta_n}\,z \approx x_{n-1} - \tfrac12\beta(t_n)x_{n-1}\Delta t + \sqrt{\beta(t_n)\Delta t}\,z$,
+# one Euler–Maruyama step of the VP SDE; $\bar\alpha_n = \prod(1 - \beta_i) \to e^{-B(t_n)} = \alpha_{t_n}^2$ as N → ∞.
+#
+# **Reverse SDE and Euler–Maruyama.** From chapter 03, $dx = [f x - g^2\nabla\log p_t]\,dt + g\,d\bar W$ run from
+# t = 1 to 0. Euler–Maruyama: $x_{t-\Delta} = x_t - [f x_t - g^2 s(x_t, t)]\Delta + g\sqrt\Delta\,z$.
+#
+# **Predictor–corrector** (Song et al. 2021, Alg. 1). After each predictor (EM) step, a few **Langevin corrector** steps at
+# fixed t, $x \leftarrow x + \epsilon\,s(x,t) + \sqrt{2\epsilon}\,z$, pull the samples back towards $p_t$. The step size
+# comes from a target signal-to-noise ratio r: $\epsilon = 2\,(r\,\lVert z\rVert/\lVert s\rVert)^2$, so that the ratio of
+# the signal part to the noise part, $\epsilon\lVert s\rVert / \sqrt{2\epsilon}\lVert z\rVert$, equals r.
+
+# %% [markdown]
+# ## See it
+# α and σ of the three SDEs (VE with σ_max = 5 for display) and forward paths of a point $x_0 = 1.5$.
+
+# %%
+processes = {"VP": VP(), "sub-VP": SubVP(), "VE": VE(0.01, 5.0)}
+tt = torch.linspace(0, 1, 201, dtype=torch.float64)
+ts_fwd = torch.linspace(0, 1, 501).tolist()
+fig, axes = figure(4, size=3.2)
+for i, (name, proc) in enumerate(processes.items()):
+    axes[0, 0].plot(to_numpy(tt), to_numpy(proc.alpha(tt)), f"C{i}", label=name)
+    axes[0, 1].plot(to_numpy(tt), to_numpy(proc.sigma(tt)), f"C{i}", label=name)
+axes[0, 0].set(xlabel="t", ylabel=r"$\alpha_t$", title="signal scale")
+axes[0, 1].set(xlabel="t", ylabel=r"$\sigma_t$", title="noise scale", yscale="log")
+axes[0, 0].legend()
+for ax, name in zip(axes[0, 2:], ("VP", "sub-VP")):
+    path = simulate_forward(torch.full((30, 1), 1.5, dtype=torch.float64), ts_fwd, processes[name], generator=g,
+                            return_path=True)  # (501, 30, 1)
+    ax.plot(ts_fwd, to_numpy(path[..., 0]), lw=0.6)
+    ax.set(xlabel="t", ylabel="x", title=f"{name}: forward paths from 1.5")
+plt.show()
+
+# %% [markdown]
+# ## Check it
+# **1. Forward-simulated moments against the closed form.** $x_0\sim\mathcal N(1.5, 0.25)$, 20 000 Euler–Maruyama
+# paths of 500 steps. Tolerance: |mean error| < 4 standard errors + 0.01 and relative variance error < 0.04
+# (4 standard errors of a variance, $4\sqrt{2/n}\approx0.04$, plus EM's O(Δt) bias).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+n_mc = 20_000
+for name, proc in processes.items():
+    x0 = 1.5 + 0.5 * torch.randn(n_mc, 1, generator=g, dtype=torch.float64)
+    path = simulate_forward(x0, ts_fwd, proc, generator=g, return_path=True)
+    worst_mean, worst_var = 0.0, 0.0
+    for t in (0.25, 0.5, 1.0):
+        m, v = forward_moments(proc, t, 1.5, 0.25)
+        x_t = path[round(t * 500), :, 0]
+        worst_mean = max(worst_mean, (abs(x_t.mean() - m) / ((v / n_mc).sqrt() * 4 + 0.01)).item())
+        worst_var = max(worst_var, (abs(x_t.var() / v - 1)).item())
+    assert worst_mean < 1 and worst_var < 0.04, (name, worst_mean, worst_var)
+    print(f"{name:6s}: mean within tolerance: {worst_mean < 1};  max relative variance error {worst_var:.3f} < 0.04")
+
+# %% [markdown]
+# **2. DDPM → VP SDE.** $\max_n|\bar\alpha_n - \alpha_{t_n}^2|$ falls like 1/N (first order): the ratio between N = 100 and
+# N = 1000 lies between 7 and 13.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+errs = {}
+for n in (100, 1000):
+    alpha_bar, alpha2 = ddpm_alpha_bar_from_vp(VP(), n)
+    errs[n] = (alpha_bar - alpha2).abs().max().item()
+ratio = errs[100] / errs[1000]
+assert 7 < ratio < 13, errs
+print(f"max |alpha_bar - alpha_t^2|: N=100 {errs[100]:.1e}, N=1000 {errs[1000]:.1e}, ratio {ratio:.0f}")
+
+# %% [markdown]
+# **3. The reverse SDE with the exact score recovers the mixture.** 2000 samples, 500 EM steps on VP, sliced W₂ to exact
+# samples. Tolerance: within 1.5× the exact-vs-exact noise floor (same n, same projections).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+process, gmm = VP(), gmm_2d()
+n = 2000
+ref, ref2 = gmm.sample(n, generator=g), gmm.sample(n, generator=g)
+sw = lambda a: sliced_wasserstein(a, ref, generator=torch.Generator().manual_seed(7)).item()  # noqa: E731
+floor = sw(ref2)
+exact = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+x_T = torch.randn(n, 2, generator=g, dtype=torch.float64)
+x_em_exact = euler_maruyama(x_T, uniform(process, 500), exact, process, generator=torch.Generator().manual_seed(1))
+sw_em_exact = sw(x_em_exact)
+assert sw_em_exact < 1.5 * floor, (sw_em_exact, floor)
+print(f"floor {floor:.3f}; EM with the exact score {sw_em_exact:.3f} < 1.5 x floor: {sw_em_exact < 1.5 * floor}")
+
+# %% [markdown]
+# **4. A learned score, three samplers.** An MLP trained with the ε-loss (DSM in ε form, chapter 06) on the mixture under
+# VP; its relative score error at three t, then Euler–Maruyama, predictor–corrector (r = 0.16) and Euler on the PF-ODE,
+# each 100 steps (PC: 200 network calls). Tolerance: each sampler's SW₂ below 0.3 (exact samplers reach the floor
+# ≈ 0.05; the gap is the network's error, which shrinks with training — full mode trains 10× longer).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+torch.manual_seed(0)
+net = MLP(2, hidden=128, depth=3)
+opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+pool = gmm.sample(20_000, generator=g).float()  # a fixed training set
+for step in range(1500 if diffedu.quick() else 15_000):
+    idx = torch.randint(0, pool.shape[0], (512,), generator=g)
+    loss = eps_loss(net, pool[idx], process, generator=g)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+net.eval()
+learned = Predictor(lambda x, t: net(x.float(), t.float()).double(), "eps", process)
+for t in (0.05, 0.3, 0.8):
+    x_t = gmm.sample(4000, t, process, generator=g)
+    true = gmm.score(x_t, t, process)
+    with torch.no_grad():
+        rel = ((learned(x_t, t, "score") - true).pow(2).sum(1).mean() / true.pow(2).sum(1).mean()).item()
+    print(f"t = {t}: relative score error {rel:.2f}")
+ts100 = uniform(process, 100)
+with torch.no_grad():
+    samples = {"EM": euler_maruyama(x_T, ts100, learned, process, generator=torch.Generator().manual_seed(1)),
+               "PC": predictor_corrector(x_T, ts100, learned, process, snr=0.16,
+                                         generator=torch.Generator().manual_seed(1)),
+               "PF-ODE": euler(x_T, ts100, learned, process)}
+for name, x in samples.items():
+    assert sw(x) < 0.3, (name, sw(x))
+    print(f"{name:6s}: SW2 to exact samples {sw(x):.2f} < 0.3: {sw(x) < 0.3}")
+
+# %%
+fig, axes = figure(4, size=3.2)
+scatter2d(axes[0, 0], ref, title=f"exact (floor {floor:.3f})", color="gray")
+for ax, (name, x) in zip(axes[0, 1:], samples.items()):
+    scatter2d(ax, x, title=f"learned, {name}: SW₂ {sw(x):.2f}")
+for ax in axes[0]:
+    ax.set(xlabel="$x_1$", ylabel="$x_2$")
+plt.show()
+
+# %% [markdown]
+# ## Play
+# Few steps: the EM predictor alone is coarse; the Langevin corrector (extra score calls) sharpens it. Too large an r
+# overshoots.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+diffedu.widgets.pc_panel()
+
+# %% [markdown]
+# ## Exercise
+# **Exercise 1 (subvp_sigma).** The sub-VP kernel's $\sigma_t$ for a linear $\beta(t)$.
+
+# %%
+def subvp_sigma(t, beta_min, beta_max):
+    # BEGIN SOLUTION
+    B = beta_min * t + 0.5 * (beta_max - beta_min) * t**2
+    return 1 - torch.exp(-B)
+    # END SOLUTION
+
+
+check_subvp_sigma(subvp_sigma)
+
+# %% [markdown]
+# **Exercise 2 (corrector_step).** The Langevin corrector's step size from the target signal-to-noise ratio r.
+
+# %%
+def corrector_step(snr, z_norm, score_norm):
+    # BEGIN SOLUTION
+    return 2 * (snr * z_norm / score_norm) ** 2
+    # END SOLUTION
+
+
+check_corrector_step(corrector_step)
+
+# %% [markdown]
+# ## Summary
+# * VP, sub-VP and VE are linear SDEs; their kernels follow from $\dot m = fm$, $\dot v = 2fv + g^2$.
+# * DDPM is the VP SDE on a grid; ᾱ converges to α² at first order.
+# * The reverse SDE, integrated by Euler–Maruyama, samples the data with the score; predictor–corrector adds Langevin
+#   steps at fixed t; the probability-flow ODE reaches the same marginals deterministically.
+#
+# ## What next
+# Chapter 08 (flows) learns the ODE's velocity directly; chapter 10 compares the integrators.
+#
+# ## References
+# * Y. Song et al., *Score-Based Generative Modeling through Stochastic Differential Equations*, ICLR 2021.
+# * J. Ho, A. Jain, P. Abbeel, *Denoising Diffusion Probabilistic Models*, NeurIPS 2020.
+# * P. Kloeden, E. Platen, *Numerical Solution of Stochastic Differential Equations*, Springer 1992.
