@@ -317,3 +317,29 @@ def check_ddim_sampler_step(fn: Callable) -> None:
 
 
 # --- 12 ----------------------------------------------------------------------------------------------
+
+
+def check_edm_preconditioning(fn: Callable) -> None:
+    r"""``fn(sigma, sigma_data)`` → (c_skip, c_out, c_in, c_noise) of Karras et al. 2022, Table 1."""
+    from .nets import edm_preconditioning
+    for sd in (0.5, 1.0):
+        sigma = torch.tensor([0.002, 0.3, 1.0, 80.0], dtype=torch.float64)
+        got, want = fn(sigma, sd), edm_preconditioning(sigma, sd)
+        for name, a, b in zip(("c_skip", "c_out", "c_in", "c_noise"), got, want):
+            if not _close(a, b):
+                _report(False, "check_edm_preconditioning", f"{name} is off; with s = σ² + σ_data²: c_skip = σ_data²/s, "
+                        "c_out = σ·σ_data/√s, c_in = 1/√s, c_noise = ln(σ)/4")
+    _report(True, "check_edm_preconditioning", "")
+
+
+def check_drop_labels(fn: Callable) -> None:
+    r"""``fn(y, p_uncond, u)`` → y with entries where u < p_uncond replaced by the null class 10."""
+    y = torch.arange(10)
+    u = torch.linspace(0, 0.95, 10)
+    for p in (0.0, 0.3, 1.0):
+        want = torch.where(u < p, torch.full_like(y, 10), y)
+        got = fn(y, p, u)
+        if not (isinstance(got, torch.Tensor) and torch.equal(got, want)):
+            _report(False, "check_drop_labels", "replace the label by 10 exactly where u < p_uncond; keep the others")
+    _report(True, "check_drop_labels", "")
+

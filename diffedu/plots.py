@@ -139,3 +139,21 @@ def time_grids(process, n_steps: int, grids: dict, ax=None):
 
 
 # --- 12: MNIST ----------------------------------------------------------------------------------------
+
+
+def digit_grid(ax, x, nrow: int | None = None, title: str | None = None):
+    """Show images x (N, 1, 28, 28) in [−1, 1] as one grayscale grid (clamped to [−1, 1] for display only)."""
+    x = torch.as_tensor(x).detach().float().cpu().clamp(-1, 1)
+    n = x.shape[0]
+    nrow = nrow or int(np.ceil(np.sqrt(n)))
+    ncol = int(np.ceil(n / nrow))
+    canvas = -np.ones((ncol * 29 + 1, nrow * 29 + 1))
+    for k in range(n):
+        r, c = divmod(k, nrow)
+        canvas[1 + r * 29:1 + r * 29 + 28, 1 + c * 29:1 + c * 29 + 28] = x[k, 0].numpy()
+    ax.imshow(canvas, cmap="gray", vmin=-1, vmax=1)
+    ax.set_xticks([]), ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return ax
+

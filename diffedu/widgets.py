@@ -247,3 +247,18 @@ def samplers_panel() -> W.VBox:
 # --- 11 ---
 
 # --- 12 ---
+
+def mnist_sampler_panel(names=("mnist-edm", "mnist-ddpm", "mnist-flow")) -> W.VBox:
+    """Sample the shipped checkpoints: checkpoint, integrator, steps and label (10 = no label)."""
+    from .plots import digit_grid
+    from .pretrained import play_mnist
+
+    def draw(name, integrator, n_steps, label):
+        out = play_mnist(name, integrator, n_steps, label)
+        fig, ax = plt.subplots(figsize=(4, 4))
+        digit_grid(ax, out["x"], title=f"{name}, {integrator}, {n_steps} steps, NFE ≤ {out['nfe']}")
+
+    return panel(draw, name=dropdown(list(names), names[0], "checkpoint"),
+                 integrator=dropdown(["euler", "heun", "dpmpp_2m", "ddim"], "heun", "integrator"),
+                 n_steps=int_slider(10, 1, 50, "steps"), label=int_slider(3, 0, 10, "label (10 = none)"))
+
