@@ -46,3 +46,16 @@ def test_shipped_checkpoints(name):
     assert m.card["size_bytes"] <= 10 * 2**20 and "device" in m.card and "command" in m.card
     x = m.sample(4, torch.arange(4), n_steps=3, generator=torch.Generator().manual_seed(0))
     assert torch.isfinite(x).all()
+
+
+@pytest.mark.parametrize("integrator, n_steps, label", [("euler", 1, 0), ("heun", 50, 10), ("dpmpp_2m", 1, 9),
+                                                        ("ddim", 50, 0)])
+def test_play_mnist_extremes(tmp_path, monkeypatch, integrator, n_steps, label):
+    """Oracle: the panel's compute function at every slider's extreme values returns finite images and NFE = per-step × steps."""
+    tiny_checkpoint(tmp_path, "edm")
+    monkeypatch.setattr(pretrained, "CHECKPOINT_DIR", tmp_path)
+    monkeypatch.setattr(pretrained, "_CACHE", {})
+    out = pretrained.play_mnist("tiny-edm", integrator, n_steps, label, n=2)
+    assert out["x"].shape == (2, 1, 28, 28) and torch.isfinite(out["x"]).all()
+    with pytest.raises(ValueError, match="label"):
+        pretrained.play_mnist("tiny-edm", integrator, n_steps, 11, n=2)
