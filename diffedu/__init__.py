@@ -15,5 +15,7 @@ from . import data, pretrained  # chapter 12: MNIST loader and shipped checkpoin
 from .elbo import ddim_invert, elbo_terms, elbo_trajectory, posterior, posterior_coefficients
 from .noising import ddpm_vs_vp, em_moments, euler_maruyama_forward, schedule_curves
 from .tweedie import posterior_mean_mc, roundtrip_errors, tweedie_gap
+from .flows import conditional_velocity, marginal_velocity_mc, straightness  # chapter 08
+from .edm_design import precond_variances  # chapter 09
 
 __version__ = "0.1.0"

@@ -267,6 +267,65 @@ def check_ddim_step(fn: Callable) -> None:
 
 # --- 08, 09 ------------------------------------------------------------------------------------------
 
+def check_rf_conditional_velocity(fn: Callable) -> None:
+    r"""``fn(x0, eps, t)`` → rectified flow's conditional velocity $dx_t/dt = \varepsilon - x_0$ for $x_t = (1-t)x_0 + t\varepsilon$ (chapter 08)."""
+    g = torch.Generator().manual_seed(8)
+    x0, eps = torch.randn(6, 2, generator=g, dtype=torch.float64), torch.randn(6, 2, generator=g, dtype=torch.float64)
+    for t in (0.0, 0.3, 1.0):
+        got = fn(x0.clone(), eps.clone(), t)
+        if not _close(got, eps - x0):
+            hint = ("you returned x0 − ε: in the course time runs data → noise, so d/dt[(1−t)x0 + tε] = ε − x0 "
+                    "(the flow-matching papers' τ = 1 − t flips the sign)" if _close(got, x0 - eps) else
+                    "differentiate x_t = (1 − t)x0 + tε with respect to t; the answer does not depend on t")
+            _report(False, "check_rf_conditional_velocity", hint)
+    _report(True, "check_rf_conditional_velocity", "")
+
+
+def check_rf_velocity_to_x0(fn: Callable) -> None:
+    r"""``fn(v, x_t, t)`` → $\hat x_0 = x_t - t\,v$, the denoiser read off a rectified-flow velocity (chapter 08)."""
+    g = torch.Generator().manual_seed(9)
+    x0, eps = torch.randn(6, 2, generator=g, dtype=torch.float64), torch.randn(6, 2, generator=g, dtype=torch.float64)
+    for t in (0.2, 0.7, 1.0):
+        x_t, v = (1 - t) * x0 + t * eps, eps - x0
+        if not _close(fn(v.clone(), x_t.clone(), t), x0):
+            _report(False, "check_rf_velocity_to_x0", "eliminate ε from x_t = (1−t)x0 + tε and v = ε − x0: "
+                    "x_t − t v = ?")
+    _report(True, "check_rf_velocity_to_x0", "")
+
+
+def check_edm_precond(fn: Callable) -> None:
+    r"""``fn(sigma, sigma_data)`` → ``(c_skip, c_out, c_in, c_noise)`` of EDM (Karras et al. 2022, Table 1) (chapter 09)."""
+    from .nets import edm_preconditioning
+    sigma = torch.tensor([0.002, 0.1, 0.5, 2.0, 80.0], dtype=torch.float64)
+    for sigma_data in (0.5, 1.0):
+        want = edm_preconditioning(sigma, sigma_data)
+        got = fn(sigma.clone(), sigma_data)
+        names = ("c_skip", "c_out", "c_in", "c_noise")
+        if not isinstance(got, (tuple, list)) or len(got) != 4:
+            _report(False, "check_edm_precond", "return the four coefficients as a tuple (c_skip, c_out, c_in, c_noise)")
+        for name, a, b in zip(names, got, want):
+            if not _close(a, b):
+                hints = dict(c_skip="c_skip = σ_d²/(σ² + σ_d²): at σ → 0 it is 1 (keep x_t)",
+                             c_out="c_out = σσ_d/√(σ² + σ_d²): the target's scale",
+                             c_in="c_in = 1/√(σ² + σ_d²): x_t has variance σ² + σ_d²",
+                             c_noise="c_noise = ln(σ)/4")
+                _report(False, "check_edm_precond", f"{name} is off at σ_data = {sigma_data}. {hints[name]}")
+    _report(True, "check_edm_precond", "")
+
+
+def check_karras_sigmas(fn: Callable) -> None:
+    r"""``fn(n, sigma_min, sigma_max, rho)`` → the n noise levels $(\sigma_{max}^{1/\rho} + \tfrac{i}{n-1}(\sigma_{min}^{1/\rho} - \sigma_{max}^{1/\rho}))^\rho$ (chapter 09)."""
+    for n, lo, hi, rho in ((18, 0.002, 80.0, 7.0), (5, 0.01, 10.0, 1.0), (10, 0.002, 80.0, 3.0)):
+        i = torch.arange(n, dtype=torch.float64) / (n - 1)
+        want = (hi ** (1 / rho) + i * (lo ** (1 / rho) - hi ** (1 / rho))) ** rho
+        got = fn(n, lo, hi, rho)
+        if not _close(got, want):
+            hint = ("the first level must be σ_max and the last σ_min (decreasing)" if _close(torch.as_tensor(got).flip(0), want)
+                    else "interpolate linearly between σ_max^(1/ρ) and σ_min^(1/ρ) over n points, then raise to the power ρ")
+            _report(False, "check_karras_sigmas", hint)
+    _report(True, "check_karras_sigmas", "")
+
+
 
 # --- 10 ----------------------------------------------------------------------------------------------
 def _sampler_cases():

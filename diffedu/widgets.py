@@ -223,6 +223,53 @@ def ddim_eta_panel() -> W.VBox:
 
 # --- 08, 09 ---
 
+def flows_panel() -> W.VBox:
+    """Chapter 08: Euler steps and the path (rectified vs cosine VP); draws the trajectories on the exact marginal
+    velocity of the same mixture from the same noise, with straightness and error (flows.play_flows)."""
+    from .flows import play_flows
+    from .plots import figure, scatter2d, to_numpy
+
+    def draw(n_steps, path):
+        out = play_flows(n_steps, path, n_samples=300)
+        fig, axes = figure(2, size=3.6)
+        traj = to_numpy(out["traj"])
+        for j in range(0, traj.shape[1], 6):
+            axes[0, 0].plot(traj[:, j, 0], traj[:, j, 1], lw=0.6, color="C4", alpha=0.6)
+        scatter2d(axes[0, 0], out["samples"], lim=3.5, color="C3", s=4,
+                  title=f"{path}: {n_steps} Euler steps\ndeviation from chord {out['straightness']:.3f}")
+        scatter2d(axes[0, 1], out["data"], lim=3.5, color="C0", s=4, label="exact data")
+        scatter2d(axes[0, 1], out["samples"], lim=3.5, color="C3", s=4,
+                  title=f"samples vs data: SW = {out['sw']:.3f}", label="samples")
+        axes[0, 1].legend(loc="lower right", fontsize=7)
+        for ax in axes[0]:
+            ax.set(xlabel="$x_1$", ylabel="$x_2$")
+
+    return panel(draw, n_steps=int_slider(4, 1, 50, "Euler steps"),
+                 path=dropdown(["rectified", "cosine"], "rectified", "path"))
+
+
+def edm_panel() -> W.VBox:
+    """Chapter 09: ρ, NFE, S_churn and S_noise; Heun on the ρ grid on the exact mixture with its exact errors
+    (edm_design.play_edm)."""
+    from .edm_design import play_edm
+    from .plots import figure, scatter2d, to_numpy
+
+    def draw(rho, nfe, s_churn, s_noise):
+        out = play_edm(rho, nfe, s_churn, s_noise, n=400)
+        fig, axes = figure(2, size=3.6)
+        scatter2d(axes[0, 0], out["data"], lim=3.5, color="C0", s=4, label="exact data")
+        scatter2d(axes[0, 0], out["samples"], lim=3.5, color="C3", s=4, label="Heun samples",
+                  title=f"ODE error {out['ode_error']:.3f} · SW {out['sw']:.3f}")
+        axes[0, 0].legend(loc="lower right", fontsize=7)
+        axes[0, 0].set(xlabel="$x_1$", ylabel="$x_2$")
+        s = to_numpy(out["sigmas"])
+        axes[0, 1].semilogy(range(len(s) - 1), s[:-1], "o-", ms=3)
+        axes[0, 1].set(title=f"ρ = {rho:g} grid ({len(s) - 1} steps)", xlabel="step i", ylabel=r"$\sigma_i$")
+
+    return panel(draw, rho=slider(7.0, 0.5, 20.0, 0.5, "ρ"), nfe=int_slider(15, 1, 100, "NFE"),
+                 s_churn=slider(0.0, 0.0, 100.0, 1.0, "S_churn"), s_noise=slider(1.0, 0.5, 1.5, 0.01, "S_noise"))
+
+
 # --- 10 ---
 
 def samplers_panel() -> W.VBox:

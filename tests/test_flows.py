@@ -1,0 +1,103 @@
+"""Chapter 08's flows module and 09's EDM design module: oracles are the exact Gaussian mixture and closed forms."""
+import math
+
+import pytest
+import torch
+
+from diffedu import RectifiedFlow, gmm_2d
+from diffedu.edm_design import loss_weight, play_edm, precond_variances
+from diffedu.exercises import (check_edm_precond, check_karras_sigmas, check_rf_conditional_velocity,
+                               check_rf_velocity_to_x0)
+from diffedu.flows import (cfm_loss, course_time, excess_length, marginal_fm_loss, marginal_velocity_mc, play_flows,
+                           straightness)
+from diffedu.nets import MLP, edm_preconditioning
+
+
+def test_course_time_flips():
+    """Oracle: t = 1 − τ; τ outside [0, 1] is refused."""
+    assert torch.allclose(course_time(torch.tensor([0.0, 0.25, 1.0])), torch.tensor([1.0, 0.75, 0.0]))
+    with pytest.raises(ValueError, match="tau"):
+        course_time(1.5)
+
+
+def test_marginal_velocity_mc_matches_exact():
+    """Oracle: the mixture's exact velocity. Self-normalised MC with 20 000 data samples in 2-D: error ≪ 5 % of |u|."""
+    gmm, p, g = gmm_2d(), RectifiedFlow(), torch.Generator().manual_seed(0)
+    x = gmm.sample(200, t=0.6, process=p, generator=g)
+    mc = marginal_velocity_mc(x, 0.6, p, gmm.sample(20000, generator=g))
+    exact = gmm.velocity(x, 0.6, p)
+    assert (mc - exact).norm(dim=1).mean() < 0.05 * exact.norm(dim=1).mean()
+
+
+def test_cfm_minus_marginal_is_constant():
+    """Oracle: L_CFM − L_marginal does not depend on θ (Lipman et al. 2023, Thm 2). Common random numbers,
+    N = 20 000: the spread across 3 random nets is < 0.05 while their losses differ by far more."""
+    gmm, p, g = gmm_2d(), RectifiedFlow(), torch.Generator().manual_seed(1)
+    n = 20000
+    x0 = gmm.sample(n, generator=g)
+    eps, t = torch.randn(n, 2, generator=g, dtype=torch.float64), torch.rand(n, generator=g, dtype=torch.float64) * 0.98 + 0.01
+    diffs, losses = [], []
+    for k in range(3):
+        torch.manual_seed(k)
+        net = MLP(hidden=32).double()
+        with torch.no_grad():
+            c, m = cfm_loss(net, x0, eps, t, p).item(), marginal_fm_loss(net, x0, eps, t, p, gmm).item()
+        diffs.append(c - m)
+        losses.append(c)
+    assert max(diffs) - min(diffs) < 0.05 and max(losses) - min(losses) > 0.1
+
+
+def test_straightness_of_a_line_is_zero():
+    """Oracle: a straight path at constant speed has zero chord deviation and zero excess length."""
+    s = torch.linspace(0, 1, 11, dtype=torch.float64)[:, None, None]
+    a, b = torch.randn(1, 5, 2, dtype=torch.float64), torch.randn(1, 5, 2, dtype=torch.float64)
+    traj = (1 - s) * a + s * b
+    assert straightness(traj).item() < 1e-12 and abs(excess_length(traj).item()) < 1e-12
+
+
+@pytest.mark.parametrize("path", ["rectified", "cosine"])
+@pytest.mark.parametrize("n_steps", [1, 200])
+def test_play_flows_extremes(path, n_steps):
+    """Oracle: finite outputs at the slider extremes; 1 Euler step gives a straight path (deviation 0)."""
+    out = play_flows(n_steps, path, n_samples=50)
+    assert bool(torch.isfinite(out["samples"]).all()) and math.isfinite(out["sw"])
+    if n_steps == 1:
+        assert out["straightness"] < 1e-12
+
+
+def test_precond_unit_variance():
+    """Oracle: the construction of c_in, c_skip, c_out. 4000 samples in 2-D: variance within ±10 % of 1."""
+    g = torch.Generator().manual_seed(2)
+    x0 = gmm_2d().sample(4000, generator=g)
+    sd = x0.std().item()
+    v_in, v_t = precond_variances(x0, torch.tensor([0.01, 1.0, 80.0], dtype=torch.float64), sd, generator=g)
+    assert bool(((v_in - 1).abs() < 0.1).all()) and bool(((v_t - 1).abs() < 0.1).all())
+
+
+def test_loss_weight_is_inverse_c_out_squared():
+    """Oracle: λ(σ) c_out(σ)² = 1 exactly (float64)."""
+    sigma = torch.logspace(-3, 2, 20, dtype=torch.float64)
+    c_out = edm_preconditioning(sigma, 0.5)[1]
+    assert torch.allclose(loss_weight(sigma, 0.5) * c_out**2, torch.ones_like(sigma))
+
+
+@pytest.mark.parametrize("rho,nfe,s_churn,s_noise", [(0.5, 1, 0.0, 0.5), (20.0, 100, 100.0, 1.5), (7.0, 2, 0.0, 1.0)])
+def test_play_edm_extremes(rho, nfe, s_churn, s_noise):
+    """Oracle: finite samples and errors at every slider extreme (no exception, no NaN)."""
+    out = play_edm(rho, nfe, s_churn, s_noise, n=50)
+    assert bool(torch.isfinite(out["samples"]).all()) and math.isfinite(out["ode_error"]) and math.isfinite(out["sw"])
+
+
+def test_checks_reject_wrong_answers():
+    """Oracle: the checks' reference formulas; a wrong answer raises AssertionError with a hint, a right one passes."""
+    check_rf_conditional_velocity(lambda x0, eps, t: eps - x0)
+    with pytest.raises(AssertionError, match="Hint"):
+        check_rf_conditional_velocity(lambda x0, eps, t: x0 - eps)
+    check_rf_velocity_to_x0(lambda v, x_t, t: x_t - t * v)
+    with pytest.raises(AssertionError, match="Hint"):
+        check_rf_velocity_to_x0(lambda v, x_t, t: x_t + t * v)
+    check_edm_precond(edm_preconditioning)
+    with pytest.raises(AssertionError, match="Hint"):
+        check_edm_precond(lambda s, sd: (sd**2 / (s**2 + sd**2), s * sd, 1 / (s**2 + sd**2).sqrt(), s.log() / 4))
+    with pytest.raises(AssertionError, match="Hint"):
+        check_karras_sigmas(lambda n, lo, hi, rho: torch.linspace(hi, lo, n))
