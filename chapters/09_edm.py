@@ -1,0 +1,210 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 09 · EDM: the design space of diffusion models
+#
+# **You will** write every diffusion model as a choice of noise level $\sigma(t)$ and scale $s(t)$, derive EDM's
+# preconditioning $c_{skip}, c_{out}, c_{in}, c_{noise}$ from unit-variance requirements and verify them numerically,
+# see the log-normal training distribution of σ and the loss weight, and measure what each sampler choice (Euler vs
+# Heun, uniform vs ρ grid, churn) buys at a fixed number of network evaluations.
+# **You need** chapters 02, 07 and 08 · **Time** about 30 minutes
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+
+import diffedu
+import diffedu.widgets
+from diffedu import EDM, gmm_2d
+from diffedu.edm_design import ablation, lognormal_sigma_density, loss_weight, precond_variances
+from diffedu.exercises import check_edm_precond, check_karras_sigmas
+from diffedu.nets import edm_preconditioning
+from diffedu.plots import figure, to_numpy
+from diffedu.timers import karras, uniform
+
+g = diffedu.seed(0)
+print(diffedu.banner())
+
+# %% [markdown]
+# ## Theory
+# ### σ(t) and s(t)
+# Karras et al. (2022) write any diffusion as $x = s(t)\,(x_0 + \sigma(t)\,n)$, $n \sim \mathcal N(0, I)$. In the course's
+# notation $s(t) = \alpha_t$ and $\sigma(t) = \sigma_t/\alpha_t$, the noise level. The probability-flow ODE becomes
+# $$dx = \Big[\frac{\dot s}{s}x - s^2\dot\sigma\sigma\,\nabla\log p\big(\tfrac{x}{s}; \sigma\big)\Big]dt.$$
+# EDM picks $s = 1$ and $\sigma(t) = t$ (`diffedu.EDM`): then $dx/d\sigma = (x - D(x;\sigma))/\sigma$, with the denoiser
+# $D(x;\sigma) = \mathbb E[x_0\mid x]$, and the ODE's solution trajectories are as straight as the data allow.
+#
+# ### Preconditioning from unit variances
+# Let $\mathrm{Var}\,x_0 = \sigma_{data}^2$ per coordinate, $x = x_0 + \sigma n$, so $\mathrm{Var}\,x = \sigma^2 + \sigma_{data}^2$.
+# Write $D_x = c_{skip}\,x + c_{out}\,F_x(c_{in}x;\ c_{noise})$ and ask:
+# 1. **Input** of unit variance: $c_{in} = 1/\sqrt{\sigma^2 + \sigma_{data}^2}$.
+# 2. **Target** of unit variance. The network's effective target is $F^* = (x_0 - c_{skip}x)/c_{out}$, with
+#    $\mathrm{Var}(x_0 - c_{skip}x) = (1-c_{skip})^2\sigma_{data}^2 + c_{skip}^2\sigma^2$. Setting
+#    $c_{out}^2 = (1-c_{skip})^2\sigma_{data}^2 + c_{skip}^2\sigma^2$ gives unit variance.
+# 3. **Smallest error amplification**: choose $c_{skip}$ to minimise $c_{out}$. Differentiating,
+#    $-(1-c_{skip})\sigma_{data}^2 + c_{skip}\sigma^2 = 0$, so
+# $$c_{skip} = \frac{\sigma_{data}^2}{\sigma^2 + \sigma_{data}^2},\qquad c_{out} = \frac{\sigma\,\sigma_{data}}{\sqrt{\sigma^2 + \sigma_{data}^2}},\qquad
+#   c_{noise} = \tfrac14\ln\sigma.$$
+# At small σ, $c_{skip} \to 1$ (keep the input); at large σ, $c_{skip} \to 0$ (predict $x_0$ afresh).
+#
+# ### Which σ to train on, and how much each counts
+# The loss is $\mathbb E_\sigma\,\lambda(\sigma)\,\mathbb E\lVert D_\theta(x_0 + \sigma n;\sigma) - x_0\rVert^2$. With
+# $\lambda(\sigma) = 1/c_{out}^2 = (\sigma^2 + \sigma_{data}^2)/(\sigma\sigma_{data})^2$ it is
+# $\mathbb E\lVert F_\theta - F^*\rVert^2$: unit weight on a unit-variance target at every σ. σ is drawn log-normal,
+# $\ln\sigma \sim \mathcal N(P_{mean} = -1.2, P_{std}^2 = 1.2^2)$, concentrating training where the loss can still fall.
+#
+# ### The sampler
+# Time steps $\sigma_i = (\sigma_{max}^{1/\rho} + \tfrac{i}{N-1}(\sigma_{min}^{1/\rho} - \sigma_{max}^{1/\rho}))^\rho$, then
+# $\sigma_N = 0$; ρ = 7 crowds the steps at small σ where the denoiser changes fastest. Heun's method: an Euler step
+# $d_{cur} = (x - D(x;\sigma_i))/\sigma_i$, then a correction with the slope at the arrival point $d_{prime}$, averaged
+# (2 evaluations per step, 1 on the last step to σ = 0). **Churn** first raises the noise, $\hat\sigma = (1+\gamma)\sigma_i$,
+# $\hat x = x + \sqrt{\hat\sigma^2 - \sigma_i^2}\,S_{noise}\,z$ with $\gamma = \min(S_{churn}/N, \sqrt2 - 1)$, which lets
+# the sampler correct earlier errors (`diffedu.integrators.heun`).
+
+# %% [markdown]
+# ## See it
+# The coefficients across σ, the training distribution of σ and the loss weight, and the ρ grids.
+
+# %%
+sigma = torch.logspace(-3, 2, 200, dtype=torch.float64)
+sd = 0.5
+c_skip, c_out, c_in, c_noise = edm_preconditioning(sigma, sd)
+fig, axes = figure(3, size=3.6)
+ax = axes[0, 0]
+for y, lab in ((c_skip, "$c_{skip}$"), (c_out, "$c_{out}$"), (c_in, "$c_{in}$")):
+    ax.loglog(to_numpy(sigma), to_numpy(y), label=lab)
+ax.set(title=r"preconditioning ($\sigma_{data}$ = 0.5)", xlabel=r"$\sigma$", ylabel="coefficient")
+ax.legend()
+ax = axes[0, 1]
+ax.semilogx(to_numpy(sigma), to_numpy(lognormal_sigma_density(sigma) * sigma), label=r"density of $\ln\sigma$")
+ax2 = ax.twinx()
+ax2.loglog(to_numpy(sigma), to_numpy(loss_weight(sigma, sd)), color="C3", label=r"$\lambda(\sigma)$")
+ax.set(title="training σ and loss weight", xlabel=r"$\sigma$", ylabel=r"density of $\ln\sigma$")
+ax2.set_ylabel(r"$\lambda(\sigma)$", color="C3")
+edm = EDM()
+ax = axes[0, 2]
+for rho in (1.0, 3.0, 7.0):
+    s_grid = to_numpy(karras(edm, 18, rho))
+    ax.semilogy(range(18), s_grid[:-1], "o-", ms=3, label=f"ρ = {rho:g}")
+ax.set(title="ρ grids, 18 steps", xlabel="step i", ylabel=r"$\sigma_i$")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# ## Check it
+# ### Unit variance of the input and of the target
+# Data: the 2-D mixture, with $\sigma_{data}$ its measured standard deviation; 4000 samples per σ.
+# Tolerance ±0.1 (the sampling error of a variance from 4000 samples is about ±0.03).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+x0 = gmm_2d().sample(4000, generator=torch.Generator().manual_seed(1))
+sigma_data = x0.std().item()
+check_sigmas = torch.tensor([0.002, 0.1, 1.0, 10.0, 80.0], dtype=torch.float64)
+v_in, v_target = precond_variances(x0, check_sigmas, sigma_data, generator=torch.Generator().manual_seed(2))
+assert bool(((v_in - 1).abs() < 0.1).all()) and bool(((v_target - 1).abs() < 0.1).all())
+for s_, a, b in zip(check_sigmas.tolist(), v_in.tolist(), v_target.tolist()):
+    print(f"σ = {s_:6.3f}: Var(c_in x) = {a:.1f}  Var(F*) = {b:.1f}")
+
+# %% [markdown]
+# ### The ablation: one choice at a time, same budget
+# The exact mixture's denoiser on EDM's process ($\sigma_{max} = 80$), 1000 starting points, the same for every row.
+# *ODE error*: mean distance to a 128-step Heun solution from the same start (deterministic rows only). *SW*: sliced
+# Wasserstein distance to exact data samples. The table below is computed here, now.
+
+# %%
+nfe = 31 if diffedu.quick() else 63
+rows = ablation(nfe=nfe, n=1000 if diffedu.quick() else 4000, n_ref_steps=128 if diffedu.quick() else 256)
+print(f"{'configuration':40s} {'NFE':>4s} {'ODE error':>10s} {'SW':>7s}")
+for r in rows:
+    err = "—" if r["ode_error"] != r["ode_error"] else f"{r['ode_error']:.4f}"
+    print(f"{r['config']:40s} {r['nfe']:4d} {err:>10s} {r['sw']:7.3f}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+by = {r["config"]: r for r in rows}
+assert by["Euler, ρ = 7 grid"]["ode_error"] < by["Euler, uniform σ grid"]["ode_error"]
+assert by["Heun, ρ = 7 grid"]["ode_error"] < by["Heun, uniform σ grid"]["ode_error"]
+print("the ρ = 7 grid beats the uniform σ grid at equal NFE, for Euler and for Heun: True")
+
+# %% [markdown]
+# ### MNIST: the EDM checkpoint at 18 Heun steps
+# `diffedu.pretrained.load('mnist-edm')` (trained on CPU, small), sampled with 18 Heun steps on the ρ = 7 grid
+# (35 evaluations). Skipped with a note when the checkpoint is not in `data/checkpoints/`.
+
+# %%
+ckpt_dir = Path(diffedu.__file__).resolve().parent.parent / "data" / "checkpoints"
+if any(ckpt_dir.glob("mnist-edm.*")):
+    model = diffedu.pretrained.load("mnist-edm")
+    imgs = model.sample(20, y=torch.arange(20) % 10, n_steps=18, generator=torch.Generator().manual_seed(3))
+    fig, axes = plt.subplots(2, 10, figsize=(10, 2.2))
+    for ax, im in zip(axes.flat, imgs):
+        ax.imshow(to_numpy(im[0]), cmap="gray", vmin=-1, vmax=1)
+        ax.axis("off")
+    fig.suptitle("mnist-edm, 18 Heun steps (35 NFE), labels 0–9")
+    plt.show()
+else:
+    print("Note: data/checkpoints/mnist-edm.* not found; the MNIST samples are skipped (see chapter 12 to train it).")
+
+# %% [markdown]
+# ## Play
+# ρ, the NFE budget and the churn parameters of Heun's sampler on the exact mixture: the title shows the exact ODE
+# error (meaningful without churn) and the SW distance to the data.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+diffedu.widgets.edm_panel()
+
+# %% [markdown]
+# ## Exercise
+# ### Exercise 1: the preconditioning
+# Return `(c_skip, c_out, c_in, c_noise)` for a tensor of σ and a float σ_data.
+
+# %%
+def edm_precond(sigma, sigma_data):
+    # BEGIN SOLUTION
+    s2 = sigma**2 + sigma_data**2
+    return sigma_data**2 / s2, sigma * sigma_data / s2.sqrt(), 1 / s2.sqrt(), sigma.log() / 4
+    # END SOLUTION
+
+
+check_edm_precond(edm_precond)
+
+# %% [markdown]
+# ### Exercise 2: the ρ-spaced noise levels
+# Return the n levels from σ_max down to σ_min (without the final 0).
+
+# %%
+def karras_sigmas(n, sigma_min, sigma_max, rho):
+    # BEGIN SOLUTION
+    i = torch.arange(n, dtype=torch.float64) / (n - 1)
+    return (sigma_max ** (1 / rho) + i * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
+    # END SOLUTION
+
+
+check_karras_sigmas(karras_sigmas)
+
+# %% [markdown]
+# ## Summary
+# - Every diffusion is a noise level σ(t) and a scale s(t); EDM takes s = 1, σ = t.
+# - $c_{in}$ and $c_{out}$ make the network's input and target unit-variance; $c_{skip}$ minimises the error amplification.
+# - $\lambda(\sigma) = 1/c_{out}^2$ gives every σ unit weight; σ is drawn log-normal.
+# - At equal NFE the ρ grid matters most here; Heun's second order pays off once the steps are small enough; churn
+#   trades ODE accuracy for error correction.
+#
+# ## What next
+# Chapter 10 compares samplers systematically: error against NFE for Euler, Heun, DDIM and DPM-Solver.
+#
+# ## References
+# - Karras, Aittala, Aila, Laine (2022). *Elucidating the Design Space of Diffusion-Based Generative Models*. NeurIPS.
+# - Song et al. (2021). *Score-Based Generative Modeling through Stochastic Differential Equations*. ICLR.
