@@ -14,8 +14,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # 01 · The forward process: schedules, the forward SDE and the SNR
 #

@@ -14,8 +14,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # 02 · Tweedie's formula: denoiser, score, ε and velocity are one object
 #
