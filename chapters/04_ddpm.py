@@ -24,8 +24,6 @@
 
 # %%
 import math
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import torch
 
@@ -261,26 +259,26 @@ plt.show()
 # in `data/checkpoints/` yet, the cell says so and moves on.
 
 # %%
-ckpt_dir = Path(diffedu.__file__).resolve().parent.parent / "data" / "checkpoints"
-has_ckpt = any(ckpt_dir.glob("mnist-ddpm.*"))
-if not has_ckpt:
-    print(f"Note: no mnist-ddpm checkpoint in {ckpt_dir} yet; the MNIST strip is skipped.")
+from diffedu import pretrained
+
+if "mnist-ddpm" not in pretrained.available():
+    print(f"Note: no mnist-ddpm checkpoint in {pretrained.CHECKPOINT_DIR} yet; the MNIST strip is skipped.")
 else:
-    from diffedu import pretrained
     model = pretrained.load("mnist-ddpm")
     mnist_process, mnist_pred = model.process, model.predictor
     T_m = int(mnist_process.T)
-    n_grid = 100 if diffedu.quick() else T_m  # quick mode: ancestral over 100 of the T steps
+    n_grid = 25 if diffedu.quick() else T_m  # quick mode: ancestral over 25 of the T steps (a U-Net on CPU is slow)
     ts_m = torch.linspace(T_m, 0, n_grid + 1, dtype=torch.float64)
     keep = set(torch.linspace(0, n_grid - 1, 8).round().long().tolist())
     frames = []
-    x_m = torch.randn(6, 1, 28, 28, generator=g)
+    n_img = 4 if diffedu.quick() else 6
+    x_m = torch.randn(n_img, 1, 28, 28, generator=g)
     frames.append(x_m.clone())
     x_m = ddpm(x_m, ts_m, mnist_pred, mnist_process, generator=g,
                callback=lambda d: frames.append(d["x"].clone()) if d["i"] in keep else None)
-    fig, axes = plt.subplots(6, len(frames), figsize=(1.1 * len(frames), 6.6), layout="constrained")
+    fig, axes = plt.subplots(n_img, len(frames), figsize=(1.1 * len(frames), 1.1 * n_img + 0.4), layout="constrained")
     for j, frame in enumerate(frames):
-        for i in range(6):
+        for i in range(n_img):
             axes[i, j].imshow(to_numpy(frame[i, 0]), cmap="gray", vmin=-1, vmax=1)
             axes[i, j].axis("off")
         axes[0, j].set_title("x_T" if j == 0 else f"step {sorted(keep)[j - 1] + 1}", fontsize=8)
