@@ -116,7 +116,7 @@ STATE = """() => {
   const out = {kernel: panel.sessionContext.session?.kernel?.status, counts: [], errors: []};
   for (let i = 0; i < cells.length; i++) {
     const cell = cells.get(i);
-    if (cell.type !== 'code') continue;
+    if (cell.type !== 'code' || !cell.sharedModel.getSource().trim()) continue;  // empty cells never run
     out.counts.push(cell.executionCount);
     for (const o of cell.outputs.toJSON())
       if (o.output_type === 'error') out.errors.push(i + ': ' + o.ename + ': ' + o.evalue);
@@ -155,9 +155,10 @@ def test_slider_changes_the_figure_in_jupyterlab(tmp_path):
             wait_until(lambda: page.evaluate(STATE)["kernel"] == "idle", 120, "the kernel")
             started = time.monotonic()
             page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            done = lambda: (lambda s: s["kernel"] == "idle" and all(c is not None for c in s["counts"]))(
+            # finished: the kernel idle and every code cell run, or an error output (Run All stops there)
+            done = lambda: (lambda s: s["kernel"] == "idle" and (s["errors"] or all(c is not None for c in s["counts"])))(
                 page.evaluate(STATE))
-            wait_until(done, 240, "Run All to finish")
+            wait_until(done, 300, "Run All to finish")
             state = page.evaluate(STATE)
             assert not state["errors"], f"error outputs after Run All: {state['errors']}"
             ran = time.monotonic() - started
