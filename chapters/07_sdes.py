@@ -72,7 +72,7 @@ print(diffedu.banner())
 # %%
 processes = {"VP": VP(), "sub-VP": SubVP(), "VE": VE(0.01, 5.0)}
 tt = torch.linspace(0, 1, 201, dtype=torch.float64)
-ts_fwd = torch.linspace(0, 1, 501).tolist()
+ts_fwd = torch.linspace(0, 1, 201).tolist()
 fig, axes = figure(4, size=3.2)
 for i, (name, proc) in enumerate(processes.items()):
     axes[0, 0].plot(to_numpy(tt), to_numpy(proc.alpha(tt)), f"C{i}", label=name)
@@ -82,31 +82,31 @@ axes[0, 1].set(xlabel="t", ylabel=r"$\sigma_t$", title="noise scale", yscale="lo
 axes[0, 0].legend()
 for ax, name in zip(axes[0, 2:], ("VP", "sub-VP")):
     path = simulate_forward(torch.full((30, 1), 1.5, dtype=torch.float64), ts_fwd, processes[name], generator=g,
-                            return_path=True)  # (501, 30, 1)
+                            return_path=True)  # (201, 30, 1)
     ax.plot(ts_fwd, to_numpy(path[..., 0]), lw=0.6)
     ax.set(xlabel="t", ylabel="x", title=f"{name}: forward paths from 1.5")
 plt.show()
 
 # %% [markdown]
 # ## Check it
-# **1. Forward-simulated moments against the closed form.** $x_0\sim\mathcal N(1.5, 0.25)$, 20 000 Euler–Maruyama
-# paths of 500 steps. Tolerance: |mean error| < 4 standard errors + 0.01 and relative variance error < 0.04
-# (4 standard errors of a variance, $4\sqrt{2/n}\approx0.04$, plus EM's O(Δt) bias).
+# **1. Forward-simulated moments against the closed form.** $x_0\sim\mathcal N(1.5, 0.25)$, 5000 Euler–Maruyama
+# paths of 200 steps. Tolerance: |mean error| < 4 standard errors + 0.01 and relative variance error < 0.08
+# (4 standard errors of a variance, $4\sqrt{2/n}\approx0.08$; EM's O(Δt) variance bias is ≈ βΔt/4 ≤ 2.5% here).
 
 # %%
 # NBVAL_CHECK_OUTPUT
-n_mc = 20_000
+n_mc = 5000
 for name, proc in processes.items():
     x0 = 1.5 + 0.5 * torch.randn(n_mc, 1, generator=g, dtype=torch.float64)
     path = simulate_forward(x0, ts_fwd, proc, generator=g, return_path=True)
     worst_mean, worst_var = 0.0, 0.0
     for t in (0.25, 0.5, 1.0):
         m, v = forward_moments(proc, t, 1.5, 0.25)
-        x_t = path[round(t * 500), :, 0]
+        x_t = path[round(t * 200), :, 0]
         worst_mean = max(worst_mean, (abs(x_t.mean() - m) / ((v / n_mc).sqrt() * 4 + 0.01)).item())
         worst_var = max(worst_var, (abs(x_t.var() / v - 1)).item())
-    assert worst_mean < 1 and worst_var < 0.04, (name, worst_mean, worst_var)
-    print(f"{name:6s}: mean within tolerance: {worst_mean < 1};  max relative variance error {worst_var:.3f} < 0.04")
+    assert worst_mean < 1 and worst_var < 0.08, (name, worst_mean, worst_var)
+    print(f"{name:6s}: mean within tolerance: {worst_mean < 1};  max relative variance error {worst_var:.3f} < 0.08")
 
 # %% [markdown]
 # **2. DDPM → VP SDE.** $\max_n|\bar\alpha_n - \alpha_{t_n}^2|$ falls like 1/N (first order): the ratio between N = 100 and
@@ -123,28 +123,28 @@ assert 7 < ratio < 13, errs
 print(f"max |alpha_bar - alpha_t^2|: N=100 {errs[100]:.1e}, N=1000 {errs[1000]:.1e}, ratio {ratio:.0f}")
 
 # %% [markdown]
-# **3. The reverse SDE with the exact score recovers the mixture.** 2000 samples, 500 EM steps on VP, sliced W₂ to exact
-# samples. Tolerance: within 1.5× the exact-vs-exact noise floor (same n, same projections).
+# **3. The reverse SDE with the exact score recovers the mixture.** 1000 samples, 200 EM steps on VP, sliced W₂ to exact
+# samples. Tolerance: within 2× the exact-vs-exact noise floor (same n, same projections).
 
 # %%
 # NBVAL_CHECK_OUTPUT
 process, gmm = VP(), gmm_2d()
-n = 2000
+n = 1000
 ref, ref2 = gmm.sample(n, generator=g), gmm.sample(n, generator=g)
 sw = lambda a: sliced_wasserstein(a, ref, generator=torch.Generator().manual_seed(7)).item()  # noqa: E731
 floor = sw(ref2)
 exact = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
 x_T = torch.randn(n, 2, generator=g, dtype=torch.float64)
-x_em_exact = euler_maruyama(x_T, uniform(process, 500), exact, process, generator=torch.Generator().manual_seed(1))
+x_em_exact = euler_maruyama(x_T, uniform(process, 200), exact, process, generator=torch.Generator().manual_seed(1))
 sw_em_exact = sw(x_em_exact)
-assert sw_em_exact < 1.5 * floor, (sw_em_exact, floor)
-print(f"floor {floor:.3f}; EM with the exact score {sw_em_exact:.3f} < 1.5 x floor: {sw_em_exact < 1.5 * floor}")
+assert sw_em_exact < 2 * floor, (sw_em_exact, floor)
+print(f"floor {floor:.3f}; EM with the exact score {sw_em_exact:.3f} < 2 x floor: {sw_em_exact < 2 * floor}")
 
 # %% [markdown]
 # **4. A learned score, three samplers.** An MLP trained with the ε-loss (DSM in ε form, chapter 06) on the mixture under
 # VP; its relative score error at three t, then Euler–Maruyama, predictor–corrector (r = 0.16) and Euler on the PF-ODE,
-# each 100 steps (PC: 200 network calls). Tolerance: each sampler's SW₂ below 0.3 (exact samplers reach the floor
-# ≈ 0.05; the gap is the network's error, which shrinks with training — full mode trains 10× longer).
+# each 100 steps (PC: 200 network calls). Tolerance: each sampler's SW₂ below 0.4 (exact samplers reach the floor
+# ≈ 0.07; the gap is the network's error after a short quick-mode training — full mode trains 10× longer).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -152,8 +152,8 @@ torch.manual_seed(0)
 net = MLP(2, hidden=128, depth=3)
 opt = torch.optim.Adam(net.parameters(), lr=2e-3)
 pool = gmm.sample(20_000, generator=g).float()  # a fixed training set
-for step in range(1500 if diffedu.quick() else 15_000):
-    idx = torch.randint(0, pool.shape[0], (512,), generator=g)
+for step in range(600 if diffedu.quick() else 6000):
+    idx = torch.randint(0, pool.shape[0], (256,), generator=g)
     loss = eps_loss(net, pool[idx], process, generator=g)
     opt.zero_grad()
     loss.backward()
@@ -161,7 +161,7 @@ for step in range(1500 if diffedu.quick() else 15_000):
 net.eval()
 learned = Predictor(lambda x, t: net(x.float(), t.float()).double(), "eps", process)
 for t in (0.05, 0.3, 0.8):
-    x_t = gmm.sample(4000, t, process, generator=g)
+    x_t = gmm.sample(2000, t, process, generator=g)
     true = gmm.score(x_t, t, process)
     with torch.no_grad():
         rel = ((learned(x_t, t, "score") - true).pow(2).sum(1).mean() / true.pow(2).sum(1).mean()).item()
@@ -173,8 +173,8 @@ with torch.no_grad():
                                          generator=torch.Generator().manual_seed(1)),
                "PF-ODE": euler(x_T, ts100, learned, process)}
 for name, x in samples.items():
-    assert sw(x) < 0.3, (name, sw(x))
-    print(f"{name:6s}: SW2 to exact samples {sw(x):.2f} < 0.3: {sw(x) < 0.3}")
+    assert sw(x) < 0.4, (name, sw(x))
+    print(f"{name:6s}: SW2 to exact samples {sw(x):.2f} < 0.4: {sw(x) < 0.4}")
 
 # %%
 fig, axes = figure(4, size=3.2)
