@@ -157,7 +157,7 @@ for k, (c, m) in enumerate(rows):
 # %%
 # NBVAL_CHECK_OUTPUT
 for proc in (rf, CosineVP()):
-    t_c = 0.4
+    t_c = torch.tensor(0.4, dtype=torch.float64)
     u_from_score = proc.f(t_c) * x_check - 0.5 * proc.g2(t_c) * gmm.score(x_check, t_c, proc)
     err = (u_from_score - gmm.velocity(x_check, t_c, proc)).abs().max().item()
     assert err < 1e-8, err

@@ -146,6 +146,10 @@ print("the ρ = 7 grid beats the uniform σ grid at equal NFE, for Euler and for
 ckpt_dir = Path(diffedu.__file__).resolve().parent.parent / "data" / "checkpoints"
 if any(ckpt_dir.glob("mnist-edm.*")):
     model = diffedu.pretrained.load("mnist-edm")
+    print(f"mnist-edm: trained {model.card['steps']} steps, {model.card['wall_s']:.0f} s on {model.card['device']}")
+    if model.card["steps"] < 2000:
+        print("Note: this checkpoint is barely trained (a placeholder); its samples still look like noise. "
+              "A longer-trained mnist-edm (chapter 12's `python -m diffedu train mnist --objective edm`) gives digits.")
     imgs = model.sample(20, y=torch.arange(20) % 10, n_steps=18, generator=torch.Generator().manual_seed(3))
     fig, axes = plt.subplots(2, 10, figsize=(10, 2.2))
     for ax, im in zip(axes.flat, imgs):
