@@ -175,7 +175,7 @@ def play_samplers(nfe: int = 20, rho: float = 7.0, eta: float = 0.0, churn: floa
 
 def _table(results: dict) -> str:
     lines = []
-    for r in results["ode"]:
+    for r in results.get("ode", []):
         lines.append(f"\nODE  {r['process']} process, {r['timer']} grid, GMM dim {r['dim']}, {r['n_points']} starts; "
                      f"reference: Heun {r['ref_steps']} steps (its own error ≈ {r['ref_error']:.1e})")
         nfes = [row["nfe_target"] for row in next(iter(r["methods"].values()))["rows"]]
@@ -185,7 +185,7 @@ def _table(results: dict) -> str:
                          + f"{m['order']:>8.2f}{m['theory']:>7}  {'yes' if m['order_ok'] else 'NO'}")
         beats = ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in r["second_order_beats_euler"].items())
         lines.append(f"  beats Euler at every NFE ≥ 20 — {beats}")
-    for r in results["sde"]:
+    for r in results.get("sde", []):
         lines.append(f"\nSDE  {r['process']} process, {r['timer']} grid, GMM dim {r['dim']}: sliced W2 to "
                      f"{r['n_samples']} exact samples; exact-vs-exact floor {r['floor']:.4f}")
         nfes = [row["nfe_target"] for row in next(iter(r["methods"].values()))["rows"]]
@@ -199,8 +199,9 @@ def _progress(what: str, t0: float) -> None:
     print(f"[{time.perf_counter() - t0:6.1f} s] {what}", file=sys.stderr, flush=True)
 
 
-def run(quick: bool = False, device=None) -> dict:
-    """The whole bench; ``quick`` shrinks sizes (for tests and the chapter)."""
+def run(quick: bool = False, device=None, on_result=None) -> dict:
+    """The whole bench; ``quick`` shrinks sizes (for tests and the chapter). ``on_result(kind, result)`` is called as
+    each configuration finishes (kind 'ode' or 'sde'), so that a long run shows its tables as it goes."""
     t0 = time.perf_counter()
     n_points, ref_steps = (64, 400) if quick else (128, 800)
     # (target, its ODE configurations): every configuration on 2-D, EDM/Karras on 16-D (the CPU budget)
@@ -211,11 +212,15 @@ def run(quick: bool = False, device=None) -> dict:
             _progress(f"ODE: {process_name}/{timer}, dim {gmm.dim}", t0)
             ode.append(endpoint_errors(gmm, make_process(process_name), timer, n_points=n_points, ref_steps=ref_steps,
                                        nfes=(5, 10, 20, 50) if quick else NFES, device=device))
+            if on_result is not None:
+                on_result("ode", ode[-1])
     sde = []
     for gmm, _ in targets:
         _progress(f"SDE: vp/uniform, dim {gmm.dim}", t0)
         sde.append(sde_distances(gmm, make_process("vp"), "uniform", n_samples=400 if quick else 1000,
                                  nfes=(20, 50) if quick else (20, 50, 200), device=device))
+        if on_result is not None:
+            on_result("sde", sde[-1])
     return {"device": str(device or "cpu"), "quick": quick, "seconds": time.perf_counter() - t0, "ode": ode, "sde": sde}
 
 
@@ -226,9 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available, else cpu)")
     args = parser.parse_args(argv)
     device = torch.device(args.device) if args.device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    results = run(quick=args.quick, device=device)
-    print(f"diffedu bench samplers — device {results['device']}, {'quick' if args.quick else 'full'} mode")
-    print(_table(results))
+    print(f"diffedu bench samplers — device {device}, {'quick' if args.quick else 'full'} mode", flush=True)
+    results = run(quick=args.quick, device=device, on_result=lambda kind, r: print(_table({kind: [r]}), flush=True))
     print(f"\n{results['seconds']:.1f} s")
     if args.json:
         with open(args.json, "w") as fh:
