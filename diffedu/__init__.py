@@ -11,6 +11,9 @@ from .toys import DATASETS_2D, GaussianMixture, gmm_1d, gmm_2d, gmm_nd, sample_2
 from .timers import TIMERS, make_grid
 from .integrators import INTEGRATORS, get_integrator
 from .denoiser import Denoiser
+from .sdes import SubVP, forward_moments, simulate_forward
+from .fokker_planck import fokker_planck_1d, heat_equation_sides, reverse_family
+from .langevin import annealed_langevin, langevin, sigma_ladder
 from . import data, pretrained  # chapter 12: MNIST loader and shipped checkpoints (train/evaluate load on demand)
 from .elbo import ddim_invert, elbo_terms, elbo_trajectory, posterior, posterior_coefficients
 from .noising import ddpm_vs_vp, em_moments, euler_maruyama_forward, schedule_curves
