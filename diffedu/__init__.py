@@ -13,7 +13,7 @@ from .integrators import INTEGRATORS, get_integrator
 from .denoiser import Denoiser
 from .sdes import SubVP, forward_moments, simulate_forward
 from .fokker_planck import fokker_planck_1d, heat_equation_sides, reverse_family
-from .langevin import annealed_langevin, langevin, sigma_ladder
+from .langevin import annealed_langevin, sigma_ladder
 from . import data, pretrained  # chapter 12: MNIST loader and shipped checkpoints (train/evaluate load on demand)
 from .elbo import ddim_invert, elbo_terms, elbo_trajectory, posterior, posterior_coefficients
 from .noising import ddpm_vs_vp, em_moments, euler_maruyama_forward, schedule_curves
