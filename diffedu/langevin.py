@@ -163,7 +163,7 @@ def mode_fraction(x: Tensor) -> float:
 
 
 def play_langevin(tau: float, n_steps: int, n_levels: int, n_samples: int = 1000, seed: int = 0) -> dict:
-    """Chapter 06 panel: plain Langevin (with the data score) and annealed Langevin (``n_levels`` σ's from 4 to 0.05,
+    r"""Chapter 06 panel: plain Langevin (with the data score) and annealed Langevin (``n_levels`` σ's from 4 to 0.05,
     ``n_steps`` per level) from the same uniform start on the two-mode mixture; mode fractions vs the true 0.8.
 
     ``tau`` is the step relative to the local variance: plain Langevin steps τ·std² (std = 0.4, one mode's width),
