@@ -109,7 +109,7 @@ plt.show()
 # %%
 shipped = [n for n in ("mnist-edm", "mnist-ddpm", "mnist-flow") if n in pretrained.available()]
 print("shipped:", shipped)
-configs = [("euler", 10), ("heun", 10), ("dpmpp_2m", 10)]
+configs = [("euler", 5), ("heun", 5), ("dpmpp_2m", 5)] if diffedu.quick() else [("euler", 20), ("heun", 20), ("dpmpp_2m", 20)]
 for name in shipped:
     model = pretrained.load(name)
     fig, axes = plt.subplots(1, len(configs), figsize=(3.3 * len(configs), 3.6))
