@@ -6,6 +6,7 @@ stylesheet or script that the core text needs comes from the internet when the o
 """
 from __future__ import annotations
 
+import html
 import re
 import sys
 from pathlib import Path
@@ -42,7 +43,7 @@ def test_book_of_every_chapter(tmp_path):
         nb = nbformat.read(notebook, as_version=4)
         page = (out / f"{notebook.stem}.html").read_text(encoding="utf-8")
         title, _ = book.title_and_intro(nb)
-        assert f'href="{notebook.stem}.html"' in index and title.split("·")[-1].strip() in index
+        assert f'href="{notebook.stem}.html"' in index and html.escape(title.split("·")[-1].strip()) in index
         sections = re.findall(r"^## (.+)$", "\n".join(c.source for c in nb.cells if c.cell_type == "markdown"), re.M)
         listed = re.findall(rf'href="{re.escape(notebook.stem)}\.html#[^"]+">([^<]+)<', index)
         assert [s.strip() for s in sections] == listed, f"{notebook.name}: sections {sections} but contents {listed}"

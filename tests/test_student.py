@@ -156,6 +156,7 @@ def test_make_student_writes_every_chapter(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [p.name for p in CHAPTERS]
 
 
+@pytest.mark.slow  # the cells an exercise needs can include a chapter's training cell (06: minutes under load)
 @pytest.mark.parametrize("chapter", with_exercises(CHAPTERS), ids=lambda p: p.stem)
 def test_chapter_exercises_fail_on_the_stub_and_pass_with_the_solution(chapter, tmp_path):
     """Oracle: see the module docstring — the stub's own message or a hint, and the solution's passing check."""
