@@ -6,7 +6,7 @@ Oracles: the instructor notebook itself (its solution must pass its own check); 
 ``AssertionError`` with a hint: anything else is a crash somewhere inside the check or torch).
 
 Budget: no chapter is run whole. For each exercise, only the cells it needs (the setup cell and the cells that bind
-the names it reads, found with ``ast`` by ``tools.student.cells_needed``) run, once, in this process; the stub and the
+the names it reads, found with ``symtable`` by ``tools.student.cells_needed``) run, once, in this process; the stub and the
 solution then each run the exercise's own cells on top of them.
 """
 from __future__ import annotations
@@ -123,6 +123,32 @@ def test_unbalanced_markers_are_refused(bad):
         student.stub(bad, "Exercise")
 
 
+def test_names_follow_python_scoping():
+    """Oracle: Python's scoping rules, read by hand — parameters, locals and comprehension variables are not needed
+    from other cells; globals read inside a function body, a lambda or a class body are; ``global`` assignments
+    bind at the top level."""
+    source = ("import math\n"
+              "def step(x, score, tau=default_tau):\n"
+              "    y = x + tau * score + shift\n"
+              "    return [math.sqrt(k) * y for k in range(n)]\n"
+              "f = lambda u: u * scale\n"
+              "class C:\n    z = offset\n"
+              "def reset():\n    global counter\n    counter = 0\n"
+              "total = sum(f(v) for v in values)\n")
+    defined, used = student.names(source)
+    assert defined == {"math", "step", "f", "C", "reset", "counter", "total"}
+    assert used == {"math", "default_tau", "shift", "n", "scale", "offset", "f", "values"}
+
+
+def test_an_exercise_does_not_pull_in_a_cell_binding_its_parameters_names():
+    """Oracle: a three-cell notebook read by hand — the exercise's function takes ``x`` as a parameter, so the
+    expensive cell that binds a global ``x`` is not needed; the setup cell always is."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import torch"),
+                                         nbformat.v4.new_code_cell("x = train_for_an_hour()"),
+                                         nbformat.v4.new_code_cell("def f(x):\n    return torch.sin(x)")])
+    assert student.cells_needed(nb, [2]) == [0]
+
+
 def test_cells_needed_finds_only_the_setup_and_definitions(tmp_path):
     """Oracle: the fixture chapter's structure, read by hand — its exercises need the setup cell (0 among code cells)
     and the cell defining ``beta``, not the figure or the widget panel."""
@@ -156,7 +182,6 @@ def test_make_student_writes_every_chapter(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [p.name for p in CHAPTERS]
 
 
-@pytest.mark.slow  # the cells an exercise needs can include a chapter's training cell (06: minutes under load)
 @pytest.mark.parametrize("chapter", with_exercises(CHAPTERS), ids=lambda p: p.stem)
 def test_chapter_exercises_fail_on_the_stub_and_pass_with_the_solution(chapter, tmp_path):
     """Oracle: see the module docstring — the stub's own message or a hint, and the solution's passing check."""

@@ -7,16 +7,17 @@ The committed chapters are the instructor version: each exercise's solution sits
 keeps its outputs (figures included), so a student sees the course as it is and only the answers are missing.
 
 For the test (``tests/test_student.py``) this module also finds, for each exercise, the few earlier cells it needs
-(``cells_needed``): the cells that define the names the exercise uses, found by reading the code with ``ast``, so that
-checking every exercise against its stub and its solution does not run whole chapters.
+(``cells_needed``): the cells that define the names the exercise uses, found by reading the code with ``symtable``
+(Python's own scoping rules), so that checking every exercise against its stub and its solution does not run whole
+chapters.
 """
 from __future__ import annotations
 
 import argparse
-import ast
 import builtins
 import copy
 import re
+import symtable
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,23 +155,27 @@ def write_students(notebooks: list[Path], out: Path) -> list[tuple[Path, int]]:
 # --- which cells an exercise needs -----------------------------------------------------------------------------------
 
 def _python(source: str) -> str:
-    """A cell's source with IPython magics and shell escapes commented out, so ``ast`` can read it."""
+    """A cell's source with IPython magics and shell escapes commented out, so ``symtable`` can read it."""
     return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
 
 def names(source: str) -> tuple[set[str], set[str]]:
-    """(defined, used): the names a cell binds at its top level, and the free names it reads anywhere."""
-    tree = ast.parse(_python(source))
-    defined: set[str] = set()
-    for node in tree.body:
-        for sub in ast.walk(node):
-            if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                defined.add(sub.name)
-            elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-                defined.add(sub.id)
-            elif isinstance(sub, (ast.Import, ast.ImportFrom)):
-                defined |= {(a.asname or a.name).split(".")[0] for a in sub.names}
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    """(defined, used): the names a cell binds at its top level, and the global names it reads anywhere.
+
+    Read with Python's own scoping (``symtable``), so that a function's parameters and locals are not taken for
+    names the cell needs: ``def langevin_step(x, score, tau, z)`` reads none of the chapter's ``x`` or ``score``,
+    while a global that its body reads (``beta`` inside a check) is needed when the function is called.
+    """
+    table = symtable.symtable(_python(source), "<cell>", "exec")
+    defined = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
+    used = {s.get_name() for s in table.get_symbols() if s.is_referenced()}
+    nested = list(table.get_children())
+    while nested:  # functions, classes, lambdas, comprehensions: the globals they read
+        scope = nested.pop()
+        symbols = scope.get_symbols()
+        used |= {s.get_name() for s in symbols if s.is_global() and s.is_referenced()}
+        defined |= {s.get_name() for s in symbols if s.is_declared_global() and s.is_assigned()}
+        nested += scope.get_children()
     return defined, used - set(dir(builtins))
 
 
