@@ -7,8 +7,10 @@ environment is built).
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -91,6 +93,22 @@ def test_binder_conventions():
     install = [line for line in post_build.splitlines() if "pip install" in line]
     assert install and re.search(r"\s-e\s+\.\s*$|\s\.\s*$", install[0]), "postBuild must pip-install the package (.)"
     assert "--no-deps" in install[0], "postBuild must leave conda's packages alone (--no-deps)"
+
+
+def test_binder_sessions_run_in_quick_mode():
+    """Oracle: repo2docker runs each session's command as ``./start <command>``; run that way with DIFFEDU_QUICK
+    unset, diffedu's banner (what every chapter's first cell prints) says quick mode, on any machine, GPU or not;
+    an explicit DIFFEDU_QUICK=0 still wins. The script is committed executable."""
+    start = ROOT / "start"
+    assert start.read_text().startswith("#!/") and git_mode("start") in ("100755", "") and start.stat().st_mode & 0o111
+    env = {k: v for k, v in os.environ.items() if k != "DIFFEDU_QUICK"}
+    banner = [sys.executable, "-c", "import diffedu; print(diffedu.banner())"]
+    quick = subprocess.run([str(start), *banner], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert quick.returncode == 0, quick.stderr
+    assert quick.stdout.startswith("diffedu: quick mode on "), quick.stdout
+    full = subprocess.run([str(start), *banner], cwd=ROOT, env={**env, "DIFFEDU_QUICK": "0"}, capture_output=True,
+                          text=True, timeout=120)
+    assert full.stdout.startswith("diffedu: full mode on "), full.stdout + full.stderr
 
 
 def test_ci_runs_the_readme_test_command():
