@@ -83,14 +83,35 @@ class GaussianMixture:
             raise ValueError(f"x must have shape (N, {self.dim}); got {tuple(x.shape)}")
         return x
 
+    def _spectrum(self, dtype: torch.dtype, device) -> tuple[Tensor, Tensor | None]:
+        r"""$\Sigma_k = Q_k\,\mathrm{diag}(e_k)\,Q_k^\top$, computed once in float64 and cached per dtype/device:
+        (e (K, D), Q (K, D, D)), with Q = None when every covariance is diagonal (then e is the diagonal)."""
+        cache = self.__dict__.setdefault("_spectrum_cache", {})
+        key = (dtype, str(device))
+        if key not in cache:
+            covs = self.covs.detach().to(device="cpu", dtype=torch.float64)
+            diag = torch.diagonal(covs, dim1=-2, dim2=-1)  # (K, D)
+            if bool((covs == torch.diag_embed(diag)).all()):
+                evals, evecs = diag, None
+            else:
+                evals, evecs = torch.linalg.eigh(covs)
+            cache[key] = (evals.to(dtype=dtype, device=device),
+                          None if evecs is None else evecs.to(dtype=dtype, device=device))
+        return cache[key]
+
     def _components(self, x_t: Tensor, t, process: Process | None):
-        """Per-component Gaussian quantities of p_t: log-weights + log-densities, C⁻¹(x − αμ), α."""
+        r"""Per-component quantities of $p_t$, in each component's eigenbasis (no factorisation per call).
+
+        With $C_k = \alpha^2\Sigma_k + \sigma^2 I = Q_k\,\mathrm{diag}(\ell_k)\,Q_k^\top$, $\ell_k = \alpha^2 e_k + \sigma^2$
+        and $y_k = Q_k^\top(x - \alpha\mu_k)$, returns log-weights + log-densities (N, K), $z_k = y_k/\ell_k$
+        (so that $C_k^{-1}(x - \alpha\mu_k) = Q_k z_k$) (N, K, D), the eigenvalues e (K, D), Q or None, and α.
+        """
         x_t = self._check_x(x_t)
         if (t is None) != (process is None):
             raise ValueError("t and process must be given together (both None means the data distribution q(x0))")
         dtype, device = x_t.dtype, x_t.device
-        means, covs = self.means.to(dtype=dtype, device=device), self.covs.to(dtype=dtype, device=device)
-        eye = torch.eye(self.dim, dtype=dtype, device=device)
+        means = self.means.to(dtype=dtype, device=device)
+        evals, evecs = self._spectrum(dtype, device)
         if process is None:
             alpha_t, sigma_t = torch.ones((), dtype=dtype, device=device), torch.zeros((), dtype=dtype, device=device)
         else:
@@ -100,14 +121,23 @@ class GaussianMixture:
                 if alpha_t.shape[0] != x_t.shape[0]:
                     raise ValueError(f"t must be a scalar or have shape ({x_t.shape[0]},); got {tuple(alpha_t.shape)}")
                 alpha_t, sigma_t = alpha_t[:, None, None], sigma_t[:, None, None]  # (N, 1, 1)
-        cov_t = alpha_t[..., None] ** 2 * covs + sigma_t[..., None] ** 2 * eye  # (K, D, D) or (N, K, D, D)
-        chol = torch.linalg.cholesky(cov_t)
+        ell = alpha_t**2 * evals + sigma_t**2  # (K, D) or (N, K, D): eigenvalues of C_k
         diff = x_t[:, None, :] - alpha_t * means  # (N, K, D)
-        sol = torch.cholesky_solve(diff[..., None], chol)[..., 0]  # (N, K, D) = C⁻¹(x − αμ)
-        log_det = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)  # (K,) or (N, K)
-        log_norm = -0.5 * ((diff * sol).sum(-1) + log_det + self.dim * math.log(2 * math.pi))  # (N, K)
+        y = diff if evecs is None else self._rotate(diff, evecs.transpose(-1, -2))  # (N, K, D) = Q_kᵀ(x − αμ_k)
+        z = y / ell  # (N, K, D)
+        log_norm = -0.5 * ((y * z).sum(-1) + torch.log(ell).sum(-1) + self.dim * math.log(2 * math.pi))  # (N, K)
         log_joint = torch.log(self.weights.to(dtype=dtype, device=device)) + log_norm
-        return log_joint, sol, alpha_t
+        return log_joint, z, evals, evecs, alpha_t
+
+    @staticmethod
+    def _rotate(v: Tensor, mats: Tensor) -> Tensor:
+        """(M_k v_k) for v of shape (N, K, D) and mats (K, D, D): one batched matrix product over the components."""
+        return torch.bmm(v.transpose(0, 1), mats.transpose(-1, -2)).transpose(0, 1)  # (N, K, D)
+
+    def _weighted_sum(self, w: Tensor, z: Tensor, evecs: Tensor | None) -> Tensor:
+        r"""$\sum_k w_k\,Q_k z_k$ for weights (N, K) and eigenbasis vectors (N, K, D): shape (N, D)."""
+        wz = w[..., None] * z  # (N, K, D)
+        return (wz if evecs is None else self._rotate(wz, evecs)).sum(1)
 
     def log_prob(self, x_t: Tensor, t=None, process: Process | None = None) -> Tensor:
         r"""$\log p_t(x_t)$; with no process, the data density $\log q(x_0)$."""
@@ -119,15 +149,16 @@ class GaussianMixture:
 
     def score(self, x_t: Tensor, t=None, process: Process | None = None) -> Tensor:
         r"""$\nabla_x\log p_t(x) = -\sum_k P(k\mid x)\,(\alpha^2\Sigma_k + \sigma^2 I)^{-1}(x - \alpha\mu_k)$."""
-        log_joint, sol, _ = self._components(x_t, t, process)
-        return -(torch.softmax(log_joint, -1)[..., None] * sol).sum(1)
+        log_joint, z, _, evecs, _ = self._components(x_t, t, process)
+        return -self._weighted_sum(torch.softmax(log_joint, -1), z, evecs)
 
     def denoiser(self, x_t: Tensor, t, process: Process) -> Tensor:
-        r"""Exact $E[x_0\mid x_t] = \sum_k P(k\mid x_t)\,(\mu_k + \alpha\Sigma_k(\alpha^2\Sigma_k + \sigma^2 I)^{-1}(x_t - \alpha\mu_k))$."""
-        log_joint, sol, a = self._components(x_t, t, process)
-        means, covs = self.means.to(x_t), self.covs.to(x_t)
-        post_means = means + a * torch.einsum("kij,nkj->nki", covs, sol)  # (N, K, D)
-        return (torch.softmax(log_joint, -1)[..., None] * post_means).sum(1)
+        r"""Exact $E[x_0\mid x_t] = \sum_k P(k\mid x_t)\,(\mu_k + \alpha\Sigma_k(\alpha^2\Sigma_k + \sigma^2 I)^{-1}(x_t - \alpha\mu_k))$.
+
+        In the eigenbasis $\Sigma_k C_k^{-1}(x - \alpha\mu_k) = Q_k (e_k z_k)$: one batched product, no solve."""
+        log_joint, z, evals, evecs, a = self._components(x_t, t, process)
+        w = torch.softmax(log_joint, -1)  # (N, K)
+        return w @ self.means.to(x_t) + (a[..., 0] if a.ndim == 3 else a) * self._weighted_sum(w, evals * z, evecs)
 
     def eps(self, x_t: Tensor, t, process: Process) -> Tensor:
         r"""Exact $E[\varepsilon\mid x_t] = -\sigma_t\nabla\log p_t(x_t)$."""
