@@ -3,33 +3,44 @@
 FD-MNIST is the Fréchet distance in the shipped classifier's 128-d feature space between n generated digits (labels
 0–9 in turn) and n test digits; its *floor* is the same distance between n train and n test digits (what a perfect
 generator would score at this n: finite-sample noise). Conditional accuracy: how often the classifier reads the
-asked-for label. Results go into the checkpoint's card (``evaluation``) unless ``--no-write``.
+asked-for label. ``--write-card`` stores the result in the checkpoint's card (``evaluation``).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
+from pathlib import Path
 
 import torch
 
 from .data import load_mnist
 from .metrics import classifier_features, conditional_accuracy, frechet_distance
-from .pretrained import CHECKPOINT_DIR, load, load_classifier
+from .integrators import get_integrator, nfe_per_step
+from .pretrained import CHECKPOINT_DIR, Pretrained, card, load, load_classifier
 
-__all__ = ["evaluate_checkpoint", "fd_floor", "parse_guidance", "main"]
+__all__ = ["evaluate_model", "evaluate_checkpoint", "fd_floor", "parse_guidance", "steps_for_nfe", "main"]
 
 
 def parse_guidance(value) -> float:
-    """Guidance weight as a float ≥ 0 (guidance itself belongs to chapter 11; here it is only checked)."""
+    """Classifier-free guidance scale w as a finite float ≥ 0 (w = 1: the conditional model; chapter 11)."""
     try:
         w = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"guidance must be a number ≥ 0; got {value!r}") from None
-    if not w == w or w < 0:  # NaN or negative
-        raise ValueError(f"guidance must be a number ≥ 0; got {value!r}")
+        raise ValueError(f"guidance must be a finite number ≥ 0; got {value!r}") from None
+    if not math.isfinite(w) or w < 0:
+        raise ValueError(f"guidance must be a finite number ≥ 0; got {value!r}")
     return w
+
+
+def steps_for_nfe(integrator: str, nfe: int) -> int:
+    """Sampler steps that spend at most ``nfe`` network evaluations (Heun and DPM-Solver++(2S): 2 per step)."""
+    per_step = nfe_per_step(integrator)
+    if isinstance(nfe, bool) or int(nfe) != nfe or nfe < per_step:
+        raise ValueError(f"nfe must be an integer ≥ {per_step} for {integrator}; got {nfe!r}")
+    return int(nfe) // per_step
 
 
 def fd_floor(classifier, data, n: int, generator: torch.Generator | None = None) -> float:
@@ -39,67 +50,105 @@ def fd_floor(classifier, data, n: int, generator: torch.Generator | None = None)
     return frechet_distance(classifier_features(classifier, data.x_train[i]), classifier_features(classifier, data.x_test[j]))
 
 
-def evaluate_checkpoint(name: str, n: int = 256, n_steps: int = 20, integrator: str = "heun", timer: str = "karras",
-                        seed: int = 0, device="cpu", data=None, classifier=None) -> dict:
-    """Sample n digits (labels i mod 10) and measure FD-MNIST, its floor, conditional accuracy and samples/s."""
-    if int(n) != n or n < 10:
+def evaluate_model(model: Pretrained, n: int = 256, n_steps: int = 20, integrator: str = "heun",
+                   timer: str = "karras", seed: int = 0, device="cpu", data=None, classifier=None,
+                   guidance: float = 1.0) -> dict:
+    """Sample n digits (labels i mod 10) and measure FD-MNIST, its floor, conditional accuracy, NFE and samples/s.
+
+    NFE counts the network's forward calls per sample (with guidance ≠ 1 each call carries the conditional and the
+    unconditional half of the batch).
+    """
+    if isinstance(n, bool) or int(n) != n or n < 10:
         raise ValueError(f"n must be an integer ≥ 10 (one per class at least); got {n}")
-    model = load(name, device=device)
+    w = parse_guidance(guidance)
     classifier = classifier if classifier is not None else load_classifier(device=device)
     data = data if data is not None else load_mnist()
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(n) % 10
-    t0 = time.perf_counter()
-    x = model.sample(n, y, n_steps=n_steps, integrator=integrator, timer=timer, generator=g).float()
-    wall = time.perf_counter() - t0
+    calls = [0]
+    hook = model.net.register_forward_pre_hook(lambda module, args: calls.__setitem__(0, calls[0] + 1))
+    try:
+        t0 = time.perf_counter()
+        x = model.sample(n, y, n_steps=n_steps, integrator=integrator, timer=timer, generator=g, guidance=w).float()
+        wall = time.perf_counter() - t0
+    finally:
+        hook.remove()
     j = torch.randperm(len(data.y_test), generator=g)[:n]
     fd = frechet_distance(classifier_features(classifier, x), classifier_features(classifier, data.x_test[j]))
-    return dict(n=int(n), n_steps=n_steps, integrator=integrator, timer=timer, fd_mnist=round(fd, 3),
-                fd_floor=round(fd_floor(classifier, data, n, g), 3),
+    return dict(n=int(n), n_steps=n_steps, nfe=calls[0], integrator=integrator, timer=timer, guidance=w,
+                fd_mnist=round(fd, 3), fd_floor=round(fd_floor(classifier, data, n, g), 3),
                 conditional_accuracy=round(conditional_accuracy(classifier, x, y), 4),
                 samples_per_s=round(n / wall, 2), sample_wall_s=round(wall, 2), device=str(device),
                 finite=bool(torch.isfinite(x).all()))
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    p = argparse.ArgumentParser(prog="python -m diffedu eval mnist")
-    p.add_argument("--name", action="append", help="checkpoint(s); default mnist-edm, mnist-ddpm, mnist-flow")
-    p.add_argument("--n", type=int, default=256)
-    p.add_argument("--steps", type=int, default=20, help="sampler steps")
-    p.add_argument("--integrator", default="heun")
+def evaluate_checkpoint(name: str, n: int = 256, n_steps: int = 20, integrator: str = "heun", timer: str = "karras",
+                        seed: int = 0, device="cpu", data=None, classifier=None, guidance: float = 1.0) -> dict:
+    """``evaluate_model`` on the shipped checkpoint ``name``."""
+    return evaluate_model(load(name, device=device), n, n_steps, integrator, timer, seed, device, data, classifier,
+                          guidance)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m diffedu eval mnist",
+                                description="FD-MNIST (with its train-vs-test floor), conditional accuracy and "
+                                            "samples/s of shipped checkpoints")
+    p.add_argument("--checkpoint", "--name", dest="names", action="append",
+                   help="checkpoint name, repeatable (default: mnist-edm, mnist-ddpm, mnist-flow)")
+    p.add_argument("--sampler", "--integrator", dest="integrator", default="heun", help="integrator name")
+    p.add_argument("--nfe", type=int, default=None, help="network evaluations per sample (sets --steps)")
+    p.add_argument("--steps", type=int, default=None, help="sampler steps (default: as many as --nfe allows, or 10)")
     p.add_argument("--timer", default="karras")
-    p.add_argument("--guidance", default="0", help="reserved for chapter 11 (only checked here)")
+    p.add_argument("--guidance", default="1", help="classifier-free guidance scale w ≥ 0 (1 = no guidance)")
+    p.add_argument("--n", type=int, default=256, help="number of generated (and of test) digits")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--no-write", action="store_true", help="do not store the result in the checkpoint's card")
+    p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
+                   help="write the results as JSON to PATH (or stdout without PATH)")
+    p.add_argument("--write-card", action="store_true", help="store the result as the checkpoint card's evaluation")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = _parser()
     args = p.parse_args(argv)
     try:
-        parse_guidance(args.guidance)
+        w = parse_guidance(args.guidance)
+        get_integrator(args.integrator)
+        if args.nfe is not None and args.steps is not None:
+            raise ValueError("give either --nfe or --steps, not both")
+        n_steps = steps_for_nfe(args.integrator, args.nfe) if args.nfe is not None else (args.steps or 10)
+        if n_steps < 1:
+            raise ValueError(f"steps must be ≥ 1; got {n_steps}")
+        names = args.names or ["mnist-edm", "mnist-ddpm", "mnist-flow"]
+        for name in names:
+            card(name)
     except ValueError as e:
         p.error(str(e))
-    names = args.name or ["mnist-edm", "mnist-ddpm", "mnist-flow"]
     data = load_mnist()
     clf = load_classifier(device=args.device)
     results = {}
     for name in names:
-        res = evaluate_checkpoint(name, args.n, args.steps, args.integrator, args.timer, args.seed, args.device,
-                                  data, clf)
+        res = evaluate_checkpoint(name, args.n, n_steps, args.integrator, args.timer, args.seed, args.device,
+                                  data, clf, w)
         results[name] = res
-        if not args.no_write:
+        if args.write_card:
             path = CHECKPOINT_DIR / f"{name}.json"
             meta = json.loads(path.read_text())
             meta["evaluation"] = res
             meta["evaluation_command"] = "python -m diffedu eval mnist " + " ".join(argv)
-            meta.setdefault("fd_vs_wall_time", []).append([meta.get("wall_s"), res["fd_mnist"]])
             path.write_text(json.dumps(meta, indent=2) + "\n")
-        if not args.json:
+        if args.json is None:
             print(f"{name:12s} FD-MNIST {res['fd_mnist']:8.2f} (floor {res['fd_floor']:.2f})  "
-                  f"cond. acc {res['conditional_accuracy']:.3f}  {res['samples_per_s']:.1f} samples/s "
-                  f"(n={res['n']}, {res['integrator']} {res['n_steps']} steps, {res['device']})")
-    if args.json:
+                  f"cond. acc {res['conditional_accuracy']:.3f}  w {res['guidance']:g}  {res['samples_per_s']:.1f} "
+                  f"samples/s (n={res['n']}, {res['integrator']} {res['n_steps']} steps = {res['nfe']} NFE, "
+                  f"{res['device']})")
+    if args.json == "-":
         print(json.dumps(results, indent=2))
+    elif args.json is not None:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.json}")
     return 0
 
 

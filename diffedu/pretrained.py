@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from .data import sha256_of
-from .nets import check_labels
+from .nets import NULL_CLASS, check_labels
 from .parametrization import Predictor
 from .processes import Process
 
@@ -65,16 +65,24 @@ class Pretrained:
     predictor: Predictor
     card: dict = field(repr=False)
 
+    @classmethod
+    def from_net(cls, name: str, net: nn.Module, process: Process, kind: str, card: dict | None = None) -> "Pretrained":
+        """Wrap a network in memory (e.g. a training snapshot) the way ``load`` wraps a shipped one."""
+        return cls(name, net, process, kind, Predictor(_net_dtype_wrapper(net), kind, process), dict(card or {}))
+
     def to(self, device) -> "Pretrained":
         self.net.to(device)
         return self
 
     @torch.no_grad()
     def sample(self, n: int, y: Tensor | int | None = None, n_steps: int = 20, integrator: str = "heun",
-               timer: str = "karras", generator: torch.Generator | None = None, **integrator_kw) -> Tensor:
+               timer: str = "karras", generator: torch.Generator | None = None, guidance: float = 1.0,
+               **integrator_kw) -> Tensor:
         """n samples of shape (n, 1, 28, 28) in about [−1, 1] with labels y ((n,), an int 0–9, or None = no label).
 
         Uses ``diffedu.Denoiser``; ``n_steps`` is the number of steps (Heun: 2 NFE per step but the last).
+        ``guidance`` is the classifier-free guidance scale w (chapter 11): 1 samples the conditional model, 0 the
+        unconditional one, w > 1 extrapolates away from the unconditional prediction. It needs labels.
         """
         from .denoiser import Denoiser
         if isinstance(n, bool) or int(n) != n or n < 1:
@@ -83,7 +91,14 @@ class Pretrained:
         if isinstance(y, int) and not isinstance(y, bool):
             y = torch.full((int(n),), y, dtype=torch.long)
         y = check_labels(y if y is None else torch.as_tensor(y), int(n), device).to(device)
-        den = Denoiser(self.process, self.predictor, integrator, timer, shape=(1, 28, 28), **integrator_kw)
+        predictor = self.predictor
+        if guidance != 1.0:  # w = 1 is the plain conditional model: no second network call
+            from .guidance import ClassifierFreeGuidance
+            if bool((y == NULL_CLASS).any()):
+                raise ValueError(f"guidance = {guidance} needs a label 0–9 for every sample; got the null label "
+                                 f"{NULL_CLASS}")
+            predictor = ClassifierFreeGuidance(self.predictor, guidance, null_label=NULL_CLASS)
+        den = Denoiser(self.process, predictor, integrator, timer, shape=(1, 28, 28), **integrator_kw)
         x_T = den.prior(int(n), (1, 28, 28), generator, dtype=torch.float32).to(device)
         return den.sample(x_T, n_steps, generator=generator, y=y)
 

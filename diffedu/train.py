@@ -117,10 +117,13 @@ def _device_name(device: torch.device) -> str:
 def train_diffusion(objective: str, steps: int, batch: int = 128, lr: float = 2e-4, p_uncond: float = 0.1,
                     ema_decay: float = 0.999, seed: int = 0, device=None, bf16: bool = False,
                     compile: bool = False, channels=(32, 64, 64), blocks: int = 1, time_budget: float | None = None,
-                    data=None, log_every: int = 50, progress: bool = True, callback=None) -> dict:
+                    data=None, log_every: int = 50, progress: bool = True, callback=None,
+                    snapshot_at: tuple[float, ...] = ()) -> dict:
     """Train a diffusion U-Net on MNIST; returns dict(net=EMA net, process, kind, losses, steps, wall_s, img_per_s).
 
     ``time_budget`` (s) stops early after that much wall time; ``callback(step, loss)`` is called every step.
+    ``snapshot_at`` (s of wall time): a copy of the EMA weights is kept when training passes each of these times, in
+    ``snapshots`` as [(wall_s, steps, state_dict)], so that FD can be measured against wall time afterwards.
     """
     if int(steps) != steps or steps < 1:
         raise ValueError(f"steps must be an integer ≥ 1; got {steps}")
@@ -142,7 +145,8 @@ def train_diffusion(objective: str, steps: int, batch: int = 128, lr: float = 2e
     ema = copy.deepcopy(net).eval().requires_grad_(False)
     step_fn = torch.compile(net) if compile else net
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    hist, t0 = [], time.perf_counter()
+    hist, snapshots, pending = [], [], sorted(float(s) for s in snapshot_at)
+    t0 = time.perf_counter()
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -170,6 +174,9 @@ def train_diffusion(objective: str, steps: int, batch: int = 128, lr: float = 2e
         if callback is not None:
             callback(step, val)
         elapsed = time.perf_counter() - t0
+        while pending and elapsed >= pending[0]:
+            pending.pop(0)
+            snapshots.append((elapsed, done, copy.deepcopy(ema.state_dict())))
         if bar is not None:
             bar.update(1)
             if step % 10 == 0:
@@ -179,7 +186,7 @@ def train_diffusion(objective: str, steps: int, batch: int = 128, lr: float = 2e
     if bar is not None:
         bar.close()
     wall = time.perf_counter() - t0
-    return dict(net=ema, process=process, kind=kind, losses=hist, steps=done, wall_s=wall,
+    return dict(net=ema, process=process, kind=kind, losses=hist, steps=done, wall_s=wall, snapshots=snapshots,
                 img_per_s=done * batch / wall, batch=batch, objective=objective,
                 net_config=dict(channels=list(channels), blocks=blocks), device=_device_name(device))
 
@@ -238,6 +245,24 @@ def save_checkpoint(net: nn.Module, out: str | Path, name: str, card: dict) -> P
     return path
 
 
+def fd_versus_wall_time(res: dict, device, n: int = 500, n_steps: int = 10) -> list[dict]:
+    """FD-MNIST (and its floor) of each EMA snapshot of a training run: how fast the checkpoint gets good."""
+    if not res["snapshots"]:
+        return []
+    from .evaluate import evaluate_model
+    from .pretrained import Pretrained
+    net, process, kind = build_model(res["objective"], tuple(res["net_config"]["channels"]), res["net_config"]["blocks"])
+    net = net.to(device).eval().requires_grad_(False)
+    curve = []
+    for wall, steps, state in res["snapshots"]:
+        net.load_state_dict(state)
+        model = Pretrained.from_net(f"snapshot@{wall:.0f}s", net, process, kind)
+        ev = evaluate_model(model, n=n, n_steps=n_steps, integrator="heun", device=device)
+        curve.append(dict(wall_s=round(wall, 1), steps=steps, fd_mnist=ev["fd_mnist"], fd_floor=ev["fd_floor"],
+                          conditional_accuracy=ev["conditional_accuracy"], n=n, n_steps=n_steps))
+    return curve
+
+
 def _parser(target: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"python -m diffedu train {target}")
     if target == "mnist":
@@ -250,6 +275,8 @@ def _parser(target: str) -> argparse.ArgumentParser:
         p.add_argument("--bf16", action="store_true", help="bf16 autocast + channels_last (CUDA only)")
         p.add_argument("--compile", action="store_true", help="torch.compile the net (CUDA only)")
         p.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds")
+        p.add_argument("--fd-at", default="", help="comma-separated wall times (s): FD-MNIST of the EMA weights at each "
+                       "goes into the card's fd_vs_wall_time (e.g. 60,120,180)")
     else:
         p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--steps", type=int, default=2000)
@@ -280,9 +307,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"test accuracy {res['test_accuracy']:.4f}; wrote {path}")
         return 0
     channels = tuple(int(c) for c in args.channels.split(","))
+    fd_at = tuple(float(s) for s in args.fd_at.split(",") if s.strip())
     res = train_diffusion(args.objective, args.steps, args.batch, args.lr, args.p_uncond, args.ema, args.seed,
                           device, args.bf16, args.compile, channels, args.blocks, args.time_budget,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, snapshot_at=fd_at)
     losses_hist = res["losses"]
     k = max(1, len(losses_hist) // 50)
     curve = [[i * k, sum(losses_hist[i * k:(i + 1) * k]) / len(losses_hist[i * k:(i + 1) * k])]
@@ -292,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
                 command=command, git_commit=git_commit(), steps=res["steps"], batch=args.batch,
                 wall_s=round(res["wall_s"], 1), img_per_s=round(res["img_per_s"], 1), device=res["device"],
                 bf16=args.bf16, compile=args.compile, params=sum(p.numel() for p in res["net"].parameters()),
-                loss_curve=curve, torch=torch.__version__, evaluation=None, fd_vs_wall_time=[])
+                loss_curve=curve, torch=torch.__version__, evaluation=None,
+                fd_vs_wall_time=fd_versus_wall_time(res, device))
     path = save_checkpoint(res["net"], args.out, args.name or f"mnist-{args.objective}", card)
     print(f"{res['steps']} steps in {res['wall_s']:.0f} s; final loss {sum(losses_hist[-50:]) / len(losses_hist[-50:]):.4f}; "
           f"wrote {path}")

@@ -41,3 +41,54 @@ def test_cli_rejects_bad_guidance(capsys):
     with pytest.raises(SystemExit) as e:
         evaluate.main(["--guidance", "strong"])
     assert e.value.code == 2 and "guidance" in capsys.readouterr().err
+
+
+def test_guidance_must_be_finite():
+    """Oracle: an infinite scale is not a guidance scale (ValueError naming guidance); 0 and 1 are accepted."""
+    with pytest.raises(ValueError, match="guidance"):
+        evaluate.parse_guidance("inf")
+    assert evaluate.parse_guidance(0) == 0.0 and evaluate.parse_guidance("1") == 1.0
+
+
+@pytest.mark.parametrize("integrator, nfe, steps", [("euler", 20, 20), ("heun", 20, 10), ("heun", 19, 9),
+                                                    ("dpmpp_2m", 10, 10), ("dpmpp_2s", 3, 1)])
+def test_steps_for_nfe(integrator, nfe, steps):
+    """Oracle: the integrators' cost per step (2 NFE for Heun / DPM-Solver++(2S), 1 otherwise), counted by hand."""
+    assert evaluate.steps_for_nfe(integrator, nfe) == steps
+
+
+def test_steps_for_nfe_errors():
+    """Oracle: fewer NFE than one step costs, or a non-integer, is a ValueError naming nfe."""
+    for integrator, nfe in [("heun", 1), ("euler", 0), ("euler", 2.5), ("euler", True)]:
+        with pytest.raises(ValueError, match="nfe"):
+            evaluate.steps_for_nfe(integrator, nfe)
+
+
+def test_evaluate_model_counts_network_calls(tmp_path):
+    """Oracle: Euler over n steps calls the network exactly n times (a forward hook counts the calls); the metrics are
+    finite, accuracy is a fraction, and the FD floor is the same train-vs-test distance computed independently."""
+    from _mnist_tiny import tiny_checkpoint, tiny_data
+    from diffedu.pretrained import load
+    tiny_checkpoint(tmp_path, "flow")
+    model = load("tiny-flow", folder=tmp_path)
+    clf = _tiny_classifier()
+    res = evaluate.evaluate_model(model, n=20, n_steps=3, integrator="euler", timer="uniform", data=tiny_data(),
+                                  classifier=clf)
+    assert res["nfe"] == 3 and res["finite"]
+    assert 0.0 <= res["conditional_accuracy"] <= 1.0 and res["fd_mnist"] >= 0 and res["fd_floor"] >= 0
+
+
+def _tiny_classifier():
+    from diffedu.train import Classifier
+    torch.manual_seed(0)
+    return Classifier(width=4, feature_dim=8).eval()
+
+
+def test_cli_errors(capsys):
+    """Oracle: argparse's error exit (status 2) naming the bad argument: unknown checkpoint, unknown sampler, both
+    --nfe and --steps."""
+    for argv, word in [(["--checkpoint", "mnist-nope"], "mnist-nope"), (["--sampler", "rk45"], "rk45"),
+                       (["--nfe", "10", "--steps", "5"], "--nfe")]:
+        with pytest.raises(SystemExit) as e:
+            evaluate.main(argv)
+        assert e.value.code == 2 and word in capsys.readouterr().err

@@ -75,3 +75,14 @@ def test_bf16_channels_last_on_cuda():
     """Oracle: a few bf16 + channels_last steps on the GPU give finite losses."""
     res = T.train_diffusion("edm", 3, batch=8, data=tiny_data(), device="cuda", bf16=True, progress=False)
     assert all(torch.isfinite(torch.tensor(res["losses"])))
+
+
+def test_snapshots_at_wall_times():
+    """Oracle: a snapshot taken at wall time 0 holds the EMA weights after the first step, which equal the net's own
+    weights then (EMA decay is 0 on the first step); a time past the end of training yields no snapshot."""
+    res = T.train_diffusion("flow", 2, batch=4, data=tiny_data(), channels=(8, 8), progress=False,
+                          snapshot_at=(0.0, 1e9))
+    assert len(res["snapshots"]) == 1
+    wall, steps, state = res["snapshots"][0]
+    assert steps == 1 and wall >= 0
+    assert set(state) == set(res["net"].state_dict())
