@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbconvert.filters import markdown2html
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -42,8 +43,11 @@ def test_book_of_every_chapter(tmp_path):
     for k, notebook in enumerate(notebooks):
         nb = nbformat.read(notebook, as_version=4)
         page = (out / f"{notebook.stem}.html").read_text(encoding="utf-8")
-        title, _ = book.title_and_intro(nb)
+        title, intro = book.title_and_intro(nb)
         assert f'href="{notebook.stem}.html"' in index and html.escape(title.split("·")[-1].strip()) in index
+        if intro:  # the whole "You will" sentence, however many source lines it spans, rendered from markdown
+            assert intro.startswith("**You will**") and intro.endswith("."), f"{notebook.name}: intro {intro!r}"
+            assert markdown2html(intro) in index
         sections = re.findall(r"^## (.+)$", "\n".join(c.source for c in nb.cells if c.cell_type == "markdown"), re.M)
         listed = re.findall(rf'href="{re.escape(notebook.stem)}\.html#[^"]+">([^<]+)<', index)
         assert [s.strip() for s in sections] == listed, f"{notebook.name}: sections {sections} but contents {listed}"
@@ -60,4 +64,6 @@ def test_book_of_every_chapter(tmp_path):
         assert not external_css, f"{notebook.name}: stylesheets from the internet {external_css}"
         if offline:
             assert "cdnjs.cloudflare.com/ajax/libs/mathjax" not in page and "unpkg.com" not in page
+    if offline:
+        assert 'src="_static/mathjax/MathJax.js' in index and "cdnjs" not in index
     print(f"{len(notebooks)} page(s); offline assets: {'yes' if offline else 'no (no npm): MathJax from its CDN'}")

@@ -123,6 +123,11 @@ STATE = """() => {
   }
   return out;
 }"""
+SCROLL_BOX = """() => { const box = [...document.querySelectorAll('.reveal section.present')]
+                                .find(s => s.style.overflowY === 'scroll');
+                          const slide = document.querySelector('.reveal .slides').getBoundingClientRect();
+                          return box ? [Math.round(box.getBoundingClientRect().bottom), Math.round(slide.top),
+                                        Math.round(slide.bottom)] : null; }"""
 FIGURE = """cell => { const img = cell.querySelector('.widget-output img, .jp-OutputArea-output img');
                       return img ? img.src : null; }"""
 
@@ -225,15 +230,32 @@ def test_book_page_and_deck_read_offline(tmp_path):
         wait_until(lambda: page.evaluate("!document.querySelector('.MathJax_Preview:not(:empty)')"), 60,
                    "MathJax to finish typesetting (its fast previews gone)")
         page.screenshot(path=str(tmp_path / "book.png"))
+        page.goto((tmp_path / "_book" / "index.html").as_uri())
+        index_math = wait_until(lambda: page.evaluate("document.querySelectorAll('.MathJax_CHTML').length"), 60,
+                                "MathJax on the contents page")
         page.goto(deck.as_uri())
         count = wait_until(lambda: page.evaluate("document.querySelector('.reveal.ready') && "
                                                  "document.querySelectorAll('.reveal .slides > section').length"),
                            60, "reveal.js to lay out the deck")
         page.screenshot(path=str(tmp_path / "deck.png"))
+        # a long slide scrolls inside a box that ends on the screen, not below it (tools.slides)
+        boxes = []
+        for _ in range(count):
+            page.keyboard.press("ArrowRight")
+            time.sleep(0.3)
+            found = page.evaluate(SCROLL_BOX)
+            if found is not None:
+                boxes.append(found)
+        height = page.evaluate("window.innerHeight")
         chromium.close()
+    assert boxes, "no slide of the deck was long enough to scroll"
+    # (box bottom, slide top, slide bottom) in window pixels: the box ends in the slide's last tenth, on the screen
+    assert all(top + 0.9 * (end - top) <= bottom <= min(end, height) + 1 for bottom, top, end in boxes), (
+        f"scroll boxes (bottom, slide top, slide bottom) {boxes}; window {height} px")
     assert not missing, f"the pages asked for local files that are not there: {missing}"
-    print(f"\n{notebook.stem}.html offline: {math} formulas typeset, {sliders} slider(s); deck: {count} slides; "
-          f"refused: {sorted(set(refused))}")
+    print(f"\n{notebook.stem}.html offline: {math} formulas typeset, {sliders} slider(s); contents page: {index_math} "
+          f"formulas; deck: {count} slides, {len(boxes)} scroll box(es), (bottom, slide top, slide bottom) "
+          f"{sorted(set(map(tuple, boxes)))} px, window {height} px; refused: {sorted(set(refused))}")
 
 
 @pytest.mark.parametrize("ci", ["", "true"])

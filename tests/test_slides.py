@@ -72,6 +72,9 @@ def test_build_one_deck(tmp_path):
     parsed.feed(html)
     assert parsed.top == kinds.count("slide") >= 2
     assert parsed.nested == kinds.count("slide") + kinds.count("subslide")
+    # long slides scroll inside the slide (90 % of its 1000 px), not inside 95 % of the window (tools/slides.py)
+    assert "calc(95vh)" not in html and f".css('height', '{round(0.9 * slides.HEIGHT)}px')" in html
+    assert f"width: {slides.WIDTH}," in html and f"height: {slides.HEIGHT}," in html
     local = [a.split("?")[0] for a in parsed.assets if not re.match(r"(https?:)?//|data:", a)]
     missing = [a for a in local if not (deck.parent / a).is_file()]
     assert not missing, f"the deck names local files that are not there: {missing}"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 from nbconvert import HTMLExporter
+from nbconvert.filters import markdown2html
 
 from tools import slides, vendor
 
@@ -31,12 +32,14 @@ nav.diffedu a { text-decoration: none; }
 
 
 def title_and_intro(nb) -> tuple[str, str]:
-    """The chapter's title (its first ``#`` heading) and its "You will …" line, as plain text."""
+    """The chapter's title (its first ``#`` heading) and its "You will …" sentence (up to "You need", if the same
+    paragraph goes on) as markdown, its LaTeX left for MathJax."""
     first = next((c.source for c in nb.cells if c.cell_type == "markdown" and c.source.strip()), "")
     match = re.search(r"^#\s+(.+)$", first, re.M)
     title = match[1].strip() if match else "Untitled"
-    intro = next((line.strip() for line in first.splitlines() if "You will" in line), "")
-    return title, re.sub(r"[*_`]", "", intro)
+    paragraph = next((p for p in re.split(r"\n\s*\n", first) if "You will" in p), "")
+    intro = re.split(r"\*\*You need\*\*|\bYou need\b", " ".join(paragraph.split()))[0]
+    return title, intro.strip()
 
 
 def nav(prev: tuple[str, str] | None, nxt: tuple[str, str] | None) -> str:
@@ -60,16 +63,20 @@ def page(nb, title: str, settings: dict[str, str] | None) -> str:
     return body
 
 
-def index(entries: list[dict]) -> str:
-    """The contents page: one entry per chapter with its sections."""
+def index(entries: list[dict], mathjax_url: str) -> str:
+    """The contents page: one entry per chapter with its sections; MathJax typesets the formulas of the intros."""
     items = []
     for e in entries:
         sections = "".join(f'<li><a href="{e["href"]}#{s_id}">{s_text}</a></li>' for s_id, s_text in e["sections"])
         items.append(f'<li><h2><a href="{e["href"]}">{html.escape(e["title"])}</a></h2>'
-                     f'<p>{html.escape(e["intro"])}</p><ul class="sections">{sections}</ul></li>')
+                     f'{markdown2html(e["intro"])}<ul class="sections">{sections}</ul></li>')
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>diffedu — contents</title>
+<script type="text/x-mathjax-config">
+MathJax.Hub.Config({{tex2jax: {{inlineMath: [["$", "$"], ["\\\\(", "\\\\)"]], processEscapes: true}}}});
+</script>
+<script src="{mathjax_url}"></script>
 <style>
 body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 52em; margin: 2em auto; padding: 0 1em; color: #222; }}
 ol.chapters > li {{ margin-bottom: 1.2em; }} h2 {{ font-size: 1.2em; margin: 0; }} p {{ margin: .2em 0; }}
@@ -101,7 +108,8 @@ def build(notebooks: list[Path], out: Path, offline: bool = True) -> list[Path]:
         written.append(target)
         sections = [(m["id"], re.sub(r"<[^>]+>", "", m["text"]).strip()) for m in H2.finditer(body)]
         entries.append({"href": target.name, "title": title, "intro": intro, "sections": sections})
-    (out / "index.html").write_text(index(entries), encoding="utf-8")
+    mathjax_url = (settings or {}).get("mathjax_url", HTMLExporter().mathjax_url)
+    (out / "index.html").write_text(index(entries, mathjax_url), encoding="utf-8")
     return written + [out / "index.html"]
 
 

@@ -22,6 +22,7 @@ from nbconvert import SlidesExporter
 from tools import vendor
 
 ROOT = Path(__file__).resolve().parent.parent
+WIDTH, HEIGHT = 1600, 1000  # the slide's size in reveal.js's own pixels (scaled to the screen)
 SLIDE = re.compile(r"^#{1,2}\s")
 SUBSLIDE = re.compile(r"^###\s")
 MARKER = re.compile(r"^\s*# NBVAL_\w+\s*$")
@@ -58,11 +59,26 @@ def mark(nb):
 
 
 def exporter(settings: dict[str, str] | None) -> SlidesExporter:
-    """nbconvert's SlidesExporter, scrolling long slides, pointed at the vendored assets when there are any."""
-    slides = SlidesExporter(reveal_scroll=True, reveal_number="c/t", reveal_transition="none")
+    """nbconvert's SlidesExporter, scrolling long slides, pointed at the vendored assets when there are any.
+
+    The slide is 1600 × 1000 (reveal.js scales it to the screen) instead of reveal's 960 × 700, and the ``In [n]:``
+    prompts are left out, so that a chapter's code lines (up to 120 characters) fit across a slide."""
+    slides = SlidesExporter(reveal_scroll=True, reveal_number="c/t", reveal_transition="none", reveal_width=str(WIDTH),
+                            reveal_height=str(HEIGHT), exclude_input_prompt=True, exclude_output_prompt=True)
     for name, value in (settings or {}).items():
         setattr(slides, name, value)
     return slides
+
+
+def scroll_within_the_slide(body: str) -> str:
+    """nbconvert's template gives a long slide a scroll box ``95vh`` high, but inside reveal.js's scaled slide that
+    is 95 % of the window counted in slide pixels: on a screen smaller than the slide the box ends above the bottom
+    edge, on a larger one below it (out of sight). Make it 90 % of the slide instead (the slide's padding and the
+    box's top margin take the rest)."""
+    old = ".css('height', 'calc(95vh)')"
+    if body.count(old) != 1:
+        raise RuntimeError("nbconvert's reveal template changed: its long-slide scroll box was not found")
+    return body.replace(old, f".css('height', '{round(0.9 * HEIGHT)}px')")
 
 
 def build(notebooks: list[Path], out: Path, offline: bool = True) -> list[Path]:
@@ -72,6 +88,7 @@ def build(notebooks: list[Path], out: Path, offline: bool = True) -> list[Path]:
     written = []
     for path in notebooks:
         body, _ = exporter(settings).from_notebook_node(mark(nbformat.read(path, as_version=4)))
+        body = scroll_within_the_slide(body)
         target = out / f"{path.stem}.slides.html"
         target.write_text(body, encoding="utf-8")
         written.append(target)
