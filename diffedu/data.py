@@ -3,7 +3,8 @@ r"""MNIST for chapter 12: the shipped ``data/mnist.npz`` (sha256-checked), scale
 MNIST: Yann LeCun, Corinna Cortes and Christopher J. C. Burges, the MNIST database of handwritten digits
 (CC BY-SA 3.0). The course ships its own copy so that it runs offline; ``load_mnist`` checks its sha256 and says
 clearly what is wrong when the file is missing or damaged. ``read_idx`` / ``mnist_from_idx`` read the canonical IDX
-files (the fallback on a machine where someone downloaded them).
+files (the fallback on a machine where someone downloaded them); ``fetch_mnist`` downloads those from the canonical
+mirrors on a machine with internet and accepts them only if their contents hash to the shipped file's arrays.
 
 Pixels $p\in\{0,\dots,255\}$ map to $x = 2p/255 - 1 \in [-1, 1]$; images have shape (N, 1, 28, 28).
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import struct
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +22,14 @@ import torch
 from torch import Tensor
 
 __all__ = ["MNIST_SHA256", "DATA_DIR", "default_path", "sha256_of", "load_mnist", "to_unit", "from_unit",
-           "read_idx", "write_idx", "mnist_from_idx", "MnistData"]
+           "read_idx", "write_idx", "mnist_from_idx", "MnistData", "MNIST_ARRAYS_SHA256", "MNIST_MIRRORS",
+           "arrays_sha256", "fetch_mnist"]
 
 MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
+# sha256 of the four arrays' uint8 bytes (x_train, y_train, x_test, y_test in that order): the same content check
+# for the npz and for IDX files fetched from a mirror, whatever their compression.
+MNIST_ARRAYS_SHA256 = "06b0d1f124c4e5fa796686ade41a9b778edacc8622f2195a352ef479ad44fc16"
+MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/")
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 IDX_FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
              "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
@@ -80,22 +88,26 @@ def _from_arrays(arrays: dict, device) -> MnistData:
     return data.to(device) if device is not None else data
 
 
-def load_mnist(path: str | Path | None = None, device=None, check: bool = True) -> MnistData:
+def load_mnist(path: str | Path | None = None, device=None, check: bool = True, download: bool = False) -> MnistData:
     """Load MNIST from ``data/mnist.npz`` (or ``path``), verify its sha256, scale to [−1, 1].
 
     ``device``: where the whole set goes (``diffedu.device()`` puts it on the GPU when on CUDA: 220 MB as float32).
-    If the npz is missing but the four canonical IDX files (optionally .gz) lie in the same folder, reads those.
+    If the npz is missing but the four canonical IDX files (optionally .gz) lie in the same folder, reads those; with
+    ``download=True`` it first fetches them from the canonical mirrors (``fetch_mnist``, content-checked).
     Raises FileNotFoundError (missing) or ValueError (damaged: sha256 mismatch or wrong contents) with what to do.
     """
     path = Path(path) if path is not None else default_path()
     if not path.exists():
         folder = path.parent
+        if download and not all(_find_idx(folder, stem) is not None for stem in IDX_FILES.values()):
+            fetch_mnist(folder)
         if all(_find_idx(folder, stem) is not None for stem in IDX_FILES.values()):
             return mnist_from_idx(folder, device=device)
         raise FileNotFoundError(
             f"MNIST file not found: {path}. The course ships it as data/mnist.npz (sha256 {MNIST_SHA256}); restore it "
             "with `git checkout -- data/mnist.npz`, or put the four IDX files "
-            f"({', '.join(IDX_FILES.values())}, optionally .gz) in {folder}.")
+            f"({', '.join(IDX_FILES.values())}, optionally .gz) in {folder}, or fetch them with "
+            "load_mnist(download=True) on a machine with internet.")
     if check:
         digest = sha256_of(path)
         if path.resolve() == default_path().resolve() and digest != MNIST_SHA256:
@@ -169,3 +181,50 @@ def mnist_from_idx(folder: str | Path, device=None) -> MnistData:
         arrays[key] = read_idx(p)
     _check_arrays(arrays, str(folder))
     return _from_arrays(arrays, device)
+
+
+def arrays_sha256(arrays: dict) -> str:
+    """sha256 over the uint8 bytes of x_train, y_train, x_test, y_test (in that order): MNIST's content hash."""
+    h = hashlib.sha256()
+    for key in IDX_FILES:
+        h.update(np.ascontiguousarray(arrays[key], dtype=np.uint8).tobytes())
+    return h.hexdigest()
+
+
+def _download(url: str, dest: Path, timeout: float) -> None:
+    part = dest.with_name(dest.name + ".part")
+    with urllib.request.urlopen(url, timeout=timeout) as r, open(part, "wb") as f:
+        for chunk in iter(lambda: r.read(1 << 20), b""):
+            f.write(chunk)
+    part.replace(dest)
+
+
+def fetch_mnist(folder: str | Path | None = None, mirrors=MNIST_MIRRORS, expected: str | None = MNIST_ARRAYS_SHA256,
+                timeout: float = 60.0) -> Path:
+    """Download the four canonical IDX .gz files into ``folder`` (default ``data/``), trying each mirror in turn.
+
+    The files are kept only if their contents hash to ``expected`` (``arrays_sha256``; the shipped file's arrays by
+    default); otherwise they are deleted and a ValueError says so. No mirror reachable → ConnectionError.
+    """
+    folder = Path(folder) if folder is not None else DATA_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{stem}.gz" for stem in IDX_FILES.values()]
+    errors = []
+    for base in mirrors:
+        try:
+            for p in paths:
+                _download(base + p.name, p, timeout)
+            break
+        except (urllib.error.URLError, OSError) as e:
+            errors.append(f"{base}: {e}")
+    else:
+        raise ConnectionError("could not fetch MNIST from any mirror (" + "; ".join(errors) + "); the course ships "
+                              "data/mnist.npz — restore it with `git checkout -- data/mnist.npz`")
+    arrays = {key: read_idx(p) for key, p in zip(IDX_FILES, paths)}
+    digest = arrays_sha256(arrays)
+    if expected is not None and digest != expected:
+        for p in paths:
+            p.unlink()
+        raise ValueError(f"the MNIST files fetched from {base} are damaged: content sha256 {digest} ≠ expected "
+                         f"{expected}; they were deleted")
+    return folder

@@ -70,3 +70,26 @@ def test_idx_damaged(tmp_path):
     with pytest.raises(ValueError, match="magic"):
         D.read_idx(p)
     assert arrays  # the fixture wrote the files
+
+
+def test_shipped_arrays_hash():
+    """Oracle: the content hash that fetched IDX files must match is the hash of the shipped file's own arrays."""
+    with np.load(D.default_path()) as f:
+        assert D.arrays_sha256({k: f[k] for k in D.IDX_FILES}) == D.MNIST_ARRAYS_SHA256
+
+
+def test_fetch_from_a_mirror(tmp_path):
+    """Oracle: tiny IDX .gz files served from a local file:// 'mirror' (no network) are fetched after an unreachable
+    first mirror, pass the content check, and load bit-exactly; a wrong expected hash deletes them with a ValueError."""
+    mirror, dest = tmp_path / "mirror", tmp_path / "data"
+    mirror.mkdir()
+    arrays = _write_tiny_idx(mirror, gz=True)
+    mirrors = ((tmp_path / "nowhere").as_uri() + "/", mirror.as_uri() + "/")
+    D.fetch_mnist(dest, mirrors=mirrors, expected=D.arrays_sha256(arrays))
+    d = D.load_mnist(dest / "mnist.npz")
+    assert d.y_train.tolist() == list(range(7))
+    with pytest.raises(ValueError, match="damaged"):
+        D.fetch_mnist(tmp_path / "other", mirrors=mirrors, expected="0" * 64)
+    assert not list((tmp_path / "other").glob("*.gz"))
+    with pytest.raises(ConnectionError, match="mirror"):
+        D.fetch_mnist(tmp_path / "third", mirrors=((tmp_path / "nowhere").as_uri() + "/",))
