@@ -153,11 +153,13 @@ def langevin_panel() -> W.VBox:
     """Chapter 06: τ, steps per level and number of noise levels; plain vs annealed Langevin on two separated modes
     (``langevin.play_langevin``)."""
     from .langevin import play_langevin
-    from .plots import figure, scatter2d
+    from .plots import density_contours, figure, scatter2d
 
     def draw(tau, n_steps, n_levels):
         out = play_langevin(tau, n_steps, n_levels, n_samples=600)
         fig, axes = figure(2, size=3.6)
+        for ax in axes[0]:
+            density_contours(ax, out["gmm"], lim=5)
         scatter2d(axes[0, 0], out["plain"], lim=5, color="C0",
                   title=f"Langevin, {n_steps * n_levels} steps\nleft-mode share {out['frac_plain']:.2f} (true 0.80)")
         scatter2d(axes[0, 1], out["annealed"], lim=5, color="C1",
@@ -293,19 +295,54 @@ def samplers_panel() -> W.VBox:
 
 # --- 11 ---
 
+def cfg_mixture_panel() -> W.VBox:
+    """Chapter 11: guidance scale w and class; CFG samples of the 2-D mixture with the exact models against the exact
+    conditional law and the tilted density q(x|y)^w q(x)^(1−w) (``guidance.cfg_mixture``)."""
+    from .guidance import cfg_mixture
+    from .plots import figure, scatter2d
+
+    def draw(w, label):
+        out = cfg_mixture(w, label, n=1000, n_steps=20)
+        fig, axes = figure(3, size=3.3)
+        scatter2d(axes[0, 0], out["x"], title=f"CFG, w = {w:g}, class {label}\nmass per component "
+                  + " / ".join(f"{m:.2f}" for m in out["mass"]), s=2)
+        scatter2d(axes[0, 1], out["exact"], title=f"exact q(x | y): SW {out['sw_exact']:.3f}\n(floor "
+                  f"{out['floor_exact']:.3f}; exact mass " + " / ".join(f"{m:.2f}" for m in out["exact_mass"]) + ")",
+                  s=2, color="gray")
+        scatter2d(axes[0, 2], out["tilted"], title=f"tilted q(x|y)^w q(x)^(1−w): SW {out['sw_tilted']:.3f}\n"
+                  f"(floor {out['floor_tilted']:.3f})", s=2, color="tab:green")
+
+    return panel(draw, w=slider(2.0, 0.0, 8.0, 0.25, "guidance scale w"), label=int_slider(0, 0, 2, "class y"))
+
+
+def mnist_guidance_panel(name: str = "mnist-flow") -> W.VBox:
+    """Chapter 11: guidance scale w and digit; 8 guided samples of a shipped checkpoint (``guidance.play_guidance``)."""
+    from .guidance import play_guidance
+    from .plots import digit_grid
+
+    def draw(w, digit):
+        out = play_guidance(name, w, digit, n=8, n_steps=8)
+        fig, ax = plt.subplots(figsize=(6, 1.9))
+        digit_grid(ax, out["x"], nrow=8, title=f"{name}: digit {digit}, guidance scale w = {w:g}")
+
+    return panel(draw, w=slider(2.0, 0.0, 8.0, 0.5, "guidance scale w"), digit=int_slider(3, 0, 9, "digit"))
+
+
 # --- 12 ---
 
 def mnist_sampler_panel(names=("mnist-edm", "mnist-ddpm", "mnist-flow")) -> W.VBox:
-    """Sample the shipped checkpoints: checkpoint, integrator, steps and label (10 = no label)."""
+    """Sample the shipped checkpoints: checkpoint, integrator, steps, label (10 = no label) and guidance scale w."""
     from .plots import digit_grid
     from .pretrained import play_mnist
 
-    def draw(name, integrator, n_steps, label):
-        out = play_mnist(name, integrator, n_steps, label)
-        fig, ax = plt.subplots(figsize=(4, 4))
-        digit_grid(ax, out["x"], title=f"{name}, {integrator}, {n_steps} steps, NFE ≤ {out['nfe']}")
+    def draw(name, integrator, n_steps, label, guidance):
+        out = play_mnist(name, integrator, n_steps, label, guidance=guidance)
+        fig, ax = plt.subplots(figsize=(4, 4.3))
+        cfg = f"w = {out['w_used']:g}" if label != 10 else "no label: unguided"
+        digit_grid(ax, out["x"], title=f"{name}, {integrator}, {n_steps} steps, NFE ≤ {out['nfe']}\n{cfg}")
 
     return panel(draw, name=dropdown(list(names), names[0], "checkpoint"),
                  integrator=dropdown(["euler", "heun", "dpmpp_2m", "ddim"], "heun", "integrator"),
-                 n_steps=int_slider(10, 1, 50, "steps"), label=int_slider(3, 0, 10, "label (10 = none)"))
+                 n_steps=int_slider(10, 1, 50, "steps"), label=int_slider(3, 0, 10, "label (10 = none)"),
+                 guidance=slider(1.0, 0.0, 6.0, 0.5, "guidance w"))
 

@@ -48,14 +48,39 @@ def test_shipped_checkpoints(name):
     assert torch.isfinite(x).all()
 
 
-@pytest.mark.parametrize("integrator, n_steps, label", [("euler", 1, 0), ("heun", 50, 10), ("dpmpp_2m", 1, 9),
-                                                        ("ddim", 50, 0)])
-def test_play_mnist_extremes(tmp_path, monkeypatch, integrator, n_steps, label):
-    """Oracle: the panel's compute function at every slider's extreme values returns finite images and NFE = per-step × steps."""
+@pytest.mark.parametrize("integrator, n_steps, label, w", [("euler", 1, 0, 0.0), ("heun", 50, 10, 6.0),
+                                                           ("dpmpp_2m", 1, 9, 6.0), ("ddim", 50, 0, 1.0)])
+def test_play_mnist_extremes(tmp_path, monkeypatch, integrator, n_steps, label, w):
+    """Oracle: the panel's compute function at every slider's extreme values returns finite images; with no label
+    (10) the guidance slider does not apply and the unguided model is used (w_used = 1)."""
     tiny_checkpoint(tmp_path, "edm")
     monkeypatch.setattr(pretrained, "CHECKPOINT_DIR", tmp_path)
     monkeypatch.setattr(pretrained, "_CACHE", {})
-    out = pretrained.play_mnist("tiny-edm", integrator, n_steps, label, n=2)
+    out = pretrained.play_mnist("tiny-edm", integrator, n_steps, label, n=2, guidance=w)
     assert out["x"].shape == (2, 1, 28, 28) and torch.isfinite(out["x"]).all()
+    assert out["w_used"] == (1.0 if label == 10 else w)
     with pytest.raises(ValueError, match="label"):
         pretrained.play_mnist("tiny-edm", integrator, n_steps, 11, n=2)
+
+
+def test_sample_guidance(tmp_path):
+    """Oracle: CFG with w = 1 is the conditional model itself and w = 0 the unconditional one (label 10), sample for
+    sample with the same noise (float32 tolerance); w that is not a finite number, or guidance without labels, is a
+    ValueError."""
+    tiny_checkpoint(tmp_path, "flow")
+    m = pretrained.load("tiny-flow", folder=tmp_path)
+    y = torch.tensor([1, 7])
+    run = lambda yy, w: m.sample(2, yy, n_steps=3, integrator="euler", generator=torch.Generator().manual_seed(0),
+                                 guidance=w)
+    torch.testing.assert_close(run(y, 1.0), run(y, 1.0 + 1e-12), atol=1e-5, rtol=0)
+    torch.testing.assert_close(run(y, 0.0), run(None, 1.0), atol=1e-5, rtol=0)
+    from diffedu.guidance import ClassifierFreeGuidance
+    x, t = torch.randn(2, 1, 28, 28), torch.tensor(0.5)
+    guided = ClassifierFreeGuidance(m.predictor, 3.0)(x, t, "velocity", y=y)
+    expected = 3 * m.predictor(x, t, "velocity", y=y) - 2 * m.predictor(x, t, "velocity", y=torch.full((2,), 10))
+    torch.testing.assert_close(guided, expected, atol=1e-5, rtol=1e-5)  # the guided field the sampler integrates
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="w"):
+            run(y, bad)
+    with pytest.raises(ValueError, match="label"):
+        run(None, 2.0)
