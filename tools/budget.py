@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -87,7 +88,8 @@ def measure(path: Path, env: dict[str, str], timeout: int = 900) -> Cost:
             for index, cell in enumerate(nb.cells):
                 client.execute_cell(cell, index)
         except Exception as failure:  # nbclient's CellExecutionError or a timeout: report it, keep the numbers
-            error = f"cell {index}: {type(failure).__name__}: {str(failure).strip().splitlines()[-1][:200]}"
+            message = re.sub(r"\x1b\[[0-9;]*m", "", str(failure)).strip().splitlines()[-1]  # no terminal colours
+            error = f"cell {index}: {type(failure).__name__}: {message[:200]}"
         peak, cpu = _proc(pid)
     return Cost(path.stem, _banner(nb), peak, cpu, time.perf_counter() - started, error)
 
