@@ -373,6 +373,51 @@ def check_ddim_sampler_step(fn: Callable) -> None:
 
 
 # --- 11 ----------------------------------------------------------------------------------------------
+def check_gaussian_conditioning(fn: Callable) -> None:
+    r"""``fn(mu, cov, A, y, sigma_y)`` → (mean, cov) of $p(x_0\mid y)$ for $x_0\sim N(\mu, \Sigma)$ and
+    $y = A x_0 + \sigma_y z$ (chapter 11). Oracle: the information form $\Sigma'^{-1} = \Sigma^{-1} + A^\top A/\sigma_y^2$,
+    $\Sigma'^{-1}\mu' = \Sigma^{-1}\mu + A^\top y/\sigma_y^2$ (a different formula from the gain form)."""
+    g = torch.Generator().manual_seed(11)
+    ok, hint = True, ""
+    for M, D in ((1, 2), (2, 2), (2, 3)):
+        mu = torch.randn(D, generator=g, dtype=torch.float64)
+        L = torch.randn(D, D, generator=g, dtype=torch.float64)
+        cov = L @ L.T + 0.3 * torch.eye(D, dtype=torch.float64)
+        A = torch.randn(M, D, generator=g, dtype=torch.float64)
+        y = torch.randn(M, generator=g, dtype=torch.float64)
+        sigma_y = 0.4
+        prec = torch.linalg.inv(cov) + A.T @ A / sigma_y**2
+        want_cov = torch.linalg.inv(prec)
+        want_mean = want_cov @ (torch.linalg.solve(cov, mu) + A.T @ y / sigma_y**2)
+        got = fn(mu.clone(), cov.clone(), A.clone(), y.clone(), sigma_y)
+        if ok and not (isinstance(got, tuple) and len(got) == 2 and _close(got[0], want_mean)
+                       and _close(got[1], want_cov)):
+            ok, hint = False, (f"with A of shape ({M}, {D}): gain K = Σ Aᵀ (A Σ Aᵀ + σ_y² I)⁻¹, mean μ + K (y − A μ), "
+                               "covariance Σ − K A Σ; return the pair (mean, cov)")
+    _report(ok, "check_gaussian_conditioning", hint)
+
+
+def check_classifier_grad(fn: Callable) -> None:
+    r"""``fn(gmm, x_t, t, process, y)`` → $\nabla_{x_t}\log p_t(y\mid x_t)$ for an int label y (chapter 11).
+    Oracle: autograd of the exact log-probability ``guidance.mixture_classifier``."""
+    from .guidance import mixture_classifier
+    from .processes import make_process
+    from .toys import gmm_2d
+    gmm = gmm_2d()
+    g = torch.Generator().manual_seed(12)
+    ok, hint = True, ""
+    for name, t in (("vp", 0.2), ("edm", 1.5)):
+        process = make_process(name)
+        x = 2 * torch.randn(16, 2, generator=g, dtype=torch.float64)
+        for y in (0, 2):
+            xg = x.clone().requires_grad_(True)
+            (want,) = torch.autograd.grad(mixture_classifier(gmm, xg, t, process)[:, y].sum(), xg)
+            got = fn(gmm, x.clone(), t, process, y)
+            if ok and not _close(got, want, rtol=1e-6, atol=1e-9):
+                ok, hint = False, (f"({name}, t = {t}, y = {y}) Bayes: log p(y|x) = log p(x|y) − log p(x) + const, so "
+                                   "the gradient is gmm.restrict(y).score(x, t, process) − gmm.score(x, t, process)")
+    _report(ok, "check_classifier_grad", hint)
+
 
 
 # --- 12 ----------------------------------------------------------------------------------------------

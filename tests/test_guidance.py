@@ -272,3 +272,67 @@ def test_inverse_problem_bad_input():
         Denoiser(process, pred, dps, operator=Matrix(A), measurement=y, zeta=-1.0).sample(4, 3, shape=(2,))
     with pytest.raises(ValueError, match=r"operator A has shape \(1, 2\), so samples must have shape \(2,\)"):
         Denoiser(process, pred, dps, operator=Matrix(A), measurement=y).sample(4, 3, shape=(3,))
+
+
+# --- MNIST: the panel's compute function, guided sampling and inpainting with a tiny checkpoint ----------------------
+@pytest.fixture(scope="module")
+def tiny_flow(tmp_path_factory):
+    """A 2-step rectified-flow checkpoint on 256 digits (tests/_mnist_tiny.py), loaded as play_guidance would; its label
+    embedding and its (zero-initialised) output layer are redrawn at random (seeded) so that the label changes the
+    prediction, as in a trained model."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _mnist_tiny import tiny_checkpoint
+    from diffedu import pretrained
+    folder = tmp_path_factory.mktemp("ckpt")
+    tiny_checkpoint(folder, "flow")
+    model = pretrained.load("tiny-flow", folder=folder)
+    with torch.no_grad():
+        gen = torch.Generator().manual_seed(0)
+        for w in (model.net.label_emb.weight, model.net.out.weight):
+            w.copy_(0.3 * torch.randn(w.shape, generator=gen))
+    pretrained._CACHE["tiny-flow"] = model
+    yield model
+    pretrained._CACHE.pop("tiny-flow", None)
+
+
+def test_play_guidance_at_slider_extremes(tiny_flow):
+    """Oracle: the unguided samplers. At w = 0 the panel's digits are the unconditional model's (label 10) from the
+    same noise, at w = 1 the conditional model's (float32, 1e-5); at w = 8 they are finite and differ from both."""
+    from diffedu.guidance import play_guidance
+
+    def plain(label):
+        den = Denoiser(tiny_flow.process, tiny_flow.predictor, "euler", "karras", shape=(1, 28, 28))
+        gen = torch.Generator().manual_seed(0)
+        x_T = den.prior(4, (1, 28, 28), gen, dtype=torch.float32)
+        with torch.no_grad():
+            return den.sample(x_T, 3, generator=gen, y=torch.full((4,), label)).float()
+
+    lo, one, hi = (play_guidance("tiny-flow", w, 7, n=4, n_steps=3)["x"] for w in (0.0, 1.0, 8.0))
+    assert lo.shape == hi.shape == (4, 1, 28, 28) and torch.isfinite(hi).all()
+    torch.testing.assert_close(lo, plain(10), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(one, plain(7), rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(hi, lo) and not torch.allclose(hi, one)
+    with pytest.raises(ValueError, match=r"w must lie in \[0, 8\]"):
+        play_guidance("tiny-flow", 8.5, 7)
+    with pytest.raises(ValueError, match="label must be an integer in 0–9"):
+        play_guidance("tiny-flow", 1.0, 10)
+
+
+def test_mnist_inpainting_fits_the_observed_pixels(tiny_flow):
+    """Oracle: the projection identity (observed pixels of the result equal the measurement, float32 1e-6), the mask's
+    documented shape error, and DPS's output is finite and of the images' shape."""
+    from diffedu.data import load_mnist
+    from diffedu.guidance import inpaint
+    x0 = load_mnist().x_test[:3]
+    mask = torch.zeros(1, 28, 28)
+    mask[:, :14] = 1
+    out = inpaint(tiny_flow, x0, mask, "projection", n_steps=3, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out * mask, x0 * mask, rtol=0, atol=1e-6)
+    d = inpaint(tiny_flow, x0, mask, "dps", n_steps=3, generator=torch.Generator().manual_seed(0))
+    assert d.shape == x0.shape and torch.isfinite(d).all()
+    with pytest.raises(ValueError, match="mask shape"):
+        inpaint(tiny_flow, x0, mask[:, :20], "dps", n_steps=3)
+    with pytest.raises(ValueError, match="method must be 'dps' or 'projection'"):
+        inpaint(tiny_flow, x0, mask, "repaint", n_steps=3)
