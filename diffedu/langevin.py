@@ -5,8 +5,8 @@ r"""Score matching at one noise level and Langevin sampling (chapter 06).
   $\tau_i = \tau\,\sigma_i^2/\sigma_L^2$, using the score of $p(x;\sigma_i)$.
 * The three score-matching objectives at a fixed σ, for a score network $s_\theta(x)$:
   explicit $E\lVert s_\theta(\tilde x) - \nabla\log p_\sigma(\tilde x)\rVert^2$, sliced (Song et al. 2019) and
-  denoising $E\lVert s_\theta(x_0 + \sigma\varepsilon) + \varepsilon/\sigma\rVert^2$ (Vincent 2011). ESM and DSM differ
-  by a constant $C = E\lVert\varepsilon\rVert^2/\sigma^2 - E\lVert\nabla\log p_\sigma\rVert^2$ independent of θ.
+  denoising $E\lVert s_\theta(x_0 + \sigma\varepsilon) + \varepsilon/\sigma\rVert^2$ (Vincent 2011).
+  $L_{ESM}(\theta) - L_{DSM}(\theta) = E\lVert\nabla\log p_\sigma\rVert^2 - d/\sigma^2$, the same for every θ.
 """
 from __future__ import annotations
 

@@ -92,6 +92,18 @@ def tweedie_view(out: dict, axes=None):
 
 
 # --- 03, 06, 07: Fokker–Planck, score matching, SDEs -------------------------------------------------
+def density_contours(ax, gmm, lim: float = 5.0, n: int = 121, **kwargs):
+    """Contour lines of a 2-D ``GaussianMixture``'s exact density on [-lim, lim]² (levels at 1/3, 1/10, 1/30, 1/100
+    of its peak on the grid), on ``ax``."""
+    u = torch.linspace(-lim, lim, n, dtype=torch.float64)
+    grid = torch.stack(torch.meshgrid(u, u, indexing="xy"), -1)  # (n, n, 2)
+    dens = gmm.log_prob(grid.reshape(-1, 2)).exp().reshape(n, n)
+    peak = dens.max().item()
+    kwargs.setdefault("colors", "0.35")
+    kwargs.setdefault("linewidths", 0.7)
+    ax.contour(to_numpy(u), to_numpy(u), to_numpy(dens), levels=[peak / 100, peak / 30, peak / 10, peak / 3], **kwargs)
+    return ax
+
 
 
 # --- 04, 05: DDPM, DDIM ------------------------------------------------------------------------------
