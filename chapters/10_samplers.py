@@ -34,11 +34,12 @@ import diffedu.widgets
 from diffedu import Predictor, gmm_2d, make_process
 from diffedu.bench_samplers import CountingPredictor, endpoint_errors, fit_order, play_samplers
 from diffedu.exercises import check_ddim_sampler_step, check_heun_step
-from diffedu.integrators import INTEGRATORS, ddim, ddpm, dpmpp_1, heun
+from diffedu.integrators import INTEGRATORS, ddim, ddpm, dpmpp_1, euler_step, heun, heun_step
 from diffedu.plots import error_vs_nfe, figure, scatter2d, time_grids
 from diffedu.timers import make_grid
 
 g = diffedu.seed(0)
+torch.set_num_threads(1)  # the arrays here are tiny: on a busy CPU a second thread only spin-waits
 print(diffedu.banner())
 
 # %% [markdown]
@@ -124,19 +125,19 @@ plt.show()
 
 # %% [markdown]
 # ### Error against NFE
-# The endpoint error is the mean distance to a tight solution of the same ODE from the same starts (Heun with many
-# steps). On a log-log plot a method of order $p$ is a line of slope $-p$ (dashed). The bench
-# (`python -m diffedu bench samplers`) runs the same measurement larger, on 2-D and 16-D mixtures.
+# The endpoint error is the mean distance to a tight solution of the same ODE on the same grid family from the same
+# starts (Heun with many steps, Richardson-extrapolated: $x_{2M} + (x_{2M} - x_M)/3$ cancels Heun's $h^2$ term). On a
+# log-log plot a method of order $p$ is a line of slope $-p$ (dashed). The order is fitted over NFE ≥ 100, the
+# asymptotic range. The bench (`python -m diffedu bench samplers`) runs the same measurement larger, on more
+# (process, grid) pairs and on a 16-D mixture, and prints every number.
 
 # %%
-if diffedu.quick():  # one configuration, small sizes
-    sizes, configs = dict(n_points=32, ref_steps=200, nfes=(20, 50, 100), check_ref=False), [("vp", "log_snr")]
-else:
-    sizes, configs = dict(n_points=128, ref_steps=800, nfes=(5, 10, 20, 50, 100, 200)), [("vp", "log_snr"),
-                                                                                         ("edm", "karras")]
-conv = {cfg: endpoint_errors(gmm, make_process(cfg[0]), cfg[1], generator=torch.Generator().manual_seed(0), **sizes)
-        for cfg in configs}
-fig, axes = figure(len(conv), size=4.6)
+nfes = (5, 10, 20, 50, 100, 200)
+sizes = dict(n_points=32, ref_steps=300, check_ref=False) if diffedu.quick() else dict(n_points=256, ref_steps=1000)
+configs = [("edm", "karras"), ("vp", "log_snr"), ("flow", "uniform")]
+conv = {cfg: endpoint_errors(gmm, make_process(cfg[0]), cfg[1], nfes=nfes, generator=torch.Generator().manual_seed(0),
+                             **sizes) for cfg in configs}
+fig, axes = figure(len(conv), size=4.2)
 for ax, res in zip(axes[0], conv.values()):
     error_vs_nfe(res, ax=ax)
 plt.show()
@@ -144,10 +145,39 @@ plt.show()
 # %% [markdown]
 # The second-order methods fall twice as fast (in log scale) once the steps are small enough. On VP, DDIM's exact
 # linear part does not make it better than Euler at equal steps on this mixture: both are first order, only the
-# constant differs. On EDM (full mode) Euler and DDIM lie on top of each other — the same method there — and at
-# small NFE Heun on the Karras grid is *worse* than Euler: its first steps from $\sigma = 80$ are huge, and a
-# second-order method only pays off in its asymptotic range (the bench measures Heun behind Euler at NFE 20 there).
+# constant differs. On EDM and on rectified flow Euler and DDIM lie on top of each other — the same method there.
 #
+# ### Why Heun trails Euler at 20 NFE on EDM
+# On EDM's own grid (Karras ρ = 7, σ from 80 to 0.002, then the jump to 0) Heun at NFE 19 (10 steps) is *worse* than
+# Euler at NFE 20; it wins from NFE 50 on. That is no bug — the code is Karras et al.'s Algorithm 1, with the last step
+# into σ = 0 an Euler step, and its order is 2 on the asymptotic range. A second-order method pays off only once each
+# step is small against the scale on which the velocity changes. Below, the **local error** of one step from the exact
+# trajectory on the 10-step grid: for σ between about 20 and 1.5 — where the posterior $\hat x_0$ switches between
+# the mixture's components, which are 2–4 apart — the steps shrink σ by a factor 2–3, and the trapezoid rule is no
+# better than Euler there. With twice as many steps, Euler's smaller steps win at equal NFE.
+
+# %%
+edm_pred = CountingPredictor(gmm, process)
+x_T_local = x_T[:64]
+grid10 = make_grid("karras", process, 10).tolist()
+exact_path = [x_T_local]
+for t, s in zip(grid10[:-1], grid10[1:]):  # the exact trajectory at the grid points (200 fine Heun steps each)
+    x = exact_path[-1]
+    for a, b in zip(torch.linspace(t, s, 201).tolist()[:-1], torch.linspace(t, s, 201).tolist()[1:]):
+        x = heun_step(x, a, b, edm_pred, process)
+    exact_path.append(x)
+print(f"{'σ':>8} → {'σ_next':<8} local error:  Euler    Heun")
+for i, (t, s) in enumerate(zip(grid10[:-1], grid10[1:])):
+    e_euler = (euler_step(exact_path[i], t, s, edm_pred, process) - exact_path[i + 1]).norm(dim=1).mean().item()
+    e_heun = (heun_step(exact_path[i], t, s, edm_pred, process) - exact_path[i + 1]).norm(dim=1).mean().item()
+    print(f"{t:8.3f} → {s:<8.4f}            {e_euler:8.1e} {e_heun:8.1e}")
+edm = conv[("edm", "karras")]
+for nfe_target in (20, 50):
+    err = {name: next(r["error"] for r in edm["methods"][name]["rows"] if r["nfe_target"] == nfe_target)
+           for name in ("euler", "heun")}
+    print(f"endpoint error at NFE ≈ {nfe_target}: Euler {err['euler']:.3f}, Heun {err['heun']:.3f}")
+
+# %% [markdown]
 # ### How the time grid moves the error
 # The same 20-step budget spent on four grids: uniform in t, cosine, Karras ρ = 7, uniform in log-SNR.
 
@@ -169,18 +199,99 @@ axes[0, 1].legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
+# At 20 steps the ranking is not the one reported for images: on this mixture the uniform and cosine grids beat
+# Karras and log-SNR for Euler and DDIM, and cosine is best for Heun and DPM-Solver++(2M). The left panel says why:
+# Karras (ρ = 7) and log-SNR spend a third to a half of their steps below $\sigma/\alpha \approx 0.3$, where this
+# mixture's $\hat x_0$ hardly changes any more, while the error is made between about 0.3 and 5 (see the local
+# errors above), where the posterior picks among components 2–4 apart — and that is where uniform and cosine steps
+# sit. Images have detail down to small noise, which is what ρ = 7 was tuned for. A grid is good when it puts its steps where $\hat x_0$ changes.
+#
+# ### Which grid gives rectified flow its order?
+# Convergence orders assume one fixed map $t_i = \varphi(i/N)$ refined as N grows. On rectified flow (and cosine VP)
+# $\alpha = 0$ at $t = 1$: the noise level there is infinite, so the noise-level grids (Karras, log-SNR) start from the
+# level one uniform step below $t = 1$, $s_{max} = N - 1$. Their top grows with N, the λ-range they cover grows like
+# $\log N$, and their steps shrink like $\log N / N$ instead of $1/N$: the measured slope stays below the order. The
+# grid that is a fixed map on flow is **uniform in t** (or cosine): it recovers order 2 for Heun.
+
+# %%
+flow = make_process("flow")
+flow_orders = {"uniform": conv[("flow", "uniform")]}
+for timer in ("karras", "log_snr"):
+    flow_orders[timer] = endpoint_errors(gmm, flow, timer, nfes=nfes, methods=("euler", "heun", "dpmpp_2s", "dpmpp_2m"),
+                                         generator=torch.Generator().manual_seed(0), **sizes)
+print(f"{'grid':<9}" + "".join(f"{name:>10}" for name in ("euler", "heun", "dpmpp_2s", "dpmpp_2m")))
+for timer, res in flow_orders.items():
+    print(f"{timer:<9}" + "".join(f"{res['methods'][name]['order']:>10.2f}"
+                                  for name in ("euler", "heun", "dpmpp_2s", "dpmpp_2m")))
+
+# %% [markdown]
+# Uniform in t gives Euler 1 and Heun 2; the two noise-level grids lose about 0.1–0.5 of every method's order.
+# DPM-Solver++ works in λ, and a grid uniform in t takes steps of fixed size in λ near data ($2\log 2$ for the step
+# from $2/N$ to $1/N$), so it approaches order 2 slowly there: (2S) measures about 1.9 and (2M) about 1.7 at NFE
+# 100–500 in the bench, still rising.
+#
+# ### Stochastic samplers converge in law, at order 1
+# An SDE sampler's output is random, so its error is a distance between laws. The sliced Wasserstein distance to
+# exact samples is blunt: at 2000 samples two *exact* sets already differ by about 0.08 ± 0.02 (the floor), so a
+# sampler at 1.5× the floor may be fine. A sharper weak error uses the exact density: $\Delta = E[\log q(x_0)]$ over
+# the sampler's output minus the same expectation under the data, with a Monte Carlo standard error. Euler–Maruyama is
+# first order in this weak sense (Kloeden & Platen): $\Delta$ halves when N doubles, until it drowns in the
+# standard error.
+
+# %%
+n_sde = 10000 if diffedu.quick() else 40000
+log_q_exact = gmm.log_prob(gmm.sample(100_000, generator=torch.Generator().manual_seed(4))).mean().item()
+x_T_sde = gmm.marginal(vp.t_max, vp).sample(n_sde, generator=torch.Generator().manual_seed(5))
+weak = {}
+for name in ("euler_maruyama", "ddpm"):
+    for n_steps in (10, 20, 40, 80, 160):
+        x0 = INTEGRATORS[name](x_T_sde, make_grid("uniform", vp, n_steps), pred_vp, vp,
+                               generator=torch.Generator().manual_seed(n_steps))
+        log_q = gmm.log_prob(x0)
+        weak[(name, n_steps)] = (log_q.mean().item() - log_q_exact, log_q.std().item() / math.sqrt(n_sde))
+fig, axes = figure(1, size=4.6)
+ax = axes[0, 0]
+for i, name in enumerate(("euler_maruyama", "ddpm")):
+    steps = [n for (m, n) in weak if m == name]
+    delta = [abs(weak[(name, n)][0]) for n in steps]
+    ax.errorbar(steps, delta, yerr=[2 * weak[(name, n)][1] for n in steps], fmt="o-", color=f"C{i}", label=name)
+ax.loglog(steps, [abs(weak[("euler_maruyama", 20)][0]) * 20 / n for n in steps], "k--", lw=0.8, label="slope −1")
+ax.set(xscale="log", yscale="log", xlabel="steps N (= NFE)", ylabel=r"$|\Delta|$ = weak error of log q (±2 SE)",
+       title="VP, uniform grid: weak convergence")
+ax.legend(fontsize=8)
+plt.show()
+for name in ("euler_maruyama", "ddpm"):
+    print(f"{name:<15}" + "  ".join(f"N={n}: {weak[(name, n)][0]:+.3f}±{weak[(name, n)][1]:.3f}"
+                                    for n in (10, 20, 40, 80, 160)))
+
+# %% [markdown]
+# Euler–Maruyama's samples are too spread at few steps ($\Delta < 0$) and its bias shrinks like 1/N; ancestral DDPM's
+# are too concentrated ($\Delta > 0$) and its bias, larger on this uniform grid, shrinks more slowly at first. A
+# sampler that looks "2× the floor" in SW at NFE 50 is this O(1/N) bias plus the SW estimate's own scatter — the
+# bench prints both, and the NFE from which on $|\Delta| \le 2$ standard errors.
+
+# %% [markdown]
 # ## Check it
 #
-# **Orders.** The fitted slope over NFE ≥ 20 must be within ±0.25 of the theory in full mode; quick mode fits
-# NFE 20–100 with 32 starts and a coarser reference, so we allow ±0.35 there.
+# **Orders.** The slope fitted over NFE 100–200 must be within ±0.25 of the theory on every configuration whose grid
+# is a fixed map — with the one exception explained above, DPM-Solver++(2M) on flow's uniform grid, which must still
+# be above 1.5 — and below the theory on flow's noise-level grids. **Heun against Euler**: behind at NFE ≈ 20 on
+# EDM's grid, ahead from NFE 50 on, on every configuration.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-tol = 0.35 if diffedu.quick() else 0.25
-for cfg, res in conv.items():
+for cfg, res in list(conv.items()) + [(("flow", t), r) for t, r in flow_orders.items() if t != "uniform"]:
     for name, m in res["methods"].items():
-        assert abs(m["order"] - m["theory"]) <= tol, (cfg, name, m["order"])
+        if not res["fixed_map"]:
+            assert m["order"] < m["theory"], (cfg, name, m["order"])
+        elif cfg == ("flow", "uniform") and name == "dpmpp_2m":
+            assert 1.5 < m["order"] < 2.25, (cfg, name, m["order"])
+        else:
+            assert abs(m["order"] - m["theory"]) <= 0.25, (cfg, name, m["order"])
     print(cfg, {name: round(m["order"], 1) for name, m in res["methods"].items()})
+for cfg, res in conv.items():
+    assert res["beats_euler_from_nfe"]["heun"] <= 50, (cfg, res["beats_euler_from_nfe"])
+print("Heun beats Euler from NFE", {cfg: res["beats_euler_from_nfe"]["heun"] for cfg, res in conv.items()})
 
 # %% [markdown]
 # **DDIM(η = 0) is DPM-Solver++ first order, and DDIM(η = 1) is ancestral DDPM** (same noise), on VP: agreement to
@@ -265,12 +376,14 @@ check_ddim_sampler_step(my_ddim_step)
 # ## Summary
 #
 # * All ODE samplers integrate $dx/dt = \dot\alpha\hat x_0 + \dot\sigma\hat\varepsilon$; they differ in the step rule
-#   and in NFE per step. Measured orders: Euler, DDIM 1; Heun, DPM-Solver++(2S), (2M) 2.
+#   and in NFE per step. Measured orders: Euler, DDIM 1; Heun, DPM-Solver++(2S), (2M) 2 — on the asymptotic range.
+#   Before it (Heun at NFE 20 on EDM's grid) a second-order method can lose to Euler.
 # * DDIM = DPM-Solver++(1): an exponential integrator, exact in the linear part, first order in $\hat x_0$.
-# * The grid matters as much as the method: put the steps where $\hat x_0$ changes (small noise), e.g. Karras ρ or
-#   log-SNR grids; DPM-Solver++ is built for log-SNR steps.
+# * The grid matters as much as the method: put the steps where $\hat x_0$ changes — at small noise for images (Karras
+#   ρ, log-SNR), in the middle range for this mixture; DPM-Solver++ is built for log-SNR steps. Orders need a grid
+#   that is one fixed map refined with N: on rectified flow that is the uniform grid in t.
 # * η, churn, Euler–Maruyama and Langevin correctors trade determinism for forgetting earlier errors; their quality is
-#   a distance between distributions, not an endpoint error.
+#   a distance between distributions, not an endpoint error; Euler–Maruyama converges in law at order 1.
 #
 # ## What next
 # Chapter 11 steers these samplers with guidance; chapter 12 runs them on a trained MNIST network.
@@ -281,3 +394,4 @@ check_ddim_sampler_step(my_ddim_step)
 # * Song, Meng, Ermon (2021). *Denoising Diffusion Implicit Models.* ICLR.
 # * Song, Sohl-Dickstein, Kingma, Kumar, Ermon, Poole (2021). *Score-Based Generative Modeling through SDEs.* ICLR.
 # * Ho, Jain, Abbeel (2020). *Denoising Diffusion Probabilistic Models.* NeurIPS.
+# * Kloeden, Platen (1992). *Numerical Solution of Stochastic Differential Equations.* Springer (weak order of Euler–Maruyama).
