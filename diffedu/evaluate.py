@@ -3,7 +3,7 @@
 FD-MNIST is the Fréchet distance in the shipped classifier's 128-d feature space between n generated digits (labels
 0–9 in turn) and n test digits; its *floor* is the same distance between n train and n test digits (what a perfect
 generator would score at this n: finite-sample noise). Conditional accuracy: how often the classifier reads the
-asked-for label. ``--write-card`` stores the result in the checkpoint's card (``evaluation``).
+asked-for label. ``--write-card`` stores the result in the checkpoint's card (``evaluations``).
 """
 from __future__ import annotations
 
@@ -89,6 +89,17 @@ def evaluate_checkpoint(name: str, n: int = 256, n_steps: int = 20, integrator: 
                           guidance)
 
 
+def write_to_card(name: str, res: dict, command: str) -> None:
+    """Store an evaluation in the card's ``evaluations`` list (replacing one of the same sampler, steps, timer, w, n)."""
+    path = CHECKPOINT_DIR / f"{name}.json"
+    meta = json.loads(path.read_text())
+    key = lambda r: (r["integrator"], r["n_steps"], r["timer"], r["guidance"], r["n"])
+    kept = [r for r in meta.get("evaluations", []) if key(r) != key(res)]
+    meta["evaluations"] = sorted(kept + [dict(res, command=command)], key=lambda r: (r["guidance"], r["nfe"]))
+    meta.pop("evaluation", None)  # the single evaluation of older cards
+    path.write_text(json.dumps(meta, indent=2) + "\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m diffedu eval mnist",
                                 description="FD-MNIST (with its train-vs-test floor), conditional accuracy and "
@@ -134,11 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                                   data, clf, w)
         results[name] = res
         if args.write_card:
-            path = CHECKPOINT_DIR / f"{name}.json"
-            meta = json.loads(path.read_text())
-            meta["evaluation"] = res
-            meta["evaluation_command"] = "python -m diffedu eval mnist " + " ".join(argv)
-            path.write_text(json.dumps(meta, indent=2) + "\n")
+            write_to_card(name, res, "python -m diffedu eval mnist " + " ".join(argv))
         if args.json is None:
             print(f"{name:12s} FD-MNIST {res['fd_mnist']:8.2f} (floor {res['fd_floor']:.2f})  "
                   f"cond. acc {res['conditional_accuracy']:.3f}  w {res['guidance']:g}  {res['samples_per_s']:.1f} "
