@@ -267,3 +267,31 @@ def test_a_missing_browser_skips_with_a_reason_or_fails_in_ci(monkeypatch, ci):
     expected = pytest.fail.Exception if ci == "true" else pytest.skip.Exception
     with pytest.raises(expected, match="apt-get install -y chromium"):
         browser()
+
+
+@pytest.mark.slow
+def test_a_long_first_slide_scrolls_inside_the_slide(tmp_path):
+    """Oracle: a deck whose first slide is 60 paragraphs long (far taller than the 1000-pixel slide): opened in
+    Chromium, that slide must get a scroll box ending in the slide's last tenth, before any key is pressed (nbconvert's
+    template alone sets the box only on a change of slide, so the first slide would run off the screen)."""
+    sync_playwright = browser()
+    import nbformat
+    from tools import slides
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# A long first slide\n\n" + "\n\n".join(f"paragraph {k}" for k in range(60))),
+        nbformat.v4.new_markdown_cell("## A short second slide")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "long.ipynb")
+    (deck,) = slides.build([tmp_path / "long.ipynb"], tmp_path / "slides")
+    if not (tmp_path / "slides" / "_static").is_dir():
+        pytest.skip("offline assets unavailable (npm or its registry missing): the deck loads reveal.js from its CDN")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(deck.as_uri())
+        found = wait_until(lambda: page.evaluate("document.querySelector('.reveal.ready') !== null") and
+                           page.evaluate(SCROLL_BOX), 60, "the first slide's scroll box")
+        chromium.close()
+    bottom, top, end = found
+    assert top + 0.9 * (end - top) <= bottom <= end + 1, f"(box bottom, slide top, slide bottom) = {found}"

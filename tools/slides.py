@@ -74,11 +74,17 @@ def scroll_within_the_slide(body: str) -> str:
     """nbconvert's template gives a long slide a scroll box ``95vh`` high, but inside reveal.js's scaled slide that
     is 95 % of the window counted in slide pixels: on a screen smaller than the slide the box ends above the bottom
     edge, on a larger one below it (out of sight). Make it 90 % of the slide instead (the slide's padding and the
-    box's top margin take the rest)."""
-    old = ".css('height', 'calc(95vh)')"
-    if body.count(old) != 1:
-        raise RuntimeError("nbconvert's reveal template changed: its long-slide scroll box was not found")
-    return body.replace(old, f".css('height', '{round(0.9 * HEIGHT)}px')")
+    box's top margin take the rest), and give the first slide its box too (the template only does it on a change of
+    slide)."""
+    patches = {".css('height', 'calc(95vh)')": f".css('height', '{round(0.9 * HEIGHT)}px')",
+               "Reveal.addEventListener('slidechanged', setScrollingSlide);":
+                   "Reveal.addEventListener('slidechanged', setScrollingSlide);\n"
+                   "        Reveal.addEventListener('ready', setScrollingSlide);"}
+    for old, new in patches.items():
+        if body.count(old) != 1:
+            raise RuntimeError(f"nbconvert's reveal template changed: {old!r} not found once in the deck")
+        body = body.replace(old, new)
+    return body
 
 
 def build(notebooks: list[Path], out: Path, offline: bool = True) -> list[Path]:
