@@ -12,6 +12,7 @@ Interpolants*.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor
@@ -100,6 +101,18 @@ def marginal_fm_loss(net, x0: Tensor, eps: Tensor, t: Tensor, process: Process, 
 
 
 # --- training and sampling ----------------------------------------------------------------------------------
+@contextmanager
+def _one_thread():
+    """Run 2-D toy work on one intra-op thread: a (256, 64) MLP is too small to split, and on a shared 2-core CPU
+    two threads cost about ten times the CPU time of one (measured on the course machine). Restores the setting."""
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n_threads)
+
+
 def train_velocity(data: Tensor, process: Process, steps: int, batch: int = 256, lr: float = 3e-3, hidden: int = 64,
                    generator: torch.Generator | None = None) -> MLP:
     r"""Train a 2-D ``MLP`` velocity model $u_\theta$ with ``losses.flow_matching_loss`` on minibatches of ``data``."""
@@ -120,6 +133,11 @@ def _train(x0: Tensor, eps: Tensor | None, process: Process, steps: int, batch: 
            generator: torch.Generator | None) -> MLP:
     if int(steps) != steps or steps < 1:
         raise ValueError(f"steps must be an integer ≥ 1; got {steps}")
+    with _one_thread():
+        return _train_loop(x0, eps, process, int(steps), batch, lr, hidden, generator)
+
+
+def _train_loop(x0, eps, process, steps, batch, lr, hidden, generator) -> MLP:
     if generator is not None:
         torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=generator)))  # reproducible initial weights
     net = MLP(dim=x0.shape[1], hidden=hidden, depth=3).to(torch.float32)
@@ -154,8 +172,9 @@ def velocity_trajectories(model, x_T: Tensor, n_steps: int, process: Process) ->
     ``model`` is a velocity network or a ``GaussianMixture`` (its exact velocity).
     """
     states = [x_T]
-    euler(x_T, uniform(process, n_steps), _predictor(model, process), process,
-          callback=lambda info: states.append(info["x"]))
+    with _one_thread():
+        euler(x_T, uniform(process, n_steps), _predictor(model, process), process,
+              callback=lambda info: states.append(info["x"]))
     return torch.stack(states)
 
 
