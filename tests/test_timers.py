@@ -19,9 +19,10 @@ NAMES = sorted(PROCESSES)
 @pytest.mark.parametrize("process_name", NAMES)
 @pytest.mark.parametrize("timer", sorted(TIMERS))
 def test_grid_invariants(process_name, timer):
-    """Oracle: the grid contract — N+1 float64 times, strictly decreasing, from t_max to t_min, for N = 1..200."""
+    """Oracle: the grid contract — N+1 finite float64 times, strictly decreasing, from t_max to t_min, for every
+    N = 1..200."""
     process = make_process(process_name)
-    for n_steps in (1, 2, 3, 5, 10, 37, 200):
+    for n_steps in range(1, 201):
         ts = make_grid(timer, process, n_steps)
         assert ts.dtype == torch.float64 and ts.shape == (n_steps + 1,)
         assert bool((ts[1:] < ts[:-1]).all())
