@@ -227,8 +227,9 @@ for timer, res in flow_orders.items():
 # %% [markdown]
 # Uniform in t gives Euler 1 and Heun 2; the two noise-level grids lose about 0.1–0.5 of every method's order.
 # DPM-Solver++ works in λ, and a grid uniform in t takes steps of fixed size in λ near data ($2\log 2$ for the step
-# from $2/N$ to $1/N$), so it approaches order 2 slowly there: (2S) measures about 1.9 and (2M) about 1.7 at NFE
-# 100–500 in the bench, still rising.
+# from $2/N$ to $1/N$). Summed, those last steps leave an error of order $\log N / N^2$ rather than $1/N^2$, whose slope
+# at N ≈ 100–500 is about $2 - 1/\ln N \approx 1.8$: (2S) measures about 1.9 and (2M) about 1.7 there in the bench,
+# still rising.
 #
 # ### Stochastic samplers converge in law, at order 1
 # An SDE sampler's output is random, so its error is a distance between laws. The sliced Wasserstein distance to
