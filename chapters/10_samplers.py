@@ -204,7 +204,8 @@ plt.show()
 # Karras (ρ = 7) and log-SNR spend a third to a half of their steps below $\sigma/\alpha \approx 0.3$, where this
 # mixture's $\hat x_0$ hardly changes any more, while the error is made between about 0.3 and 5 (see the local
 # errors above), where the posterior picks among components 2–4 apart — and that is where uniform and cosine steps
-# sit. Images have detail down to small noise, which is what ρ = 7 was tuned for. A grid is good when it puts its steps where $\hat x_0$ changes.
+# sit. Images have detail down to small noise, which is what ρ = 7 was tuned for. A grid is good when it puts its
+# steps where $\hat x_0$ changes.
 #
 # ### Which grid gives rectified flow its order?
 # Convergence orders assume one fixed map $t_i = \varphi(i/N)$ refined as N grows. On rectified flow (and cosine VP)

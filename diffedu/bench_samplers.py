@@ -165,7 +165,8 @@ def sde_distances(gmm: GaussianMixture, process: Process, timer: str, *, n_sampl
         gmm_dev = gmm
     pred = CountingPredictor(gmm_dev, process)
     out = {"process": process.name, "timer": timer, "dim": gmm.dim, "n_samples": n_samples, "floor": floor,
-           "floor_sd": floor_sd, "log_q_exact": log_q_exact, "sigma_T": process.sigma(process.t_max).item(), "methods": {}}
+           "floor_sd": floor_sd, "log_q_exact": log_q_exact, "sigma_T": process.sigma(process.t_max).item(),
+           "methods": {}}
     for name in methods:
         rows = []
         for nfe in nfes:
