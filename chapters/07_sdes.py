@@ -38,6 +38,7 @@ from diffedu.plots import figure, scatter2d, to_numpy
 from diffedu.sdes import SubVP, ddpm_alpha_bar_from_vp, forward_moments, simulate_forward
 from diffedu.timers import uniform
 
+torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
 g = diffedu.seed(0)
 print(diffedu.banner())
 
@@ -66,10 +67,13 @@ print(diffedu.banner())
 # **Reverse SDE and Euler–Maruyama.** From chapter 03, $dx = [f x - g^2\nabla\log p_t]\,dt + g\,d\bar W$ run from
 # t = 1 to 0. Euler–Maruyama: $x_{t-\Delta} = x_t - [f x_t - g^2 s(x_t, t)]\Delta + g\sqrt\Delta\,z$.
 #
-# **Predictor–corrector** (Song et al. 2021, Alg. 1). After each predictor (EM) step, a few **Langevin corrector** steps at
-# fixed t, $x \leftarrow x + \epsilon\,s(x,t) + \sqrt{2\epsilon}\,z$, pull the samples back towards $p_t$. The step size
-# comes from a target signal-to-noise ratio r: $\epsilon = 2\,(r\,\lVert z\rVert/\lVert s\rVert)^2$, so that the ratio of
-# the signal part to the noise part, $\epsilon\lVert s\rVert / \sqrt{2\epsilon}\lVert z\rVert$, equals r.
+# **Predictor–corrector** (Song et al. 2021, Alg. 1). Alternate a **Langevin corrector** at fixed t,
+# $x \leftarrow x + \epsilon\,s(x,t) + \sqrt{2\epsilon}\,z$, which pulls the samples back towards $p_t$ (chapter 06: $p_t$
+# is its stationary law), with the EM **predictor** step to the next time. Here each step corrects at t, then predicts
+# to t − Δ (no correction is possible at t = 0, where σ = 0). The step size comes from a target signal-to-noise ratio r:
+# $\epsilon = 2\,(r\,\lVert z\rVert/\lVert s\rVert)^2$ (norms averaged over the batch), so that the ratio of the signal
+# part to the noise part, $\epsilon\lVert s\rVert / \sqrt{2\epsilon}\lVert z\rVert$, equals r. (For VP, Song et al.'s code also
+# multiplies ε by $\alpha_i = 1 - \beta_i$ of the 1000-step DDPM chain, within 2 % of 1; we leave it out.)
 
 # %% [markdown]
 # ## See it
@@ -149,21 +153,25 @@ print(f"floor {floor:.3f}; EM with the exact score {sw_em_exact:.3f} < 2 x floor
 # %% [markdown]
 # **4. A learned score, three samplers.** An MLP trained with the ε-loss (DSM in ε form, chapter 06) on the mixture under
 # VP; its relative score error at three t, then Euler–Maruyama, predictor–corrector (r = 0.16) and Euler on the PF-ODE,
-# each 100 steps (PC: 200 network calls). Tolerance: each sampler's SW₂ below 0.6 (exact samplers reach the floor
-# ≈ 0.07; the gap is the network's error after only 600 quick-mode steps, largest at small t — full mode trains 10× longer).
+# each 100 steps (PC: 200 network calls). Tolerance: each sampler's SW₂ below 0.3, about twice the Monte Carlo floor
+# printed in check 3 (exact samplers reach the floor; what is left is the network's error after 2000 quick-mode steps,
+# largest at small t — full mode trains 5× longer).
 
 # %%
 # NBVAL_CHECK_OUTPUT
 torch.manual_seed(0)
 net = MLP(2, hidden=128, depth=3)
+n_train = 2000 if diffedu.quick() else 10_000
 opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+lr_decay = torch.optim.lr_scheduler.CosineAnnealingLR(opt, n_train)  # a decaying step sharpens the last fit
 pool = gmm.sample(20_000, generator=g).float()  # a fixed training set
-for step in range(600 if diffedu.quick() else 6000):
+for step in range(n_train):
     idx = torch.randint(0, pool.shape[0], (256,), generator=g)
     loss = eps_loss(net, pool[idx], process, generator=g)
     opt.zero_grad()
     loss.backward()
     opt.step()
+    lr_decay.step()
 net.eval()
 learned = Predictor(lambda x, t: net(x.float(), t.float()).double(), "eps", process)
 for t in (0.05, 0.3, 0.8):
@@ -179,8 +187,8 @@ with torch.no_grad():
                                          generator=torch.Generator().manual_seed(1)),
                "PF-ODE": euler(x_T, ts100, learned, process)}
 for name, x in samples.items():
-    assert sw(x) < 0.6, (name, sw(x))
-    print(f"{name:6s}: SW2 to exact samples {sw(x):.2f} < 0.6: {sw(x) < 0.6}")
+    assert sw(x) < 0.3, (name, sw(x))
+    print(f"{name:6s}: SW2 to exact samples {sw(x):.2f} < 0.3: {sw(x) < 0.3}")
 
 # %%
 fig, axes = figure(4, size=3.2)
