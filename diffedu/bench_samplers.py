@@ -1,11 +1,15 @@
 r"""``python -m diffedu bench samplers [--json PATH] [--quick | --full]``: every sampler measured against exact answers.
 
 ODE methods: on exact Gaussian mixtures (``gmm_2d()`` and ``gmm_nd(16)``) with exact denoisers, the endpoint error
-$\tfrac1n\sum_i\|x^{(i)}_{method} - x^{(i)}_{ref}\|$ against a tight solution of the same probability-flow ODE on the
-same grid family from the same start, at NFE 5, 10, 20, 50, 100, 200, 500, counting every network evaluation. The
-reference is Richardson-extrapolated Heun, $x_{ref} = x_{2M} + (x_{2M} - x_M)/3$ (M = ``ref_steps``); its own error is
-estimated by the same extrapolation from M/2 and M steps. The order is the least-squares slope of −log error against
-log NFE over the asymptotic range NFE ≥ 100 (``ASYMPTOTIC_NFE``).
+$\mathrm{median}_i\|x^{(i)}_{method} - x^{(i)}_{ref}\|$ against a tight solution of the same probability-flow ODE on
+the same grid family from the same start, at NFE 5, 10, 20, 50, 100, 200, 500, counting every network evaluation. The
+median, not the mean: a few starts lie so close to a separatrix between components that a method sends them to
+another component until its steps are tiny — O(1) errors that vanish abruptly, not as a power of the step (measured
+on the 16-D mixture with 256 starts: Euler's largest error is still 1.4 at NFE 500, and the mean's slope is 0.74
+where the median's is 1.0). The mean and the largest error are kept in the JSON. The reference is
+Richardson-extrapolated Heun, $x_{ref} = x_{2M} + (x_{2M} - x_M)/3$ (M = ``ref_steps``); its own error (largest over
+the starts) is estimated by the same extrapolation from M/2 and M steps. The order is the least-squares slope of
+−log error against log NFE over the asymptotic range NFE ≥ 100 (``ASYMPTOTIC_NFE``).
 
 SDE methods: the sliced Wasserstein distance of their samples to exact samples of the data, next to the distance
 between two exact sample sets of the same size (the noise floor); and, sharper, the weak error of the statistic
@@ -95,10 +99,11 @@ def endpoint_errors(gmm: GaussianMixture, process: Process, timer: str, *, n_poi
                     nfes=NFES, methods=ODE_METHODS, ref_steps: int = 1000, generator: torch.Generator | None = None,
                     device=None, x_T: Tensor | None = None, check_ref: bool = True,
                     asymptotic_nfe: int = ASYMPTOTIC_NFE) -> dict:
-    """Endpoint error against a tight reference solution of the same PF-ODE, for each method and NFE.
+    """Endpoint error (median over the starts; mean and largest kept too) against a tight reference solution of the
+    same PF-ODE, for each method and NFE.
 
     The reference is Richardson-extrapolated Heun from ``ref_steps`` and 2·``ref_steps`` steps; ``check_ref`` also
-    extrapolates from half as many steps and reports the mean difference as ``ref_error`` (else NaN). The order is
+    extrapolates from half as many steps and reports the largest difference as ``ref_error`` (else NaN). The order is
     fitted over NFE ≥ ``asymptotic_nfe`` (over the last two NFEs if fewer than two reach it)."""
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     if x_T is None:
@@ -109,7 +114,7 @@ def endpoint_errors(gmm: GaussianMixture, process: Process, timer: str, *, n_poi
     ref = _richardson_heun(x_T, process, timer, ref_steps, pred)
     ref_error = float("nan")
     if check_ref:
-        ref_error = (ref - _richardson_heun(x_T, process, timer, ref_steps // 2, pred)).norm(dim=1).mean().item()
+        ref_error = (ref - _richardson_heun(x_T, process, timer, ref_steps // 2, pred)).norm(dim=1).max().item()
     final_jump = process.sigma(process.t_min).item() == 0  # the last step into σ = 0 costs 1 NFE
     out = {"process": process.name, "timer": timer, "dim": gmm.dim, "n_points": int(x_T.shape[0]),
            "ref_steps": ref_steps, "ref_error": ref_error, "fixed_map": fixed_map(process, timer),
@@ -120,10 +125,11 @@ def endpoint_errors(gmm: GaussianMixture, process: Process, timer: str, *, n_poi
             pred.nfe = 0
             n_steps = steps_for_nfe(name, nfe, final_jump)
             x0 = INTEGRATORS[name](x_T, make_grid(timer, process, n_steps), pred, process)
-            err = (x0 - ref).norm(dim=1).mean().item()
-            if not math.isfinite(err):
+            dist = (x0 - ref).norm(dim=1)  # (n,) per-start endpoint errors
+            if not bool(torch.isfinite(dist).all()):
                 raise RuntimeError(f"{name} produced a non-finite error at NFE {nfe}")
-            rows.append({"nfe_target": nfe, "nfe": pred.nfe, "n_steps": n_steps, "error": err})
+            rows.append({"nfe_target": nfe, "nfe": pred.nfe, "n_steps": n_steps, "error": dist.median().item(),
+                         "mean_error": dist.mean().item(), "max_error": dist.max().item()})
         asym = [r for r in rows if r["nfe_target"] >= asymptotic_nfe]
         asym = asym if len(asym) >= 2 else rows[-2:]
         order = fit_order([r["nfe"] for r in asym], [r["error"] for r in asym]) if len(asym) >= 2 else float("nan")
@@ -224,7 +230,8 @@ def play_samplers(nfe: int = 20, rho: float = 7.0, eta: float = 0.0, churn: floa
 
 
 def _ode_table(r: dict) -> list[str]:
-    lines = [f"\nODE  {r['process']} process, {r['timer']} grid, GMM dim {r['dim']}, {r['n_points']} starts; reference: "
+    lines = [f"\nODE  {r['process']} process, {r['timer']} grid, GMM dim {r['dim']}, median endpoint error over "
+             f"{r['n_points']} starts; reference: "
              f"Richardson-extrapolated Heun {r['ref_steps']}/{2 * r['ref_steps']} steps (its own error ≈ "
              f"{r['ref_error']:.1e}); order fitted over NFE ≥ {r['asymptotic_nfe']}"]
     nfes = [row["nfe_target"] for row in next(iter(r["methods"].values()))["rows"]]

@@ -124,7 +124,7 @@ def error_vs_nfe(result: dict, ax=None, title: str | None = None):
         err = np.array([r["error"] for r in m["rows"]])
         ax.loglog(nfe, err, "o-", color=f"C{i}", label=f"{name} (order {m['order']:.2f}, theory {m['theory']})")
         ax.loglog(nfe, err[-1] * (nfe / nfe[-1]) ** -float(m["theory"]), "--", color=f"C{i}", lw=0.8, alpha=0.6)
-    ax.set(xlabel="NFE (network evaluations)", ylabel="mean endpoint error",
+    ax.set(xlabel="NFE (network evaluations)", ylabel="median endpoint error",
            title=title or f"{result['process']} process, {result['timer']} grid (dashed: slopes 1, 2)")
     ax.legend(fontsize=7)
     return ax.figure
