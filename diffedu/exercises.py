@@ -232,7 +232,7 @@ def check_posterior(fn: Callable) -> None:
     _report(True, "check_posterior", "")
 
 
-def check_ddim_c(fn: Callable) -> None:
+def check_ddim_noise_scale(fn: Callable) -> None:
     r"""``fn(alpha_t, sigma_t, alpha_s, sigma_s, eta)`` → DDIM's noise scale
     $c = \eta\,\sigma_s\sqrt{1 - \alpha_t^2\sigma_s^2/(\alpha_s^2\sigma_t^2)}$ (float)."""
     import math
@@ -243,11 +243,11 @@ def check_ddim_c(fn: Callable) -> None:
             if not _close(got, want, rtol=1e-9, atol=1e-12):
                 hint = ("η = 0 must give c = 0 (deterministic DDIM)" if eta == 0 else
                         "c² is η² times the DDPM posterior variance σ_s²(1 − α_t²σ_s²/(α_s²σ_t²))")
-                _report(False, "check_ddim_c", hint)
-    _report(True, "check_ddim_c", "")
+                _report(False, "check_ddim_noise_scale", hint)
+    _report(True, "check_ddim_noise_scale", "")
 
 
-def check_ddim_step(fn: Callable) -> None:
+def check_ddim_update(fn: Callable) -> None:
     r"""``fn(x_t, x0_hat, alpha_t, sigma_t, alpha_s, sigma_s, c, z)`` → the DDIM update
     $x_s = \alpha_s\hat x_0 + \sqrt{\sigma_s^2 - c^2}\,\hat\varepsilon + c\,z$, $\hat\varepsilon = (x_t - \alpha_t\hat x_0)/\sigma_t$."""
     import math
@@ -260,8 +260,8 @@ def check_ddim_step(fn: Callable) -> None:
         if not _close(fn(x_t, x0_hat, a_t, s_t, a_s, s_s, c, z), want, rtol=1e-9, atol=1e-12):
             hint = ("with c = 0 the step is α_s·x̂₀ + σ_s·ε̂ — did you recover ε̂ from x_t and x̂₀?" if c == 0 else
                     "the direction term has weight √(σ_s² − c²), so that its variance plus c² stays σ_s²")
-            _report(False, "check_ddim_step", hint)
-    _report(True, "check_ddim_step", "")
+            _report(False, "check_ddim_update", hint)
+    _report(True, "check_ddim_update", "")
 
 
 
@@ -359,8 +359,9 @@ def check_heun_step(fn: Callable) -> None:
 
 
 def check_ddim_sampler_step(fn: Callable) -> None:
-    r"""Chapter 10 (chapter 05 owns ``check_ddim_step``, on coefficients): ``fn(x, t, t_next, predictor, process)`` →
-    one deterministic DDIM step $\alpha_s\hat x_0 + \sigma_s\hat\varepsilon$."""
+    r"""Chapter 10: ``fn(x, t, t_next, predictor, process)`` → one deterministic DDIM step
+    $\alpha_s\hat x_0 + \sigma_s\hat\varepsilon$ (chapter 05's ``check_ddim_update`` checks the update written from
+    its coefficients)."""
     from .integrators import ddim_step
     for x, t, t_next, pred, process in _sampler_cases():
         got = fn(x.clone(), t, t_next, pred, process)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from diffedu.elbo import play_ddim, play_schedule, steps_sweep
-from diffedu.exercises import check_alpha_bar, check_ddim_c, check_ddim_step, check_posterior
+from diffedu.exercises import check_alpha_bar, check_ddim_noise_scale, check_ddim_update, check_posterior
 
 
 @pytest.mark.parametrize("T", [10, 1000])
@@ -53,9 +53,9 @@ def test_checks_reject_wrong_answers():
     with pytest.raises(AssertionError, match="Hint"):
         check_posterior(lambda x_n, x0, n, b: (x_n, float(b[n - 1])))
     with pytest.raises(AssertionError, match="Hint"):
-        check_ddim_c(lambda a_t, s_t, a_s, s_s, eta: eta * s_s)
+        check_ddim_noise_scale(lambda a_t, s_t, a_s, s_s, eta: eta * s_s)
     with pytest.raises(AssertionError, match="Hint"):
-        check_ddim_step(lambda x_t, x0_hat, a_t, s_t, a_s, s_s, c, z: a_s * x0_hat + s_s * x_t + c * z)
+        check_ddim_update(lambda x_t, x0_hat, a_t, s_t, a_s, s_s, c, z: a_s * x0_hat + s_s * x_t + c * z)
 
 
 def test_checks_accept_right_answers():
@@ -68,6 +68,6 @@ def test_checks_accept_right_answers():
         return (a[n - 1].sqrt() * b[n - 1] / (1 - a[n]) * x0 + (1 - b[n - 1]).sqrt() * (1 - a[n - 1]) / (1 - a[n]) * x_n,
                 ((1 - a[n - 1]) / (1 - a[n]) * b[n - 1]).item())
     check_posterior(post)
-    check_ddim_c(lambda a_t, s_t, a_s, s_s, eta: eta * s_s * math.sqrt(1 - (a_t * s_s / (a_s * s_t)) ** 2))
-    check_ddim_step(lambda x_t, x0_hat, a_t, s_t, a_s, s_s, c, z:
+    check_ddim_noise_scale(lambda a_t, s_t, a_s, s_s, eta: eta * s_s * math.sqrt(1 - (a_t * s_s / (a_s * s_t)) ** 2))
+    check_ddim_update(lambda x_t, x0_hat, a_t, s_t, a_s, s_s, c, z:
                     a_s * x0_hat + math.sqrt(s_s**2 - c**2) * (x_t - a_t * x0_hat) / s_t + c * z)
