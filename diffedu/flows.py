@@ -12,7 +12,6 @@ Interpolants*.
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 
 import torch
 from torch import Tensor
@@ -23,6 +22,7 @@ from .metrics import sliced_wasserstein
 from .nets import MLP
 from .parametrization import Predictor
 from .processes import CosineVP, Process, RectifiedFlow, expand_like
+from .runtime import one_thread
 from .timers import uniform
 from .toys import GaussianMixture, gmm_2d
 
@@ -101,18 +101,6 @@ def marginal_fm_loss(net, x0: Tensor, eps: Tensor, t: Tensor, process: Process, 
 
 
 # --- training and sampling ----------------------------------------------------------------------------------
-@contextmanager
-def _one_thread():
-    """Run 2-D toy work on one intra-op thread: a (256, 64) MLP is too small to split, and on a shared 2-core CPU
-    two threads cost about ten times the CPU time of one (measured on the course machine). Restores the setting."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n_threads)
-
-
 def train_velocity(data: Tensor, process: Process, steps: int, batch: int = 256, lr: float = 3e-3, hidden: int = 64,
                    generator: torch.Generator | None = None) -> MLP:
     r"""Train a 2-D ``MLP`` velocity model $u_\theta$ with ``losses.flow_matching_loss`` on minibatches of ``data``."""
@@ -133,7 +121,7 @@ def _train(x0: Tensor, eps: Tensor | None, process: Process, steps: int, batch: 
            generator: torch.Generator | None) -> MLP:
     if int(steps) != steps or steps < 1:
         raise ValueError(f"steps must be an integer ≥ 1; got {steps}")
-    with _one_thread():
+    with one_thread():
         return _train_loop(x0, eps, process, int(steps), batch, lr, hidden, generator)
 
 
@@ -172,7 +160,7 @@ def velocity_trajectories(model, x_T: Tensor, n_steps: int, process: Process) ->
     ``model`` is a velocity network or a ``GaussianMixture`` (its exact velocity).
     """
     states = [x_T]
-    with _one_thread():
+    with one_thread():
         euler(x_T, uniform(process, n_steps), _predictor(model, process), process,
               callback=lambda info: states.append(info["x"]))
     return torch.stack(states)

@@ -25,7 +25,7 @@ def test_play_flows_extremes(path, n_steps):
 def test_play_edm_extremes(rho, nfe, s_churn, s_noise):
     """Oracle: finite samples and errors at every slider extreme (no exception, no NaN)."""
     out = play_edm(rho, nfe, s_churn, s_noise, n=50)
-    assert bool(torch.isfinite(out["samples"]).all()) and math.isfinite(out["ode_error"]) and math.isfinite(out["sw"])
+    assert bool(torch.isfinite(out["samples"]).all()) and math.isfinite(out["ode_error"]) and math.isfinite(out["mmd2"])
 
 
 def test_checks_reject_wrong_answers():

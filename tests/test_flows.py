@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from diffedu import RectifiedFlow, gmm_2d
-from diffedu.edm_design import loss_weight, precond_variances
+from diffedu import EDM
+from diffedu.edm_design import loss_weight, precond_variances, sample_edm
 from diffedu.flows import (cfm_loss, conditional_path, conditional_velocity, course_time, excess_length,
                            marginal_fm_loss, marginal_velocity_mc, straightness, train_velocity,
                            velocity_trajectories)
@@ -89,3 +90,17 @@ def test_loss_weight_is_inverse_c_out_squared():
     sigma = torch.logspace(-3, 2, 20, dtype=torch.float64)
     c_out = edm_preconditioning(sigma, 0.5)[1]
     assert torch.allclose(loss_weight(sigma, 0.5) * c_out**2, torch.ones_like(sigma))
+
+
+def test_churn_outside_its_sigma_range_is_plain_heun():
+    """Oracle: Algorithm 2 of Karras et al. (2022) adds noise only where S_tmin ≤ σ_i ≤ S_tmax; with that range above
+    σ_max no step churns and the result equals the deterministic Heun sampler exactly (float64)."""
+    gmm, process = gmm_2d(), EDM()
+    x_T = process.sigma_max * torch.randn(100, 2, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    plain = sample_edm(gmm, x_T, "heun", "karras", 15)
+    off = sample_edm(gmm, x_T, "heun", "karras", 15, s_churn=40.0, s_tmin=100.0, s_tmax=200.0,
+                     generator=torch.Generator().manual_seed(7))
+    on = sample_edm(gmm, x_T, "heun", "karras", 15, s_churn=40.0, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(plain, off) and not torch.allclose(plain, on)
+    with pytest.raises(ValueError, match="s_churn"):
+        sample_edm(gmm, x_T, "euler", "karras", 15, s_churn=1.0)
