@@ -241,7 +241,8 @@ def flows_panel() -> W.VBox:
                   title=f"{path}: {n_steps} Euler steps\ndeviation from chord {out['straightness']:.3f}")
         scatter2d(axes[0, 1], out["data"], lim=3.5, color="C0", s=4, label="exact data")
         scatter2d(axes[0, 1], out["samples"], lim=3.5, color="C3", s=4,
-                  title=f"samples vs data: SW = {out['sw']:.3f}", label="samples")
+                  title=f"samples vs data: SW = {out['sw']:.3f}\n(exact samples: {out['sw_floor']:.3f})",
+                  label="samples")
         axes[0, 1].legend(loc="lower right", fontsize=7)
         for ax in axes[0]:
             ax.set(xlabel="$x_1$", ylabel="$x_2$")
@@ -323,11 +324,11 @@ def mnist_guidance_panel(name: str = "mnist-flow") -> W.VBox:
     from .plots import digit_grid
 
     def draw(w, digit):
-        out = play_guidance(name, w, digit, n=8, n_steps=8)
+        out = play_guidance(name, w, digit, n=8, n_steps=6)
         fig, ax = plt.subplots(figsize=(6, 1.9))
         digit_grid(ax, out["x"], nrow=8, title=f"{name}: digit {digit}, guidance scale w = {w:g}")
 
-    return panel(draw, w=slider(2.0, 0.0, 8.0, 0.5, "guidance scale w"), digit=int_slider(3, 0, 9, "digit"))
+    return panel(draw, w=slider(1.0, 0.0, 8.0, 0.5, "guidance scale w"), digit=int_slider(3, 0, 9, "digit"))
 
 
 # --- 12 ---
