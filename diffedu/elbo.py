@@ -23,7 +23,7 @@ from .processes import DiscreteDDPM, Process
 
 __all__ = ["check_step", "forward_by_composition", "posterior_coefficients", "posterior", "gaussian_kl",
            "gaussian_log_prob", "reverse_mean", "elbo_terms", "elbo_trajectory", "posterior_regression",
-           "train_eps_mlp", "ddim_invert", "ddim_sigma_path", "play_schedule", "play_ddim", "steps_sweep"]
+           "train_eps_mlp", "ddim_invert", "ddim_sigma_path", "ClippedX0", "play_schedule", "play_ddim", "steps_sweep"]
 
 EpsModel = Callable[[Tensor, Tensor], Tensor]  # eps_model(x_n, n) with n of shape (B,) → ε̂ of x_n's shape
 
@@ -296,6 +296,23 @@ class _TrueX0:
         if kind != "x0":
             raise ValueError("the true-x0 oracle answers kind='x0' only")
         return self.x0
+
+
+class ClippedX0:
+    r"""A predictor whose $\hat x_0$ is clipped to the data range [lo, hi] — what Ho et al.'s (2020) and Song et al.'s
+    (2021) image samplers do at every step (``clip_denoised``). For images only: pixels are known to lie in [−1, 1],
+    and an ε-model trained briefly extrapolates $\hat x_0 = (x_t - \sigma_t\hat\varepsilon)/\alpha_t$ far outside it
+    at high noise, where $1/\alpha_t$ is large. Answers kind 'x0' only (DDIM and DDPM ask for nothing else)."""
+
+    def __init__(self, predictor, lo: float = -1.0, hi: float = 1.0):
+        if not lo < hi:
+            raise ValueError(f"lo must be < hi; got lo = {lo}, hi = {hi}")
+        self.predictor, self.lo, self.hi = predictor, float(lo), float(hi)
+
+    def __call__(self, x_t: Tensor, t, kind: str = "x0", **cond) -> Tensor:
+        if kind != "x0":
+            raise ValueError(f"ClippedX0 answers kind='x0' only; got {kind!r}")
+        return self.predictor(x_t, t, "x0", **cond).clamp(self.lo, self.hi)
 
 
 # --- compute functions behind the chapters' panels and sweeps (tested in tests/test_elbo.py) ---------------------

@@ -153,3 +153,20 @@ def test_bad_inputs(proc):
         ddim_invert(torch.zeros(2, 2), [3.0, 1.0], None, proc)
     with pytest.raises(ValueError, match="steps"):
         train_eps_mlp(lambda b, g: torch.zeros(b, 2), proc, 0)
+
+
+def test_clipped_x0_clamps_and_refuses_other_kinds():
+    """Oracle: torch.clamp of the wrapped prediction; ddpm/ddim through it stay inside [lo, hi] at the last step."""
+    from diffedu.elbo import ClippedX0
+    from diffedu.integrators import ddim
+    proc = DiscreteDDPM(100)
+    raw = lambda x, t, kind="x0": 5 * x  # noqa: E731  an x̂0 far outside [-1, 1]
+    clipped = ClippedX0(raw)
+    x = torch.randn(50, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(clipped(x, 50.0), (5 * x).clamp(-1, 1))
+    out = ddim(x, torch.tensor([100.0, 50.0, 0.0], dtype=torch.float64), clipped, proc, eta=0.0)
+    assert float(out.abs().max()) <= 1.0
+    with pytest.raises(ValueError, match="kind"):
+        clipped(x, 50.0, "eps")
+    with pytest.raises(ValueError, match="lo"):
+        ClippedX0(raw, 1.0, -1.0)
