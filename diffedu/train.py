@@ -118,7 +118,7 @@ def train_diffusion(objective: str, steps: int, batch: int = 128, lr: float = 2e
                     ema_decay: float = 0.999, seed: int = 0, device=None, bf16: bool = False,
                     compile: bool = False, channels=(32, 64, 64), blocks: int = 1, time_budget: float | None = None,
                     data=None, log_every: int = 50, progress: bool = True, callback=None,
-                    snapshot_at: tuple[float, ...] = ()) -> dict:
+                    snapshot_at: tuple[float, ...] = (), init: dict | None = None) -> dict:
     """Train a diffusion U-Net on MNIST; returns dict(net=EMA net, process, kind, losses, steps, wall_s, img_per_s).
 
     ``time_budget`` (s) stops early after that much wall time; ``callback(step, loss)`` is called every step.
@@ -138,6 +138,8 @@ def train_diffusion(objective: str, steps: int, batch: int = 128, lr: float = 2e
     data = data if data is not None else load_mnist(device=device)  # whole set on the device
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
     net, process, kind = build_model(objective, channels, blocks)
+    if init is not None:
+        net.load_state_dict(init)
     loss_fn = OBJECTIVES[objective][2]
     net = net.to(device)
     if cuda:
@@ -275,6 +277,8 @@ def _parser(target: str) -> argparse.ArgumentParser:
         p.add_argument("--bf16", action="store_true", help="bf16 autocast + channels_last (CUDA only)")
         p.add_argument("--compile", action="store_true", help="torch.compile the net (CUDA only)")
         p.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds")
+        p.add_argument("--init", default=None, help="continue from this checkpoint's weights (same objective and "
+                       "network); the card adds up steps and wall time")
         p.add_argument("--fd-at", default="", help="comma-separated wall times (s): FD-MNIST of the EMA weights at each "
                        "goes into the card's fd_vs_wall_time (e.g. 60,120,180)")
     else:
@@ -308,9 +312,22 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     channels = tuple(int(c) for c in args.channels.split(","))
     fd_at = tuple(float(s) for s in args.fd_at.split(",") if s.strip())
+    init, before = None, dict(steps=0, wall_s=0.0)
+    if args.init:
+        from .pretrained import _read_weights, card as read_card
+        before = read_card(args.init, args.out)
+        if before.get("objective") != args.objective or before["net_config"] != dict(channels=list(channels),
+                                                                                      blocks=args.blocks):
+            raise SystemExit(f"--init {args.init}: its objective/network {before.get('objective')} "
+                             f"{before.get('net_config')} differ from this run's")
+        init = _read_weights(args.init, Path(args.out), before)
     res = train_diffusion(args.objective, args.steps, args.batch, args.lr, args.p_uncond, args.ema, args.seed,
                           device, args.bf16, args.compile, channels, args.blocks, args.time_budget,
-                          progress=not args.no_progress, snapshot_at=fd_at)
+                          progress=not args.no_progress, snapshot_at=fd_at, init=init)
+    if args.init:  # one continued run: add up what came before, and shift the FD curve by the earlier wall time
+        res["steps"] += before["steps"]
+        res["snapshots"] = [(w + before["wall_s"], k + before["steps"], st) for w, k, st in res["snapshots"]]
+        res["wall_s"] += before["wall_s"]
     losses_hist = res["losses"]
     k = max(1, len(losses_hist) // 50)
     curve = [[i * k, sum(losses_hist[i * k:(i + 1) * k]) / len(losses_hist[i * k:(i + 1) * k])]
@@ -321,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
                 wall_s=round(res["wall_s"], 1), img_per_s=round(res["img_per_s"], 1), device=res["device"],
                 bf16=args.bf16, compile=args.compile, params=sum(p.numel() for p in res["net"].parameters()),
                 loss_curve=curve, torch=torch.__version__, evaluation=None,
-                fd_vs_wall_time=fd_versus_wall_time(res, device))
+                fd_vs_wall_time=[*before.get("fd_vs_wall_time", []), *fd_versus_wall_time(res, device)],
+                continued_from=before.get("command"))
     path = save_checkpoint(res["net"], args.out, args.name or f"mnist-{args.objective}", card)
     print(f"{res['steps']} steps in {res['wall_s']:.0f} s; final loss {sum(losses_hist[-50:]) / len(losses_hist[-50:]):.4f}; "
           f"wrote {path}")

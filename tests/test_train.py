@@ -86,3 +86,14 @@ def test_snapshots_at_wall_times():
     wall, steps, state = res["snapshots"][0]
     assert steps == 1 and wall >= 0
     assert set(state) == set(res["net"].state_dict())
+
+
+def test_init_continues_from_weights():
+    """Oracle: with learning rate 0 the weights cannot move, so a run started from ``init`` ends with exactly those
+    weights (EMA of identical weights is the same weights), bit for bit."""
+    first = T.train_diffusion("flow", 1, batch=4, data=tiny_data(), channels=(8, 8), progress=False)
+    state = {k: v.clone() for k, v in first["net"].state_dict().items()}
+    again = T.train_diffusion("flow", 1, batch=4, lr=0.0, data=tiny_data(), channels=(8, 8), progress=False,
+                              init=state, seed=5)
+    for k, v in again["net"].state_dict().items():
+        assert torch.equal(v, state[k]), k
