@@ -30,13 +30,14 @@ import torch
 import diffedu
 import diffedu.widgets
 from diffedu import DiscreteDDPM, Predictor, gmm_2d
-from diffedu.elbo import (elbo_terms, elbo_trajectory, forward_by_composition, posterior_coefficients,
+from diffedu.elbo import (ClippedX0, elbo_terms, elbo_trajectory, forward_by_composition, posterior_coefficients,
                           posterior_regression, train_eps_mlp)
 from diffedu.exercises import check_alpha_bar, check_posterior
 from diffedu.integrators import ddpm
 from diffedu.metrics import sliced_wasserstein
 from diffedu.plots import figure, scatter2d, to_numpy
 
+torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
 g = diffedu.seed(0)
 print(diffedu.banner())
 
@@ -94,6 +95,11 @@ print(diffedu.banner())
 # a weighted ε-regression (equivalently an $x_0$-regression with weight $\bar\alpha_{n-1}\beta_n^2/(2\tilde\beta_n(1-\bar\alpha_n)^2)$).
 # Ho et al. drop the weight: the **simplified loss** $\mathbb E_{n, x_0, \varepsilon}\lVert\varepsilon - \hat\varepsilon_\theta\rVert^2$,
 # n uniform on {1..T}.
+#
+# The reconstruction term needs a decoder $p_\theta(x_0|x_1)$, and $\tilde\beta_1 = 0$ cannot be its variance. We use
+# $p_\theta(x_0|x_1) = \mathcal N(\mu_\theta(x_1, 1), \beta_1 I)$, whose mean is exactly $\hat x_0(x_1)$ (Ho et al. use a
+# discretized decoder for 8-bit images; for continuous data a Gaussian is the natural choice). $L_0 = -\log
+# p_\theta(x_0|x_1)$ is minus a log-*density*, so it can be negative: a density of width $\sqrt{\beta_1}$ exceeds 1.
 #
 # ### Ancestral sampling
 # Start at $x_T \sim \mathcal N(0, I)$ and draw $x_{n-1} \sim p_\theta(x_{n-1}|x_n)$, i.e. the posterior with $x_0$
@@ -176,7 +182,8 @@ sw_floor = sliced_wasserstein(gmm.sample(n_anc, generator=g), gmm.sample(n_anc, 
 share = torch.bincount(gmm.responsibilities(x_anc).argmax(1), minlength=gmm.n_components) / n_anc
 share_err = (share - gmm.weights).abs().max().item()
 assert sw < 1.5 * sw_floor and share_err < 0.03, (sw, sw_floor, share_err)
-print(f"SW2(ancestral, mixture) < 1.5 x noise floor: {sw < 1.5 * sw_floor};  max share error < 0.03: {share_err < 0.03}")
+print(f"SW2(ancestral, mixture) = {sw:.3f}, noise floor {sw_floor:.3f}: within 1.5x: {sw < 1.5 * sw_floor};"
+      f"  max share error {share_err:.3f} < 0.03: {share_err < 0.03}")
 
 # %% [markdown]
 # **4. Train a 2-D ε-model live and add up its ELBO.** On the same T = 100 chain we train an MLP with the simplified loss, sample it ancestrally, and compute
@@ -191,12 +198,11 @@ print(f"SW2(ancestral, mixture) < 1.5 x noise floor: {sw < 1.5 * sw_floor};  max
 # four standard errors.
 
 # %%
-train_steps = 500 if diffedu.quick() else 6000
+train_steps = 2000 if diffedu.quick() else 8000
 data_pool = gmm.sample(50_000, generator=g).float()  # a fixed training set, drawn once
 net, losses = train_eps_mlp(lambda b, gen: data_pool[torch.randint(len(data_pool), (b,), generator=gen)],
-                            process_small, train_steps, batch=256,
-                            hidden=64 if diffedu.quick() else 128, generator=g)
-net = net.double()
+                            process_small, train_steps, batch=256, hidden=128, generator=g)
+net = net.double().requires_grad_(False)  # trained: from here on no autograd graph is built
 eps_model = Predictor(net, "eps", process_small)
 x_gen = ddpm(torch.randn(1000, 2, generator=g, dtype=torch.float64),
              torch.arange(process_small.T, -1, -1, dtype=torch.float64), eps_model, process_small, generator=g)
@@ -255,8 +261,9 @@ plt.show()
 # %% [markdown]
 # ### MNIST: the shipped DDPM checkpoint
 # The course ships a small, CPU-trained ε-model `mnist-ddpm` (`diffedu.pretrained.load`). We run ancestral sampling
-# and show the reverse chain as an image strip: pure noise on the left, digits on the right. If the checkpoint is not
-# in `data/checkpoints/` yet, the cell says so and moves on.
+# and show the reverse chain as an image strip: pure noise on the left, digits on the right. As in Ho et al.'s sampler,
+# $\hat x_0$ is clipped to the pixel range [−1, 1] at every step (`ClippedX0`; chapter 05 says why a briefly trained
+# network needs it). If the checkpoint is not in `data/checkpoints/` yet, the cell says so and moves on.
 
 # %%
 from diffedu import pretrained
@@ -267,14 +274,14 @@ else:
     model = pretrained.load("mnist-ddpm")
     mnist_process, mnist_pred = model.process, model.predictor
     T_m = int(mnist_process.T)
-    n_grid = 25 if diffedu.quick() else T_m  # quick mode: ancestral over 25 of the T steps (a U-Net on CPU is slow)
+    n_grid = 100 if diffedu.quick() else T_m  # quick mode: ancestral over 100 of the T steps (a U-Net on CPU is slow)
     ts_m = torch.linspace(T_m, 0, n_grid + 1, dtype=torch.float64)
     keep = set(torch.linspace(0, n_grid - 1, 8).round().long().tolist())
     frames = []
     n_img = 4 if diffedu.quick() else 6
     x_m = torch.randn(n_img, 1, 28, 28, generator=g)
     frames.append(x_m.clone())
-    x_m = ddpm(x_m, ts_m, mnist_pred, mnist_process, generator=g,
+    x_m = ddpm(x_m, ts_m, ClippedX0(mnist_pred), mnist_process, generator=g,
                callback=lambda d: frames.append(d["x"].clone()) if d["i"] in keep else None)
     fig, axes = plt.subplots(n_img, len(frames), figsize=(1.1 * len(frames), 1.1 * n_img + 0.4), layout="constrained")
     for j, frame in enumerate(frames):
@@ -298,7 +305,7 @@ diffedu.widgets.ddpm_schedule_panel()
 
 # %% [markdown]
 # ## Exercise
-# **1.** Write $\bar\alpha_n$ for n = 0..T from the β's (a tensor of T+1 values with $\bar\alpha_0 = 1$).
+# **Exercise 1 (alpha_bar_from_betas).** Write $\bar\alpha_n$ for n = 0..T from the β's (a tensor of T+1 values with $\bar\alpha_0 = 1$).
 
 # %%
 def alpha_bar_from_betas(betas: torch.Tensor) -> torch.Tensor:
@@ -310,7 +317,7 @@ def alpha_bar_from_betas(betas: torch.Tensor) -> torch.Tensor:
 check_alpha_bar(alpha_bar_from_betas)
 
 # %% [markdown]
-# **2.** Write the posterior $q(x_{n-1}\mid x_n, x_0)$: return its mean (shaped like `x_n`) and its variance (a float).
+# **Exercise 2 (ddpm_posterior).** Write the posterior $q(x_{n-1}\mid x_n, x_0)$: return its mean (shaped like `x_n`) and its variance (a float).
 # `betas[n - 1]` is $\beta_n$.
 
 # %%
