@@ -41,3 +41,13 @@ def test_checks_reject_wrong_answers():
         check_edm_precond(lambda s, sd: (sd**2 / (s**2 + sd**2), s * sd, 1 / (s**2 + sd**2).sqrt(), s.log() / 4))
     with pytest.raises(AssertionError, match="Hint"):
         check_karras_sigmas(lambda n, lo, hi, rho: torch.linspace(hi, lo, n))
+
+
+def test_play_edm_repeats_exactly():
+    """Oracle: the same call twice. The panel caches what its sliders do not change (x_T, the data, the fine ODE
+    solution); a second call, after one with other settings, must return the identical samples and errors."""
+    first = play_edm(3.0, 9, 5.0, 1.2, n=60)
+    play_edm(7.0, 20, 50.0, 0.8, n=60)
+    again = play_edm(3.0, 9, 5.0, 1.2, n=60)
+    assert torch.equal(first["samples"], again["samples"])
+    assert first["ode_error"] == again["ode_error"] and first["mmd2"] == again["mmd2"]
