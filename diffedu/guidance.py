@@ -351,11 +351,11 @@ class Projection:
 
 # --- what CFG samples on the mixture; MNIST with a guidance scale ----------------------------------------------------
 def tilted_samples(gmm, label: int, w: float, n: int, generator: torch.Generator | None = None,
-                   half_width: float = 6.0, cells: int = 600) -> Tensor:
+                   half_width: float = 6.0, cells: int = 300) -> Tensor:
     r"""n samples of the tilted density $q(x\mid y)^w q(x)^{1-w}$ (normalised) of a 2-D labelled mixture.
 
     Not a mixture for w ≠ 0, 1: it is tabulated on a grid of ``cells``² cells over $[-h, h]^2$, a cell is drawn with
-    probability ∝ density × area and the point uniformly inside it (error: the cell size, 2h/cells = 0.02 by default).
+    probability ∝ density × area and the point uniformly inside it (error: the cell size, 2h/cells = 0.04 by default).
     """
     if gmm.dim != 2:
         raise ValueError(f"gmm must be 2-D; got dim {gmm.dim}")
