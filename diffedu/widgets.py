@@ -312,7 +312,7 @@ def cfg_mixture_panel() -> W.VBox:
         scatter2d(axes[0, 1], out["exact"], title=f"exact q(x | y): SW {out['sw_exact']:.3f}\n(floor "
                   f"{out['floor_exact']:.3f}; exact mass " + " / ".join(f"{m:.2f}" for m in out["exact_mass"]) + ")",
                   s=2, color="gray")
-        scatter2d(axes[0, 2], out["tilted"], title=f"tilted q(x|y)^w q(x)^(1−w): SW {out['sw_tilted']:.3f}\n"
+        scatter2d(axes[0, 2], out["tilted"], title=f"tilted q(x|y)^w q(x)^(1−w)\nSW {out['sw_tilted']:.3f} "
                   f"(floor {out['floor_tilted']:.3f})", s=2, color="tab:green")
 
     return panel(draw, w=slider(2.0, 0.0, 8.0, 0.25, "guidance scale w"), label=int_slider(0, 0, 2, "class y"))
