@@ -221,12 +221,12 @@ plt.show()
 # `data/checkpoints/` yet, the cell says so and moves on.
 #
 # One practical detail. At the first steps $\alpha_t \approx 0.006$, so $\hat x_0 = (x_t - \sigma_t\hat\varepsilon)/\alpha_t$
-# multiplies the network's ε-error by about 160. This checkpoint was trained for only minutes on a CPU (its card in
-# `data/checkpoints/mnist-ddpm.json` says how long), and without help its deterministic DDIM paths leave the pixel range
-# and end at values near ±50. Like Ho et al.'s and Song et al.'s image samplers, we therefore clip $\hat x_0$ to the
-# pixel range [−1, 1] at every step (`ClippedX0`), for both samplers — an image-only fix that uses what we know about
-# the data. Even so, a network this briefly trained favours DDPM here: its fresh noise at every step washes out the
-# network's errors, which DDIM's deterministic path carries to the end. With well-trained networks the order flips on
+# multiplies the network's ε-error by about 160. This checkpoint was trained for 35 minutes on a CPU (its card in
+# `data/checkpoints/mnist-ddpm.json` says how long), and without help some of its deterministic DDIM paths leave the
+# pixel range (values beyond ±10 at 20 steps). Like Ho et al.'s and Song et al.'s image samplers, we therefore clip
+# $\hat x_0$ to the pixel range [−1, 1] at every step (`ClippedX0`), for both samplers — an image-only fix that uses
+# what we know about the data. DDPM's fresh noise at every step also washes out some of the network's errors, which
+# DDIM's deterministic path carries to the end; with well-trained networks DDIM wins on
 # coarse grids (Song et al. 2021, Table 1). Notice also that each DDIM column barely changes from 10 to 100 steps:
 # DDIM is a deterministic map from $x_T$ to an image (the map that inversion, check 4, runs backwards), while DDPM
 # draws a new image for every grid.
