@@ -20,7 +20,7 @@ from .noising import ddpm_vs_vp, em_moments, euler_maruyama_forward, schedule_cu
 from .tweedie import posterior_mean_mc, roundtrip_errors, tweedie_gap
 from .flows import conditional_velocity, marginal_velocity_mc, straightness  # chapter 08
 from .edm_design import precond_variances  # chapter 09
-from .guidance import (ClassifierFreeGuidance, ClassifierGuidance, Mask, Matrix, MixturePredictor, Projection,  # chapter 11
-                       dps, linear_gaussian_posterior)
+from .guidance import (ClassifierFreeGuidance, ClassifierGuidance, CondDenoiser, Mask, Matrix,  # chapter 11
+                       MixturePredictor, Projection, dps, linear_gaussian_posterior)
 
 __version__ = "0.1.0"

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from .parametrization import _check_kind
 
-__all__ = ["ClassifierFreeGuidance", "MixturePredictor", "mixture_classifier", "mixture_classifier_grad",
+__all__ = ["CondDenoiser", "ClassifierFreeGuidance", "MixturePredictor", "mixture_classifier", "mixture_classifier_grad",
            "ClassifierGuidance", "Matrix", "Mask", "linear_gaussian_posterior", "dps", "Projection",
            "tilted_samples", "cfg_mixture", "cfg_sample", "within_class_diversity", "guidance_table", "play_guidance", "inpaint"]
 
@@ -347,6 +347,40 @@ class Projection:
         y = self.y.to(x0_hat)
         x0_hat = self.operator.pinv(y) + x0_hat - self.operator.pinv(self.operator(x0_hat))  # A⁺y + (I − A⁺A) x̂0
         return convert(x0_hat, "x0", kind, x_t, t, self.process)
+
+
+# --- one object for conditional sampling ------------------------------------------------------------------------------
+def CondDenoiser(process, predictor: Callable[..., Tensor], *, w: float | None = None, null_label: int = 10,
+                 classifier_grad: Callable[..., Tensor] | None = None, scale: float = 1.0, operator=None,
+                 measurement: Tensor | None = None, method: str = "dps", zeta: float = 1.0,
+                 integrator: str | Callable = "ddim", timer: str = "karras", **kwargs):
+    r"""A ``diffedu.Denoiser`` that samples $p(x_0\mid y)$: the base predictor wrapped by one kind of conditioning.
+
+    * ``w=`` — classifier-free guidance (``ClassifierFreeGuidance``); pass the labels as ``sample(..., y=labels)``.
+    * ``classifier_grad=`` — classifier guidance with scale γ = ``scale`` (``ClassifierGuidance``); labels as above.
+    * ``operator=``, ``measurement=`` — a linear inverse problem $y = A x_0 + $ noise, solved with ``method='dps'``
+      (``dps`` as the integrator, step ``zeta``) or ``method='projection'`` (``Projection`` with ``integrator``).
+
+    Exactly one kind of conditioning must be given. Returns the ``Denoiser`` (``.sample``, ``.grid`` as usual).
+    """
+    from .denoiser import Denoiser
+    given = [name for name, v in (("w", w), ("classifier_grad", classifier_grad), ("operator", operator))
+             if v is not None]
+    if len(given) != 1:
+        raise ValueError(f"give exactly one of w, classifier_grad or operator (with measurement); got {given or 'none'}")
+    if w is not None:
+        return Denoiser(process, ClassifierFreeGuidance(predictor, w, null_label), integrator, timer, **kwargs)
+    if classifier_grad is not None:
+        return Denoiser(process, ClassifierGuidance(predictor, classifier_grad, process, scale), integrator, timer,
+                        **kwargs)
+    if measurement is None:
+        raise ValueError("operator needs its measurement: CondDenoiser(..., operator=A, measurement=y)")
+    if method == "dps":
+        return Denoiser(process, predictor, dps, timer, operator=operator, measurement=measurement, zeta=zeta,
+                        **kwargs)
+    if method == "projection":
+        return Denoiser(process, Projection(predictor, process, operator, measurement), integrator, timer, **kwargs)
+    raise ValueError(f"method must be 'dps' or 'projection'; got {method!r}")
 
 
 # --- what CFG samples on the mixture; MNIST with a guidance scale ----------------------------------------------------

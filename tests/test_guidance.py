@@ -336,3 +336,41 @@ def test_mnist_inpainting_fits_the_observed_pixels(tiny_flow):
         inpaint(tiny_flow, x0, mask[:, :20], "dps", n_steps=3)
     with pytest.raises(ValueError, match="method must be 'dps' or 'projection'"):
         inpaint(tiny_flow, x0, mask, "repaint", n_steps=3)
+
+
+# --- CondDenoiser: the same samplers behind one constructor --------------------------------------------------------
+def test_cond_denoiser_is_the_composition():
+    """Oracle: the hand-composed samplers above. With the same noise, CondDenoiser(w=…) gives exactly the samples of
+    Denoiser(ClassifierFreeGuidance(…)), classifier_grad=… those of Denoiser(ClassifierGuidance(…)), and
+    operator=…, method='projection' / 'dps' those of the Projection predictor / the dps integrator (float64, bit for
+    bit: the same operations in the same order)."""
+    from diffedu.guidance import CondDenoiser, mixture_classifier_grad
+    gmm, process = gmm_2d(), make_process("edm")
+    exact = MixturePredictor(gmm, process, null_label=NULL)
+    run = lambda den, **c: den.sample(50, 8, shape=(2,), generator=torch.Generator().manual_seed(1), **c)  # noqa: E731
+    same = lambda a, b: torch.testing.assert_close(a, b, rtol=0, atol=0)  # noqa: E731
+    same(run(CondDenoiser(process, exact, w=2.0, null_label=NULL, integrator="heun"), y=1),
+         run(Denoiser(process, ClassifierFreeGuidance(exact, 2.0, NULL), "heun", "karras"), y=1))
+    uncond = lambda x, t, kind: exact(x, t, kind)  # noqa: E731
+    grad = lambda x, t, y: mixture_classifier_grad(gmm, x, t, process, y)  # noqa: E731
+    same(run(CondDenoiser(process, uncond, classifier_grad=grad, scale=2.0), y=1),
+         run(Denoiser(process, ClassifierGuidance(uncond, grad, process, 2.0), "ddim", "karras"), y=1))
+    A, y = torch.tensor([[1.0, 0.0]], dtype=torch.float64), torch.tensor([0.5], dtype=torch.float64)
+    same(run(CondDenoiser(process, uncond, operator=Matrix(A), measurement=y, method="projection")),
+         run(Denoiser(process, Projection(uncond, process, Matrix(A), y), "ddim", "karras")))
+    same(run(CondDenoiser(process, uncond, operator=Matrix(A), measurement=y, zeta=0.05)),
+         run(Denoiser(process, uncond, dps, "karras", operator=Matrix(A), measurement=y, zeta=0.05)))
+
+
+def test_cond_denoiser_bad_input():
+    """Oracle: the constructor's contract — exactly one kind of conditioning, a measurement with an operator, a known
+    method — each violation a ValueError naming what is wrong."""
+    from diffedu.guidance import CondDenoiser
+    gmm, process = gmm_2d(), make_process("edm")
+    exact = MixturePredictor(gmm, process, null_label=NULL)
+    A = Matrix(torch.tensor([[1.0, 0.0]], dtype=torch.float64))
+    cases = [({}, "exactly one"), (dict(w=2.0, operator=A), "exactly one"), (dict(operator=A), "measurement"),
+             (dict(operator=A, measurement=torch.zeros(1), method="magic"), "method"), (dict(w=float("nan")), "w")]
+    for kwargs, word in cases:
+        with pytest.raises(ValueError, match=word):
+            CondDenoiser(process, exact, **kwargs)
