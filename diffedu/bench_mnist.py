@@ -2,7 +2,8 @@
 
 Modes: ``fp32`` (eager float32), ``bf16`` (bf16 autocast + channels_last), ``compile`` (bf16 + ``torch.compile``).
 bf16 and compile are the CUDA recipe of ``train mnist``; on a CPU they are skipped with the reason stated.
-Each mode: a few warm-up steps (not timed; compile happens there), then ``--steps`` timed steps.
+Each mode: a few warm-up steps (timed apart; compile happens there), then ``--steps`` timed steps. Then the sampling
+throughput of the same network: 64 samples at 20 NFE (DPM-Solver++(2M)).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from .data import load_mnist
 from .runtime import device as default_device
 from .runtime import quick
 
-__all__ = ["MODES", "bench_mode", "main"]
+__all__ = ["MODES", "bench_mode", "bench_sampling", "main"]
 
 MODES = {"fp32": dict(bf16=False, compile=False), "bf16": dict(bf16=True, compile=False),
          "compile": dict(bf16=True, compile=True)}
@@ -36,18 +37,52 @@ def skip_reason(mode: str, device: torch.device) -> str | None:
 
 def bench_mode(mode: str, objective: str = "edm", steps: int = 10, warmup: int = 3, batch: int = 128,
                device=None, data=None, channels=(32, 64, 64)) -> dict:
-    """Run warm-up + timed training steps in one mode; returns dict(mode, img_per_s, s_per_step, …) or a skip."""
+    """Warm-up steps (compilation happens there; timed apart as ``warmup_s``), then ``steps`` timed training steps.
+
+    Returns dict(mode, img_per_s, s_per_step, warmup_s, …) over the timed steps only, or dict(mode, skipped=reason).
+    """
     from .train import train_diffusion
+    if isinstance(warmup, bool) or int(warmup) != warmup or warmup < 1:
+        raise ValueError(f"warmup must be an integer ≥ 1; got {warmup!r}")
     device = torch.device(device) if device is not None else default_device()
     reason = skip_reason(mode, device)
     if reason is not None:
         return dict(mode=mode, skipped=reason)
-    flags = MODES[mode]
+    marks = {}
+
+    def clock(step: int, loss: float) -> None:  # called after each step (the loss is synchronised by then)
+        if step == warmup - 1:
+            marks["warm"] = time.perf_counter()
+    t0 = time.perf_counter()
     res = train_diffusion(objective, warmup + steps, batch, device=device, data=data, channels=channels,
-                          progress=False, **flags)  # warm-up included; timing below from the callback
+                          progress=False, callback=clock, **MODES[mode])
+    timed = time.perf_counter() - marks["warm"]
     return dict(mode=mode, objective=objective, batch=batch, steps=steps, device=res["device"],
-                img_per_s=round(res["img_per_s"], 1), s_per_step=round(res["wall_s"] / res["steps"], 4),
-                note="includes warm-up/compile steps" if warmup else "")
+                img_per_s=round(steps * batch / timed, 1), s_per_step=round(timed / steps, 4),
+                warmup_steps=warmup, warmup_s=round(marks["warm"] - t0, 2))
+
+
+def bench_sampling(n: int = 64, nfe: int = 20, integrator: str = "dpmpp_2m", objective: str = "edm",
+                   channels=(32, 64, 64), device=None) -> dict:
+    """Sampling throughput of the same network at ``nfe`` evaluations per sample (weights do not affect the cost)."""
+    from .evaluate import steps_for_nfe
+    from .pretrained import Pretrained
+    from .train import build_model
+    device = torch.device(device) if device is not None else default_device()
+    net, process, kind = build_model(objective, channels)
+    model = Pretrained.from_net("bench", net.to(device).eval().requires_grad_(False), process, kind)
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(n) % 10
+    model.sample(min(n, 8), y[:8], n_steps=1, integrator=integrator, generator=g)  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    model.sample(n, y, n_steps=steps_for_nfe(integrator, nfe), integrator=integrator, generator=g)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    wall = time.perf_counter() - t0
+    return dict(mode="sample", integrator=integrator, nfe=nfe, n=n, wall_s=round(wall, 3),
+                samples_per_s=round(n / wall, 1), device=str(device))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,12 +103,16 @@ def main(argv: list[str] | None = None) -> int:
     channels = tuple(int(c) for c in args.channels.split(","))
     rows = [bench_mode(m, args.objective, steps, 1 if quick() else 5, batch, device, data, channels)
             for m in args.modes.split(",")]
+    sampling = bench_sampling(64, 20, "dpmpp_2m", args.objective, channels, device)
     if args.json:
-        print(json.dumps(dict(device=str(device), torch=torch.__version__, results=rows), indent=2))
+        print(json.dumps(dict(device=str(device), torch=torch.__version__, results=rows, sampling=sampling), indent=2))
     else:
         for r in rows:
             print(f"{r['mode']:8s} " + (f"skipped: {r['skipped']}" if "skipped" in r else
-                                       f"{r['img_per_s']:10.1f} img/s  {r['s_per_step']:.4f} s/step ({r['device']})"))
+                                       f"{r['img_per_s']:10.1f} img/s  {r['s_per_step']:.4f} s/step  warm-up "
+                                       f"{r['warmup_s']:.1f} s ({r['device']})"))
+        print(f"sampling {sampling['samples_per_s']:10.1f} samples/s  ({sampling['n']} samples, {sampling['integrator']}"
+              f" at {sampling['nfe']} NFE in {sampling['wall_s']:.2f} s, {sampling['device']})")
     return 0
 
 
