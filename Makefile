@@ -62,5 +62,5 @@ book: $(STAMP)  ## render every chapter with its outputs into a static site: _bo
 bench: $(STAMP)  ## python -m diffedu bench samplers (prints a table)
 	$(PY) -m diffedu bench samplers
 
-clean:  ## remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+clean:  ## remove the virtual environment, caches and the built student/, slides/ and _book/
+	rm -rf $(VENV) .pytest_cache build *.egg-info student slides _book
