@@ -220,17 +220,28 @@ flow_orders = {"uniform": conv[("flow", "uniform")]}
 for timer in ("karras", "log_snr"):
     flow_orders[timer] = endpoint_errors(gmm, flow, timer, nfes=nfes, methods=("euler", "heun", "dpmpp_2s", "dpmpp_2m"),
                                          generator=torch.Generator().manual_seed(0), **sizes)
+print("plain slopes of error against NFE")
 print(f"{'grid':<9}" + "".join(f"{name:>10}" for name in ("euler", "heun", "dpmpp_2s", "dpmpp_2m")))
 for timer, res in flow_orders.items():
-    print(f"{timer:<9}" + "".join(f"{res['methods'][name]['order']:>10.2f}"
+    print(f"{timer:<9}" + "".join(f"{res['methods'][name]['order_plain']:>10.2f}"
                                   for name in ("euler", "heun", "dpmpp_2s", "dpmpp_2m")))
 
 # %% [markdown]
 # Uniform in t gives Euler 1 and Heun 2; the two noise-level grids lose about 0.1–0.5 of every method's order.
-# DPM-Solver++ works in λ, and a grid uniform in t takes steps of fixed size in λ near data ($2\log 2$ for the step
-# from $2/N$ to $1/N$). Summed, those last steps leave an error of order $\log N / N^2$ rather than $1/N^2$, whose slope
-# at N ≈ 100–500 is about $2 - 1/\ln N \approx 1.8$: (2S) measures about 1.9 and (2M) about 1.7 there in the bench,
-# still rising.
+#
+# DPM-Solver++ is slower on the uniform grid for another reason: it steps in λ, and near data a grid uniform in t
+# takes steps of *fixed* size in λ. On flow (σ = t, α ≈ 1 near data) the step from $t = (i+1)/N$ to $i/N$ has
+# $h = \ln\frac{i+1}{i} \approx 1/i$ whatever N is, so the largest step never shrinks and the textbook theorem
+# (error $O(h_{max}^2)$) says nothing. Count instead. A second-order step's local error is about
+# $\alpha\,h^3\,\partial_\lambda^2\hat x_0$, and near data $\hat x_0$ moves by $O(\sigma^2)$, so
+# $\partial_\lambda^2\hat x_0 \approx \sigma^2 \approx (i/N)^2$:
+# $$\text{local error}_i \approx \frac{1}{i^3}\cdot\frac{i^2}{N^2} = \frac{1}{i\,N^2}, \qquad
+#   \sum_{i=1}^{N}\frac{1}{i\,N^2} \approx \frac{\ln N}{N^2}.$$
+# The rate is $\ln N / N^2$: still order 2, with a logarithm whose local slope $2 - 1/\ln N$ is about 1.8 at
+# N = 100–500. For DDIM the same count gives $\frac{1}{i^2}\cdot\frac{i^2}{N^2}$ per step, $1/N$ in all: order 1,
+# no logarithm. So where this applies (``bench_samplers.log_factor``) the bench fits the slope of error / ln N; the
+# check below tests both that slope and, on a Gaussian whose ODE is solved in closed form, that the logarithm is
+# really there (the plain slope stays below 1.9 up to N = 800: `tests/test_bench_samplers.py`).
 #
 # ### Stochastic samplers converge in law, at order 1
 # An SDE sampler's output is random, so its error is a distance between laws. The sliced Wasserstein distance to
@@ -276,8 +287,8 @@ for name in ("euler_maruyama", "ddpm"):
 # ## Check it
 #
 # **Orders.** The slope fitted over NFE 100–200 must be within ±0.25 of the theory on every configuration whose grid
-# is a fixed map — with the one exception explained above, DPM-Solver++(2M) on flow's uniform grid, which must still
-# be above 1.5 — and below the theory on flow's noise-level grids. **Heun against Euler**: behind at NFE ≈ 20 on
+# is a fixed map — for DPM-Solver++ on flow's uniform grid the slope of error / ln N, the rate derived above — and
+# below the theory on flow's noise-level grids. **Heun against Euler**: behind at NFE ≈ 20 on
 # EDM's grid, ahead from NFE 50 on, on every configuration.
 
 # %%
@@ -286,10 +297,8 @@ for cfg, res in list(conv.items()) + [(("flow", t), r) for t, r in flow_orders.i
     for name, m in res["methods"].items():
         if not res["fixed_map"]:
             assert m["order"] < m["theory"], (cfg, name, m["order"])
-        elif cfg == ("flow", "uniform") and name == "dpmpp_2m":
-            assert 1.5 < m["order"] < 2.25, (cfg, name, m["order"])
-        else:
-            assert abs(m["order"] - m["theory"]) <= 0.25, (cfg, name, m["order"])
+        else:  # m["order"] is the slope of error / ln N where log_factor holds (DPM-Solver++ on flow, uniform grid)
+            assert abs(m["order"] - m["theory"]) <= 0.25, (cfg, name, m["order"], m["log_factor"])
     print(cfg, {name: round(m["order"], 1) for name, m in res["methods"].items()})
 for cfg, res in conv.items():
     assert res["beats_euler_from_nfe"]["heun"] <= 50, (cfg, res["beats_euler_from_nfe"])

@@ -259,9 +259,9 @@ def ddim_invert(x0: Tensor, ts, predictor, process: Process) -> Tensor:
         raise ValueError("ts must be an increasing grid of at least two times (data → noise)")
     x = x0
     for t, s in zip(ts[:-1], ts[1:]):
-        alpha_s, sigma_s = (c.item() for c in process.coefficients(torch.tensor(s, dtype=torch.float64))[:2])
+        alpha_s, sigma_s = process.at(s)[:2]
         t_eval = t if process.sigma(t).item() > 0 else s  # ε̂ needs σ_t > 0
-        alpha_e, sigma_e = (c.item() for c in process.coefficients(torch.tensor(t_eval, dtype=torch.float64))[:2])
+        alpha_e, sigma_e = process.at(t_eval)[:2]
         x0_hat = predictor(x, t_eval, "x0")  # one network evaluation
         eps_hat = (x - alpha_e * x0_hat) / sigma_e  # ε̂ from x̂₀ at the evaluation time
         x = alpha_s * x0_hat + sigma_s * eps_hat  # η = 0 step run forward
@@ -276,7 +276,7 @@ def ddim_sigma_path(x0: Tensor, ts, process: Process, eta: float, generator: tor
     """
     from .integrators import ddim_step
     ts = [float(t) for t in torch.as_tensor(ts, dtype=torch.float64)]
-    alpha_0, sigma_0 = (c.item() for c in process.coefficients(torch.tensor(ts[0], dtype=torch.float64))[:2])
+    alpha_0, sigma_0 = process.at(ts[0])[:2]
     x = alpha_0 * x0 + sigma_0 * torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
     oracle = _TrueX0(x0, process)
     path = [x]

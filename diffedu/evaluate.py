@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -17,22 +16,12 @@ from pathlib import Path
 import torch
 
 from .data import load_mnist
+from .guidance import parse_guidance
 from .metrics import classifier_features, conditional_accuracy, frechet_distance
 from .integrators import get_integrator, nfe_per_step
 from .pretrained import CHECKPOINT_DIR, Pretrained, card, load, load_classifier
 
 __all__ = ["evaluate_model", "evaluate_checkpoint", "fd_floor", "parse_guidance", "steps_for_nfe", "main"]
-
-
-def parse_guidance(value) -> float:
-    """Classifier-free guidance scale w as a finite float ≥ 0 (w = 1: the conditional model; chapter 11)."""
-    try:
-        w = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"guidance must be a finite number ≥ 0; got {value!r}") from None
-    if not math.isfinite(w) or w < 0:
-        raise ValueError(f"guidance must be a finite number ≥ 0; got {value!r}")
-    return w
 
 
 def steps_for_nfe(integrator: str, nfe: int) -> int:
@@ -70,6 +59,8 @@ def evaluate_model(model: Pretrained, n: int = 256, n_steps: int = 20, integrato
     try:
         t0 = time.perf_counter()
         x = model.sample(n, y, n_steps=n_steps, integrator=integrator, timer=timer, generator=g, guidance=w).float()
+        if x.device.type == "cuda":
+            torch.cuda.synchronize()  # kernels run asynchronously: wait for them before reading the clock
         wall = time.perf_counter() - t0
     finally:
         hook.remove()

@@ -20,7 +20,8 @@ from .parametrization import _check_kind
 
 __all__ = ["CondDenoiser", "ClassifierFreeGuidance", "MixturePredictor", "mixture_classifier", "mixture_classifier_grad",
            "ClassifierGuidance", "Matrix", "Mask", "linear_gaussian_posterior", "dps", "Projection",
-           "tilted_samples", "cfg_mixture", "cfg_sample", "within_class_diversity", "guidance_table", "play_guidance", "inpaint"]
+           "tilted_samples", "cfg_mixture", "cfg_sample", "within_class_diversity", "guidance_table", "play_guidance", "inpaint",
+           "parse_guidance"]
 
 
 def _check_w(w, name: str = "w") -> float:
@@ -30,6 +31,18 @@ def _check_w(w, name: str = "w") -> float:
     w = float(w)
     if not math.isfinite(w):
         raise ValueError(f"{name} must be a finite real number; got {w!r}")
+    return w
+
+
+def parse_guidance(value) -> float:
+    """Classifier-free guidance scale w as a finite float ≥ 0, from a number or a command-line string (w = 1: the
+    conditional model; w = 0: the unconditional one)."""
+    try:
+        w = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"guidance must be a finite number ≥ 0; got {value!r}") from None
+    if not math.isfinite(w) or w < 0:
+        raise ValueError(f"guidance must be a finite number ≥ 0; got {value!r}")
     return w
 
 

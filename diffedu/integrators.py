@@ -33,8 +33,8 @@ Predictor = Callable[..., Tensor]
 
 # --- helpers ----------------------------------------------------------------------------------------------------
 def _coef(process: Process, t: float) -> tuple[float, float, float, float]:
-    """(α_t, σ_t, α̇_t, σ̇_t) as Python floats (computed in float64)."""
-    return tuple(c.item() for c in process.coefficients(torch.tensor(float(t), dtype=torch.float64)))
+    """(α_t, σ_t, α̇_t, σ̇_t) as Python floats (computed in float64; memoised by the process)."""
+    return process.at(t)
 
 
 def _check_x(x) -> Tensor:

@@ -122,7 +122,8 @@ def error_vs_nfe(result: dict, ax=None, title: str | None = None):
     for i, (name, m) in enumerate(result["methods"].items()):
         nfe = np.array([r["nfe"] for r in m["rows"]], dtype=float)
         err = np.array([r["error"] for r in m["rows"]])
-        ax.loglog(nfe, err, "o-", color=f"C{i}", label=f"{name} (order {m['order']:.2f}, theory {m['theory']})")
+        of = " of err/ln N" if m.get("log_factor") else ""  # the theory's rate there is ln N / N^p
+        ax.loglog(nfe, err, "o-", color=f"C{i}", label=f"{name} (order {m['order']:.2f}{of}, theory {m['theory']})")
         ax.loglog(nfe, err[-1] * (nfe / nfe[-1]) ** -float(m["theory"]), "--", color=f"C{i}", lw=0.8, alpha=0.6)
     ax.set(xlabel="NFE (network evaluations)", ylabel="median endpoint error",
            title=title or f"{result['process']} process, {result['timer']} grid (dashed: slopes 1, 2)")

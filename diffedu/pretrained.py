@@ -145,7 +145,7 @@ def play_mnist(name: str, integrator: str = "heun", n_steps: int = 10, label: in
     ``guidance`` is the classifier-free guidance scale w; with no label (10) there is nothing to guide towards and
     the unconditional model is sampled (``w_used`` = 1 then). Returns dict(x (n, 1, 28, 28), nfe, w_used).
     """
-    from .evaluate import parse_guidance
+    from .guidance import parse_guidance
     from .integrators import nfe_per_step
     if isinstance(label, bool) or int(label) != label or not 0 <= label <= 10:
         raise ValueError(f"label must be an integer in 0–9 or 10 (no label); got {label!r}")

@@ -129,6 +129,23 @@ class Process:
         t = self.check_t(t)
         return self._alpha(t), self._sigma(t), self._d_alpha(t), self._d_sigma(t)
 
+    def at(self, t: float) -> tuple[float, float, float, float]:
+        r"""$(\alpha_t, \sigma_t, \dot\alpha_t, \dot\sigma_t)$ at one time, as Python floats computed in float64.
+
+        Memoised: a sampler asks for the same few times several times per step. Setting any attribute of the process
+        empties the memo, so a changed parameter is never served a stale value."""
+        memo = self.__dict__.setdefault("_at_memo", {})
+        t = float(t)
+        if t not in memo:
+            if len(memo) >= 65536:  # bounded: a long run with ever-new times never grows it without limit
+                memo.clear()
+            memo[t] = tuple(c.item() for c in self.coefficients(torch.tensor(t, dtype=torch.float64)))
+        return memo[t]
+
+    def __setattr__(self, name: str, value) -> None:
+        self.__dict__.pop("_at_memo", None)  # a parameter changed: forget the memoised coefficients
+        super().__setattr__(name, value)
+
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v:g}" for k, v in vars(self).items() if isinstance(v, (int, float)))
         return f"{type(self).__name__}({params})"

@@ -140,34 +140,56 @@ def test_sde_samplers_match_exact_mixture(method):
     assert sw < 1.5 * floor + 0.02, (sw, floor)
 
 
+def _closed_form_gaussian(process):
+    """The exact x̂₀ and score of N(MU, S2·I) at any t, as a plain function of (x, t, kind): the sweep's predictor,
+    cheap enough (process.at is memoised) to run every grid of every sampler."""
+    def predictor(x, t, kind="x0", **cond):
+        alpha_t, sigma_t, _, _ = process.at(t)
+        var = alpha_t**2 * S2 + sigma_t**2  # Var[x_t] per coordinate
+        if kind == "score":
+            return -(x - alpha_t * MU) / var
+        return MU + alpha_t * S2 / var * (x - alpha_t * MU)
+    return predictor
+
+
 @pytest.mark.slow
-def test_no_nan_sweep():
-    """Oracle: finiteness. Every integrator × process × timer (216 runs) with step counts from 1 to 31, plus one
-    200-step run per process, on 4 points of gmm_2d, returns finite samples (the grids' own finiteness at every
-    N = 1..200 is tested in test_timers)."""
+@pytest.mark.parametrize("process_name", sorted(PROCESSES))
+def test_no_nan_for_any_step_count(process_name):
+    """Oracle: finiteness, exhaustively. Every sampler × every timer × every step count N = 1, 2, …, 200 on this
+    process (7200 runs; 43 200 over the six processes) returns finite samples from an exact x_T, with the exact
+    Gaussian denoiser as predictor."""
+    process = make_process(process_name)
+    predictor = _closed_form_gaussian(process)
+    x_T = process.at(process.t_max)[1] * torch.randn(4, 2, generator=torch.Generator().manual_seed(0),
+                                                     dtype=torch.float64)
+    failures, runs = [], 0
+    for timer in sorted(TIMERS):
+        grids = [make_grid(timer, process, n_steps) for n_steps in range(1, 201)]
+        for method in sorted(INTEGRATORS):
+            for n_steps, ts in enumerate(grids, start=1):
+                x0 = INTEGRATORS[method](x_T, ts, predictor, process, generator=torch.Generator().manual_seed(n_steps))
+                runs += 1
+                if not bool(torch.isfinite(x0).all()):
+                    failures.append((timer, method, n_steps))
+    assert runs == len(TIMERS) * len(INTEGRATORS) * 200
+    assert not failures, f"non-finite samples for (timer, method, N): {failures[:10]}"
+
+
+def test_no_nan_with_the_mixture_denoiser():
+    """Oracle: finiteness. The exhaustive sweep above uses a Gaussian's denoiser; here the 6-component mixture's
+    (posterior weights that saturate near data) drives every sampler × process × timer at N = 1, 2, 7 and 50."""
     gmm = gmm_2d()
-    rng = torch.Generator().manual_seed(0)
-    counts = [1, 2, 3, 4, 6, 9, 14, 21, 31]  # every combination gets one of these; 200 steps are run below
-    k = 0
-    for p_i, process_name in enumerate(sorted(PROCESSES)):
+    for process_name in sorted(PROCESSES):
         process = make_process(process_name)
         pred = Predictor(lambda x, t, process=process: gmm.denoiser(x, t, process), "x0", process)
-        x_T = process.sigma(process.t_max).item() * torch.randn(4, 2, generator=rng, dtype=torch.float64)
-        for t_i, timer in enumerate(sorted(TIMERS)):
-            for m_i, method in enumerate(sorted(INTEGRATORS)):
-                n_steps = counts[(p_i + 3 * t_i + 5 * m_i + k) % len(counts)]  # each combination gets a count
-                k += 1
-                x0 = INTEGRATORS[method](x_T, make_grid(timer, process, n_steps), pred, process,
-                                         generator=torch.Generator().manual_seed(k))
-                assert bool(torch.isfinite(x0).all()), (process_name, timer, method, n_steps)
-    assert k == len(PROCESSES) * len(TIMERS) * len(INTEGRATORS)
-    for p_i, process_name in enumerate(sorted(PROCESSES)):  # 200 steps: one (timer, method) per process, rotating
-        process = make_process(process_name)
-        pred = Predictor(lambda x, t, process=process: gmm.denoiser(x, t, process), "x0", process)
-        timer, method = sorted(TIMERS)[p_i % len(TIMERS)], sorted(INTEGRATORS)[(2 * p_i + 1) % len(INTEGRATORS)]
-        x_T = process.sigma(process.t_max).item() * torch.randn(4, 2, generator=rng, dtype=torch.float64)
-        x0 = INTEGRATORS[method](x_T, make_grid(timer, process, 200), pred, process, generator=rng)
-        assert bool(torch.isfinite(x0).all()), (process_name, timer, method, 200)
+        x_T = process.at(process.t_max)[1] * torch.randn(4, 2, generator=torch.Generator().manual_seed(1),
+                                                         dtype=torch.float64)
+        for timer in sorted(TIMERS):
+            for method in sorted(INTEGRATORS):
+                for n_steps in (1, 2, 7, 50):
+                    x0 = INTEGRATORS[method](x_T, make_grid(timer, process, n_steps), pred, process,
+                                             generator=torch.Generator().manual_seed(n_steps))
+                    assert bool(torch.isfinite(x0).all()), (process_name, timer, method, n_steps)
 
 
 def test_float32_works():

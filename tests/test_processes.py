@@ -278,3 +278,25 @@ def test_functions_follow_the_device_of_their_inputs(name):
         torch.testing.assert_close(out.cpu(), fn(x_t, t, process), rtol=1e-9, atol=1e-9)
     v = convert(x.to(cuda), "x0", "velocity", x_t.to(cuda), t.to(cuda), process)
     torch.testing.assert_close(v.cpu(), convert(x, "x0", "velocity", x_t, t, process), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_at_matches_coefficients_and_forgets_changed_parameters(name):
+    """Oracle: ``coefficients`` in float64. ``at(t)`` returns the same four numbers at every interior time and at
+    both ends, a second call included (served from the memo); after a parameter changes, the new values."""
+    process = make_process(name)
+    for t in interior_times(process).tolist() + [process.t_min, process.t_max]:
+        expected = tuple(c.item() for c in process.coefficients(torch.tensor(t, dtype=torch.float64)))
+        assert process.at(t) == expected and process.at(t) == expected
+    with pytest.raises(ValueError, match="t must lie in"):
+        process.at(process.t_max + 1.0)
+    if name in ("flow", "edm"):
+        return  # α_t, σ_t depend on no parameter (EDM: α = 1, σ = t)
+    t = interior_times(process)[3].item()
+    before = process.at(t)
+    if name == "ddpm":  # its α, σ are read from the log ᾱ table: doubling it is a different schedule
+        process._log_alpha_bar = 2 * process._log_alpha_bar
+    else:
+        setattr(process, *{"vp": ("beta_max", 10.0), "cosine": ("s", 0.02), "ve": ("sigma_max", 20.0)}[name])
+    after = tuple(c.item() for c in process.coefficients(torch.tensor(t, dtype=torch.float64)))
+    assert after != before and process.at(t) == after
