@@ -226,6 +226,20 @@ def _posterior_problem(name, n=1500, seed=8):
     return gmm, process, pred, A, y, post, ref, ref2, g
 
 
+def test_dps_denoising_misses_the_exact_posterior_for_every_zeta():
+    """Oracle: exact posterior samples. With A = I and σ_y = 0.5 (the denoising problem of chapter 11), DPS's step
+    never sees σ_y: across ζ from 0.003 to 0.3 (100 log-SNR steps, n = 1500) its SW to the exact posterior stays above
+    0.6 and ten times the exact-vs-exact floor (measured: 0.72–1.37 against a floor of 0.06). Chapter 11 quotes this
+    scan."""
+    gmm, process, pred, A, y, post, ref, ref2, g = _posterior_problem("denoise")
+    floor = _sw(ref, ref2)
+    x_T = Denoiser(process, pred).prior(1500, (2,), g)
+    for zeta in (0.003, 0.01, 0.03, 0.1, 0.3):
+        x = Denoiser(process, pred, dps, "log_snr", operator=Matrix(A), measurement=y, zeta=zeta).sample(
+            x_T, 100, generator=torch.Generator().manual_seed(2))
+        assert _sw(x, ref) > max(0.6, 10 * floor), (zeta, _sw(x, ref), floor)
+
+
 def test_dps_inpainting_lands_near_the_exact_posterior():
     """Oracle: exact posterior samples (closed form, tested above). DPS (ζ = 0.05, DDIM η = 1, 100 log-SNR steps,
     n = 1500) on the inpainting problem: SW to the posterior ≤ 0.35 (measured ≈ 0.21; floor ≈ 0.07), while the
