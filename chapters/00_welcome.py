@@ -105,7 +105,8 @@ print("quick mode:", diffedu.quick(), "· device:", diffedu.device())
 # ### Signal-to-noise ratio
 # How much of $x_0$ is still visible in $x_t$ is measured by the **signal-to-noise ratio** and its logarithm:
 # $$\mathrm{SNR}(t) = \frac{\alpha_t^2}{\sigma_t^2}, \qquad \lambda_t = \log\mathrm{SNR}(t) = 2\log\alpha_t - 2\log\sigma_t .$$
-# $\lambda_t$ decreases from $+\infty$ (clean data, $\sigma_0 = 0$) towards $-\infty$ (pure noise). Two processes with
+# $\lambda_t$ decreases from $+\infty$ (clean data, $\sigma_0 = 0$; VE starts at $\sigma_0 = \sigma_{min}$, so its
+# $\lambda_0$ is large but finite) towards $-\infty$ (pure noise). Two processes with
 # the same $\lambda_t$ curve differ only by a rescaling of $x_t$: dividing by $\sqrt{\alpha_t^2 + \sigma_t^2}$ maps one onto
 # the other. That is why much of the course measures time by $\lambda$.
 #
@@ -142,7 +143,8 @@ print("quick mode:", diffedu.quick(), "· device:", diffedu.device())
 # %% [markdown]
 # ## See it
 # The two-moons data set mixed with noise at five $(\alpha_t, \sigma_t)$ pairs along the VP process, with the log-SNR of
-# each. Left to right the structure fades; once $\lambda$ drops below about $-1$ the moons are hard to see.
+# each. Left to right the structure fades; once $\lambda$ drops below about 1 the moons are hard to see, and at
+# $\lambda \approx -1.4$ nothing of them is left.
 
 # %%
 process = VP()

@@ -67,6 +67,8 @@ print(diffedu.banner())
 # | EDM | 1 | $t$ | 0 | $2t$ | [0, σ_max] |
 # | rectified flow | $1-t$ | $t$ | $-1/(1-t)$ | $2t + 2t^2/(1-t)$ | [0, 1] |
 #
+# (Liu et al. and Lipman et al. run flow time from noise to data; the course's t is theirs reversed, $t = 1 - \tau$.)
+#
 # *Variance preserving* means $\alpha_t^2 + \sigma_t^2 = 1$: if the data have unit variance, so does every $x_t$.
 # *Variance exploding* keeps $\alpha_t = 1$ and lets $\sigma_t$ grow large; EDM is VE with time equal to the noise level.
 # VE's $\sigma_0 = \sigma_{min} > 0$: its SDE starts from a slightly noised $x_0$.
@@ -254,7 +256,7 @@ check_em_step(em_step)
 # %% [markdown]
 # ## Summary
 # - The forward SDE $dx = f x\,dt + g\,dW$ and the pair $(\alpha_t, \sigma_t)$ say the same thing:
-#   $\alpha_t = e^{\int f}$, $\sigma_t^2 = \alpha_t^2\int g^2/\alpha^2$, and back $f = \dot\alpha/\alpha$,
+#   $\alpha_t = e^{\int f}$, $\sigma_t^2 = \alpha_t^2\int g^2/\alpha^2$ (VE: plus $\sigma_{min}^2$), and back $f = \dot\alpha/\alpha$,
 #   $g^2 = \dot{(\sigma^2)} - 2f\sigma^2$.
 # - VP, cosine, VE, EDM and rectified flow are five choices of these curves; the log-SNR λ_t is the common clock.
 # - Discrete DDPM is the VP SDE seen through an Euler–Maruyama lens: DDPM(T, β_1, β_T) ≈ VP(Tβ_1, Tβ_T), gap O(1/T).
@@ -269,7 +271,7 @@ check_em_step(em_step)
 #   Stochastic Differential Equations.* ICLR 2021 (VP and VE SDEs).
 # - J. Ho, A. Jain, P. Abbeel. *Denoising Diffusion Probabilistic Models.* NeurIPS 2020.
 # - A. Nichol, P. Dhariwal. *Improved Denoising Diffusion Probabilistic Models.* ICML 2021 (cosine schedule).
-# - D. Kingma, T. Salimans, B. Poole, J. Ho. *Variational Diffusion Models.* NeurIPS 2021 (SNR, eq. 17 for f and g).
+# - D. Kingma, T. Salimans, B. Poole, J. Ho. *Variational Diffusion Models.* NeurIPS 2021 (SNR; f and g from α and σ).
 # - T. Karras, M. Aittala, T. Aila, S. Laine. *Elucidating the Design Space of Diffusion-Based Generative Models.* NeurIPS 2022.
 # - X. Liu, C. Gong, Q. Liu. *Flow Straight and Fast.* ICLR 2023; Y. Lipman et al. *Flow Matching for Generative Modeling.* ICLR 2023.
 # - P. Kloeden, E. Platen. *Numerical Solution of Stochastic Differential Equations.* Springer 1992 (Euler–Maruyama).

@@ -87,7 +87,8 @@ print(diffedu.banner())
 #  \hat\varepsilon = \frac{a\,x_t - \alpha_t\,\text{pred}}{a\sigma_t - b\alpha_t}.$$
 # Any other kind is then $c\,\hat x_0 + d\,\hat\varepsilon$ with its own $(c, d)$. The system is solvable when
 # $a\sigma_t - b\alpha_t \ne 0$: for the velocity that is $\dot\alpha_t\sigma_t - \dot\sigma_t\alpha_t = \tfrac12\alpha_t\sigma_t\,\dot\lambda_t$ (differentiate $\lambda_t = 2\log\alpha_t - 2\log\sigma_t$), non-zero
-# because λ strictly decreases. `diffedu.convert(pred, src, dst, x_t, t, process)` does exactly this. So the four kinds
+# wherever $\alpha_t, \sigma_t > 0$ and $\dot\lambda_t < 0$ — inside $(t_{min}, t_{max})$ for every process here. At the
+# ends (σ = 0 at data, α = 0 for cosine and flow at t = 1) the system is singular and `convert` raises an error. `diffedu.convert(pred, src, dst, x_t, t, process)` does exactly this. So the four kinds
 # carry the same information; they differ in *scale* — which matters for training (chapters 04, 08, 09) but not for
 # what the optimum is.
 
@@ -124,7 +125,8 @@ plt.show()
 # component's Gaussian posterior, weighted by the responsibilities). An independent estimate uses nothing but samples
 # of the data and the Gaussian likelihood: draw $x_0^{(i)} \sim q$, weight by $w_i \propto \mathcal N(x_t;\alpha_t x_0^{(i)},\sigma_t^2 I)$,
 # average (self-normalised importance sampling). Its standard error comes from the weights; we require every
-# coordinate within 4.5 standard errors (over 12 coordinates a correct formula fails this with probability < 1e-4),
+# coordinate within 4.5 standard errors (over the 36 coordinates tested a correct formula fails this with
+# probability about 2.5e-4),
 # at several times and points drawn from $p_t$.
 
 # %%
@@ -141,9 +143,10 @@ for t in (0.2, 0.4, 0.7):
           f"largest standard error {se.max().item():.3f}; within 4.5 SE: {z < 4.5}")
 
 # %% [markdown]
-# **2. Tweedie on the mixture.** `gmm.score` is the gradient of $\log p_t$ (computed from the components' precisions);
-# `gmm.denoiser` is the posterior mean. Tweedie says $\nabla\log p_t = (\alpha_t\hat x_0 - x_t)/\sigma_t^2$: two separate
-# formulas must agree to float64 round-off (tolerance 1e-9), for every process.
+# **2. Tweedie on the mixture.** The score is the gradient of $\log p_t$ taken by autograd from the noised mixture's
+# log-density; `gmm.denoiser` is the posterior mean, computed from each component's Gaussian posterior. The two share no
+# formula. Tweedie says $\nabla\log p_t = (\alpha_t\hat x_0 - x_t)/\sigma_t^2$: they must agree to float64 round-off
+# (tolerance 1e-9), for every process.
 #
 # **3. Every conversion round-trips.** For every process and every ordered pair of kinds (12 pairs), converting a
 # prediction there and back must return it to 1e-12 (relative, float64).
@@ -225,5 +228,7 @@ check_velocity(velocity_from_x0)
 # - H. Robbins. *An Empirical Bayes Approach to Statistics.* Berkeley Symposium 1956.
 # - B. Efron. *Tweedie's Formula and Selection Bias.* JASA 2011.
 # - P. Vincent. *A Connection Between Score Matching and Denoising Autoencoders.* Neural Computation 2011.
-# - T. Salimans, J. Ho. *Progressive Distillation for Fast Sampling of Diffusion Models.* ICLR 2022 (v-prediction).
+# - T. Salimans, J. Ho. *Progressive Distillation for Fast Sampling of Diffusion Models.* ICLR 2022 (v-prediction:
+#   their $v = \alpha_t\varepsilon - \sigma_t x_0$ is $dx_t/d\phi$ with $\phi = \arctan(\sigma_t/\alpha_t)$ on a VP process;
+#   the course's velocity is $dx_t/dt = \dot\phi_t\,v$, so a v-prediction network is not our kind "velocity").
 # - T. Karras, M. Aittala, T. Aila, S. Laine. *Elucidating the Design Space of Diffusion-Based Generative Models.* NeurIPS 2022.

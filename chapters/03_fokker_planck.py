@@ -149,11 +149,11 @@ ts_400 = torch.linspace(1.0, 0.01, 401).tolist()
 x_T = gmm.sample(n_mc, 1.0, process, generator=g)
 rev = {eta: reverse_family(x_T, ts_400, score, process, eta=eta, generator=torch.Generator().manual_seed(2),
                            return_path=True) for eta in (0.0, 1.0)}
-w1 = lambda a, b: sliced_wasserstein(a, b, n_projections=1).item()  # noqa: E731  (1-D: exact W2 by sorting)
+w2 = lambda a, b: sliced_wasserstein(a, b, n_projections=1).item()  # noqa: E731  (1-D: exact W2 by sorting)
 for t in (0.5, 0.2, 0.01):
     i = min(range(len(ts_400)), key=lambda j: abs(ts_400[j] - t))
     ref, ref2 = gmm.sample(n_mc, ts_400[i], process, generator=g), gmm.sample(n_mc, ts_400[i], process, generator=g)
-    floor, w_ode, w_sde = w1(ref2, ref), w1(rev[0.0][i], ref), w1(rev[1.0][i], ref)
+    floor, w_ode, w_sde = w2(ref2, ref), w2(rev[0.0][i], ref), w2(rev[1.0][i], ref)
     assert w_ode < 3 * floor and w_sde < 3 * floor, (t, floor, w_ode, w_sde)
     print(f"t = {t}: W2 floor {floor:.3f}, ODE {w_ode:.3f}, SDE {w_sde:.3f};"
           f" both within 3x floor: {w_ode < 3 * floor and w_sde < 3 * floor}")

@@ -69,29 +69,30 @@ print(diffedu.banner())
 # $L_T$ has no parameters; it is small when $\bar\alpha_T \approx 0$.
 #
 # ### Discrete DDPM
-# Steps n = 1..T with $\beta_n \in (0, 1)$, $\alpha_n = 1-\beta_n$, $\bar\alpha_n = \prod_{i\le n}\alpha_i$ ($\bar\alpha_0=1$):
-# $$q(x_n\mid x_{n-1}) = \mathcal N(\sqrt{\alpha_n}\,x_{n-1}, \beta_n I), \qquad
+# Steps n = 1..T with $\beta_n \in (0, 1)$, $a_n = 1-\beta_n$, $\bar\alpha_n = \prod_{i\le n}a_i$ ($\bar\alpha_0=1$)
+# (Ho et al. write $\alpha_n$ for $1-\beta_n$; in this course α is the signal scale, so the per-step factor is $a_n$):
+# $$q(x_n\mid x_{n-1}) = \mathcal N(\sqrt{a_n}\,x_{n-1}, \beta_n I), \qquad
 #   q(x_n\mid x_0) = \mathcal N(\sqrt{\bar\alpha_n}\,x_0, (1-\bar\alpha_n) I).$$
 # The second follows from the first by induction: if $x_{n-1} = \sqrt{\bar\alpha_{n-1}}x_0 + \sqrt{1-\bar\alpha_{n-1}}\,\varepsilon'$
-# then $x_n = \sqrt{\bar\alpha_n}x_0 + \sqrt{\alpha_n(1-\bar\alpha_{n-1}) + \beta_n}\,\varepsilon$ and
-# $\alpha_n(1-\bar\alpha_{n-1}) + 1 - \alpha_n = 1 - \bar\alpha_n$. In the course's notation $\alpha_t = \sqrt{\bar\alpha_n}$,
+# then $x_n = \sqrt{\bar\alpha_n}x_0 + \sqrt{a_n(1-\bar\alpha_{n-1}) + \beta_n}\,\varepsilon$ and
+# $a_n(1-\bar\alpha_{n-1}) + 1 - a_n = 1 - \bar\alpha_n$. In the course's notation $\alpha_t = \sqrt{\bar\alpha_n}$,
 # $\sigma_t = \sqrt{1-\bar\alpha_n}$ (the `DiscreteDDPM` process).
 #
 # ### The posterior $q(x_{n-1}\mid x_n, x_0)$
 # Multiply the two Gaussians $q(x_n|x_{n-1})\,q(x_{n-1}|x_0)$ as functions of $x_{n-1}$ and complete the square. The
-# precisions add: $1/\tilde\beta_n = \alpha_n/\beta_n + 1/(1-\bar\alpha_{n-1})$, so
+# precisions add: $1/\tilde\beta_n = a_n/\beta_n + 1/(1-\bar\alpha_{n-1})$, so
 # $$\tilde\beta_n = \frac{1-\bar\alpha_{n-1}}{1-\bar\alpha_n}\,\beta_n, \qquad
 #   \tilde\mu_n(x_n, x_0) = \frac{\sqrt{\bar\alpha_{n-1}}\,\beta_n}{1-\bar\alpha_n}\,x_0
-#   + \frac{\sqrt{\alpha_n}\,(1-\bar\alpha_{n-1})}{1-\bar\alpha_n}\,x_n.$$
+#   + \frac{\sqrt{a_n}\,(1-\bar\alpha_{n-1})}{1-\bar\alpha_n}\,x_n.$$
 #
 # ### From KL to ε-regression
 # Choose $p_\theta(x_{n-1}|x_n) = \mathcal N(\mu_\theta(x_n, n), \tilde\beta_n I)$ with the *same* variance. The KL between
-# two Gaussians of equal variance is the squared distance of their means:
+# two Gaussians of equal variance is the squared distance of their means over twice the variance:
 # $L_{n-1} = \frac{1}{2\tilde\beta_n}\,\mathbb E\lVert\tilde\mu_n - \mu_\theta\rVert^2$. Substituting
 # $x_0 = (x_n - \sqrt{1-\bar\alpha_n}\,\varepsilon)/\sqrt{\bar\alpha_n}$ gives
-# $\tilde\mu_n = \frac{1}{\sqrt{\alpha_n}}\big(x_n - \frac{\beta_n}{\sqrt{1-\bar\alpha_n}}\varepsilon\big)$, so we let the
+# $\tilde\mu_n = \frac{1}{\sqrt{a_n}}\big(x_n - \frac{\beta_n}{\sqrt{1-\bar\alpha_n}}\varepsilon\big)$, so we let the
 # network predict ε and use the same form for $\mu_\theta$. Then
-# $$L_{n-1} = \frac{\beta_n^2}{2\tilde\beta_n\,\alpha_n(1-\bar\alpha_n)}\;\mathbb E\lVert\varepsilon - \hat\varepsilon_\theta(x_n, n)\rVert^2,$$
+# $$L_{n-1} = \frac{\beta_n^2}{2\tilde\beta_n\,a_n(1-\bar\alpha_n)}\;\mathbb E\lVert\varepsilon - \hat\varepsilon_\theta(x_n, n)\rVert^2,$$
 # a weighted ε-regression (equivalently an $x_0$-regression with weight $\bar\alpha_{n-1}\beta_n^2/(2\tilde\beta_n(1-\bar\alpha_n)^2)$).
 # Ho et al. drop the weight: the **simplified loss** $\mathbb E_{n, x_0, \varepsilon}\lVert\varepsilon - \hat\varepsilon_\theta\rVert^2$,
 # n uniform on {1..T}.
@@ -104,7 +105,8 @@ print(diffedu.banner())
 # ### Ancestral sampling
 # Start at $x_T \sim \mathcal N(0, I)$ and draw $x_{n-1} \sim p_\theta(x_{n-1}|x_n)$, i.e. the posterior with $x_0$
 # replaced by the prediction $\hat x_0$: $x_{n-1} = \tilde\mu_n(x_n, \hat x_0) + \sqrt{\tilde\beta_n}\,z$. The last step
-# (n = 1) has $\tilde\beta_1 = 0$ and returns $\hat x_0$.
+# (n = 1) has $\tilde\beta_1 = 0$ and returns $\hat x_0$ — the decoder's mean; like Ho et al. we show the mean rather
+# than a draw of width $\sqrt{\beta_1}$.
 
 # %% [markdown]
 # ## See it
@@ -134,8 +136,8 @@ plt.show()
 
 # %% [markdown]
 # ## Check it
-# **1. Composing the one-step kernels gives the closed form.** The recursion $m_n = \sqrt{\alpha_n}m_{n-1}$,
-# $v_n = \alpha_n v_{n-1} + \beta_n$ never uses $\bar\alpha$; it must equal $(\sqrt{\bar\alpha_n}, 1-\bar\alpha_n)$ up to
+# **1. Composing the one-step kernels gives the closed form.** The recursion $m_n = \sqrt{a_n}m_{n-1}$,
+# $v_n = a_n v_{n-1} + \beta_n$ never uses $\bar\alpha$; it must equal $(\sqrt{\bar\alpha_n}, 1-\bar\alpha_n)$ up to
 # float64 round-off (tolerance 1e-12).
 
 # %%
@@ -150,7 +152,9 @@ print(f"max |m_n - sqrt(alpha_bar_n)| < 1e-12: {err_m < 1e-12};  max |v_n - (1 -
 # **2. The posterior, by Monte Carlo.** Sample $x_0$ from the mixture, $x_{n-1}\sim q(x_{n-1}|x_0)$, then
 # $x_n \sim q(x_n|x_{n-1})$, and regress $x_{n-1}$ on $(x_0, x_n)$. A Gaussian posterior with a linear mean means the
 # regression coefficients are $(c_0, c_n)$ and the residual variance is $\tilde\beta_n$. With 2·10⁵ residuals the
-# coefficients' standard errors are below 3·10⁻⁴ here, so we allow 2·10⁻³ (absolute) and 2 % on the variance.
+# coefficients' standard errors run from 1.3·10⁻³ at n = 2 — where $x_0$ and $x_n$ are nearly collinear, so the
+# regression can hardly tell their coefficients apart — down to 2·10⁻⁴ at n = 500 (measured over 20 repeats). We
+# allow 5·10⁻³ (four standard errors at n = 2) and 2 % on the variance.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -159,13 +163,13 @@ x0_mc = gmm.sample(n_mc, generator=g)
 for n in (2, 10, 100, 500):
     c0, cn, bt = posterior_coefficients(process, n)
     f0, fn, fv = posterior_regression(x0_mc, n, process, generator=g)
-    assert abs(f0 - c0) < 2e-3 and abs(fn - cn) < 2e-3 and abs(fv / bt - 1) < 0.02, (n, f0, c0, fn, cn, fv, bt)
+    assert abs(f0 - c0) < 5e-3 and abs(fn - cn) < 5e-3 and abs(fv / bt - 1) < 0.02, (n, f0, c0, fn, cn, fv, bt)
     print(f"n = {n:3d}: c_0 {c0:.3f} (MC {f0:.3f})   c_n {cn:.3f} (MC {fn:.3f})   beta~ {bt:.2e} (MC {fv:.2e})")
 
 # %% [markdown]
 # **3. Ancestral sampling with the exact denoiser recovers the mixture.** The mixture's exact $\hat x_0 =
 # \mathbb E[x_0|x_n]$ plays the perfect network. To keep this fast we use a shorter chain, T = 100 with β from 10⁻³ to
-# 0.2 ($\bar\alpha_T \approx 4\cdot10^{-5}$), which the next check trains on too. We compare the samples with fresh mixture samples by the sliced
+# 0.2 ($\bar\alpha_T \approx 2\cdot10^{-5}$), which the next check trains on too. We compare the samples with fresh mixture samples by the sliced
 # Wasserstein distance $SW_2$: it must be within 1.5× the distance between two independent mixture samples of the same
 # size (the Monte Carlo noise floor), and each component's share (hard assignment by responsibilities) within 0.03 of
 # its weight (three standard errors at this sample size are below 0.03).
@@ -248,15 +252,27 @@ print(f"terms add up to the ELBO: {sums_match};  term-by-term ELBO = trajectory 
       f"{abs(total_terms - total_indep) < tol};  ELBO below E log p_data: {total_terms < log_p_data + 4 * se_terms}")
 
 # %% [markdown]
-# Where does the bound lose? Plot the per-step KL $L_{n-1}$: the early, low-noise steps cost the most, because there
-# $\tilde\beta_n$ is tiny and a small error in $\hat\varepsilon$ is divided by it.
+# Which steps carry the KL? Plot the per-step terms $L_{n-1}$ of the trained model, and beside them those of the
+# *exact* denoiser (the mixture's $\hat x_0$, the best any network can do). The early, low-noise steps carry the
+# largest terms even for the exact denoiser: there $x_{n-1}$ still depends on $x_0$ in ways that $x_n$ does not reveal,
+# and $p_\theta(x_{n-1}|x_n)$ sees only $x_n$. (In ε-form the weight $\beta_n/(2a_n(1-\bar\alpha_{n-1}))$ on the
+# ε-error is also largest there; the tiny $\tilde\beta_n$ cancels.) So these terms are mostly not the network's fault:
+# the gap between the two curves is. Much of their sum is paid back by the reconstruction term, $L_0 < 0$.
 
 # %%
+terms_exact = elbo_terms(lambda x, n: exact(x, n, "eps"), x0_test, process_small,
+                         generator=torch.Generator().manual_seed(5))
+L_trans_exact = terms_exact["transitions"].mean(1)
 fig, axes = figure(1, size=4.5)
 ax = axes[0, 0]
-ax.semilogy(range(2, process_small.T + 1), L_trans.clamp_min(1e-6).numpy(), ".-", ms=3)
-ax.set(xlabel="step n", ylabel=r"$L_{n-1}$ (nats)", title="transition KL terms of the trained model")
+steps_n = range(2, process_small.T + 1)
+ax.semilogy(steps_n, L_trans.clamp_min(1e-6).numpy(), ".-", ms=3, label="trained ε-model")
+ax.semilogy(steps_n, L_trans_exact.clamp_min(1e-6).numpy(), "--", color="k", lw=1, label="exact denoiser")
+ax.set(xlabel="step n", ylabel=r"$L_{n-1}$ (nats)", title="transition KL terms")
+ax.legend(fontsize=8)
 plt.show()
+print(f"sum of L_(n-1) for n = 2..10: trained {L_trans[:9].sum().item():.2f}, exact {L_trans_exact[:9].sum().item():.2f}"
+      f";  ELBO: trained {total_terms:.2f}, exact {terms_exact['total'].mean().item():.2f}")
 
 # %% [markdown]
 # ### MNIST: the shipped DDPM checkpoint

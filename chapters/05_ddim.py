@@ -76,7 +76,8 @@ print(diffedu.banner())
 # short sub-grid of the T training steps (10, 20, 50 steps) with the same network.
 #
 # ### DDIM is a discretization of the probability-flow ODE
-# Divide the η = 0 update by $\alpha_s$ and write $\rho_t = \sigma_t/\alpha_t$ (the noise level) and $\bar x = x/\alpha$:
+# Divide the η = 0 update by $\alpha_s$ and write $\rho_t = \sigma_t/\alpha_t$ (the noise level; not the Karras-grid
+# exponent ρ of chapters 09–10) and $\bar x = x/\alpha$:
 # $$\bar x_s = \bar x_t + (\rho_s - \rho_t)\,\hat\varepsilon(x_t, t).$$
 # This is one Euler step, in the variable ρ, of $d\bar x/d\rho = \hat\varepsilon$ — the probability-flow ODE of chapter
 # 03 written in $(\bar x, \rho)$. Indeed $\bar x = x_0 + \rho\,\varepsilon$ is a VE process with noise level ρ, whose
@@ -223,7 +224,8 @@ plt.show()
 # One practical detail. At the first steps $\alpha_t \approx 0.006$, so $\hat x_0 = (x_t - \sigma_t\hat\varepsilon)/\alpha_t$
 # multiplies the network's ε-error by about 160. This checkpoint was trained for 35 minutes on a CPU (its card in
 # `data/checkpoints/mnist-ddpm.json` says how long), and without help some of its deterministic DDIM paths leave the
-# pixel range (values beyond ±10 at 20 steps). Like Ho et al.'s and Song et al.'s image samplers, we therefore clip
+# pixel range (values beyond ±10 at 20 steps). Like Ho et al.'s ancestral image sampler (`clip_denoised`; the
+# official DDIM code does not clip), we therefore clip
 # $\hat x_0$ to the pixel range [−1, 1] at every step (`ClippedX0`), for both samplers — an image-only fix that uses
 # what we know about the data. DDPM's fresh noise at every step also washes out some of the network's errors, which
 # DDIM's deterministic path carries to the end; with well-trained networks DDIM wins on

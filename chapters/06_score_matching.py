@@ -67,10 +67,13 @@ print(diffedu.banner())
 #
 # **Langevin dynamics.** $x \leftarrow x + \tau\nabla\log p(x) + \sqrt{2\tau}\,z$ has $p$ as its stationary law as τ → 0
 # (it discretizes $dx = \nabla\log p\,dt + \sqrt2\,dW$, whose Fokker–Planck equation is solved by $p$).
-# **Failure modes:** between well separated modes the score is ≈ 0 where there is no data (and the learned score is
-# poor there); a chain started in one basin stays there, so the modes' *weights* come from the start, not from $p$.
+# **Failure modes:** between well separated modes the *density* is ≈ 0, so there is no data there and a learned
+# score is poor. The exact score is not small there: it points back to the nearest mode, and inside each basin it is
+# the score of that mode alone — it does not depend on the mixture weights. A chain started in one basin stays there,
+# so the modes' *weights* come from the start, not from $p$ (Song & Ermon 2019, §3.2).
 # **Annealed Langevin** (Song & Ermon 2019) runs Langevin on $p(x;\sigma_1),\dots,p(x;\sigma_L)$ for a decreasing ladder:
-# at large σ the modes merge and chains move freely; each level starts near the next level's law. Step $\tau_i\propto\sigma_i^2$.
+# at large σ the modes merge and chains move freely; each level ends near the next level's law, so the next level
+# starts close to its target. Step $\tau_i\propto\sigma_i^2$.
 
 # %% [markdown]
 # ## See it

@@ -56,7 +56,9 @@ print(diffedu.banner())
 # | sub-VP | $-\tfrac12\beta(t)$ | $\beta(t)(1 - e^{-2B(t)})$ | $e^{-B(t)/2}$ | $1 - e^{-B(t)}$ |
 # | VE | 0 | $d\sigma_t^2/dt$ | 1 | $\sigma_{min}(\sigma_{max}/\sigma_{min})^t$ |
 #
-# with $B(t) = \int_0^t\beta$. **Sub-VP derivation:** with $v(0) = 0$ try $v = (1 - e^{-B})^2$:
+# with $B(t) = \int_0^t\beta$. VE is the exception to "t = 0 is data": it starts at $\sigma_0 = \sigma_{min}$, so its
+# kernel from clean data has variance $\sigma_t^2 - \sigma_{min}^2$ (Song et al. 2021, eq. 29) — the formula above with
+# $v(0) = 0$ — and the table's $\sigma_t$ includes the $\sigma_{min}$ it started with. **Sub-VP derivation:** with $v(0) = 0$ try $v = (1 - e^{-B})^2$:
 # $\dot v = 2\beta e^{-B}(1 - e^{-B})$ and $2fv + g^2 = -\beta(1-e^{-B})^2 + \beta(1-e^{-B})(1+e^{-B}) = 2\beta e^{-B}(1-e^{-B})$. ✓
 # Its variance $(1 - e^{-B})^2 \le 1 - e^{-B}$ is *below* VP's: $\alpha_t^2 + \sigma_t^2 < 1$ (hence "sub").
 #
@@ -101,7 +103,9 @@ plt.show()
 # ## Check it
 # **1. Forward-simulated moments against the closed form.** $x_0\sim\mathcal N(1.5, 0.25)$, 5000 Euler–Maruyama
 # paths of 200 steps. Tolerance: |mean error| < 4 standard errors + 0.01 and relative variance error < 0.08
-# (4 standard errors of a variance, $4\sqrt{2/n}\approx0.08$; EM's O(Δt) variance bias is ≈ βΔt/4 ≤ 2.5% here).
+# (4 standard errors of a variance, $4\sqrt{2/n}\approx0.08$). Euler–Maruyama's own O(Δt) variance bias is at most 3 %
+# here (≈ βΔt/4 for VP and sub-VP; for VE the left-point rule under-integrates its growing $g^2$), so the tolerance
+# leaves about 2.5 standard errors for noise.
 
 # %%
 # NBVAL_CHECK_OUTPUT

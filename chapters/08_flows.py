@@ -255,9 +255,10 @@ print(f"2-rectified at 1 step vs the 32-step 1-rectified sample from the same no
 # What the numbers say. The exact marginal flow is curved (deviation from the chord ≈ 0.32, paths about 50 % longer
 # than their chords), and the 1-rectified network has learned that same curvature — that is why Euler needs many steps
 # for both. After one reflow the paths are nearly straight lines at constant speed: the Euler error at *one* step is
-# about what the 1-rectified flow needs 16 steps for. Reflow cannot be better than its teacher, though: the 2-rectified model
-# reproduces the coupling of the 1-rectified ODE, so its one-step samples inherit the 1-rectified model's own error
-# against the data, and its SW stays at the level of the teacher's fine solution, a little above the sampling floor.
+# about what the 1-rectified flow needs 16 steps for. Reflow cannot be better than its teacher, though: the 2-rectified
+# model learns the coupling of the 1-rectified ODE, and its SW stays a little above the teacher's fine solution and the
+# sampling floor. That gap is its own regression error: its one-step samples lie a small distance from the teacher's
+# (printed above), not on them.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -286,8 +287,10 @@ print(f"SDE sampler SW to exact samples: {sw_to_data(x_sde):.3f} (floor {sw_floo
 # %% [markdown]
 # ## Play
 # The number of Euler steps and the path — rectified flow or cosine VP — for the *same* mixture and the same noise,
-# integrating the exact marginal velocity. One step lands every point on the posterior mean $\hat x_0(x_1)$, which at
-# $t = 1$ (pure noise) is the data mean: all samples collapse to one point. Watch how many steps each path needs.
+# integrating the exact marginal velocity. For rectified flow one step lands every point on the posterior mean
+# $\hat x_0(x_1)$, which at $t = 1$ (pure noise) is the data mean: all samples collapse to one point. For the cosine
+# path $\dot\sigma_1 = 0$, so one step only shifts the noise by $-\dot\alpha_1\mathbb E[x_0]$ and the samples stay a
+# Gaussian cloud. Watch how many steps each path needs.
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -45,8 +45,9 @@ print(diffedu.banner())
 # %% [markdown]
 # ## Theory
 # ### σ(t) and s(t)
-# Karras et al. (2022) write any diffusion as $x = s(t)\,(x_0 + \sigma(t)\,n)$, $n \sim \mathcal N(0, I)$. In the course's
-# notation $s(t) = \alpha_t$ and $\sigma(t) = \sigma_t/\alpha_t$, the noise level. The probability-flow ODE becomes
+# Karras et al. (2022) write any diffusion as $x = s(t)\,(x_0 + \sigma(t)\,n)$, $n \sim \mathcal N(0, I)$ (their n is
+# our ε; this chapter keeps their letters). In the course's notation $s(t) = \alpha_t$ and $\sigma(t) = \sigma_t/\alpha_t$,
+# the noise level. The probability-flow ODE becomes
 # $$dx = \Big[\frac{\dot s}{s}x - s^2\dot\sigma\sigma\,\nabla\log p\big(\tfrac{x}{s}; \sigma\big)\Big]dt.$$
 # EDM picks $s = 1$ and $\sigma(t) = t$ (`diffedu.EDM`): then $dx/d\sigma = (x - D(x;\sigma))/\sigma$, with the denoiser
 # $D(x;\sigma) = \mathbb E[x_0\mid x]$ (Tweedie: $\nabla\log p = (D - x)/\sigma^2$). The tangent points straight at the
@@ -67,14 +68,17 @@ print(diffedu.banner())
 # At small σ, $c_{skip} \to 1$ (keep the input); at large σ, $c_{skip} \to 0$ (predict $x_0$ afresh).
 #
 # ### Which σ to train on, and how much each counts
-# The loss is $\mathbb E_\sigma\,\lambda(\sigma)\,\mathbb E\lVert D_\theta(x_0 + \sigma n;\sigma) - x_0\rVert^2$. With
+# The loss is $\mathbb E_\sigma\,\lambda(\sigma)\,\mathbb E\lVert D_\theta(x_0 + \sigma n;\sigma) - x_0\rVert^2$ (EDM's loss
+# weight λ(σ), not the log-SNR $\lambda_t$ of the other chapters). With
 # $\lambda(\sigma) = 1/c_{out}^2 = (\sigma^2 + \sigma_{data}^2)/(\sigma\sigma_{data})^2$ it is
 # $\mathbb E\lVert F_\theta - F^*\rVert^2$: unit weight on a unit-variance target at every σ. σ is drawn log-normal,
 # $\ln\sigma \sim \mathcal N(P_{mean} = -1.2, P_{std}^2 = 1.2^2)$, concentrating training where the loss can still fall.
 #
 # ### The sampler
 # Time steps $\sigma_i = (\sigma_{max}^{1/\rho} + \tfrac{i}{N-1}(\sigma_{min}^{1/\rho} - \sigma_{max}^{1/\rho}))^\rho$, then
-# $\sigma_N = 0$; ρ = 7 crowds the steps at small σ where the denoiser changes fastest. Heun's method: an Euler step
+# $\sigma_N = 0$. ρ trades longer steps near $\sigma_{max}$ for shorter ones near $\sigma_{min}$: ρ ≈ 3 roughly equalises
+# Heun's truncation error per step, but errors near $\sigma_{min}$ weigh most on the samples, and ρ = 5–10 worked
+# better on images; ρ = 7 is EDM's choice (Karras et al. 2022, §3 and App. D.1). Heun's method: an Euler step
 # $d_{cur} = (x - D(x;\sigma_i))/\sigma_i$, then a correction with the slope at the arrival point $d_{prime}$, averaged
 # (2 evaluations per step, 1 on the last step to σ = 0). **Churn** first raises the noise, $\hat\sigma = (1+\gamma)\sigma_i$,
 # $\hat x = x + \sqrt{\hat\sigma^2 - \sigma_i^2}\,S_{noise}\,z$ with $\gamma = \min(S_{churn}/N, \sqrt2 - 1)$, which lets
@@ -152,22 +156,22 @@ print(f"ln σ of the training sampler: mean {ln_sigma.mean().item():.2f}, std {l
 # %% [markdown]
 # ### The ablation: one choice at a time, same budget
 # The exact mixture's denoiser on EDM's process ($\sigma_{max} = 80$), 4000 starting points, the same for every row,
-# 31 network evaluations (NFE) each. Two measures:
+# 31 network evaluations (NFE) each, in quick and full mode alike. Two measures:
 # - *ODE error*: the mean distance to a 128-step Heun solution from the same start (deterministic rows only);
 # - *MMD²*: the unbiased squared maximum mean discrepancy (Gaussian kernel, width 0.5) between the samples and 4000
 #   exact data samples. Unbiased means a perfect sampler scores 0 up to noise; the last row measures that noise with
 #   exact samples. (A sliced Wasserstein distance between finite samples has a positive floor that fluctuates by as
 #   much as the differences between the rows, so we do not use it here.)
 #
-# The last row of churn uses the restriction of the paper's ImageNet-64 setting (Karras et al. 2022, Table 5): churn
-# only for $\sigma_i \in [S_{tmin}, S_{tmax}] = [0.05, 50]$ and $S_{noise} = 1.003$, slightly more fresh noise than
-# removed, to offset the loss of detail. (The paper pairs them with $S_{churn} = 80$; at 16 or 32 steps both 40 and
-# 80 hit the cap $\gamma = \sqrt2 - 1$, so the row is the same.)
+# The last row of churn uses the setting with which EDM samples its own ImageNet-64 model (Karras et al. 2022,
+# Table 5 and the NVlabs/edm README): $S_{churn} = 40$, churn only for $\sigma_i \in [S_{tmin}, S_{tmax}] = [0.05, 50]$,
+# and $S_{noise} = 1.003$, slightly more fresh noise than removed, to offset the loss of detail. EDM spends 256 steps
+# there, so each step raises σ by $\gamma = 40/256 \approx 0.16$; our 16 steps hit the cap $\gamma = \sqrt2 - 1$.
 # The table below is computed here, now.
 
 # %%
-nfe = 31 if diffedu.quick() else 63
-rows = ablation(nfe=nfe, n=4000, n_ref_steps=128 if diffedu.quick() else 256)
+nfe = 31  # both modes: at 63 NFE every ρ-grid row already sits at the MMD² floor and the table says nothing
+rows = ablation(nfe=nfe, n=4000, n_ref_steps=128)
 print(f"{'configuration':60s} {'NFE':>4s} {'ODE error':>10s} {'MMD² × 10³':>11s}")
 for r in rows:
     err = "—" if r["ode_error"] != r["ode_error"] else f"{r['ode_error']:.4f}"
@@ -188,8 +192,9 @@ print("on the exact denoiser, strong churn makes the samples worse (MMD² up by 
 
 # %% [markdown]
 # Reading the table. The ρ grid matters most: a uniform σ grid spends its steps at large σ, where nothing happens,
-# and takes a huge last step. Heun's second order pays off on the ρ grid, even though it gets only 16 steps for
-# Euler's 31; on the uniform grid its fewer steps are too coarse. Churn does not help *here*: the exact denoiser makes
+# and takes a huge last step. At this budget Heun's second order pays off on the ρ grid, even though it gets only 16
+# steps for Euler's 31; on the uniform grid its fewer steps are too coarse. Below about 30 NFE it does not: at 19 NFE
+# Euler's 19 steps beat Heun's 10 on this mixture (try NFE 15 in the panel below; chapter 10 shows why). Churn does not help *here*: the exact denoiser makes
 # no errors for fresh noise to wash out, so churn only adds the stochastic sampler's own discretisation error.
 # Karras et al. found it useful with trained networks, whose errors accumulate along a deterministic trajectory.
 
@@ -272,8 +277,9 @@ check_karras_sigmas(karras_sigmas)
 # - Every diffusion is a noise level σ(t) and a scale s(t); EDM takes s = 1, σ = t.
 # - $c_{in}$ and $c_{out}$ make the network's input and target unit-variance; $c_{skip}$ minimises the error amplification.
 # - $\lambda(\sigma) = 1/c_{out}^2$ gives every σ unit weight; σ is drawn log-normal.
-# - At equal NFE the ρ grid matters most here; Heun's second order pays off on a good grid; churn cannot help an
-#   exact denoiser (nothing to correct) — it is meant for a trained network's accumulated errors.
+# - At equal NFE the ρ grid matters most here; Heun's second order pays off on a good grid once the budget is about
+#   30 NFE or more; churn cannot help an exact denoiser (nothing to correct) — it is meant for a trained network's
+#   accumulated errors.
 #
 # ## What next
 # Chapter 10 compares samplers systematically: error against NFE for Euler, Heun, DDIM and DPM-Solver.

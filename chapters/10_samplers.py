@@ -392,7 +392,8 @@ check_ddim_sampler_step(my_ddim_step)
 # * DDIM = DPM-Solver++(1): an exponential integrator, exact in the linear part, first order in $\hat x_0$.
 # * The grid matters as much as the method: put the steps where $\hat x_0$ changes — at small noise for images (Karras
 #   ρ, log-SNR), in the middle range for this mixture; DPM-Solver++ is built for log-SNR steps. Orders need a grid
-#   that is one fixed map refined with N: on rectified flow that is the uniform grid in t.
+#   that is one fixed map refined with N: on rectified flow that is the uniform grid in t — where DPM-Solver++, which
+#   steps in λ, still takes fixed λ-steps near data and converges like $\ln N / N^2$.
 # * η, churn, Euler–Maruyama and Langevin correctors trade determinism for forgetting earlier errors; their quality is
 #   a distance between distributions, not an endpoint error; Euler–Maruyama converges in law at order 1.
 #

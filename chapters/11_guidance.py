@@ -72,7 +72,9 @@ def sw(a, b):
 # $u(x_t\mid c) = E[\text{target}\mid x_t, c]$ on labelled draws and $u(x_t\mid\varnothing) = E[\text{target}\mid x_t]$ on
 # dropped ones: one network, both models. The **guided field** is
 # $$\tilde u(x_t) = (1-w)\,u(x_t\mid\varnothing) + w\,u(x_t\mid c),$$
-# w = 0 unconditional, w = 1 conditional, w > 1 extrapolates away from the unconditional prediction. In score form
+# w = 0 unconditional, w = 1 conditional, w > 1 extrapolates away from the unconditional prediction. (Ho & Salimans
+# write $\tilde\varepsilon = (1+w')\,\varepsilon_c - w'\varepsilon_\varnothing$: our w is their $1 + w'$, the "guidance
+# scale" of later libraries — their w′ = 1 is our w = 2.) In score form
 # $\tilde s = s(x_t) + w\,[s(x_t\mid c) - s(x_t)] = \nabla\log p_t(x_t) + w\,\nabla\log p_t(c\mid x_t)$: CFG is classifier
 # guidance with scale w and the *implicit* classifier $p_t(c\mid x_t)\propto p_t(x_t\mid c)/p_t(x_t)$.
 #
@@ -81,7 +83,7 @@ def sw(a, b):
 # Because $(1-w) + w = 1$,
 # $$A_t\big[(1-w)u_\varnothing + w\,u_c\big] + B_t x_t = (1-w)\,(A_t u_\varnothing + B_t x_t) + w\,(A_t u_c + B_t x_t),$$
 # so guiding ε and converting to $\hat v$ is the same as guiding $\hat v$: CFG is one field, whatever the
-# parametrization (tested for x0, ε, score and velocity networks on five processes).
+# parametrization (tested for x0, ε, score and velocity networks on four processes: VP, cosine, EDM, flow).
 #
 # ### What w > 1 samples — and what it does not
 # The guided score at each t is $\nabla\log\big[p_t(x_t\mid c)^w\,p_t(x_t)^{1-w}\big]$. It is tempting to read this as
@@ -105,7 +107,9 @@ def sw(a, b):
 # *DPS* (Chung et al. 2023) needs $\nabla\log p_t(y\mid x_t)$ and approximates $p_t(y\mid x_t)\approx p(y\mid x_0 =
 # \hat x_0(x_t))$, differentiating through the denoiser. After each ordinary sampler step it moves
 # $x \leftarrow x - \zeta\,\nabla_{x_t}\lVert y - A\hat x_0(x_t)\rVert^2/\lVert y - A\hat x_0\rVert$ (the paper's
-# normalised step; `dps`). The approximation ignores the spread of $x_0$ given $x_t$, large at high noise.
+# normalised step; `dps`). Since $\nabla\lVert r\rVert^2/\lVert r\rVert = 2\nabla\lVert r\rVert$, this is the authors' code's
+# step $\text{scale}\cdot\nabla\lVert y - A\hat x_0\rVert$ with scale = 2ζ. The approximation ignores the spread of
+# $x_0$ given $x_t$, large at high noise.
 #
 # *Projection* (range–null-space, DDNM; Wang et al. 2023) makes each denoised estimate agree with a noiseless y:
 # $\hat x_0 \leftarrow A^+y + (I - A^+A)\,\hat x_0$ — for inpainting, "paste the known pixels into $\hat x_0$" — and lets
@@ -365,7 +369,7 @@ check_classifier_grad(classifier_grad)
 # ## What next
 # Chapter 12 trains and evaluates the MNIST models used here; `python -m diffedu eval mnist` measures FD-MNIST and
 # conditional accuracy. Try classifier guidance on MNIST with a noisy classifier (train it on $x_t$ for random t), or
-# DPS with a σ_y-aware likelihood $N(y; A\hat x_0, (\sigma_y^2 + r_t^2)I)$ (ΠGDM, Song et al. 2023).
+# DPS with a σ_y-aware likelihood $N(y; A\hat x_0, r_t^2AA^\top + \sigma_y^2 I)$ (ΠGDM, Song et al. 2023).
 #
 # ## References
 # - J. Sohl-Dickstein et al., *Deep Unsupervised Learning using Nonequilibrium Thermodynamics*, ICML 2015.

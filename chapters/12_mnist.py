@@ -135,7 +135,7 @@ print(f"max |c_in²(σ²+σ_data²) − 1| < 1e-12: {unit < 1e-12};  c_skip(σ_d
 
 # %% [markdown]
 # The measured figures of the shipped checkpoints, read from their model cards (each row written by
-# `python -m diffedu eval mnist --checkpoint NAME --sampler S --nfe N --guidance W --n 1000 --write-card`).
+# `python -m diffedu eval mnist --checkpoint NAME --sampler S --nfe N --guidance W --n 500 --write-card`).
 # FD-MNIST is the Fréchet distance between classifier features of n generated digits (labels 0–9 in turn) and n test
 # digits; the *floor* is the same distance between n train and n test digits — what a perfect generator scores at this
 # n. Accuracy is the share of samples the evaluation classifier reads as the asked-for label; w is the guidance scale
@@ -156,7 +156,8 @@ for name in shipped:
 
 # %% [markdown]
 # How fast does a checkpoint get good? `train mnist --fd-at 300,600,1190` kept a copy of the EMA weights at those
-# wall times and measured FD-MNIST of each (n = 500, Heun, 10 steps) after training; the cards store the curve.
+# wall times and measured FD-MNIST of each (n = 500, Heun, 10 steps) after training; the cards store the curve
+# (mnist-ddpm's last point, at about 2090 s, comes from its continued run, `--init mnist-ddpm --fd-at 890`).
 
 # %%
 fig, ax = plt.subplots(figsize=(5.5, 3.5))

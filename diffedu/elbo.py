@@ -55,8 +55,8 @@ def forward_by_composition(betas: Tensor) -> tuple[Tensor, Tensor]:
 def posterior_coefficients(process: DiscreteDDPM, n: int) -> tuple[float, float, float]:
     r"""$q(x_{n-1}\mid x_n, x_0) = \mathcal N(c_0 x_0 + c_n x_n,\ \tilde\beta_n I)$ (Ho et al. 2020, eq. 6–7):
 
-    $c_0 = \frac{\sqrt{\bar\alpha_{n-1}}\,\beta_n}{1-\bar\alpha_n}$, $c_n = \frac{\sqrt{\alpha_n}\,(1-\bar\alpha_{n-1})}
-    {1-\bar\alpha_n}$, $\tilde\beta_n = \frac{1-\bar\alpha_{n-1}}{1-\bar\alpha_n}\beta_n$, with $\alpha_n = 1-\beta_n$.
+    $c_0 = \frac{\sqrt{\bar\alpha_{n-1}}\,\beta_n}{1-\bar\alpha_n}$, $c_n = \frac{\sqrt{a_n}\,(1-\bar\alpha_{n-1})}
+    {1-\bar\alpha_n}$, $\tilde\beta_n = \frac{1-\bar\alpha_{n-1}}{1-\bar\alpha_n}\beta_n$, with $a_n = 1-\beta_n$ (Ho's α_n).
     Returns (c_0, c_n, β̃_n) as Python floats (float64).
     """
     n = check_step(process, n)
@@ -299,8 +299,8 @@ class _TrueX0:
 
 
 class ClippedX0:
-    r"""A predictor whose $\hat x_0$ is clipped to the data range [lo, hi] — what Ho et al.'s (2020) and Song et al.'s
-    (2021) image samplers do at every step (``clip_denoised``). For images only: pixels are known to lie in [−1, 1],
+    r"""A predictor whose $\hat x_0$ is clipped to the data range [lo, hi] — what Ho et al.'s (2020) ancestral image
+    sampler does at every step (``clip_denoised``; the official DDIM code does not). For images only: pixels lie in [−1, 1],
     and an ε-model trained briefly extrapolates $\hat x_0 = (x_t - \sigma_t\hat\varepsilon)/\alpha_t$ far outside it
     at high noise, where $1/\alpha_t$ is large. Answers kind 'x0' only (DDIM and DDPM ask for nothing else)."""
 

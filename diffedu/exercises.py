@@ -228,7 +228,7 @@ def check_posterior(fn: Callable) -> None:
                     "with ᾱ_0 = 1 (so β̃_1 = 0); index betas[n − 1] for β_n")
         if not _close(got_mean, mean, rtol=1e-8, atol=1e-10):
             _report(False, "check_posterior", f"the mean at n = {n} is off: √ᾱ_(n−1)·β_n/(1 − ᾱ_n)·x0 + "
-                    "√α_n·(1 − ᾱ_(n−1))/(1 − ᾱ_n)·x_n, with α_n = 1 − β_n")
+                    "√a_n·(1 − ᾱ_(n−1))/(1 − ᾱ_n)·x_n, with a_n = 1 − β_n")
     _report(True, "check_posterior", "")
 
 

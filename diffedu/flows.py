@@ -206,7 +206,8 @@ def sde_sample(model, x_T: Tensor, n_steps: int, process: Process, generator: to
     r"""The SDE variant: $dx = [u_t(x) - \tfrac12 g_t^2\nabla\log p_t(x)]\,dt + g_t\,d\bar W$ backwards (Euler–Maruyama).
 
     The score comes from the same velocity model (``Predictor`` converts), so one network serves both samplers.
-    Stops one step short of t = 0 (g² blows up there for rectified flow) and finishes with x̂₀.
+    Stops one step short of t = 0 and finishes with x̂₀ — a final denoising step (Song et al. 2021, App. G): the
+    last Euler–Maruyama step would only add noise of variance g²Δt.
     """
     ts = uniform(process, n_steps, t_end=1.0 / (n_steps + 1))
     pred = _predictor(model, process)

@@ -1,7 +1,7 @@
 r"""Densities that evolve: the heat equation, the 1-D Fokker–Planck equation on a grid, and the family of reverse
 processes between the probability-flow ODE and the reverse SDE (chapter 03).
 
-* Heat equation (Karras et al. 2022, eq. 3 and App. B.3): $p(x;\sigma) = \int\mathcal N(x; x_0, \sigma^2 I)\,q(x_0)\,dx_0$
+* Heat equation (the derivation of the ODE in Karras et al. 2022, App. B): $p(x;\sigma) = \int\mathcal N(x; x_0, \sigma^2 I)\,q(x_0)\,dx_0$
   satisfies $\partial p/\partial\sigma = \sigma\,\nabla^2 p$.
 * Fokker–Planck for $dx = f(t)x\,dt + g(t)\,dW$ in 1-D:
   $\partial_t p = -\partial_x\big(f(t)\,x\,p\big) + \tfrac12 g(t)^2\,\partial_x^2 p$.

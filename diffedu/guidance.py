@@ -4,7 +4,8 @@ sampling for linear inverse problems.
 Every object here is a *predictor*: a callable ``(x_t, t, kind="x0", **cond)`` like ``diffedu.Predictor``, so any
 integrator of ``diffedu.integrators`` (and ``diffedu.Denoiser``) samples with it unchanged.
 
-* Classifier-free guidance (Ho & Salimans 2022): $\tilde u = (1-w)\,u(x_t\mid\varnothing) + w\,u(x_t\mid c)$.
+* Classifier-free guidance (Ho & Salimans 2022): $\tilde u = (1-w)\,u(x_t\mid\varnothing) + w\,u(x_t\mid c)$ — our w
+  is their 1 + w′ (they write $(1+w')\varepsilon_c - w'\varepsilon_\varnothing$).
   Every conversion between kinds is affine in the prediction, $u' = A_t u + B_t x_t$, so the same combination holds
   in every kind: CFG does not depend on what the network predicts.
 """
@@ -66,7 +67,7 @@ class ClassifierFreeGuidance:
 
     for a prediction u of any kind ('x0', 'eps', 'score', 'velocity'): the result is the same field whichever kind the
     network predicts (conversions are affine in u with weights summing to one). w = 1 is the conditional model,
-    w = 0 the unconditional one, w > 1 pushes away from the unconditional prediction.
+    w = 0 the unconditional one, w > 1 pushes away from the unconditional prediction. (Ho & Salimans's w′ is w − 1.)
 
     Args:
         predictor: callable ``predictor(x_t, t, kind, *, y, **cond)``, where ``y = null_label`` asks for the
@@ -312,7 +313,8 @@ def dps(x: Tensor, ts, predictor: Callable[..., Tensor], process, *, operator, m
 
     Args:
         operator: a ``Matrix`` or a ``Mask``; measurement: y, one measurement or one per sample.
-        zeta: ζ > 0, the step size; eta: DDIM's η in [0, 1].
+        zeta: ζ > 0, the step size (the authors' code steps by scale·∇‖y − A x̂₀‖, so its scale is 2ζ);
+            eta: DDIM's η in [0, 1].
     """
     from .integrators import _check_x, ddim_step
     from .timers import check_grid

@@ -363,7 +363,8 @@ def euler_maruyama(x: Tensor, ts, predictor: Predictor, process: Process, *, gen
 
 def langevin_corrector(x: Tensor, t: float, predictor: Predictor, process: Process, *, snr: float = 0.16,
                        n_steps: int = 1, generator: torch.Generator | None = None, **cond) -> Tensor:
-    r"""Langevin corrector at fixed t (Song et al. 2021, Algorithm 5): $x \leftarrow x + \epsilon\nabla\log p_t(x)
+    r"""Langevin corrector at fixed t (Song et al. 2021, Algorithm 4; their VP version, Algorithm 5, also multiplies ε
+    by $\alpha_i = 1 - \beta_i \approx 1$): $x \leftarrow x + \epsilon\nabla\log p_t(x)
     + \sqrt{2\epsilon}\,z$, with $\epsilon = 2(r\,\overline{\|z\|}/\overline{\|\nabla\log p_t\|})^2$ (norms averaged over the batch, as in
     Song et al.'s code; r = ``snr``). Needs σ_t > 0."""
     x = _check_x(x)
@@ -386,7 +387,8 @@ def langevin_corrector(x: Tensor, t: float, predictor: Predictor, process: Proce
 def predictor_corrector(x: Tensor, ts, predictor: Predictor, process: Process, *, snr: float = 0.16,
                         corrector_steps: int = 1, generator=None, callback=None, **cond) -> Tensor:
     """Predictor–corrector (Song et al. 2021, Algorithm 1): at each t, Langevin corrector steps, then one
-    Euler–Maruyama step to t_next. 1 + corrector_steps NFE per step."""
+    Euler–Maruyama step to t_next. Algorithm 1 writes the predictor first and corrects at the new time; correcting
+    first, as here, is the same chain except at the ends (no corrector at σ = 0). 1 + corrector_steps NFE per step."""
     x, ts = _prepare(x, ts, process)
     for i, (t, t_next) in enumerate(zip(ts[:-1], ts[1:])):
         x = langevin_corrector(x, t, predictor, process, snr=snr, n_steps=corrector_steps, generator=generator, **cond)

@@ -2,7 +2,8 @@ r"""Score matching at one noise level and Langevin sampling (chapter 06).
 
 * Langevin dynamics (Roberts & Tweedie 1996; Welling & Teh 2011): $x \leftarrow x + \tau\nabla\log p(x) + \sqrt{2\tau}\,z$.
 * Annealed Langevin (Song & Ermon 2019, Algorithm 1): Langevin at each $\sigma_i$ of a decreasing ladder with step
-  $\tau_i = \tau\,\sigma_i^2/\sigma_L^2$, using the score of $p(x;\sigma_i)$.
+  $\tau_i = \tau\,\sigma_i^2/\sigma_L^2$, using the score of $p(x;\sigma_i)$. NCSN writes the step as
+  $x + \tfrac{\alpha_i}{2}\nabla\log p + \sqrt{\alpha_i}z$, so its $\alpha_i = 2\tau_i$ and its ε is 2τ.
 * The three score-matching objectives at a fixed σ, for a score network $s_\theta(x)$:
   explicit $E\lVert s_\theta(\tilde x) - \nabla\log p_\sigma(\tilde x)\rVert^2$, sliced (Song et al. 2019) and
   denoising $E\lVert s_\theta(x_0 + \sigma\varepsilon) + \varepsilon/\sigma\rVert^2$ (Vincent 2011).
@@ -167,7 +168,8 @@ def play_langevin(tau: float, n_steps: int, n_levels: int, n_samples: int = 1000
     ``n_steps`` per level) from the same uniform start on the two-mode mixture; mode fractions vs the true 0.8.
 
     ``tau`` is the step relative to the local variance: plain Langevin steps τ·std² (std = 0.4, one mode's width),
-    annealed Langevin steps $\tau_i = \tau\,\sigma_i^2$ at level $\sigma_i$ (NCSN's rule with ε = τσ_L²)."""
+    annealed Langevin steps $\tau_i = \tau\,\sigma_i^2$ at level $\sigma_i$ (NCSN's rule with ε = 2τσ_L²: NCSN moves
+    by $\tfrac{\alpha_i}{2}\nabla\log p$, so its $\alpha_i$ is our $2\tau_i$)."""
     tau, n_steps, n_levels = _check_pos("tau", tau), _check_int("n_steps", n_steps, 1), _check_int("n_levels", n_levels, 1)
     gmm = two_mode_mixture()
     process = EDM()

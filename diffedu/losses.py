@@ -5,7 +5,7 @@ $x_t = \alpha_t x_0 + \sigma_t\varepsilon$, with some weighting $w(t)$ and some 
 
 * ε-loss (DDPM, Ho et al. 2020): kind ``eps``, w = 1, t uniform;
 * denoising score matching (Vincent 2011; Song & Ermon 2019): kind ``score``, $w = \sigma_t^2$;
-* flow matching / rectified flow (Lipman et al. 2023; Liu et al. 2022): kind ``velocity``, w = 1;
+* flow matching / rectified flow (Lipman et al. 2023; Liu et al. 2023): kind ``velocity``, w = 1;
 * EDM (Karras et al. 2022): kind ``x0``, $\ln\sigma\sim\mathcal N(P_{mean}, P_{std}^2)$,
   $w = (\sigma^2 + \sigma_{data}^2)/(\sigma\,\sigma_{data})^2$.
 

@@ -74,7 +74,8 @@ def frechet_distance(feat_x: Tensor, feat_y: Tensor) -> float:
     r"""Fréchet distance between Gaussians fitted to two feature sets (Heusel et al. 2017, FID's formula):
 
     $\lVert\mu_x-\mu_y\rVert^2 + \mathrm{tr}\,\Sigma_x + \mathrm{tr}\,\Sigma_y - 2\,\mathrm{tr}(\Sigma_x\Sigma_y)^{1/2}$.
-    $\Sigma_x\Sigma_y$ is similar to the symmetric PSD matrix $M = \Sigma_x^{1/2}\Sigma_y\Sigma_x^{1/2}$, so
+    $\Sigma_x\Sigma_y = \Sigma_x^{1/2}(\Sigma_x^{1/2}\Sigma_y)$ has the same eigenvalues as the symmetric PSD matrix
+    $M = \Sigma_x^{1/2}\Sigma_y\Sigma_x^{1/2}$ (AB and BA always do, singular or not), so
     $\mathrm{tr}(\Sigma_x\Sigma_y)^{1/2} = \sum_i \sqrt{\lambda_i(M)}$ from a symmetric eigendecomposition (float64; the
     eigenvalues of these PSD matrices that round-off pushes a hair below 0 count as 0). Features that are constant
     in both sets (singular covariances) are fine. With the MNIST classifier's features this is "FD-MNIST".

@@ -46,7 +46,8 @@ def convert(pred: Tensor, src: str, dst: str, x_t: Tensor, t, process: Process) 
 
     Solves $x_t = \alpha x_0 + \sigma\varepsilon$, $\text{pred} = a x_0 + b\varepsilon$ for $(x_0, \varepsilon)$:
     $x_0 = (\sigma\,\text{pred} - b\,x_t)/(a\sigma - b\alpha)$, $\varepsilon = (a\,x_t - \alpha\,\text{pred})/(a\sigma - b\alpha)$,
-    then returns $c\,x_0 + d\,\varepsilon$ with (c, d) the coefficients of ``dst``.
+    then returns $c\,x_0 + d\,\varepsilon$ with (c, d) the coefficients of ``dst``. Where the system is singular
+    (σ_t = 0 or α_t = 0, the ends of the process) it raises a ValueError instead of dividing by zero.
     """
     _check_kind(src, "src")
     _check_kind(dst, "dst")
@@ -61,6 +62,10 @@ def convert(pred: Tensor, src: str, dst: str, x_t: Tensor, t, process: Process) 
     a, b = (expand_like(c, x_t) for c in coefficients(src, t, process))
     c, d = (expand_like(c, x_t) for c in coefficients(dst, t, process))
     det = a * sigma_t - b * alpha_t
+    if not bool((det != 0).all() & torch.isfinite(det).all() & torch.isfinite(c).all() & torch.isfinite(d).all()):
+        raise ValueError(f"cannot convert {src!r} to {dst!r} at t = {t.min().item():g}…{t.max().item():g} for the "
+                         f"{process.name} process: where σ_t = 0 or α_t = 0 (the ends of [t_min, t_max]) x_t does not "
+                         "determine both x0 and ε; samplers take an explicit branch there instead")
     x0 = (sigma_t * pred - b * x_t) / det
     eps = (a * x_t - alpha_t * pred) / det
     if dst == "x0":

@@ -4,7 +4,7 @@ Time runs data → noise: t = 0 is data (or, for VE, the smallest noise level σ
 A process is fully described by $\alpha_t$ and $\sigma_t$; everything else is derived from them:
 
 * the forward SDE $dx = f(t)\,x\,dt + g(t)\,dW$ with $f = \dot\alpha/\alpha$ and
-  $g^2 = \tfrac{d\sigma^2}{dt} - 2 f \sigma^2$  (Song et al. 2021; Kingma et al. 2021, eq. 17),
+  $g^2 = \tfrac{d\sigma^2}{dt} - 2 f \sigma^2$  (Song et al. 2021; Kingma et al. 2021, App. A; Lu et al. 2022, eq. 2.2),
 * the log signal-to-noise ratio $\lambda_t = \log(\alpha_t^2/\sigma_t^2)$, strictly decreasing in t.
 
 Every method takes t as a float or a tensor and returns a tensor of t's shape and dtype; values outside
@@ -312,7 +312,7 @@ class EDM(Process):
 
 
 class RectifiedFlow(Process):
-    r"""Rectified flow / linear interpolation (Liu et al. 2022; Lipman et al. 2023): $\alpha_t = 1-t$, $\sigma_t = t$.
+    r"""Rectified flow / linear interpolation (Liu et al. 2023; Lipman et al. 2023): $\alpha_t = 1-t$, $\sigma_t = t$.
 
     Flow-matching papers often run time noise → data; here t = 0 is data, as everywhere in the course.
     """
@@ -340,7 +340,8 @@ class DiscreteDDPM(Process):
 
     Time is the step index, t ∈ [0, T]. At integer t = n, $\alpha_t = \sqrt{\bar\alpha_n}$ and $\sigma_t = \sqrt{1-\bar\alpha_n}$
     exactly; between steps $\log\bar\alpha$ is interpolated linearly, which is the continuous process whose forward
-    SDE has $f(t) = \tfrac12\log(1-\beta_n)$ on $(n-1, n]$ — close to $-\beta_n/2$, the continuous VP limit.
+    SDE has $f(t) = \tfrac12\log(1-\beta_n)$ on $[n-1, n)$ (at an integer t, the slope of the step above) — close to
+    $-\beta_n/2$, the continuous VP limit.
     """
 
     name = "ddpm"

@@ -1,6 +1,6 @@
 r"""Forward SDEs $dx = f(t)\,x\,dt + g(t)\,dW$ and their Gaussian transition kernels (chapters 03 and 07).
 
-VP and VE are ``diffedu.processes``; this module adds the **sub-VP** SDE of Song et al. (2021, eq. 29),
+VP and VE are ``diffedu.processes``; this module adds the **sub-VP** SDE of Song et al. (2021, eq. 12),
 $$dx = -\tfrac12\beta(t)\,x\,dt + \sqrt{\beta(t)\,(1 - e^{-2B(t)})}\,dW, \qquad B(t) = \int_0^t\beta(s)\,ds,$$
 a forward Euler–Maruyama simulator for any process, the closed-form moments of a linear SDE started at a Gaussian, and
 DDPM read as a discretization of the VP SDE.
@@ -97,12 +97,15 @@ def simulate_forward(x0: Tensor, ts, process: Process, generator: torch.Generato
 
 
 def forward_moments(process: Process, t, mean0: float, var0: float) -> tuple[Tensor, Tensor]:
-    r"""Mean and variance at time t of the forward SDE started at $x_0 \sim \mathcal N(m_0, v_0)$ (per coordinate):
-    $m_t = \alpha_t m_0$, $v_t = \alpha_t^2 v_0 + \sigma_t^2$ — the solution of $\dot m = f m$, $\dot v = 2fv + g^2$."""
+    r"""Mean and variance at time t of the forward SDE started at $x_0 \sim \mathcal N(m_0, v_0)$ (per coordinate) at
+    $t_{min}$: $m_t = \alpha_t m_0$, $v_t = \alpha_t^2 v_0 + \sigma_t^2 - \alpha_t^2\sigma_{t_{min}}^2$ (every process here has
+    $\alpha_{t_{min}} = 1$) — the solution of $\dot m = f m$, $\dot v = 2fv + g^2$. The last term is VE's: it starts at
+    $\sigma_{min} > 0$, so its kernel from clean data has variance $\sigma_t^2 - \sigma_{min}^2$ (Song et al. 2021, eq. 29)."""
     if var0 < 0:
         raise ValueError(f"var0 must be ≥ 0; got {var0}")
     alpha_t, sigma_t = process.alpha(t), process.sigma(t)
-    return alpha_t * mean0, alpha_t**2 * var0 + sigma_t**2
+    sigma_start = process.sigma(process.t_min)
+    return alpha_t * mean0, alpha_t**2 * (var0 - sigma_start**2) + sigma_t**2
 
 
 def ddpm_alpha_bar_from_vp(process: VP, n_steps: int) -> tuple[Tensor, Tensor]:

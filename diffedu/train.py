@@ -3,7 +3,7 @@ r"""Training on MNIST: ``python -m diffedu train mnist|classifier [options]`` (c
 One loop for three objectives, all from ``diffedu.losses``:
 
 * ``ddpm``: ε-prediction on ``DiscreteDDPM`` (Ho et al. 2020), ``eps_loss``;
-* ``flow``: velocity on ``RectifiedFlow`` (Liu et al. 2022; Lipman et al. 2023), ``flow_matching_loss``;
+* ``flow``: velocity on ``RectifiedFlow`` (Liu et al. 2023; Lipman et al. 2023), ``flow_matching_loss``;
 * ``edm``: the preconditioned denoiser $D_x$ on ``EDM`` (Karras et al. 2022), ``edm_loss``.
 
 Labels are dropped to the null class 10 with probability ``--p-uncond`` (so one net is both conditional and

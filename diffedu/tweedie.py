@@ -51,12 +51,15 @@ def roundtrip_errors(x_t: Tensor, t, process: Process, pred: Tensor) -> dict[tup
 
 
 def tweedie_gap(gmm: GaussianMixture, x_t: Tensor, t, process: Process) -> float:
-    r"""Largest gap between the exact score and Tweedie applied to the exact denoiser, $(\alpha_t\hat x_0 - x_t)/\sigma_t^2$.
+    r"""Largest gap between the score and Tweedie applied to the exact denoiser, $(\alpha_t\hat x_0 - x_t)/\sigma_t^2$.
 
-    The two sides come from different formulas of ``GaussianMixture`` (the gradient of log p_t vs the posterior mean).
+    The score is the autograd gradient of the noised mixture's log-density ``gmm.marginal(t, process).log_prob``, so
+    it shares no formula with the posterior mean: a wrong responsibility, mean or covariance in either would show.
     """
     alpha_t, sigma_t = (c.item() for c in process.coefficients(_as_tensor(t, like=x_t))[:2])
-    lhs = gmm.score(x_t, t, process)
+    x = x_t.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        lhs, = torch.autograd.grad(gmm.marginal(t, process).log_prob(x).sum(), x)
     rhs = (alpha_t * gmm.denoiser(x_t, t, process) - x_t) / sigma_t**2
     return (lhs - rhs).abs().max().item()
 

@@ -165,3 +165,16 @@ def test_convert_bad_shapes_and_types():
         Predictor("not a net", "eps", process)
     with pytest.raises(ValueError, match="t must lie in"):
         Predictor(lambda x, t: x, "eps", process)(torch.zeros(2, 2), -0.1)
+
+
+@pytest.mark.parametrize("name,t_end", [("vp", "t_min"), ("flow", "t_min"), ("flow", "t_max"), ("cosine", "t_max")])
+def test_convert_refuses_the_singular_ends(name, t_end):
+    """Oracle: the linear system x_t = α x0 + σ ε, pred = a x0 + b ε. Where σ_t = 0 or α_t = 0 it has no unique
+    solution for (x0, ε), so converting between kinds there raises a ValueError naming both kinds (never inf/NaN)."""
+    process = make_process(name)
+    t = getattr(process, t_end)
+    x = torch.randn(4, 2, dtype=torch.float64)
+    src, dst = ("x0", "eps") if t_end == "t_min" else ("eps", "x0")
+    with pytest.raises(ValueError, match=f"cannot convert '{src}' to '{dst}'"):
+        convert(x, src, dst, x, t, process)
+    assert torch.equal(convert(x, src, src, x, t, process), x)  # no conversion, nothing to solve

@@ -64,3 +64,18 @@ def test_play_pc_extremes(n_steps, snr):
     out = play_pc(n_steps, snr, n_samples=100)
     assert bool(torch.isfinite(out["em"]).all() and torch.isfinite(out["pc"]).all())
     assert all(math.isfinite(out[k]) for k in ("sw_em", "sw_pc", "floor"))
+
+
+def test_forward_moments_solve_the_moment_odes_for_ve_too():
+    """Oracle: the moment ODE v' = 2 f v + g² integrated by a fine trapezoid rule from v(t_min) = v_0 (float64, 20 000
+    steps). VE starts at σ_min > 0, so its variance is v_0 + σ_t² − σ_min² (Song et al. 2021, eq. 29), not v_0 + σ_t²."""
+    for proc in (VE(sigma_min=0.5, sigma_max=5.0), VP(), SubVP()):
+        ts = torch.linspace(0, 0.8, 20_001, dtype=torch.float64)
+        f, g2 = proc.f(ts), proc.g2(ts)
+        v = torch.tensor(0.25, dtype=torch.float64)
+        for i in range(len(ts) - 1):  # Heun on v' = 2 f v + g²
+            h = ts[i + 1] - ts[i]
+            k1 = 2 * f[i] * v + g2[i]
+            k2 = 2 * f[i + 1] * (v + h * k1) + g2[i + 1]
+            v = v + h / 2 * (k1 + k2)
+        assert abs(forward_moments(proc, 0.8, 1.5, 0.25)[1].item() - v.item()) < 1e-6 * (1 + v.item()), proc
