@@ -169,12 +169,18 @@ def _ddim_step(x, t, t_next, predictor, process, eta, generator, cond):
     x0_hat, eps_hat = _x0_eps(x, t, predictor, process, cond)
     if sigma_s == 0:  # explicit branch to data
         return x0_hat.clone(), x0_hat
-    r2 = (alpha_t * sigma_s / (alpha_s * sigma_t)) ** 2  # e^{λ_t − λ_s} ≤ 1
+    r2 = (alpha_t * sigma_s / (alpha_s * sigma_t)) ** 2  # e^{2(λ_t − λ_s)} ≤ 1, λ = log(α/σ) as in _lam
     c = eta * sigma_s * math.sqrt(max(1 - r2, 0.0))  # DDIM's σ_t(η) in (α, σ) form
     x_next = alpha_s * x0_hat + math.sqrt(max(sigma_s**2 - c**2, 0.0)) * eps_hat  # deterministic part
     if c > 0:
         x_next = x_next + c * _noise(x, generator)  # fresh noise
     return x_next, x0_hat
+
+
+def _check_backwards(t, t_next) -> None:
+    """DDIM and DDPM steps sample towards data: their noise scale needs t_next < t (else it would be clipped to 0)."""
+    if not float(t_next) < float(t):
+        raise ValueError(f"t_next must be < t (a step towards data); got t = {float(t):g}, t_next = {float(t_next):g}")
 
 
 def _check_eta(eta):
@@ -190,6 +196,7 @@ def ddim_step(x: Tensor, t: float, t_next: float, predictor: Predictor, process:
     $c = \eta\,\sigma_s\sqrt{1 - \alpha_t^2\sigma_s^2/(\alpha_s^2\sigma_t^2)}$ and $z \sim N(0, I)$.
     """
     _check_eta(eta)
+    _check_backwards(t, t_next)
     return _ddim_step(_check_x(x), float(t), float(t_next), predictor, process, float(eta), generator, cond)[0]
 
 
@@ -226,6 +233,7 @@ def ddpm_step(x: Tensor, t: float, t_next: float, predictor: Predictor, process:
     variance $\sigma_{t|s}^2\sigma_s^2/\sigma_t^2$, with $\alpha_{t|s} = \alpha_t/\alpha_s$,
     $\sigma_{t|s}^2 = \sigma_t^2 - \alpha_{t|s}^2\sigma_s^2$.
     """
+    _check_backwards(t, t_next)
     return _ddpm_step(_check_x(x), float(t), float(t_next), predictor, process, generator, cond)[0]
 
 

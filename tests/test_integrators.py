@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from diffedu import GaussianMixture, Predictor, gmm_2d
-from diffedu.integrators import (INTEGRATORS, ddim, ddim_step, ddpm, dpmpp_1, euler, euler_step, get_integrator, heun,
-                                 heun_step, langevin_corrector)
+from diffedu.integrators import (INTEGRATORS, ddim, ddim_step, ddpm, ddpm_step, dpmpp_1, euler, euler_step,
+                                 get_integrator, heun, heun_step, langevin_corrector)
 from diffedu.metrics import sliced_wasserstein
 from diffedu.processes import PROCESSES, make_process
 from diffedu.timers import TIMERS, make_grid
@@ -301,3 +301,14 @@ def test_grid_outside_the_process_range_is_refused():
     for method in sorted(INTEGRATORS):
         with pytest.raises(ValueError, match=r"t_min, t_max\] = \[0, 1\]"):
             INTEGRATORS[method](x, torch.tensor([1.5, 0.5, 0.0], dtype=torch.float64), pred, process)
+
+
+def test_ddim_and_ddpm_steps_refuse_to_step_away_from_data():
+    """Oracle: the documented contract. Their noise scale √(σ_s² − c²) and posterior variance need t_next < t; a
+    step with t_next ≥ t raises a ValueError naming t_next instead of silently clipping a variance to 0."""
+    process, pred, x, _ = gaussian_setup("vp", n=4)
+    for step in (ddim_step, ddpm_step):
+        with pytest.raises(ValueError, match="t_next must be < t"):
+            step(x, 0.3, 0.6, pred, process)
+        with pytest.raises(ValueError, match="t_next must be < t"):
+            step(x, 0.3, 0.3, pred, process)
