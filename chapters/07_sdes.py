@@ -70,12 +70,12 @@ print(diffedu.banner())
 # t = 1 to 0. Euler–Maruyama: $x_{t-\Delta} = x_t - [f x_t - g^2 s(x_t, t)]\Delta + g\sqrt\Delta\,z$.
 #
 # **Predictor–corrector** (Song et al. 2021, Alg. 1). Alternate a **Langevin corrector** at fixed t,
-# $x \leftarrow x + \epsilon\,s(x,t) + \sqrt{2\epsilon}\,z$, which pulls the samples back towards $p_t$ (chapter 06: $p_t$
-# is its stationary law), with the EM **predictor** step to the next time. Here each step corrects at t, then predicts
+# $x \leftarrow x + \tau\,s(x,t) + \sqrt{2\tau}\,z$ (step τ as in chapter 06; Song et al. call it ε), which pulls the
+# samples back towards $p_t$ (chapter 06: $p_t$ is its stationary law), with the EM **predictor** step to the next time. Here each step corrects at t, then predicts
 # to t − Δ (no correction is possible at t = 0, where σ = 0). The step size comes from a target signal-to-noise ratio r:
-# $\epsilon = 2\,(r\,\lVert z\rVert/\lVert s\rVert)^2$ (norms averaged over the batch), so that the ratio of the signal
-# part to the noise part, $\epsilon\lVert s\rVert / \sqrt{2\epsilon}\lVert z\rVert$, equals r. (For VP, Song et al.'s code also
-# multiplies ε by $\alpha_i = 1 - \beta_i$ of the 1000-step DDPM chain, within 2 % of 1; we leave it out.)
+# $\tau = 2\,(r\,\lVert z\rVert/\lVert s\rVert)^2$ (norms averaged over the batch), so that the ratio of the signal
+# part to the noise part, $\tau\lVert s\rVert / \sqrt{2\tau}\lVert z\rVert$, equals r. (For VP, Song et al.'s code also
+# multiplies τ by $\alpha_i = 1 - \beta_i$ of the 1000-step DDPM chain, within 2 % of 1; we leave it out.)
 
 # %% [markdown]
 # ## See it
