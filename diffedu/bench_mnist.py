@@ -15,8 +15,8 @@ import time
 import torch
 
 from .data import load_mnist
+from .runtime import check_device, quick
 from .runtime import device as default_device
-from .runtime import quick
 
 __all__ = ["MODES", "bench_mode", "bench_sampling", "main"]
 
@@ -89,20 +89,31 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="python -m diffedu bench train-mnist")
     p.add_argument("--modes", default="fp32,bf16,compile")
-    p.add_argument("--objective", default="edm")
+    p.add_argument("--objective", choices=("ddpm", "edm", "flow"), default="edm")
     p.add_argument("--steps", type=int, default=None, help="timed steps (default 3 quick, 50 full)")
     p.add_argument("--batch", type=int, default=None, help="default 16 quick, 256 full")
     p.add_argument("--channels", default="32,64,64")
     p.add_argument("--device", default=None)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    steps = args.steps or (3 if quick() else 50)
-    batch = args.batch or (16 if quick() else 256)
-    device = torch.device(args.device) if args.device else default_device()
+    steps = (3 if quick() else 50) if args.steps is None else args.steps
+    batch = (16 if quick() else 256) if args.batch is None else args.batch
+    try:
+        if steps < 1 or batch < 1:
+            raise ValueError(f"--steps and --batch must be integers ≥ 1; got --steps {steps} --batch {batch}")
+        device = check_device(args.device, "--device")
+        channels = tuple(int(c) for c in args.channels.split(",") if c.strip()) \
+            if all(c.strip().isdigit() for c in args.channels.split(",")) else ()
+        if not channels or any(c < 1 for c in channels):
+            raise ValueError(f"--channels must be comma-separated integers ≥ 1; got {args.channels!r}")
+        modes = args.modes.split(",")
+        if any(m not in ("fp32", "bf16", "compile") for m in modes):
+            raise ValueError(f"--modes must be a comma-separated subset of fp32,bf16,compile; got {args.modes!r}")
+    except ValueError as e:
+        p.error(str(e))
     data = load_mnist(device=device)
-    channels = tuple(int(c) for c in args.channels.split(","))
     rows = [bench_mode(m, args.objective, steps, 1 if quick() else 5, batch, device, data, channels)
-            for m in args.modes.split(",")]
+            for m in modes]
     sampling = bench_sampling(64, 20, "dpmpp_2m", args.objective, channels, device)
     if args.json:
         print(json.dumps(dict(device=str(device), torch=torch.__version__, results=rows, sampling=sampling), indent=2))

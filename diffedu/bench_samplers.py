@@ -36,6 +36,7 @@ from .integrators import INTEGRATORS
 from .metrics import sliced_wasserstein
 from .parametrization import convert
 from .processes import Process, make_process
+from .runtime import check_device, check_output_path
 from .runtime import quick as quick_mode
 from .timers import make_grid
 from .toys import GaussianMixture, gmm_2d, gmm_nd
@@ -351,7 +352,12 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--full", action="store_true", help="full sizes (default in full mode)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available, else cpu)")
     args = parser.parse_args(argv)
-    device = torch.device(args.device) if args.device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = check_device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"), "--device")
+        if args.json:
+            check_output_path(args.json, "--json")
+    except ValueError as e:
+        parser.error(str(e))
     quick = args.quick or (quick_mode() and not args.full)
     if device.type == "cpu":
         torch.set_num_threads(1)  # tiny arrays: threads only spin-wait (see the module docstring)

@@ -7,6 +7,7 @@ r"""``Denoiser``: a process, a predictor, an integrator and a timer — the whol
 """
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 import torch
@@ -17,6 +18,22 @@ from .processes import Process
 from .timers import TIMERS, make_grid
 
 __all__ = ["Denoiser"]
+
+
+def _check_integrator_kwargs(name: str, integrator: Callable, kwargs: dict) -> None:
+    """Keywords that another sampler takes but this one does not (e.g. ``eta`` with 'heun') would otherwise travel on
+    as conditioning into the network and fail there with a puzzling TypeError; refuse them here, naming both."""
+    takes = set(inspect.signature(integrator).parameters)
+    knobs = {}  # keyword → the samplers that take it
+    for other, fn in INTEGRATORS.items():
+        for key in inspect.signature(fn).parameters:
+            if key not in ("x", "ts", "predictor", "process", "generator", "callback", "cond"):
+                knobs.setdefault(key, []).append(other)
+    wrong = [key for key in kwargs if key in knobs and key not in takes]
+    if wrong:
+        raise ValueError(f"{name} does not take {', '.join(wrong)} (" + "; ".join(
+            f"{key} belongs to {', '.join(knobs[key])}" for key in wrong) + f"); {name} takes "
+            f"{sorted(k for k in takes if k in knobs) or 'no sampler options'}")
 
 
 class Denoiser:
@@ -50,6 +67,7 @@ class Denoiser:
             raise ValueError(f"unknown timer name {timer!r}; choose one of {sorted(TIMERS)}")
         self.process, self.predictor, self.integrator, self.timer = process, predictor, integrator, timer
         self.timer_kwargs = dict(timer_kwargs or {})
+        _check_integrator_kwargs(self.integrator_name, integrator, integrator_kwargs)
         self.integrator_kwargs = integrator_kwargs
         self.shape = None if shape is None else tuple(shape)
 

@@ -19,6 +19,8 @@ from .data import load_mnist
 from .guidance import parse_guidance
 from .metrics import classifier_features, conditional_accuracy, frechet_distance
 from .integrators import get_integrator, nfe_per_step
+from .runtime import check_device, check_output_path
+from .timers import TIMERS
 from .pretrained import CHECKPOINT_DIR, Pretrained, card, load, load_classifier
 
 __all__ = ["evaluate_model", "evaluate_checkpoint", "fd_floor", "parse_guidance", "steps_for_nfe", "main"]
@@ -34,6 +36,9 @@ def steps_for_nfe(integrator: str, nfe: int) -> int:
 
 def fd_floor(classifier, data, n: int, generator: torch.Generator | None = None) -> float:
     """FD-MNIST between n random train digits and n random test digits: the best a generator can score at this n."""
+    if isinstance(n, bool) or int(n) != n or not 2 <= n <= min(len(data.y_train), len(data.y_test)):
+        raise ValueError(f"n must be an integer in [2, {min(len(data.y_train), len(data.y_test))}] (the test set's "
+                         f"size); got {n}")
     i = torch.randperm(len(data.y_train), generator=generator)[:n]
     j = torch.randperm(len(data.y_test), generator=generator)[:n]
     return frechet_distance(classifier_features(classifier, data.x_train[i]), classifier_features(classifier, data.x_test[j]))
@@ -52,7 +57,10 @@ def evaluate_model(model: Pretrained, n: int = 256, n_steps: int = 20, integrato
     w = parse_guidance(guidance)
     classifier = classifier if classifier is not None else load_classifier(device=device)
     data = data if data is not None else load_mnist()
+    if n > len(data.y_test):
+        raise ValueError(f"n must be ≤ {len(data.y_test)} (the test set's size); got {n}")
     g = torch.Generator().manual_seed(seed)
+    g_data = torch.Generator().manual_seed(seed + 1)  # the test digits and the floor: the same whatever the sampler draws
     y = torch.arange(n) % 10
     calls = [0]
     hook = model.net.register_forward_pre_hook(lambda module, args: calls.__setitem__(0, calls[0] + 1))
@@ -64,10 +72,10 @@ def evaluate_model(model: Pretrained, n: int = 256, n_steps: int = 20, integrato
         wall = time.perf_counter() - t0
     finally:
         hook.remove()
-    j = torch.randperm(len(data.y_test), generator=g)[:n]
+    j = torch.randperm(len(data.y_test), generator=g_data)[:n]
     fd = frechet_distance(classifier_features(classifier, x), classifier_features(classifier, data.x_test[j]))
     return dict(n=int(n), n_steps=n_steps, nfe=calls[0], integrator=integrator, timer=timer, guidance=w,
-                fd_mnist=round(fd, 3), fd_floor=round(fd_floor(classifier, data, n, g), 3),
+                fd_mnist=round(fd, 3), fd_floor=round(fd_floor(classifier, data, n, g_data), 3),
                 conditional_accuracy=round(conditional_accuracy(classifier, x, y), 4),
                 samples_per_s=round(n / wall, 2), sample_wall_s=round(wall, 2), device=str(device),
                 finite=bool(torch.isfinite(x).all()))
@@ -120,12 +128,20 @@ def main(argv: list[str] | None = None) -> int:
         get_integrator(args.integrator)
         if args.nfe is not None and args.steps is not None:
             raise ValueError("give either --nfe or --steps, not both")
-        n_steps = steps_for_nfe(args.integrator, args.nfe) if args.nfe is not None else (args.steps or 10)
+        n_steps = steps_for_nfe(args.integrator, args.nfe) if args.nfe is not None else \
+            (10 if args.steps is None else args.steps)
         if n_steps < 1:
-            raise ValueError(f"steps must be ≥ 1; got {n_steps}")
+            raise ValueError(f"--steps must be ≥ 1; got {n_steps}")
+        if not 10 <= args.n <= 10_000:
+            raise ValueError(f"--n must be an integer in [10, 10000] (the MNIST test set's size); got {args.n}")
+        if args.timer not in TIMERS:
+            raise ValueError(f"--timer must be one of {sorted(TIMERS)}; got {args.timer!r}")
         names = args.names or ["mnist-edm", "mnist-ddpm", "mnist-flow"]
         for name in names:
             card(name)
+        check_device(args.device, "--device")
+        if args.json not in (None, "-"):
+            check_output_path(args.json, "--json")
     except ValueError as e:
         p.error(str(e))
     data = load_mnist()

@@ -417,6 +417,7 @@ def get_integrator(name: str) -> Callable[..., Tensor]:
 
 
 def nfe_per_step(name: str) -> int:
-    """Network evaluations per (interior) step: 2 for Heun and DPM-Solver++(2S), 1 for the others (PC: 1 + corrector)."""
+    """Network evaluations per (interior) step: 2 for Heun and DPM-Solver++(2S); 2 for predictor–corrector with its
+    default single corrector step (1 + corrector_steps); 1 for the others."""
     get_integrator(name)
-    return 2 if name in ("heun", "dpmpp_2s") else 1
+    return 2 if name in ("heun", "dpmpp_2s", "pc") else 1

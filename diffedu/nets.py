@@ -109,8 +109,12 @@ class UNet(nn.Module):
                  emb_dim: int = 128, groups: int = 8, in_channels: int = 1, num_classes: int = 10,
                  dropout: float = 0.0):
         super().__init__()
-        if len(channels) < 1 or any(c < 1 or c % min(groups, c) for c in channels):
-            raise ValueError(f"channels must be positive multiples of groups={groups}; got {channels}")
+        if len(channels) < 1 or any(isinstance(c, bool) or int(c) != c or c < 1 or c % groups for c in channels):
+            raise ValueError(f"channels must be positive multiples of groups={groups} (GroupNorm, also on the "
+                             f"concatenated skips); got {channels}")
+        if num_classes != NULL_CLASS:
+            raise ValueError(f"num_classes must be {NULL_CLASS}: labels are the MNIST digits 0–9 and {NULL_CLASS} means "
+                             f"'no label' (NULL_CLASS); got {num_classes}")
         if blocks < 1:
             raise ValueError(f"blocks must be ≥ 1; got {blocks}")
         self.config = dict(channels=tuple(channels), blocks=blocks, t_scale=t_scale, emb_dim=emb_dim, groups=groups,

@@ -113,7 +113,9 @@ def _net_dtype_wrapper(net: nn.Module):
 
 def load(name: str, device="cpu", folder: str | Path | None = None) -> Pretrained:
     """Load a shipped diffusion checkpoint (``mnist-edm``, ``mnist-ddpm``, ``mnist-flow``) after checking its sha256."""
+    from .runtime import check_device
     from .train import build_model
+    device = check_device(device)
     folder = Path(folder) if folder is not None else CHECKPOINT_DIR
     meta = card(name, folder)
     if meta.get("kind") == "classifier":
@@ -128,7 +130,9 @@ def load(name: str, device="cpu", folder: str | Path | None = None) -> Pretraine
 
 def load_classifier(name: str = "mnist-classifier", device="cpu", folder: str | Path | None = None) -> nn.Module:
     """The shipped MNIST classifier (eval mode) whose features define FD-MNIST."""
+    from .runtime import check_device
     from .train import Classifier
+    device = check_device(device)
     folder = Path(folder) if folder is not None else CHECKPOINT_DIR
     meta = card(name, folder)
     if meta.get("kind") != "classifier":

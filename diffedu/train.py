@@ -196,6 +196,13 @@ def train_diffusion(objective: str, steps: int, batch: int = 128, lr: float = 2e
 def train_classifier(steps: int, batch: int = 128, lr: float = 1e-3, seed: int = 0, device=None, data=None,
                      progress: bool = True) -> dict:
     """Train ``Classifier`` with Adam and light random shifts (±2 px); returns dict(net, test_accuracy, ...)."""
+    if isinstance(steps, bool) or int(steps) != steps or steps < 1:
+        raise ValueError(f"steps must be an integer ≥ 1; got {steps}")
+    if isinstance(batch, bool) or int(batch) != batch or batch < 1:
+        raise ValueError(f"batch must be an integer ≥ 1; got {batch}")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a finite number > 0; got {lr}")
+    steps, batch = int(steps), int(batch)
     device = torch.device(device) if device is not None else torch.device("cpu")
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
@@ -214,6 +221,8 @@ def train_classifier(steps: int, batch: int = 128, lr: float = 1e-3, seed: int =
         dx, dy = (int(v) for v in torch.randint(-2, 3, (2,), generator=g))
         x = torch.roll(x, shifts=(dx, dy), dims=(2, 3))  # augmentation: a small shift
         loss = nn.functional.cross_entropy(net(x), y)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"the classifier's loss became {loss.item()}; lower lr (now {lr})")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -293,13 +302,52 @@ def _parser(target: str) -> argparse.ArgumentParser:
     return p
 
 
+def _check_args(target: str, args) -> tuple[torch.device, tuple, tuple]:
+    """Every flag checked before any data is loaded (a bad one must not cost a training run): returns the device, the
+    U-Net channels and the --fd-at times."""
+    from .runtime import check_device, check_output_path
+    device = check_device(args.device, "--device")
+    for flag, value in (("--steps", args.steps), ("--batch", args.batch)):
+        if value < 1:
+            raise ValueError(f"{flag} must be an integer ≥ 1; got {value}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ValueError(f"--lr must be a finite number > 0; got {args.lr}")
+    check_output_path(args.out, "--out", directory=True)
+    if args.name is not None and (not args.name or "/" in args.name or "\\" in args.name):
+        raise ValueError(f"--name must be a plain file name (no folders); got {args.name!r}")
+    if target == "classifier":
+        return device, (), ()
+    try:
+        channels = tuple(int(c) for c in args.channels.split(","))
+        fd_at = tuple(float(s) for s in args.fd_at.split(",") if s.strip())
+    except ValueError:
+        raise ValueError(f"--channels must be comma-separated integers and --fd-at comma-separated seconds; got "
+                         f"--channels {args.channels!r} --fd-at {args.fd_at!r}") from None
+    if not channels or any(c < 1 for c in channels):
+        raise ValueError(f"--channels must be integers ≥ 1; got {args.channels!r}")
+    if args.blocks < 1:
+        raise ValueError(f"--blocks must be an integer ≥ 1; got {args.blocks}")
+    if not 0 <= args.p_uncond <= 1:
+        raise ValueError(f"--p-uncond must lie in [0, 1]; got {args.p_uncond}")
+    if not 0 <= args.ema < 1:
+        raise ValueError(f"--ema must lie in [0, 1); got {args.ema}")
+    if args.time_budget is not None and not (math.isfinite(args.time_budget) and args.time_budget > 0):
+        raise ValueError(f"--time-budget must be a finite number of seconds > 0; got {args.time_budget}")
+    if any(not (math.isfinite(s) and s > 0) for s in fd_at):
+        raise ValueError(f"--fd-at must list finite times > 0 (s); got {args.fd_at!r}")
+    return device, channels, fd_at
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("mnist", "classifier"):
         raise SystemExit("usage: python -m diffedu train mnist|classifier [options]  (see --help)")
-    target, args = argv[0], _parser(argv[0]).parse_args(argv[1:])
-    from .runtime import device as default_device
-    device = torch.device(args.device) if args.device else default_device()
+    parser = _parser(argv[0])
+    target, args = argv[0], parser.parse_args(argv[1:])
+    try:
+        device, channels, fd_at = _check_args(target, args)
+    except ValueError as e:
+        parser.error(str(e))
     command = "python -m diffedu train " + " ".join(shlex.quote(a) for a in argv)
     if target == "classifier":
         res = train_classifier(args.steps, args.batch, args.lr, args.seed, device, progress=not args.no_progress)
@@ -310,8 +358,6 @@ def main(argv: list[str] | None = None) -> int:
         path = save_checkpoint(res["net"], args.out, args.name or "mnist-classifier", card)
         print(f"test accuracy {res['test_accuracy']:.4f}; wrote {path}")
         return 0
-    channels = tuple(int(c) for c in args.channels.split(","))
-    fd_at = tuple(float(s) for s in args.fd_at.split(",") if s.strip())
     init, before = None, dict(steps=0, wall_s=0.0)
     if args.init:
         from .pretrained import _read_weights, card as read_card

@@ -52,3 +52,36 @@ def test_help_and_unknown_command():
     assert run().returncode == 2
     result = run("frobnicate")
     assert result.returncode == 2 and "unknown command 'frobnicate'" in result.stderr
+
+
+BAD_FLAGS = [  # (module, argv, the flag the error must name): each is refused before any data is loaded
+    ("train", ["classifier", "--lr", "inf"], "--lr"),
+    ("train", ["classifier", "--batch", "0"], "--batch"),
+    ("train", ["mnist", "--ema", "1.5"], "--ema"),
+    ("train", ["mnist", "--time-budget", "nan"], "--time-budget"),
+    ("train", ["mnist", "--fd-at", "nan"], "--fd-at"),
+    ("train", ["mnist", "--name", "a/b"], "--name"),
+    ("train", ["mnist", "--device", "tpu"], "--device"),
+    ("evaluate", ["--steps", "0"], "--steps"),
+    ("evaluate", ["--n", "10001"], "--n"),
+    ("evaluate", ["--timer", "foo"], "--timer"),
+    ("evaluate", ["--json", "/nonexistent-folder/x.json"], "--json"),
+    ("bench_mnist", ["--steps", "0"], "--steps"),
+    ("bench_mnist", ["--modes", "fp16"], "--modes"),
+    ("bench_samplers", ["--json", "/nonexistent-folder/x.json"], "--json"),
+]
+
+
+def test_bad_flags_are_refused_before_the_work(capsys):
+    """Oracle: argparse's usage-error exit (status 2) and a message that names the flag, for each bad value — raised
+    before data are loaded or anything is trained, sampled or written (each case returns in well under a second)."""
+    import importlib
+    for module, argv, flag in BAD_FLAGS:
+        main = importlib.import_module(f"diffedu.{module}").main
+        try:
+            main(argv)
+        except SystemExit as e:
+            assert e.code == 2, (module, argv, e.code)
+        else:
+            raise AssertionError(f"{module} {argv} was accepted")
+        assert flag in capsys.readouterr().err, (module, argv)

@@ -65,3 +65,18 @@ def test_ddim_by_name_and_bad_input():
         Denoiser(process, pred).sample(x_T, 0)
     with pytest.raises(TypeError, match="process"):
         Denoiser("vp", pred)
+
+
+def test_a_keyword_of_another_sampler_is_refused_naming_both():
+    """Oracle: the integrators' own signatures. η belongs to DDIM and S_churn to Heun; handing one to a sampler that
+    does not take it raises a ValueError naming the keyword and its sampler (it used to reach the network as
+    conditioning and fail there), while the sampler's own keywords are accepted."""
+    process = make_process("vp")
+    gmm = gmm_2d()
+    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    with pytest.raises(ValueError, match="heun does not take eta .*belongs to ddim"):
+        Denoiser(process, pred, "heun", eta=0.5)
+    with pytest.raises(ValueError, match="euler does not take s_churn"):
+        Denoiser(process, pred, "euler", s_churn=1.0)
+    Denoiser(process, pred, "ddim", eta=0.5)
+    Denoiser(process, pred, "heun", s_churn=1.0)
