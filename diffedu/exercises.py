@@ -17,8 +17,24 @@ def _report(ok: bool, name: str, hint: str) -> None:
 
 
 def _close(a, b, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
-    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    """Whether the student's ``a`` equals the answer ``b`` (compared in float64; an answer computed in float32 or
+    float16 is held to its own precision)."""
+    if a is None:
+        raise AssertionError("not yet. Hint: your function returned None — did you forget `return`?")
+    if isinstance(a, torch.Tensor) and a.dtype in (torch.float32, torch.float16, torch.bfloat16):
+        eps = torch.finfo(a.dtype).eps
+        rtol, atol = max(rtol, 20 * eps), max(atol, 20 * eps)
+    try:
+        a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise AssertionError(f"not yet. Hint: your function should return a tensor (or a number); it returned "
+                             f"{type(a).__name__}") from None
     return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
+
+
+def _clones(*args):
+    """The arguments for a student's function, tensors cloned: an in-place answer must not change the test's inputs."""
+    return tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
 
 
 # --- 00–02 -------------------------------------------------------------------------------------------
@@ -144,7 +160,7 @@ def _sde_cases():
 def check_pf_drift(fn: Callable) -> None:
     r"""``fn(x, f_t, g2_t, score)`` → the probability-flow ODE drift $f_t x - \tfrac12 g_t^2\nabla\log p_t$."""
     for x, f_t, g2_t, score in _sde_cases():
-        if not _close(fn(x, f_t, g2_t, score), f_t * x - 0.5 * g2_t * score):
+        if not _close(fn(*_clones(x, f_t, g2_t, score)), f_t * x - 0.5 * g2_t * score):
             _report(False, "check_pf_drift", "the ODE has half the score term of the reverse SDE: f·x − ½·g²·score")
     _report(True, "check_pf_drift", "")
 
@@ -152,7 +168,7 @@ def check_pf_drift(fn: Callable) -> None:
 def check_reverse_sde_drift(fn: Callable) -> None:
     r"""``fn(x, f_t, g2_t, score)`` → the reverse-SDE drift $f_t x - g_t^2\nabla\log p_t$ (Anderson 1982)."""
     for x, f_t, g2_t, score in _sde_cases():
-        if not _close(fn(x, f_t, g2_t, score), f_t * x - g2_t * score):
+        if not _close(fn(*_clones(x, f_t, g2_t, score)), f_t * x - g2_t * score):
             _report(False, "check_reverse_sde_drift", "the full g² multiplies the score (not ½ g²): f·x − g²·score")
     _report(True, "check_reverse_sde_drift", "")
 
@@ -161,7 +177,7 @@ def check_langevin_step(fn: Callable) -> None:
     r"""``fn(x, score, tau, z)`` → $x + \tau\,\text{score} + \sqrt{2\tau}\,z$."""
     for x, _, tau, score in _sde_cases():
         z = torch.ones_like(x) * 0.3
-        if not _close(fn(x, score, tau, z), x + tau * score + (2 * tau) ** 0.5 * z):
+        if not _close(fn(*_clones(x, score, tau, z)), x + tau * score + (2 * tau) ** 0.5 * z):
             _report(False, "check_langevin_step", "the noise is scaled by sqrt(2·tau), the score by tau")
     _report(True, "check_langevin_step", "")
 
@@ -170,7 +186,7 @@ def check_dsm_target(fn: Callable) -> None:
     r"""``fn(x_tilde, x0, sigma)`` → the DSM target $\nabla_{\tilde x}\log\mathcal N(\tilde x; x_0, \sigma^2 I) = -(\tilde x - x_0)/\sigma^2$."""
     for x, _, sigma2, x0 in _sde_cases():
         sigma = sigma2**0.5
-        if not _close(fn(x, x0, sigma), -(x - x0) / sigma**2):
+        if not _close(fn(*_clones(x, x0, sigma)), -(x - x0) / sigma**2):
             _report(False, "check_dsm_target", "differentiate −‖x̃ − x0‖²/(2σ²) in x̃: it points from x̃ back to x0, over σ²")
     _report(True, "check_dsm_target", "")
 
@@ -180,7 +196,7 @@ def check_subvp_sigma(fn: Callable) -> None:
     from .sdes import SubVP
     t = torch.linspace(0, 1, 11, dtype=torch.float64)
     for b0, b1 in [(0.1, 20.0), (1.0, 1.0)]:
-        if not _close(fn(t, b0, b1), SubVP(b0, b1).sigma(t), rtol=1e-8, atol=1e-10):
+        if not _close(fn(*_clones(t, b0, b1)), SubVP(b0, b1).sigma(t), rtol=1e-8, atol=1e-10):
             _report(False, "check_subvp_sigma", "solve dv/dt = 2 f v + g² with f = −β/2, g² = β(1 − e^(−2B)), v(0) = 0;"
                     " σ_t = sqrt(v) = 1 − e^(−B), with B = β_min t + ½(β_max − β_min) t²")
     _report(True, "check_subvp_sigma", "")
@@ -429,7 +445,10 @@ def check_edm_preconditioning(fn: Callable) -> None:
     from .nets import edm_preconditioning
     for sd in (0.5, 1.0):
         sigma = torch.tensor([0.002, 0.3, 1.0, 80.0], dtype=torch.float64)
-        got, want = fn(sigma, sd), edm_preconditioning(sigma, sd)
+        got, want = fn(sigma.clone(), sd), edm_preconditioning(sigma, sd)
+        if not isinstance(got, (tuple, list)) or len(got) != 4:
+            _report(False, "check_edm_preconditioning", "return the four coefficients as a tuple "
+                    "(c_skip, c_out, c_in, c_noise)")
         for name, a, b in zip(("c_skip", "c_out", "c_in", "c_noise"), got, want):
             if not _close(a, b):
                 _report(False, "check_edm_preconditioning", f"{name} is off; with s = σ² + σ_data²: c_skip = σ_data²/s, "

@@ -96,6 +96,9 @@ def reverse_family(x: Tensor, ts, score: ScoreFn, process: Process, eta: float =
     if len(ts) < 2 or any(b >= a for a, b in zip(ts[:-1], ts[1:])):
         raise ValueError("ts must be a strictly decreasing grid of at least 2 times (noise → data)")
     process.check_t(torch.tensor(ts, dtype=torch.float64), "ts")
+    if process.at(ts[0])[0] == 0:
+        raise ValueError(f"reverse_family needs α_t > 0 on the grid (f = α̇/α is infinite where α = 0, at t = {ts[0]:g} "
+                         f"for the {process.name} process); start the grid below t_max")
     path = [x]
     for t, t_next in zip(ts[:-1], ts[1:]):
         t_ = torch.tensor(t, dtype=torch.float64)

@@ -50,10 +50,19 @@ def _noise(x: Tensor, generator: torch.Generator | None) -> Tensor:
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
 
+def _predict(predictor: Predictor, x: Tensor, t: float, kind: str, cond: dict) -> Tensor:
+    """One network evaluation, checked: a prediction of another shape than x would broadcast silently."""
+    out = predictor(x, t, kind, **cond)
+    if not isinstance(out, Tensor) or out.shape != x.shape:
+        raise ValueError(f"the predictor must return a tensor of x's shape {tuple(x.shape)}; got "
+                         f"{tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__} (kind {kind!r})")
+    return out
+
+
 def _x0_eps(x: Tensor, t: float, predictor: Predictor, process: Process, cond: dict) -> tuple[Tensor, Tensor]:
     r"""One network evaluation: $\hat x_0$ and $\hat\varepsilon = (x_t - \alpha_t\hat x_0)/\sigma_t$ (needs σ_t > 0)."""
     alpha_t, sigma_t, _, _ = _coef(process, t)
-    x0_hat = predictor(x, t, "x0", **cond)
+    x0_hat = _predict(predictor, x, t, "x0", cond)
     eps_hat = (x - alpha_t * x0_hat) / sigma_t
     return x0_hat, eps_hat
 
@@ -118,7 +127,7 @@ def _churn(x, t, gamma, s_noise, process, generator):
     r"""Raise the noise level s = σ/α by the factor (1 + γ) with the forward transition: returns (x_hat, t_hat)."""
     alpha_t, sigma_t, _, _ = _coef(process, t)
     s_hat = sigma_t / alpha_t * (1 + gamma)
-    lo = process.log_snr(process.t_max).item()
+    lo = process.log_snr_range()[0]
     lambda_hat = max(-2 * math.log(s_hat), lo)  # never above t_max (documented cap)
     t_hat = min(process.t_of_log_snr(torch.tensor(lambda_hat, dtype=torch.float64)).item(), process.t_max)
     if t_hat <= t:
@@ -215,7 +224,7 @@ def ddim(x: Tensor, ts, predictor: Predictor, process: Process, *, eta: float = 
 def _ddpm_step(x, t, t_next, predictor, process, generator, cond):
     alpha_t, sigma_t, _, _ = _coef(process, t)
     alpha_s, sigma_s, _, _ = _coef(process, t_next)
-    x0_hat = predictor(x, t, "x0", **cond)
+    x0_hat = _predict(predictor, x, t, "x0", cond)
     if sigma_s == 0:  # posterior at data has zero variance: its mean is x̂₀
         return x0_hat.clone(), x0_hat
     alpha_ts = alpha_t / alpha_s  # α_{t|s}
@@ -268,7 +277,7 @@ def _dpm_first_order(x, t, t_next, D, process):
 def dpmpp_1_step(x: Tensor, t: float, t_next: float, predictor: Predictor, process: Process, **cond) -> Tensor:
     r"""DPM-Solver++ first order (Lu et al. 2022, eq. 9 with k = 1): $x_s = \tfrac{\sigma_s}{\sigma_t}x_t - \alpha_s(e^{-h}-1)\hat x_0$."""
     x = _check_x(x)
-    x0_hat = predictor(x, float(t), "x0", **cond)
+    x0_hat = _predict(predictor, x, float(t), "x0", cond)
     if _coef(process, float(t_next))[1] == 0:
         return x0_hat.clone()  # explicit branch: λ_s = ∞, never log(0)
     return _dpm_first_order(x, float(t), float(t_next), x0_hat, process)
@@ -278,7 +287,7 @@ def dpmpp_1(x: Tensor, ts, predictor: Predictor, process: Process, *, generator=
     """DPM-Solver++ first order over a grid (1 NFE per step); algebraically equal to DDIM with η = 0."""
     x, ts = _prepare(x, ts, process)
     for i, (t, t_next) in enumerate(zip(ts[:-1], ts[1:])):
-        x0_hat = predictor(x, t, "x0", **cond)
+        x0_hat = _predict(predictor, x, t, "x0", cond)
         x = x0_hat.clone() if _coef(process, t_next)[1] == 0 else _dpm_first_order(x, t, t_next, x0_hat, process)
         _callback(callback, i, t, t_next, x, x0_hat)
     return x
@@ -294,7 +303,7 @@ def dpmpp_2s(x: Tensor, ts, predictor: Predictor, process: Process, *, generator
     """
     x, ts = _prepare(x, ts, process)
     for i, (t, t_next) in enumerate(zip(ts[:-1], ts[1:])):
-        x0_hat = predictor(x, t, "x0", **cond)
+        x0_hat = _predict(predictor, x, t, "x0", cond)
         if _coef(process, t_next)[1] == 0:  # explicit branch to data
             x = x0_hat.clone()
         else:
@@ -303,7 +312,7 @@ def dpmpp_2s(x: Tensor, ts, predictor: Predictor, process: Process, *, generator
                 lam_u = lam_t + 0.5 * (lam_s - lam_t)  # midpoint in λ
                 t_u = process.t_of_log_snr(torch.tensor(2 * lam_u, dtype=torch.float64)).item()
                 u = _dpm_first_order(x, t, t_u, x0_hat, process)  # 1st-order step to the midpoint
-                D_u = predictor(u, t_u, "x0", **cond)
+                D_u = _predict(predictor, u, t_u, "x0", cond)
                 x = _dpm_first_order(x, t, t_next, D_u, process)  # full step with the midpoint's x̂₀
             else:
                 x = _dpm_first_order(x, t, t_next, x0_hat, process)
@@ -321,7 +330,7 @@ def dpmpp_2m(x: Tensor, ts, predictor: Predictor, process: Process, *, generator
     x, ts = _prepare(x, ts, process)
     x0_prev, h_prev = None, None
     for i, (t, t_next) in enumerate(zip(ts[:-1], ts[1:])):
-        x0_hat = predictor(x, t, "x0", **cond)
+        x0_hat = _predict(predictor, x, t, "x0", cond)
         if _coef(process, t_next)[1] == 0:  # explicit branch to data
             x = x0_hat.clone()
         else:
@@ -384,9 +393,11 @@ def langevin_corrector(x: Tensor, t: float, predictor: Predictor, process: Proce
     if _coef(process, t)[1] == 0:
         raise ValueError(f"the Langevin corrector needs σ_t > 0; got t = {t:g} where σ_t = 0")
     for _ in range(int(n_steps)):
-        score = predictor(x, t, "score", **cond)
+        score = _predict(predictor, x, t, "score", cond)
         z = _noise(x, generator)
         z_norm, score_norm = z.flatten(1).norm(dim=1).mean(), score.flatten(1).norm(dim=1).mean()  # batch means
+        if score_norm == 0:  # the ratio defines no step (at a mode, or an untrained network's zero output): skip
+            continue
         step = 2 * (snr * z_norm / score_norm) ** 2  # step size from the signal-to-noise ratio r
         x = x + step * score + (2 * step).sqrt() * z  # Langevin step
     return x

@@ -19,6 +19,8 @@ def _check_pair(x: Tensor, y: Tensor) -> None:
         raise ValueError(f"x and y must have shapes (N, D) and (M, D); got {tuple(x.shape)} and {tuple(y.shape)}")
     if x.shape[0] < 2 or y.shape[0] < 2:
         raise ValueError("x and y need at least 2 samples each")
+    if not (x.is_floating_point() and y.is_floating_point()):
+        raise TypeError(f"x and y must be floating-point tensors; got {x.dtype} and {y.dtype}")
 
 
 def sliced_wasserstein(x: Tensor, y: Tensor, n_projections: int = 256, generator: torch.Generator | None = None) -> Tensor:

@@ -105,11 +105,18 @@ class Process:
     def t_of_log_snr(self, lambda_t) -> Tensor:
         r"""Inverse of $\lambda_t$: the time at which the log-SNR equals ``lambda_t`` (exact, no root finding)."""
         lambda_t = _as_tensor(lambda_t)
-        lo, hi = self.log_snr(self.t_max).item(), self.log_snr(self.t_min).item()
-        bad = torch.isnan(lambda_t) | (lambda_t < lo) | (lambda_t > hi)
+        lo, hi = self.log_snr_range()
+        tol_lo, tol_hi = 1e-9 * max(1.0, abs(lo)), 1e-9 * max(1.0, abs(hi))  # round-off at the ends is not an error
+        bad = torch.isnan(lambda_t) | (lambda_t < lo - tol_lo) | (lambda_t > hi + tol_hi)
         if bool(bad.any()):
             raise ValueError(f"lambda_t must lie in [{lo:g}, {hi:g}] for the {self.name} process")
-        return self._t_of_log_snr(lambda_t)
+        return self._t_of_log_snr(lambda_t.clamp(lo, hi))
+
+    def log_snr_range(self) -> tuple[float, float]:
+        r"""$(\lambda_{t_{max}}, \lambda_{t_{min}})$ in float64: the log-SNRs the process covers (±inf where α or σ is 0)."""
+        ends = torch.tensor([self.t_max, self.t_min], dtype=torch.float64)
+        lo, hi = self.log_snr(ends).tolist()
+        return lo, hi
 
     def noise(self, x0: Tensor, t, eps: Tensor) -> Tensor:
         r"""Sample of $q(x_t \mid x_0)$: $x_t = \alpha_t x_0 + \sigma_t \varepsilon$.
@@ -120,6 +127,8 @@ class Process:
             raise TypeError("x0 and eps must be torch tensors")
         if x0.shape != eps.shape:
             raise ValueError(f"x0 and eps must have the same shape; got x0 {tuple(x0.shape)} and eps {tuple(eps.shape)}")
+        if not (x0.is_floating_point() and eps.is_floating_point()):
+            raise TypeError(f"x0 and eps must be floating-point tensors; got {x0.dtype} and {eps.dtype}")
         t = _as_tensor(t, like=x0)
         alpha_t, sigma_t = expand_like(self.alpha(t), x0), expand_like(self.sigma(t), x0)
         return alpha_t * x0 + sigma_t * eps
@@ -235,7 +244,7 @@ class CosineVP(Process):
         return torch.sin(0.5 * math.pi * (1 - t) / (1 + self.s)) / math.cos(0.5 * math.pi * self.s / (1 + self.s))
 
     def _sigma(self, t):
-        return (1 - self._alpha(t) ** 2).sqrt()
+        return (1 - self._alpha(t) ** 2).clamp_min(0).sqrt()  # in float32 α(0) can round a hair above 1
 
     def _d_alpha(self, t):
         return -0.5 * math.pi / (1 + self.s) * torch.sin(self._phase(t)) / math.cos(0.5 * math.pi * self.s / (1 + self.s))

@@ -64,14 +64,16 @@ class SubVP(Process):
         return (self.beta_min + t * (self.beta_max - self.beta_min)) * -torch.expm1(-2 * self._B(t))
 
     def _t_of_log_snr(self, lambda_t: Tensor) -> Tensor:
-        # λ = log(a / (1 − a)²) with a = α² = e^{−B}: solve r a² − (2r + 1) a + r = 0 for the root in (0, 1), r = e^λ
-        r = lambda_t.exp()
-        a = ((2 * r + 1) - (4 * r + 1).sqrt()) / (2 * r)
+        # λ = log(a / (1 − a)²) with a = α² = e^{−B}: solve r a² − (2r + 1) a + r = 0 for the root in (0, 1), r = e^λ.
+        # The root is written as 2r / ((2r + 1) + √(4r + 1)) (no cancellation at large r; a → 1 as λ → ∞), in float64.
+        r = lambda_t.to(torch.float64).exp()
+        a = 2 * r / ((2 * r + 1) + (4 * r + 1).sqrt())
+        a = torch.where(torch.isinf(r), torch.ones_like(a), a)  # λ = +∞: no noise, t = 0
         B = -a.log()
         slope = self.beta_max - self.beta_min
         if slope == 0:
-            return B / self.beta_min
-        return (-self.beta_min + (self.beta_min**2 + 2 * slope * B).sqrt()) / slope
+            return (B / self.beta_min).to(lambda_t.dtype)
+        return ((-self.beta_min + (self.beta_min**2 + 2 * slope * B).sqrt()) / slope).to(lambda_t.dtype)
 
 
 def simulate_forward(x0: Tensor, ts, process: Process, generator: torch.Generator | None = None,

@@ -120,8 +120,9 @@ def _level_grid(process: Process, n_steps: int, t_start: float, t_end: float, sp
                          f"sigma_max={s_hi:g}")
     levels = spacing(s_hi, s_lo, k)  # (k,) decreasing
     lambda_t = -2 * torch.log(levels)
-    lo, hi = process.log_snr(process.t_max).item(), process.log_snr(process.t_min).item()
-    if bool(((lambda_t < lo) | (lambda_t > hi)).any()):
+    lo, hi = process.log_snr_range()
+    tol_lo, tol_hi = 1e-9 * max(1.0, abs(lo)), 1e-9 * max(1.0, abs(hi))  # levels computed from t_start/t_end themselves
+    if bool(((lambda_t < lo - tol_lo) | (lambda_t > hi + tol_hi)).any()):
         raise ValueError(f"the noise levels [{s_lo:g}, {s_hi:g}] leave the {process.name} process's range of "
                          f"noise levels [{math.exp(-hi / 2):g}, {math.exp(-lo / 2):g}]")
     middle = process.t_of_log_snr(lambda_t).to(torch.float64)

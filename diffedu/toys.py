@@ -33,7 +33,10 @@ class GaussianMixture:
             raise ValueError(f"means must have shape (K, D); got {tuple(means.shape)}")
         K, D = means.shape
         weights = torch.as_tensor(weights, dtype=dtype)
-        if weights.shape != (K,) or bool((weights < 0).any()) or weights.sum() <= 0:
+        if not bool(torch.isfinite(means).all()):
+            raise ValueError("means must be finite")
+        if weights.shape != (K,) or not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()) \
+                or weights.sum() <= 0:
             raise ValueError(f"weights must be {K} non-negative numbers with a positive sum; got {weights.tolist()}")
         covs = torch.as_tensor(covs, dtype=dtype)
         if covs.shape == (K,):
@@ -42,7 +45,9 @@ class GaussianMixture:
             covs = covs[:, None, None] ** 2 * torch.eye(D, dtype=dtype)
         if covs.shape != (K, D, D):
             raise ValueError(f"covs must have shape (K,) or (K, D, D) = ({K}, {D}, {D}); got {tuple(covs.shape)}")
-        if not torch.linalg.cholesky_ex(covs).info.eq(0).all():
+        if not bool(torch.isfinite(covs).all()) or not torch.allclose(covs, covs.transpose(-1, -2), rtol=1e-10,
+                                                                        atol=1e-12) \
+                or not torch.linalg.cholesky_ex(covs).info.eq(0).all():
             raise ValueError("every covariance in covs must be symmetric positive definite")
         self.weights, self.means, self.covs = weights / weights.sum(), means, covs
         self.labels = None if labels is None else torch.as_tensor(labels, dtype=torch.long)

@@ -57,6 +57,8 @@ def tweedie_gap(gmm: GaussianMixture, x_t: Tensor, t, process: Process) -> float
     it shares no formula with the posterior mean: a wrong responsibility, mean or covariance in either would show.
     """
     alpha_t, sigma_t = (c.item() for c in process.coefficients(_as_tensor(t, like=x_t))[:2])
+    if not sigma_t > 0:
+        raise ValueError(f"t must have σ_t > 0 (Tweedie divides by σ_t²); got t = {float(t):g}")
     x = x_t.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         lhs, = torch.autograd.grad(gmm.marginal(t, process).log_prob(x).sum(), x)

@@ -82,3 +82,11 @@ def test_play_paths_extremes(n_paths, eta):
     out = play_paths(n_paths, eta)
     assert out["ode"].shape == (101, n_paths) and bool(torch.isfinite(out["sde"]).all())
     assert torch.equal(out["ode"][0], out["sde"][0]) and math.isfinite(out["ode"].sum().item())
+
+
+def test_reverse_family_refuses_a_grid_that_starts_where_alpha_is_zero():
+    """Oracle: f = α̇/α is infinite where α = 0 (rectified flow at t = 1); the drift would be NaN, so it raises."""
+    from diffedu.fokker_planck import reverse_family
+    from diffedu.processes import make_process
+    with pytest.raises(ValueError, match="α_t > 0"):
+        reverse_family(torch.zeros(3, 1, dtype=torch.float64), [1.0, 0.5], lambda x, t: x, make_process("flow"))

@@ -312,3 +312,24 @@ def test_ddim_and_ddpm_steps_refuse_to_step_away_from_data():
             step(x, 0.3, 0.6, pred, process)
         with pytest.raises(ValueError, match="t_next must be < t"):
             step(x, 0.3, 0.3, pred, process)
+
+
+def test_a_prediction_of_the_wrong_shape_is_refused():
+    """Oracle: the contract that a predictor returns x's shape. A (B, 1) answer for (B, 2) points used to broadcast
+    into a plausible-looking sample; every sampler now raises a ValueError naming both shapes."""
+    process = make_process("vp")
+    x = torch.randn(8, 2, dtype=torch.float64)
+    for method in sorted(INTEGRATORS):
+        with pytest.raises(ValueError, match=r"x's shape \(8, 2\)"):
+            INTEGRATORS[method](x, make_grid("uniform", process, 3), lambda x, t, kind="x0", **c: x[:, :1], process,
+                                generator=torch.Generator().manual_seed(0))
+
+
+def test_langevin_corrector_skips_a_zero_score():
+    """Oracle: the step rule τ = 2(r‖z‖/‖s‖)² is undefined at ‖s‖ = 0 (it used to give NaN); the corrector leaves x
+    unchanged there."""
+    process = make_process("vp")
+    x = torch.zeros(1, 2, dtype=torch.float64)
+    out = langevin_corrector(x, 0.5, lambda x, t, kind="x0", **c: torch.zeros_like(x), process,
+                             generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, x)

@@ -10,7 +10,8 @@ import math
 import pytest
 import torch
 
-from diffedu.processes import EDM, PROCESSES, make_process
+from diffedu.processes import EDM, PROCESSES, VP, DiscreteDDPM, make_process
+from diffedu.sdes import SubVP
 from diffedu.timers import TIMERS, check_grid, karras, log_snr, make_grid, noise_level, uniform
 
 NAMES = sorted(PROCESSES)
@@ -78,3 +79,17 @@ def test_bad_input():
         check_grid(torch.tensor([1.0]), process)
     with pytest.raises(ValueError, match="t_min, t_max"):
         check_grid(torch.tensor([1.5, 0.5]), process)
+
+
+@pytest.mark.parametrize("process", [VP(1.0, 20.0), VP(0.0, 20.0), DiscreteDDPM(200), SubVP()],
+                         ids=["vp-1-20", "vp-0-20", "ddpm-200", "subvp"])
+@pytest.mark.parametrize("timer", ["karras", "log_snr"])
+def test_noise_level_grids_work_for_every_schedule(process, timer):
+    """Oracle: the grid invariants (float64, strictly decreasing, from t_max to t_min) and the float64 round trip
+    t_of_log_snr(log_snr(t)) = t at both ends. The range check used to compare float64 levels against float32 bounds,
+    and these schedules failed by one rounding."""
+    for n_steps in (1, 2, 18, 200):
+        ts = check_grid(make_grid(timer, process, n_steps), process)
+        assert ts[0] == process.t_max and ts[-1] == process.t_min and len(ts) == n_steps + 1
+    ends = torch.tensor([process.t_max, process.t_min], dtype=torch.float64)
+    assert torch.allclose(process.t_of_log_snr(process.log_snr(ends)), ends, rtol=1e-9, atol=1e-12)
