@@ -86,6 +86,7 @@ def bench_sampling(n: int = 64, nfe: int = 20, integrator: str = "dpmpp_2m", obj
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .train import parse_channels
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="python -m diffedu bench train-mnist")
     p.add_argument("--modes", default="fp32,bf16,compile")
@@ -102,10 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         if steps < 1 or batch < 1:
             raise ValueError(f"--steps and --batch must be integers ≥ 1; got --steps {steps} --batch {batch}")
         device = check_device(args.device, "--device")
-        channels = tuple(int(c) for c in args.channels.split(",") if c.strip()) \
-            if all(c.strip().isdigit() for c in args.channels.split(",")) else ()
-        if not channels or any(c < 1 for c in channels):
-            raise ValueError(f"--channels must be comma-separated integers ≥ 1; got {args.channels!r}")
+        channels = parse_channels(args.channels)
         modes = args.modes.split(",")
         if any(m not in ("fp32", "bf16", "compile") for m in modes):
             raise ValueError(f"--modes must be a comma-separated subset of fp32,bf16,compile; got {args.modes!r}")

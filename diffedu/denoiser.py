@@ -7,6 +7,7 @@ r"""``Denoiser``: a process, a predictor, an integrator and a timer — the whol
 """
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Callable
 
@@ -20,15 +21,22 @@ from .timers import TIMERS, make_grid
 __all__ = ["Denoiser"]
 
 
+@functools.lru_cache(maxsize=1)
+def _sampler_options() -> dict[str, list[str]]:
+    """Each sampler option (a keyword of some integrator beyond x, ts, predictor, process, generator, callback) →
+    the integrators that take it."""
+    options: dict[str, list[str]] = {}
+    for name, fn in INTEGRATORS.items():
+        for key in inspect.signature(fn).parameters:
+            if key not in ("x", "ts", "predictor", "process", "generator", "callback", "cond"):
+                options.setdefault(key, []).append(name)
+    return options
+
+
 def _check_integrator_kwargs(name: str, integrator: Callable, kwargs: dict) -> None:
     """Keywords that another sampler takes but this one does not (e.g. ``eta`` with 'heun') would otherwise travel on
     as conditioning into the network and fail there with a puzzling TypeError; refuse them here, naming both."""
-    takes = set(inspect.signature(integrator).parameters)
-    knobs = {}  # keyword → the samplers that take it
-    for other, fn in INTEGRATORS.items():
-        for key in inspect.signature(fn).parameters:
-            if key not in ("x", "ts", "predictor", "process", "generator", "callback", "cond"):
-                knobs.setdefault(key, []).append(other)
+    takes, knobs = set(inspect.signature(integrator).parameters), _sampler_options()
     wrong = [key for key in kwargs if key in knobs and key not in takes]
     if wrong:
         raise ValueError(f"{name} does not take {', '.join(wrong)} (" + "; ".join(

@@ -302,6 +302,14 @@ def _parser(target: str) -> argparse.ArgumentParser:
     return p
 
 
+def parse_channels(text: str) -> tuple[int, ...]:
+    """``--channels`` as a tuple of U-Net widths: comma-separated integers ≥ 1, else a ValueError naming the flag."""
+    parts = [c.strip() for c in text.split(",")]
+    if not all(c.isdigit() and int(c) >= 1 for c in parts):
+        raise ValueError(f"--channels must be comma-separated integers ≥ 1; got {text!r}")
+    return tuple(int(c) for c in parts)
+
+
 def _check_args(target: str, args) -> tuple[torch.device, tuple, tuple]:
     """Every flag checked before any data is loaded (a bad one must not cost a training run): returns the device, the
     U-Net channels and the --fd-at times."""
@@ -317,14 +325,11 @@ def _check_args(target: str, args) -> tuple[torch.device, tuple, tuple]:
         raise ValueError(f"--name must be a plain file name (no folders); got {args.name!r}")
     if target == "classifier":
         return device, (), ()
+    channels = parse_channels(args.channels)
     try:
-        channels = tuple(int(c) for c in args.channels.split(","))
         fd_at = tuple(float(s) for s in args.fd_at.split(",") if s.strip())
     except ValueError:
-        raise ValueError(f"--channels must be comma-separated integers and --fd-at comma-separated seconds; got "
-                         f"--channels {args.channels!r} --fd-at {args.fd_at!r}") from None
-    if not channels or any(c < 1 for c in channels):
-        raise ValueError(f"--channels must be integers ≥ 1; got {args.channels!r}")
+        raise ValueError(f"--fd-at must be comma-separated seconds; got {args.fd_at!r}") from None
     if args.blocks < 1:
         raise ValueError(f"--blocks must be an integer ≥ 1; got {args.blocks}")
     if not 0 <= args.p_uncond <= 1:
