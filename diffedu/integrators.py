@@ -62,6 +62,8 @@ def _predict(predictor: Predictor, x: Tensor, t: float, kind: str, cond: dict) -
 def _x0_eps(x: Tensor, t: float, predictor: Predictor, process: Process, cond: dict) -> tuple[Tensor, Tensor]:
     r"""One network evaluation: $\hat x_0$ and $\hat\varepsilon = (x_t - \alpha_t\hat x_0)/\sigma_t$ (needs σ_t > 0)."""
     alpha_t, sigma_t, _, _ = _coef(process, t)
+    if sigma_t == 0:
+        raise ValueError(f"a step must start where σ_t > 0 (ε̂ divides by σ_t); got t = {t:g}, where σ_t = 0")
     x0_hat = _predict(predictor, x, t, "x0", cond)
     eps_hat = (x - alpha_t * x0_hat) / sigma_t
     return x0_hat, eps_hat

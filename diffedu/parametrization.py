@@ -130,8 +130,13 @@ class Predictor:
 
     def __call__(self, x_t: Tensor, t, kind: str = "x0", **cond) -> Tensor:
         _check_kind(kind, "kind")
+        if not isinstance(x_t, Tensor) or x_t.ndim < 1:
+            raise ValueError("x_t must be a tensor with a batch dimension, shape (B, ...)")
         t = self.process.check_t(_as_tensor(t, like=x_t).to(x_t.device))
         t_batch = t.expand(x_t.shape[0]) if t.ndim == 0 else t
+        if t_batch.shape != (x_t.shape[0],):
+            raise ValueError(f"t must be a scalar or have one entry per sample ({x_t.shape[0]}); got shape "
+                             f"{tuple(t.shape)}")
         pred = self.net(x_t, t_batch, **cond)
         return convert(pred, self.kind, kind, x_t, t_batch, self.process)
 

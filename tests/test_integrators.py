@@ -333,3 +333,11 @@ def test_langevin_corrector_skips_a_zero_score():
     out = langevin_corrector(x, 0.5, lambda x, t, kind="x0", **c: torch.zeros_like(x), process,
                              generator=torch.Generator().manual_seed(0))
     assert torch.equal(out, x)
+
+
+def test_an_ode_step_cannot_start_at_sigma_zero():
+    """Oracle: ε̂ = (x − α x̂₀)/σ is undefined at σ_t = 0 (it used to raise ZeroDivisionError); the step says why."""
+    process, pred, x, _ = gaussian_setup("vp", n=4)
+    for step in (euler_step, heun_step):
+        with pytest.raises(ValueError, match="σ_t > 0"):
+            step(x, 0.0, 0.5, pred, process)

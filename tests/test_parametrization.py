@@ -178,3 +178,15 @@ def test_convert_refuses_the_singular_ends(name, t_end):
     with pytest.raises(ValueError, match=f"cannot convert '{src}' to '{dst}'"):
         convert(x, src, dst, x, t, process)
     assert torch.equal(convert(x, src, src, x, t, process), x)  # no conversion, nothing to solve
+
+
+def test_predictor_refuses_a_t_without_one_entry_per_sample():
+    """Oracle: the documented contract (t is a scalar or has shape (B,)). With the network's own kind no conversion
+    runs, and a t of shape (3,) or (2, 4) for 4 samples used to reach the network unchecked."""
+    process = make_process("vp")
+    pred = Predictor(lambda x, t: x, "x0", process)
+    x = torch.randn(4, 2, dtype=torch.float64)
+    for t in (torch.full((3,), 0.5), torch.full((2, 4), 0.5)):
+        with pytest.raises(ValueError, match="one entry per sample"):
+            pred(x, t)
+    assert torch.equal(pred(x, 0.5), x) and torch.equal(pred(x, torch.full((4,), 0.5)), x)
