@@ -106,16 +106,24 @@ class Process:
         r"""Inverse of $\lambda_t$: the time at which the log-SNR equals ``lambda_t`` (exact, no root finding)."""
         lambda_t = _as_tensor(lambda_t)
         lo, hi = self.log_snr_range()
-        tol_lo, tol_hi = 1e-9 * max(1.0, abs(lo)), 1e-9 * max(1.0, abs(hi))  # round-off at the ends is not an error
-        bad = torch.isnan(lambda_t) | (lambda_t < lo - tol_lo) | (lambda_t > hi + tol_hi)
+        lo_slack, hi_slack = self.log_snr_range(slack=True)
+        bad = torch.isnan(lambda_t) | (lambda_t < lo_slack) | (lambda_t > hi_slack)
         if bool(bad.any()):
             raise ValueError(f"lambda_t must lie in [{lo:g}, {hi:g}] for the {self.name} process")
         return self._t_of_log_snr(lambda_t.clamp(lo, hi))
 
-    def log_snr_range(self) -> tuple[float, float]:
-        r"""$(\lambda_{t_{max}}, \lambda_{t_{min}})$ in float64: the log-SNRs the process covers (±inf where α or σ is 0)."""
-        ends = torch.tensor([self.t_max, self.t_min], dtype=torch.float64)
-        lo, hi = self.log_snr(ends).tolist()
+    def log_snr_range(self, slack: bool = False) -> tuple[float, float]:
+        r"""$(\lambda_{t_{max}}, \lambda_{t_{min}})$ in float64: the log-SNRs the process covers (±inf where α or σ is 0).
+
+        ``slack=True`` widens each end by 1e-9 (relative, at least absolute): a level computed from an end time
+        itself may land a rounding error outside, and that is not an error. Memoised with :meth:`at`."""
+        memo = self.__dict__.setdefault("_at_memo", {})
+        if "log_snr_range" not in memo:
+            ends = torch.tensor([self.t_max, self.t_min], dtype=torch.float64)
+            memo["log_snr_range"] = tuple(self.log_snr(ends).tolist())
+        lo, hi = memo["log_snr_range"]
+        if slack:
+            lo, hi = lo - 1e-9 * max(1.0, abs(lo)), hi + 1e-9 * max(1.0, abs(hi))
         return lo, hi
 
     def noise(self, x0: Tensor, t, eps: Tensor) -> Tensor:
