@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -29,11 +29,11 @@ import matplotlib.pyplot as plt
 import torch
 
 import diffedu
-import diffedu.widgets
+import diffedu.ui.widgets
 from diffedu import VP, make_process, sample_2d
-from diffedu.exercises import check_log_snr, check_noise
-from diffedu.noising import log_snr_of, mix
-from diffedu.plots import figure, scatter2d
+from diffedu.course.exercises import check_log_snr, check_noise
+from diffedu.course.noising import log_snr_of, mix
+from diffedu.ui.plots import figure, scatter2d
 
 g = diffedu.seed(0)
 print(diffedu.banner())
@@ -199,7 +199,7 @@ print(f"VP at t = 0.3: alpha_t = {alpha_t:.4f}, sigma_t = {sigma_t:.4f}; "
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-diffedu.widgets.mix_panel()
+diffedu.ui.widgets.mix_panel()
 
 # %% [markdown]
 # ## Exercise

@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -29,11 +29,11 @@ import matplotlib.pyplot as plt
 import torch
 
 import diffedu
-import diffedu.widgets
+import diffedu.ui.widgets
 from diffedu import VE, VP, EDM, CosineVP, DiscreteDDPM, RectifiedFlow, sample_2d
-from diffedu.exercises import check_em_step, check_vp_alpha
-from diffedu.noising import ddpm_vs_vp, em_moments, euler_maruyama_forward, schedule_curves
-from diffedu.plots import PROCESS_COLORS, figure, scatter2d, schedules
+from diffedu.course.exercises import check_em_step, check_vp_alpha
+from diffedu.course.noising import ddpm_vs_vp, em_moments, euler_maruyama_forward, schedule_curves
+from diffedu.ui.plots import PROCESS_COLORS, figure, scatter2d, schedules
 
 g = diffedu.seed(0)
 print(diffedu.banner())
@@ -222,7 +222,7 @@ print(f"gap at T = 1000: {gaps[-2]:.1e}; log-log slope {slope:.2f}")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-diffedu.widgets.noising_panel()
+diffedu.ui.widgets.noising_panel()
 
 # %% [markdown]
 # ## Exercise

@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -30,11 +30,11 @@ import matplotlib.pyplot as plt
 import torch
 
 import diffedu
-import diffedu.widgets
+import diffedu.ui.widgets
 from diffedu import KINDS, VP, EDM, CosineVP, VE, DiscreteDDPM, RectifiedFlow, coefficients, convert, gmm_2d
-from diffedu.exercises import check_tweedie, check_velocity
-from diffedu.plots import figure
-from diffedu.tweedie import play_tweedie, posterior_mean_mc, roundtrip_errors, tweedie_gap
+from diffedu.course.exercises import check_tweedie, check_velocity
+from diffedu.ui.plots import figure
+from diffedu.course.tweedie import play_tweedie, posterior_mean_mc, roundtrip_errors, tweedie_gap
 
 g = diffedu.seed(0)
 print(diffedu.banner())
@@ -184,7 +184,7 @@ for kind in KINDS:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-diffedu.widgets.tweedie_panel()
+diffedu.ui.widgets.tweedie_panel()
 
 # %% [markdown]
 # ## Exercise

@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -26,13 +26,13 @@ import matplotlib.pyplot as plt
 import torch
 
 import diffedu
-import diffedu.widgets
+import diffedu.ui.widgets
 from diffedu import VP, gmm_1d
-from diffedu.exercises import check_pf_drift, check_reverse_sde_drift
-from diffedu.fokker_planck import fokker_planck_1d, heat_equation_sides, reverse_family
+from diffedu.course.exercises import check_pf_drift, check_reverse_sde_drift
+from diffedu.course.fokker_planck import fokker_planck_1d, heat_equation_sides, reverse_family
 from diffedu.metrics import sliced_wasserstein
-from diffedu.plots import figure, to_numpy
-from diffedu.sdes import simulate_forward
+from diffedu.ui.plots import figure, to_numpy
+from diffedu.course.sdes import simulate_forward
 
 torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
 g = diffedu.seed(0)
@@ -165,11 +165,11 @@ for t in (0.5, 0.2, 0.01):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-diffedu.widgets.fokker_planck_panel()
+diffedu.ui.widgets.fokker_planck_panel()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-diffedu.widgets.ode_sde_paths_panel()
+diffedu.ui.widgets.ode_sde_paths_panel()
 
 # %% [markdown]
 # ## Exercise

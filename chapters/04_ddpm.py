@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -28,14 +28,14 @@ import matplotlib.pyplot as plt
 import torch
 
 import diffedu
-import diffedu.widgets
+import diffedu.ui.widgets
 from diffedu import DiscreteDDPM, Predictor, gmm_2d
-from diffedu.elbo import (ClippedX0, elbo_terms, elbo_trajectory, forward_by_composition, posterior_coefficients,
+from diffedu.course.elbo import (ClippedX0, elbo_terms, elbo_trajectory, forward_by_composition, posterior_coefficients,
                           posterior_regression, train_eps_mlp)
-from diffedu.exercises import check_alpha_bar, check_posterior
+from diffedu.course.exercises import check_alpha_bar, check_posterior
 from diffedu.integrators import ddpm
 from diffedu.metrics import sliced_wasserstein
-from diffedu.plots import figure, scatter2d, to_numpy
+from diffedu.ui.plots import figure, scatter2d, to_numpy
 
 torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
 g = diffedu.seed(0)
@@ -276,7 +276,7 @@ print(f"sum of L_(n-1) for n = 2..10: trained {L_trans[:9].sum().item():.2f}, ex
 
 # %% [markdown]
 # ### MNIST: the shipped DDPM checkpoint
-# The course ships a small, CPU-trained ε-model `mnist-ddpm` (`diffedu.pretrained.load`). We run ancestral sampling
+# The course ships a small, CPU-trained ε-model `mnist-ddpm` (`diffedu.mnist.pretrained.load`). We run ancestral sampling
 # and show the reverse chain as an image strip: pure noise on the left, digits on the right. As in Ho et al.'s sampler,
 # $\hat x_0$ is clipped to the pixel range [−1, 1] at every step (`ClippedX0`; chapter 05 says why a briefly trained
 # network needs it). If the checkpoint is not in `data/checkpoints/` yet, the cell says so and moves on.
@@ -317,7 +317,7 @@ else:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-diffedu.widgets.ddpm_schedule_panel()
+diffedu.ui.widgets.ddpm_schedule_panel()
 
 # %% [markdown]
 # ## Exercise

@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -28,12 +28,12 @@ import matplotlib.pyplot as plt
 import torch
 
 import diffedu
-import diffedu.widgets
+import diffedu.ui.widgets
 from diffedu import DiscreteDDPM, Predictor, gmm_2d
-from diffedu.elbo import ClippedX0, ddim_invert, ddim_sigma_path, steps_sweep
-from diffedu.exercises import check_ddim_noise_scale, check_ddim_update
+from diffedu.course.elbo import ClippedX0, ddim_invert, ddim_sigma_path, steps_sweep
+from diffedu.course.exercises import check_ddim_noise_scale, check_ddim_update
 from diffedu.integrators import ddim, ddim_step, ddpm, ddpm_step
-from diffedu.plots import figure, scatter2d, to_numpy
+from diffedu.ui.plots import figure, scatter2d, to_numpy
 from diffedu.timers import uniform
 
 torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
@@ -266,7 +266,7 @@ else:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-diffedu.widgets.ddim_eta_panel()
+diffedu.ui.widgets.ddim_eta_panel()
 
 # %% [markdown]
 # ## Exercise

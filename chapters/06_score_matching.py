@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -27,11 +27,11 @@ import matplotlib.pyplot as plt
 import torch
 
 import diffedu
-import diffedu.widgets
+import diffedu.ui.widgets
 from diffedu import EDM, gmm_2d
-from diffedu.exercises import check_dsm_target, check_langevin_step
-from diffedu.langevin import esm_dsm_gap, play_langevin, relative_score_error, train_score
-from diffedu.plots import density_contours, figure, scatter2d, to_numpy
+from diffedu.course.exercises import check_dsm_target, check_langevin_step
+from diffedu.course.langevin import esm_dsm_gap, play_langevin, relative_score_error, train_score
+from diffedu.ui.plots import density_contours, figure, scatter2d, to_numpy
 
 torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
 g = diffedu.seed(0)
@@ -165,7 +165,7 @@ print(f"left-mode share: annealed {out['frac_annealed']:.2f}, within 0.05 of 0.8
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-diffedu.widgets.langevin_panel()
+diffedu.ui.widgets.langevin_panel()
 
 # %% [markdown]
 # ## Exercise

@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -27,15 +27,16 @@ import matplotlib.pyplot as plt
 import torch
 
 import diffedu
-import diffedu.widgets
+import diffedu.ui.widgets
 from diffedu import VE, VP, Predictor, gmm_2d
-from diffedu.exercises import check_corrector_step, check_subvp_sigma
+from diffedu.course.exercises import check_corrector_step, check_subvp_sigma
 from diffedu.integrators import euler, euler_maruyama, predictor_corrector
 from diffedu.losses import eps_loss
 from diffedu.metrics import sliced_wasserstein
 from diffedu.nets import MLP
-from diffedu.plots import figure, scatter2d, to_numpy
-from diffedu.sdes import SubVP, ddpm_alpha_bar_from_vp, forward_moments, simulate_forward
+from diffedu.ui.plots import figure, scatter2d, to_numpy
+from diffedu.processes import SubVP
+from diffedu.course.sdes import ddpm_alpha_bar_from_vp, forward_moments, simulate_forward
 from diffedu.timers import uniform
 
 torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
@@ -210,7 +211,7 @@ plt.show()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-diffedu.widgets.pc_panel()
+diffedu.ui.widgets.pc_panel()
 
 # %% [markdown]
 # ## Exercise

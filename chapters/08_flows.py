@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -28,15 +28,15 @@ import matplotlib.pyplot as plt
 import torch
 
 import diffedu
-import diffedu.widgets
+import diffedu.ui.widgets
 from diffedu import CosineVP, RectifiedFlow, gmm_2d
-from diffedu.exercises import check_rf_conditional_velocity, check_rf_velocity_to_x0
-from diffedu.flows import (cfm_loss, conditional_path, conditional_velocity, course_time, excess_length,
+from diffedu.course.exercises import check_rf_conditional_velocity, check_rf_velocity_to_x0
+from diffedu.course.flows import (cfm_loss, conditional_path, conditional_velocity, course_time, excess_length,
                            marginal_fm_loss, marginal_velocity_mc, reflow_pairs, sde_sample, straightness,
                            train_velocity, train_velocity_on_pairs, velocity_trajectories)
 from diffedu.metrics import sliced_wasserstein
 from diffedu.nets import MLP
-from diffedu.plots import figure, scatter2d, to_numpy
+from diffedu.ui.plots import figure, scatter2d, to_numpy
 
 g = diffedu.seed(0)
 print(diffedu.banner())
@@ -47,7 +47,7 @@ print(diffedu.banner())
 # The seed notes (*Diffusion 101*) and the flow-matching papers run a time $\tau$ from noise ($\tau = 0$) to data
 # ($\tau = 1$) and write $x_\tau = \tau x_0 + (1-\tau)\varepsilon$. The course runs $t$ from data ($t = 0$) to noise:
 # $$t = 1 - \tau, \qquad x_t = (1-t)\,x_0 + t\,\varepsilon, \qquad \frac{dx}{dt} = -\frac{dx}{d\tau}.$$
-# From here on every formula is in the course's $t$; `diffedu.flows.course_time` does the conversion in code.
+# From here on every formula is in the course's $t$; `diffedu.course.flows.course_time` does the conversion in code.
 #
 # ### A flow is an ODE
 # A velocity field $u_t(x)$ moves points by $dx/dt = u_t(x)$. Integrating it *backwards* from $t = 1$ (noise,
@@ -294,7 +294,7 @@ print(f"SDE sampler SW to exact samples: {sw_to_data(x_sde):.3f} (floor {sw_floo
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-diffedu.widgets.flows_panel()
+diffedu.ui.widgets.flows_panel()
 
 # %% [markdown]
 # ## Exercise

@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -30,13 +30,13 @@ import matplotlib.pyplot as plt
 import torch
 
 import diffedu
-import diffedu.widgets
+import diffedu.ui.widgets
 from diffedu import EDM, gmm_2d
-from diffedu.edm_design import ablation, lognormal_sigma_density, loss_weight, precond_variances
-from diffedu.exercises import check_edm_precond, check_karras_sigmas
+from diffedu.course.edm_design import ablation, lognormal_sigma_density, loss_weight, precond_variances
+from diffedu.course.exercises import check_edm_precond, check_karras_sigmas
 from diffedu.losses import sample_sigma_lognormal
 from diffedu.nets import edm_preconditioning
-from diffedu.plots import figure, to_numpy
+from diffedu.ui.plots import figure, to_numpy
 from diffedu.timers import karras, uniform
 
 g = diffedu.seed(0)
@@ -200,15 +200,15 @@ print("on the exact denoiser, strong churn makes the samples worse (MMD² up by 
 
 # %% [markdown]
 # ### MNIST: the EDM checkpoint at 18 Heun steps
-# `diffedu.pretrained.load('mnist-edm')` — the U-Net inside `EDMPrecond`, so the network is exactly the
+# `diffedu.mnist.pretrained.load('mnist-edm')` — the U-Net inside `EDMPrecond`, so the network is exactly the
 # $D_x = c_{skip}x + c_{out}F_x(c_{in}x; c_{noise})$ above, trained with λ(σ) and log-normal σ — sampled with 18 Heun
 # steps on the ρ = 7 grid (35 evaluations), two samples per label. The shipped classifier reads each sample. How
 # good the digits are depends on how long the checkpoint was trained; its card, printed below, says how long and
 # what it scored. Skipped with a note when the checkpoint is not in `data/checkpoints/`.
 
 # %%
-if {"mnist-edm", "mnist-classifier"} <= set(diffedu.pretrained.available()):
-    model = diffedu.pretrained.load("mnist-edm")
+if {"mnist-edm", "mnist-classifier"} <= set(diffedu.mnist.pretrained.available()):
+    model = diffedu.mnist.pretrained.load("mnist-edm")
     card = model.card
     print(f"mnist-edm: {card['params']:,} parameters, trained {card['steps']} steps of batch {card['batch']} "
           f"in {card['wall_s']:.0f} s on {card['device']}")
@@ -218,7 +218,7 @@ if {"mnist-edm", "mnist-classifier"} <= set(diffedu.pretrained.available()):
               f"conditional accuracy {last['conditional_accuracy']:.2f} (n = {last['n']}, {last['n_steps']} steps)")
     labels = torch.arange(20) % 10
     imgs = model.sample(20, y=labels, n_steps=18, generator=torch.Generator().manual_seed(3))  # (20, 1, 28, 28)
-    read = diffedu.pretrained.load_classifier()(imgs.float()).argmax(1)  # (20,)
+    read = diffedu.mnist.pretrained.load_classifier()(imgs.float()).argmax(1)  # (20,)
     hits = int((read == labels).sum())
     print(f"the classifier reads {hits} of 20 samples as the label asked for (chance: 2)")
     fig, axes = plt.subplots(2, 10, figsize=(10, 2.4))
@@ -241,7 +241,7 @@ else:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-diffedu.widgets.edm_panel()
+diffedu.ui.widgets.edm_panel()
 
 # %% [markdown]
 # ## Exercise

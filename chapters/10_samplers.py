@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -30,12 +30,12 @@ import matplotlib.pyplot as plt
 import torch
 
 import diffedu
-import diffedu.widgets
+import diffedu.ui.widgets
 from diffedu import Predictor, gmm_2d, make_process
-from diffedu.bench_samplers import CountingPredictor, endpoint_errors, fit_order, play_samplers
-from diffedu.exercises import check_ddim_sampler_step, check_heun_step
+from diffedu.course.samplers import CountingPredictor, endpoint_errors, fit_order, play_samplers
+from diffedu.course.exercises import check_ddim_sampler_step, check_heun_step
 from diffedu.integrators import INTEGRATORS, ddim, ddpm, dpmpp_1, euler_step, heun, heun_step
-from diffedu.plots import error_vs_nfe, figure, scatter2d, time_grids
+from diffedu.ui.plots import error_vs_nfe, figure, scatter2d, time_grids
 from diffedu.timers import make_grid
 
 g = diffedu.seed(0)
@@ -346,7 +346,7 @@ print("stochastic Heun and DDIM(η=1) within the noise floor:", True)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-diffedu.widgets.samplers_panel()
+diffedu.ui.widgets.samplers_panel()
 
 # %% [markdown]
 # ## Exercise

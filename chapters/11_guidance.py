@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -28,14 +28,14 @@ import matplotlib.pyplot as plt
 import torch
 
 import diffedu
-import diffedu.widgets
+import diffedu.ui.widgets
 from diffedu import Denoiser, Predictor, gmm_2d, make_process, pretrained
-from diffedu.exercises import check_classifier_grad, check_gaussian_conditioning
-from diffedu.guidance import (ClassifierFreeGuidance, ClassifierGuidance, Matrix, MixturePredictor, Projection,
-                              cfg_mixture, dps, guidance_table, inpaint, linear_gaussian_posterior, mixture_classifier,
-                              mixture_classifier_grad)
+from diffedu.course.exercises import check_classifier_grad, check_gaussian_conditioning
+from diffedu.guidance import ClassifierFreeGuidance, ClassifierGuidance, Matrix, Projection, dps, linear_gaussian_posterior
+from diffedu.course.guidance_demos import MixturePredictor, cfg_mixture, mixture_classifier, mixture_classifier_grad
+from diffedu.course.mnist_demos import guidance_table, inpaint
 from diffedu.metrics import sliced_wasserstein
-from diffedu.plots import digit_grid, figure, scatter2d
+from diffedu.ui.plots import digit_grid, figure, scatter2d
 
 g = diffedu.seed(0)
 QUICK = diffedu.quick()
@@ -259,7 +259,7 @@ plt.show()
 # set to background. Six digits (quick mode) make a coarse measure: one digit is 0.17.
 
 # %%
-data = diffedu.data.load_mnist()
+data = diffedu.mnist.data.load_mnist()
 N_INPAINT = 6 if QUICK else 16
 x_true, y_true = data.x_test[:N_INPAINT], data.y_test[:N_INPAINT]
 mask = torch.ones(1, 28, 28)
@@ -315,11 +315,11 @@ print("CFG across kinds, w = 1 vs the conditional model, classifier guidance vs 
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-diffedu.widgets.cfg_mixture_panel()
+diffedu.ui.widgets.cfg_mixture_panel()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-diffedu.widgets.mnist_guidance_panel()
+diffedu.ui.widgets.mnist_guidance_panel()
 
 
 # %% [markdown]

@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -29,13 +29,14 @@ import matplotlib.pyplot as plt
 import torch
 
 import diffedu
-import diffedu.widgets
+import diffedu.ui.widgets
 from diffedu import pretrained
-from diffedu.data import load_mnist
-from diffedu.exercises import check_drop_labels, check_edm_preconditioning
+from diffedu.mnist.data import load_mnist
+from diffedu.course.exercises import check_drop_labels, check_edm_preconditioning
 from diffedu.nets import EDMPrecond, UNet, edm_preconditioning
-from diffedu.plots import digit_grid
-from diffedu.train import build_model, train_diffusion
+from diffedu.ui.plots import digit_grid
+from diffedu.mnist.models import build_model
+from diffedu.mnist.train import train_diffusion
 
 g = diffedu.seed(0)
 print(diffedu.banner())
@@ -180,7 +181,7 @@ plt.show()
 # %%
 # NBVAL_IGNORE_OUTPUT
 if shipped:
-    display(diffedu.widgets.mnist_sampler_panel(tuple(shipped)))
+    display(diffedu.ui.widgets.mnist_sampler_panel(tuple(shipped)))
 
 # %% [markdown]
 # ## Exercise

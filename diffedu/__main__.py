@@ -6,16 +6,25 @@ This file only routes; each command lives beside the idea it measures and parses
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
+import platform
 import sys
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+from .mnist.data import MNIST_SHA256
+from .runtime import DATA_DIR, device, quick
 
 ROUTES = {
-    ("bench", "samplers"): "diffedu.bench_samplers",
-    ("bench", "train-mnist"): "diffedu.bench_mnist",
-    ("train", "mnist"): "diffedu.train",
-    ("train", "classifier"): "diffedu.train",
-    ("eval", "mnist"): "diffedu.evaluate",
+    ("bench", "samplers"): "diffedu.course.samplers",
+    ("bench", "train-mnist"): "diffedu.mnist.bench",
+    ("train", "mnist"): "diffedu.mnist.train",
+    ("train", "classifier"): "diffedu.mnist.train",
+    ("eval", "mnist"): "diffedu.mnist.evaluate",
 }
 
 USAGE = """usage: python -m diffedu COMMAND ...
@@ -25,15 +34,10 @@ commands:
 """ + "".join(f"  {' '.join(key):<26} see --help\n" for key in ROUTES)
 
 
-MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
-
-
 def mnist_status(path=None) -> str:
     """'present (…, sha256 ok)', 'present but damaged (sha256 mismatch)' or 'missing' for the shipped data/mnist.npz."""
-    import hashlib
-    from pathlib import Path
 
-    path = Path(path) if path is not None else Path(__file__).resolve().parent.parent / "data" / "mnist.npz"
+    path = Path(path) if path is not None else DATA_DIR / "mnist.npz"
     if not path.is_file():
         return f"missing ({path})"
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -45,13 +49,9 @@ def mnist_status(path=None) -> str:
 
 def info() -> str:
     """Versions, device, mode and the shipped data, one fact per line."""
-    import platform
-    from importlib import metadata
 
-    import torch
 
     from . import __version__
-    from .runtime import device, quick
 
     def version(package: str) -> str:
         try:

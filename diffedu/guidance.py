@@ -17,22 +17,16 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .parametrization import _check_kind
+from .checks import require_float_tensor, require_real
+from .denoiser import Denoiser
+from .integrators import ddim_step
+from .parametrization import convert, require_kind
+from .timers import require_grid
+from .toys import GaussianMixture
 
-__all__ = ["CondDenoiser", "ClassifierFreeGuidance", "MixturePredictor", "mixture_classifier", "mixture_classifier_grad",
-           "ClassifierGuidance", "Matrix", "Mask", "linear_gaussian_posterior", "dps", "Projection",
-           "tilted_samples", "cfg_mixture", "cfg_sample", "within_class_diversity", "guidance_table", "play_guidance", "inpaint",
-           "parse_guidance"]
+__all__ = ["CondDenoiser", "ClassifierFreeGuidance", "ClassifierGuidance", "Matrix", "Mask", "linear_gaussian_posterior",
+           "dps", "Projection", "parse_guidance", "as_labels"]
 
-
-def _check_w(w, name: str = "w") -> float:
-    """A finite real number (bools and complex numbers are refused)."""
-    if isinstance(w, bool) or not isinstance(w, (int, float)) and not (isinstance(w, Tensor) and w.numel() == 1):
-        raise ValueError(f"{name} must be a finite real number; got {w!r}")
-    w = float(w)
-    if not math.isfinite(w):
-        raise ValueError(f"{name} must be a finite real number; got {w!r}")
-    return w
 
 
 def parse_guidance(value) -> float:
@@ -47,7 +41,7 @@ def parse_guidance(value) -> float:
     return w
 
 
-def _labels(y, batch: int, device) -> Tensor:
+def as_labels(y, batch: int, device) -> Tensor:
     """Labels as a long tensor of shape (batch,): an int is repeated, a tensor must have one label per sample."""
     if isinstance(y, bool) or y is None:
         raise ValueError(f"y must be an integer label or a tensor of shape ({batch},); got {y!r}")
@@ -84,15 +78,15 @@ class ClassifierFreeGuidance:
             raise TypeError(f"predictor must be callable as predictor(x_t, t, kind, y=...); got {type(predictor).__name__}")
         if isinstance(null_label, bool) or not isinstance(null_label, int):
             raise ValueError(f"null_label must be an integer label; got {null_label!r}")
-        self.predictor, self.w, self.null_label = predictor, _check_w(w), null_label
+        self.predictor, self.w, self.null_label = predictor, require_real("w", w), null_label
         self.process = getattr(predictor, "process", None)
 
     def __call__(self, x_t: Tensor, t, kind: str = "x0", *, y, **cond) -> Tensor:
-        _check_kind(kind, "kind")
+        require_kind(kind, "kind")
         if not isinstance(x_t, Tensor):
             raise TypeError(f"x_t must be a torch tensor; got {type(x_t).__name__}")
         n = x_t.shape[0]
-        y = _labels(y, n, x_t.device)
+        y = as_labels(y, n, x_t.device)
         null = torch.full_like(y, self.null_label)
         if self.w == 1.0:  # the conditional model itself
             return self.predictor(x_t, t, kind, y=y, **cond)
@@ -108,73 +102,9 @@ class ClassifierFreeGuidance:
 
 
 # --- the labelled Gaussian mixture: every conditional model in closed form ------------------------------------------
-class MixturePredictor:
-    r"""The exact label-conditional model of a labelled ``GaussianMixture``: a predictor ``(x_t, t, kind, *, y=None)``.
-
-    For a sample with label y it answers with the exact prediction of $q(x_0\mid y)$ (the components labelled y,
-    ``gmm.restrict(y)``); for ``y = null_label`` (or ``y=None``) with the whole mixture $q(x_0)$ — what a network
-    trained with label dropout learns in the limit.
-    """
-
-    def __init__(self, gmm, process, null_label: int = -1):
-        if gmm.labels is None:
-            raise ValueError("gmm must have labels (GaussianMixture(..., labels=...))")
-        if int(null_label) in set(gmm.labels.tolist()):
-            raise ValueError(f"null_label must differ from the mixture's labels {sorted(set(gmm.labels.tolist()))}; "
-                             f"got {null_label}")
-        self.gmm, self.process, self.null_label = gmm, process, int(null_label)
-        self.parts = {int(c): gmm.restrict(int(c)) for c in gmm.labels.unique()}
-
-    def __call__(self, x_t: Tensor, t, kind: str = "x0", *, y=None) -> Tensor:
-        from .parametrization import convert
-        from .processes import _as_tensor
-        _check_kind(kind, "kind")
-        n = x_t.shape[0]
-        y = torch.full((n,), self.null_label, dtype=torch.long) if y is None else _labels(y, n, x_t.device)
-        t = self.process.check_t(_as_tensor(t, like=x_t))
-        t_batch = t.expand(n) if t.ndim == 0 else t
-        x0_hat = torch.empty_like(x_t)
-        for label in y.unique().tolist():
-            rows = y == label
-            if label == self.null_label:
-                part = self.gmm
-            elif label in self.parts:
-                part = self.parts[label]
-            else:
-                raise ValueError(f"y must hold labels in {sorted(self.parts)} or {self.null_label} (no label); got {label}")
-            x0_hat[rows] = part.denoiser(x_t[rows], t_batch[rows], self.process)
-        return convert(x0_hat, "x0", kind, x_t, t_batch, self.process)
 
 
 # --- classifier guidance -------------------------------------------------------------------------------------------
-def mixture_classifier(gmm, x_t: Tensor, t, process) -> Tensor:
-    r"""The exact noisy classifier of a labelled mixture: $\log p_t(y\mid x_t)$ for every label, shape (N, C).
-
-    $p_t(y\mid x_t) = \sum_{k:\,\ell_k = y} P(k\mid x_t)$ — the responsibilities of the noised mixture grouped by label
-    (labels in increasing order: column c is the c-th smallest label).
-    """
-    if gmm.labels is None:
-        raise ValueError("gmm must have labels (GaussianMixture(..., labels=...))")
-    log_joint = gmm._components(x_t, t, process)[0]  # (N, K) log π_k N(x_t; α μ_k, α² Σ_k + σ² I)
-    log_post = log_joint - torch.logsumexp(log_joint, -1, keepdim=True)  # log P(k | x_t)
-    labels = gmm.labels.to(x_t.device)
-    return torch.stack([torch.logsumexp(log_post[:, labels == c], -1) for c in labels.unique()], -1)
-
-
-def mixture_classifier_grad(gmm, x_t: Tensor, t, process, y) -> Tensor:
-    r"""Exact $\nabla_{x_t}\log p_t(y\mid x_t) = \nabla\log p_t(x_t\mid y) - \nabla\log p_t(x_t)$ (Bayes' rule), (N, D).
-
-    The first score is that of the components labelled y (``gmm.restrict(y)``), the second that of the whole mixture.
-    """
-    n = x_t.shape[0]
-    y = _labels(y, n, x_t.device)
-    grad = -gmm.score(x_t, t, process)
-    t = torch.as_tensor(t, dtype=x_t.dtype)
-    for label in y.unique().tolist():
-        rows = y == label
-        t_rows = t[rows] if t.ndim == 1 else t
-        grad[rows] += gmm.restrict(label).score(x_t[rows], t_rows, process)
-    return grad
 
 
 class ClassifierGuidance:
@@ -196,11 +126,10 @@ class ClassifierGuidance:
         if not callable(predictor) or not callable(classifier_grad):
             raise TypeError("predictor and classifier_grad must be callable")
         self.predictor, self.classifier_grad, self.process = predictor, classifier_grad, process
-        self.scale = _check_w(scale, "scale")
+        self.scale = require_real("scale", scale)
 
     def __call__(self, x_t: Tensor, t, kind: str = "x0", *, y, **cond) -> Tensor:
-        from .parametrization import convert
-        _check_kind(kind, "kind")
+        require_kind(kind, "kind")
         score = self.predictor(x_t, t, "score", **cond)
         guided = score + self.scale * self.classifier_grad(x_t, t, y)  # the guided score
         return convert(guided, "score", kind, x_t, t, self.process)
@@ -263,7 +192,7 @@ def _check_measurement(operator, y: Tensor) -> None:
 
 
 def _check_sigma_y(sigma_y, allow_zero: bool) -> float:
-    sigma_y = _check_w(sigma_y, "sigma_y")
+    sigma_y = require_real("sigma_y", sigma_y)
     if sigma_y < 0 or (sigma_y == 0 and not allow_zero):
         raise ValueError(f"sigma_y must be {'≥' if allow_zero else '>'} 0; got {sigma_y}")
     return sigma_y
@@ -276,7 +205,6 @@ def linear_gaussian_posterior(gmm, A, y: Tensor, sigma_y: float):
     $\mu_k' = \mu_k + K_k(y - A\mu_k)$, $\Sigma_k' = \Sigma_k - K_kA\Sigma_k$ (Gaussian conditioning), and weight
     $\pi_k' \propto \pi_k\,\mathcal N(y;\ A\mu_k,\ S_k)$ (the component's evidence).
     """
-    from .toys import GaussianMixture
     op = A if isinstance(A, Matrix) else Matrix(A)
     op.check((gmm.dim,))
     _check_measurement(op, y)
@@ -316,15 +244,13 @@ def dps(x: Tensor, ts, predictor: Callable[..., Tensor], process, *, operator, m
         zeta: ζ > 0, the step size (the authors' code steps by scale·∇‖y − A x̂₀‖, so its scale is 2ζ);
             eta: DDIM's η in [0, 1].
     """
-    from .integrators import _check_x, ddim_step
-    from .timers import check_grid
     _check_measurement(operator, measurement)
-    zeta = _check_w(zeta, "zeta")
+    zeta = require_real("zeta", zeta)
     if zeta <= 0:
         raise ValueError(f"zeta must be > 0; got {zeta}")
-    x = _check_x(x)
+    x = require_float_tensor("x", x, "the start x_T")
     operator.check(x.shape[1:])
-    ts = check_grid(ts, process).tolist()
+    ts = require_grid(ts, process).tolist()
     y = measurement.to(x)
     for i, (t, t_next) in enumerate(zip(ts[:-1], ts[1:])):
         with torch.enable_grad():
@@ -355,8 +281,7 @@ class Projection:
         self.predictor, self.process, self.operator, self.y = predictor, process, operator, y
 
     def __call__(self, x_t: Tensor, t, kind: str = "x0", **cond) -> Tensor:
-        from .parametrization import convert
-        _check_kind(kind, "kind")
+        require_kind(kind, "kind")
         self.operator.check(x_t.shape[1:])
         x0_hat = self.predictor(x_t, t, "x0", **cond)
         y = self.y.to(x0_hat)
@@ -378,7 +303,6 @@ def CondDenoiser(process, predictor: Callable[..., Tensor], *, w: float | None =
 
     Exactly one kind of conditioning must be given. Returns the ``Denoiser`` (``.sample``, ``.grid`` as usual).
     """
-    from .denoiser import Denoiser
     given = [name for name, v in (("w", w), ("classifier_grad", classifier_grad), ("operator", operator))
              if v is not None]
     if len(given) != 1:
@@ -399,126 +323,5 @@ def CondDenoiser(process, predictor: Callable[..., Tensor], *, w: float | None =
 
 
 # --- what CFG samples on the mixture; MNIST with a guidance scale ----------------------------------------------------
-def tilted_samples(gmm, label: int, w: float, n: int, generator: torch.Generator | None = None,
-                   half_width: float = 6.0, cells: int = 300) -> Tensor:
-    r"""n samples of the tilted density $q(x\mid y)^w q(x)^{1-w}$ (normalised) of a 2-D labelled mixture.
-
-    Not a mixture for w ≠ 0, 1: it is tabulated on a grid of ``cells``² cells over $[-h, h]^2$, a cell is drawn with
-    probability ∝ density × area and the point uniformly inside it (error: the cell size, 2h/cells = 0.04 by default).
-    """
-    if gmm.dim != 2:
-        raise ValueError(f"gmm must be 2-D; got dim {gmm.dim}")
-    w = _check_w(w)
-    edges = torch.linspace(-half_width, half_width, cells + 1, dtype=torch.float64)
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    grid = torch.cartesian_prod(centres, centres)  # (cells², 2)
-    log_density = w * gmm.restrict(label).log_prob(grid) + (1 - w) * gmm.log_prob(grid)
-    cell = torch.multinomial(torch.softmax(log_density, 0), n, replacement=True, generator=generator)
-    h = edges[1] - edges[0]
-    return grid[cell] + h * (torch.rand(n, 2, generator=generator, dtype=torch.float64) - 0.5)
 
 
-def cfg_mixture(w: float, label: int = 0, n: int = 2000, n_steps: int = 30, process_name: str = "edm",
-                seed: int = 0) -> dict:
-    r"""Compute function of chapter 11's 2-D panel: CFG samples of a ``gmm_2d`` class with the exact models.
-
-    Returns dict(x (n, 2) CFG samples, exact (n, 2) samples of $q(x_0\mid y)$, tilted (n, 2) samples of
-    $q(x_0\mid y)^w q(x_0)^{1-w}$, sw_exact, sw_tilted (SW of the CFG samples to each), floor_exact, floor_tilted
-    (SW between two sets of size n of the same law), sw_tilted_exact (tilted vs conditional), mass (the
-    fraction of samples nearest, by responsibility, to each component of the class)).
-    """
-    from .denoiser import Denoiser
-    from .metrics import sliced_wasserstein
-    from .processes import make_process
-    from .toys import gmm_2d
-    gmm, process = gmm_2d(), make_process(process_name)
-    if int(label) != label or label not in (0, 1, 2):
-        raise ValueError(f"label must be 0, 1 or 2 (the classes of gmm_2d); got {label!r}")
-    w = _check_w(w)
-    g = torch.Generator().manual_seed(seed)
-    cfg = ClassifierFreeGuidance(MixturePredictor(gmm, process, null_label=3), w, null_label=3)
-    timer = "karras" if process_name in ("edm", "ve") else "log_snr"
-    x = Denoiser(process, cfg, "heun", timer).sample(n, n_steps, shape=(2,), generator=g, y=int(label))
-    part = gmm.restrict(int(label))
-    exact, exact2 = part.sample(n, generator=g), part.sample(n, generator=g)
-    tilted, tilted2 = tilted_samples(gmm, int(label), w, n, generator=g), tilted_samples(gmm, int(label), w, n, generator=g)
-
-    def sw(a, b):
-        return float(sliced_wasserstein(a, b, generator=torch.Generator().manual_seed(seed)))
-
-    mass = torch.bincount(part.responsibilities(x).argmax(1), minlength=part.n_components).double() / n
-    return dict(x=x, exact=exact, tilted=tilted, sw_exact=sw(x, exact), sw_tilted=sw(x, tilted),
-                floor_exact=sw(exact2, exact), floor_tilted=sw(tilted2, tilted), sw_tilted_exact=sw(tilted, exact),
-                mass=mass.tolist(), exact_mass=part.weights.tolist())
-
-
-def cfg_sample(model, w: float, y: Tensor, n_steps: int = 8, integrator: str = "euler", timer: str = "karras",
-               generator: torch.Generator | None = None) -> Tensor:
-    """Class-conditional samples (len(y), 1, 28, 28) of a shipped checkpoint with classifier-free guidance scale w."""
-    from .denoiser import Denoiser
-    cfg = ClassifierFreeGuidance(model.predictor, w, null_label=10)
-    den = Denoiser(model.process, cfg, integrator, timer, shape=(1, 28, 28))
-    x_T = den.prior(len(y), (1, 28, 28), generator, dtype=torch.float32)
-    with torch.no_grad():
-        return den.sample(x_T, n_steps, generator=generator, y=y).float()
-
-
-def within_class_diversity(features: Tensor, y: Tensor) -> float:
-    """Mean Euclidean distance between the features of two different samples of the same class, over all classes."""
-    dists = []
-    for c in y.unique():
-        f = features[y == c]
-        if len(f) >= 2:
-            d = torch.cdist(f, f)
-            dists.append(d[~torch.eye(len(f), dtype=torch.bool)])
-    if not dists:
-        raise ValueError("need at least two samples of one class")
-    return float(torch.cat(dists).mean())
-
-
-def guidance_table(model, classifier, ws, n_per_class: int = 4, n_steps: int = 8, seed: int = 0) -> list[dict]:
-    """For each w: conditional accuracy (the classifier reads the asked-for label) and within-class diversity (mean
-    pairwise distance of classifier features) of 10·n_per_class guided samples; the same noise for every w."""
-    from .metrics import classifier_features, conditional_accuracy
-    y = torch.arange(10).repeat_interleave(n_per_class)
-    rows = []
-    for w in ws:
-        x = cfg_sample(model, w, y, n_steps, generator=torch.Generator().manual_seed(seed))
-        rows.append(dict(w=float(w), accuracy=conditional_accuracy(classifier, x, y),
-                         diversity=within_class_diversity(classifier_features(classifier, x), y), x=x))
-    return rows
-
-
-def play_guidance(name: str = "mnist-flow", w: float = 2.0, label: int = 3, n: int = 8, n_steps: int = 8,
-                  seed: int = 0) -> dict:
-    """Compute function of chapter 11's MNIST panel: n samples of one digit at guidance scale w (0 ≤ w ≤ 8).
-
-    Returns dict(x (n, 1, 28, 28), w, label)."""
-    from .pretrained import _CACHE, load
-    w = _check_w(w)
-    if not 0 <= w <= 8:
-        raise ValueError(f"w must lie in [0, 8]; got {w}")
-    if isinstance(label, bool) or int(label) != label or not 0 <= label <= 9:
-        raise ValueError(f"label must be an integer in 0–9; got {label!r}")
-    model = _CACHE.get(name) or _CACHE.setdefault(name, load(name))
-    y = torch.full((int(n),), int(label), dtype=torch.long)
-    x = cfg_sample(model, w, y, n_steps, generator=torch.Generator().manual_seed(seed))
-    return dict(x=x, w=w, label=int(label))
-
-
-def inpaint(model, x0: Tensor, mask: Tensor, method: str = "dps", n_steps: int = 20, zeta: float = 1.0,
-            eta: float = 1.0, timer: str = "karras", generator: torch.Generator | None = None) -> Tensor:
-    """Fill in the unobserved pixels of images x0 (N, 1, 28, 28) seen through ``mask`` (1, 28, 28) (1 = observed) with a
-    shipped checkpoint: ``method`` 'dps' (Chung et al. 2023) or 'projection' (DDNM-style replacement, DDIM(η))."""
-    from .denoiser import Denoiser
-    op = Mask(mask)
-    op.check(x0.shape[1:])
-    y = op(x0)  # the measurement: observed pixels, zeros elsewhere
-    if method == "dps":
-        den = Denoiser(model.process, model.predictor, dps, timer, operator=op, measurement=y, zeta=zeta, eta=eta)
-    elif method == "projection":
-        den = Denoiser(model.process, Projection(model.predictor, model.process, op, y), "ddim", timer, eta=eta)
-    else:
-        raise ValueError(f"method must be 'dps' or 'projection'; got {method!r}")
-    x_T = den.prior(len(x0), tuple(x0.shape[1:]), generator, dtype=torch.float32)
-    return den.sample(x_T, n_steps, generator=generator).float()

@@ -21,8 +21,9 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from .checks import require_float_tensor
 from .processes import Process
-from .timers import check_grid
+from .timers import require_grid
 
 __all__ = ["euler", "heun", "ddim", "ddpm", "dpmpp_1", "dpmpp_2s", "dpmpp_2m", "euler_maruyama", "langevin_corrector",
            "predictor_corrector", "euler_step", "heun_step", "ddim_step", "ddpm_step", "dpmpp_1_step",
@@ -37,12 +38,6 @@ def _coef(process: Process, t: float) -> tuple[float, float, float, float]:
     return process.at(t)
 
 
-def _check_x(x) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch tensor (the start x_T); got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor; got dtype {x.dtype}")
-    return x
 
 
 def _noise(x: Tensor, generator: torch.Generator | None) -> Tensor:
@@ -77,8 +72,8 @@ def pf_ode_velocity(x: Tensor, t: float, predictor: Predictor, process: Process,
 
 
 def _prepare(x, ts, process: Process) -> tuple[Tensor, list[float]]:
-    x = _check_x(x)
-    ts = check_grid(ts, process)
+    x = require_float_tensor("x", x, "the start x_T")
+    ts = require_grid(ts, process)
     return x, ts.tolist()
 
 
@@ -95,7 +90,7 @@ def _euler_step(x, t, t_next, predictor, process, cond):
 
 def euler_step(x: Tensor, t: float, t_next: float, predictor: Predictor, process: Process, **cond) -> Tensor:
     r"""One Euler step of the PF-ODE: $x_{next} = x + (t_{next} - t)\,(\dot\alpha_t\hat x_0 + \dot\sigma_t\hat\varepsilon)$."""
-    return _euler_step(_check_x(x), float(t), float(t_next), predictor, process, cond)[0]
+    return _euler_step(require_float_tensor("x", x, "the start x_T"), float(t), float(t_next), predictor, process, cond)[0]
 
 
 def euler(x: Tensor, ts, predictor: Predictor, process: Process, *, generator=None, callback=None, **cond) -> Tensor:
@@ -122,7 +117,7 @@ def heun_step(x: Tensor, t: float, t_next: float, predictor: Predictor, process:
 
     Into σ = 0 the velocity is not evaluated at the end point and the step is Euler's.
     """
-    return _heun_step(_check_x(x), float(t), float(t_next), predictor, process, cond)[0]
+    return _heun_step(require_float_tensor("x", x, "the start x_T"), float(t), float(t_next), predictor, process, cond)[0]
 
 
 def _churn(x, t, gamma, s_noise, process, generator):
@@ -208,7 +203,7 @@ def ddim_step(x: Tensor, t: float, t_next: float, predictor: Predictor, process:
     """
     _check_eta(eta)
     _check_backwards(t, t_next)
-    return _ddim_step(_check_x(x), float(t), float(t_next), predictor, process, float(eta), generator, cond)[0]
+    return _ddim_step(require_float_tensor("x", x, "the start x_T"), float(t), float(t_next), predictor, process, float(eta), generator, cond)[0]
 
 
 def ddim(x: Tensor, ts, predictor: Predictor, process: Process, *, eta: float = 0.0, generator=None, callback=None,
@@ -245,7 +240,7 @@ def ddpm_step(x: Tensor, t: float, t_next: float, predictor: Predictor, process:
     $\sigma_{t|s}^2 = \sigma_t^2 - \alpha_{t|s}^2\sigma_s^2$.
     """
     _check_backwards(t, t_next)
-    return _ddpm_step(_check_x(x), float(t), float(t_next), predictor, process, generator, cond)[0]
+    return _ddpm_step(require_float_tensor("x", x, "the start x_T"), float(t), float(t_next), predictor, process, generator, cond)[0]
 
 
 def ddpm(x: Tensor, ts, predictor: Predictor, process: Process, *, generator=None, callback=None, **cond) -> Tensor:
@@ -278,7 +273,7 @@ def _dpm_first_order(x, t, t_next, D, process):
 
 def dpmpp_1_step(x: Tensor, t: float, t_next: float, predictor: Predictor, process: Process, **cond) -> Tensor:
     r"""DPM-Solver++ first order (Lu et al. 2022, eq. 9 with k = 1): $x_s = \tfrac{\sigma_s}{\sigma_t}x_t - \alpha_s(e^{-h}-1)\hat x_0$."""
-    x = _check_x(x)
+    x = require_float_tensor("x", x, "the start x_T")
     x0_hat = _predict(predictor, x, float(t), "x0", cond)
     if _coef(process, float(t_next))[1] == 0:
         return x0_hat.clone()  # explicit branch: λ_s = ∞, never log(0)
@@ -367,7 +362,7 @@ def euler_maruyama_step(x: Tensor, t: float, t_next: float, predictor: Predictor
                         generator: torch.Generator | None = None, **cond) -> Tensor:
     r"""One Euler–Maruyama step of the reverse SDE $dx = [f_t x - g_t^2\nabla\log p_t]dt + g_t d\bar W$, written as
     $dx = [\hat v + \tfrac{g_t^2}{2\sigma_t}\hat\varepsilon]dt + g_t d\bar W$ (no $f_t$, which is infinite at α = 0)."""
-    return _em_step(_check_x(x), float(t), float(t_next), predictor, process, generator, cond)[0]
+    return _em_step(require_float_tensor("x", x, "the start x_T"), float(t), float(t_next), predictor, process, generator, cond)[0]
 
 
 def euler_maruyama(x: Tensor, ts, predictor: Predictor, process: Process, *, generator=None, callback=None,
@@ -386,7 +381,7 @@ def langevin_corrector(x: Tensor, t: float, predictor: Predictor, process: Proce
     by $\alpha_i = 1 - \beta_i \approx 1$): $x \leftarrow x + \epsilon\nabla\log p_t(x)
     + \sqrt{2\epsilon}\,z$, with $\epsilon = 2(r\,\overline{\|z\|}/\overline{\|\nabla\log p_t\|})^2$ (norms averaged over the batch, as in
     Song et al.'s code; r = ``snr``). Needs σ_t > 0."""
-    x = _check_x(x)
+    x = require_float_tensor("x", x, "the start x_T")
     if not (snr > 0 and math.isfinite(snr)):
         raise ValueError(f"snr must be a finite number > 0; got {snr!r}")
     if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 0:

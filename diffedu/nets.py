@@ -10,7 +10,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-__all__ = ["time_embedding", "MLP", "NULL_CLASS", "check_labels", "UNet", "edm_preconditioning", "EDMPrecond"]
+__all__ = ["time_embedding", "MLP", "NULL_CLASS", "require_labels", "UNet", "edm_preconditioning", "EDMPrecond"]
 
 
 def time_embedding(t: Tensor, dim: int, max_period: float = 10_000.0) -> Tensor:
@@ -58,7 +58,7 @@ class MLP(nn.Module):
 NULL_CLASS = 10  # label index meaning "no label" (classifier-free guidance drops labels to this class)
 
 
-def check_labels(y: Tensor | None, batch: int, device=None) -> Tensor:
+def require_labels(y: Tensor | None, batch: int, device=None) -> Tensor:
     """Labels y of shape (B,) with values in 0–9 or NULL_CLASS = 10 (no label); None → all NULL_CLASS."""
     if y is None:
         return torch.full((batch,), NULL_CLASS, dtype=torch.long, device=device)
@@ -153,7 +153,7 @@ class UNet(nn.Module):
         B = x_t.shape[0]
         if not isinstance(t, Tensor) or t.shape != (B,):
             raise ValueError(f"t must be a tensor of shape ({B},); got {getattr(t, 'shape', t)}")
-        y = check_labels(y, B, x_t.device)
+        y = require_labels(y, B, x_t.device)
         emb = self.t_mlp(time_embedding(self.t_scale * t.float(), self.emb_dim).to(x_t.dtype))  # (B, emb_dim)
         emb = emb + self.label_emb(y)
         n_levels = len(self.downsample) + 1

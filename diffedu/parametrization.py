@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .processes import Process, _as_tensor, expand_like
+from .processes import Process, as_tensor, expand_like
 
 __all__ = ["KINDS", "coefficients", "convert", "eps_to_x0", "x0_to_eps", "x0_to_score", "score_to_x0",
            "eps_to_score", "score_to_eps", "x0_to_velocity", "velocity_to_x0", "Predictor"]
@@ -27,14 +27,14 @@ __all__ = ["KINDS", "coefficients", "convert", "eps_to_x0", "x0_to_eps", "x0_to_
 KINDS = ("x0", "eps", "score", "velocity")
 
 
-def _check_kind(kind: str, name: str) -> None:
+def require_kind(kind: str, name: str) -> None:
     if kind not in KINDS:
         raise ValueError(f"{name} must be one of {KINDS}; got {kind!r}")
 
 
 def coefficients(kind: str, t, process: Process) -> tuple[Tensor, Tensor]:
     r"""The pair (a, b) with target $= a\,x_0 + b\,\varepsilon$ for a kind of prediction at time t."""
-    _check_kind(kind, "kind")
+    require_kind(kind, "kind")
     alpha_t, sigma_t, d_alpha_t, d_sigma_t = process.coefficients(t)
     one, zero = torch.ones_like(alpha_t), torch.zeros_like(alpha_t)
     return {"x0": (one, zero), "eps": (zero, one), "score": (zero, -1 / sigma_t),
@@ -49,15 +49,15 @@ def convert(pred: Tensor, src: str, dst: str, x_t: Tensor, t, process: Process) 
     then returns $c\,x_0 + d\,\varepsilon$ with (c, d) the coefficients of ``dst``. Where the system is singular
     (σ_t = 0 or α_t = 0, the ends of the process) it raises a ValueError instead of dividing by zero.
     """
-    _check_kind(src, "src")
-    _check_kind(dst, "dst")
+    require_kind(src, "src")
+    require_kind(dst, "dst")
     if not isinstance(pred, Tensor) or not isinstance(x_t, Tensor):
         raise TypeError("pred and x_t must be torch tensors")
     if pred.shape != x_t.shape:
         raise ValueError(f"pred and x_t must have the same shape; got pred {tuple(pred.shape)} and x_t {tuple(x_t.shape)}")
     if src == dst:
         return pred
-    t = _as_tensor(t, like=x_t)
+    t = as_tensor(t, like=x_t)
     alpha_t, sigma_t = (expand_like(c, x_t) for c in process.coefficients(t)[:2])
     a, b = (expand_like(c, x_t) for c in coefficients(src, t, process))
     c, d = (expand_like(c, x_t) for c in coefficients(dst, t, process))
@@ -123,16 +123,16 @@ class Predictor:
     """
 
     def __init__(self, net: Callable[..., Tensor], kind: str, process: Process):
-        _check_kind(kind, "kind")
+        require_kind(kind, "kind")
         if not callable(net):
             raise TypeError(f"net must be callable; got {type(net).__name__}")
         self.net, self.kind, self.process = net, kind, process
 
     def __call__(self, x_t: Tensor, t, kind: str = "x0", **cond) -> Tensor:
-        _check_kind(kind, "kind")
+        require_kind(kind, "kind")
         if not isinstance(x_t, Tensor) or x_t.ndim < 1:
             raise ValueError("x_t must be a tensor with a batch dimension, shape (B, ...)")
-        t = self.process.check_t(_as_tensor(t, like=x_t).to(x_t.device))
+        t = self.process.require_t(as_tensor(t, like=x_t).to(x_t.device))
         t_batch = t.expand(x_t.shape[0]) if t.ndim == 0 else t
         if t_batch.shape != (x_t.shape[0],):
             raise ValueError(f"t must be a scalar or have one entry per sample ({x_t.shape[0]}); got shape "

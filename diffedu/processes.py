@@ -18,10 +18,12 @@ import torch
 from torch import Tensor
 from torch.nn.functional import softplus
 
-__all__ = ["Process", "VP", "CosineVP", "VE", "EDM", "RectifiedFlow", "DiscreteDDPM", "make_process", "PROCESSES"]
+from .checks import require_positive
+
+__all__ = ["Process", "VP", "CosineVP", "VE", "EDM", "RectifiedFlow", "DiscreteDDPM", "SubVP", "make_process", "PROCESSES", "as_tensor"]
 
 
-def _as_tensor(t, like: Tensor | None = None) -> Tensor:
+def as_tensor(t, like: Tensor | None = None) -> Tensor:
     if isinstance(t, Tensor):
         return t if t.is_floating_point() else t.to(torch.get_default_dtype())
     dtype = like.dtype if like is not None and like.is_floating_point() else torch.get_default_dtype()
@@ -57,9 +59,9 @@ class Process:
         return 2 * self._sigma(t) * self._d_sigma(t)
 
     # --- public API ------------------------------------------------------------------------------------
-    def check_t(self, t, name: str = "t") -> Tensor:
+    def require_t(self, t, name: str = "t") -> Tensor:
         """Return t as a tensor, raising ValueError if any value lies outside [t_min, t_max] or is NaN."""
-        t = _as_tensor(t)
+        t = as_tensor(t)
         bad = torch.isnan(t) | (t < self.t_min) | (t > self.t_max)
         if bool(bad.any()):
             raise ValueError(
@@ -69,28 +71,28 @@ class Process:
 
     def alpha(self, t) -> Tensor:
         r"""Signal scale $\alpha_t$."""
-        return self._alpha(self.check_t(t))
+        return self._alpha(self.require_t(t))
 
     def sigma(self, t) -> Tensor:
         r"""Noise scale $\sigma_t$."""
-        return self._sigma(self.check_t(t))
+        return self._sigma(self.require_t(t))
 
     def d_alpha(self, t) -> Tensor:
         r"""$\dot\alpha_t = d\alpha_t/dt$."""
-        return self._d_alpha(self.check_t(t))
+        return self._d_alpha(self.require_t(t))
 
     def d_sigma(self, t) -> Tensor:
         r"""$\dot\sigma_t = d\sigma_t/dt$."""
-        return self._d_sigma(self.check_t(t))
+        return self._d_sigma(self.require_t(t))
 
     def f(self, t) -> Tensor:
         r"""Drift coefficient of the forward SDE, $f(t) = \dot\alpha_t / \alpha_t = \tfrac{d}{dt}\log\alpha_t$."""
-        t = self.check_t(t)
+        t = self.require_t(t)
         return self._d_alpha(t) / self._alpha(t)
 
     def g2(self, t) -> Tensor:
         r"""Squared diffusion coefficient $g(t)^2 = \tfrac{d\sigma_t^2}{dt} - 2 f(t)\sigma_t^2$ (finite at σ = 0)."""
-        t = self.check_t(t)
+        t = self.require_t(t)
         return self._d_sigma2(t) - 2 * self._d_alpha(t) / self._alpha(t) * self._sigma(t) ** 2
 
     def g(self, t) -> Tensor:
@@ -99,12 +101,12 @@ class Process:
 
     def log_snr(self, t) -> Tensor:
         r"""Log signal-to-noise ratio $\lambda_t = \log(\alpha_t^2 / \sigma_t^2)$."""
-        t = self.check_t(t)
+        t = self.require_t(t)
         return 2 * (self._alpha(t).log() - self._sigma(t).log())
 
     def t_of_log_snr(self, lambda_t) -> Tensor:
         r"""Inverse of $\lambda_t$: the time at which the log-SNR equals ``lambda_t`` (exact, no root finding)."""
-        lambda_t = _as_tensor(lambda_t)
+        lambda_t = as_tensor(lambda_t)
         lo, hi = self.log_snr_range()
         lo_slack, hi_slack = self.log_snr_range(slack=True)
         bad = torch.isnan(lambda_t) | (lambda_t < lo_slack) | (lambda_t > hi_slack)
@@ -137,13 +139,13 @@ class Process:
             raise ValueError(f"x0 and eps must have the same shape; got x0 {tuple(x0.shape)} and eps {tuple(eps.shape)}")
         if not (x0.is_floating_point() and eps.is_floating_point()):
             raise TypeError(f"x0 and eps must be floating-point tensors; got {x0.dtype} and {eps.dtype}")
-        t = _as_tensor(t, like=x0)
+        t = as_tensor(t, like=x0)
         alpha_t, sigma_t = expand_like(self.alpha(t), x0), expand_like(self.sigma(t), x0)
         return alpha_t * x0 + sigma_t * eps
 
     def coefficients(self, t) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         r"""$(\alpha_t, \sigma_t, \dot\alpha_t, \dot\sigma_t)$ in one call."""
-        t = self.check_t(t)
+        t = self.require_t(t)
         return self._alpha(t), self._sigma(t), self._d_alpha(t), self._d_sigma(t)
 
     def at(self, t: float) -> tuple[float, float, float, float]:
@@ -178,14 +180,6 @@ def expand_like(coef: Tensor, x: Tensor) -> Tensor:
     return coef.reshape(-1, *([1] * (x.ndim - 1)))
 
 
-def _positive(name: str, value: float, allow_zero: bool = False) -> float:
-    value = float(value)
-    ok = value >= 0 if allow_zero else value > 0
-    if not ok or not math.isfinite(value):
-        raise ValueError(f"{name} must be {'≥ 0' if allow_zero else '> 0'} and finite; got {value}")
-    return value
-
-
 class VP(Process):
     r"""Variance-preserving process with a linear $\beta(t) = \beta_{min} + t(\beta_{max} - \beta_{min})$ on [0, 1].
 
@@ -196,14 +190,17 @@ class VP(Process):
     name = "vp"
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0):
-        self.beta_min = _positive("beta_min", beta_min, allow_zero=True)
-        self.beta_max = _positive("beta_max", beta_max)
+        self.beta_min = require_positive("beta_min", beta_min, allow_zero=True)
+        self.beta_max = require_positive("beta_max", beta_max)
         if self.beta_max < self.beta_min:
             raise ValueError(f"beta_max must be ≥ beta_min = {beta_min}; got {beta_max}")
 
     def beta(self, t) -> Tensor:
         r"""$\beta(t) = \beta_{min} + t(\beta_{max} - \beta_{min})$."""
-        return self.beta_min + self.check_t(t) * (self.beta_max - self.beta_min)
+        return self.beta_min + self.require_t(t) * (self.beta_max - self.beta_min)
+
+    def _beta(self, t: Tensor) -> Tensor:
+        return self.beta_min + t * (self.beta_max - self.beta_min)
 
     def _integral_beta(self, t: Tensor) -> Tensor:
         return self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t**2
@@ -215,7 +212,7 @@ class VP(Process):
         return (-torch.expm1(-self._integral_beta(t))).sqrt()
 
     def _d_alpha(self, t):
-        return -0.5 * (self.beta_min + t * (self.beta_max - self.beta_min)) * self._alpha(t)
+        return -0.5 * self._beta(t) * self._alpha(t)
 
     def _d_sigma(self, t):
         return -self._alpha(t) * self._d_alpha(t) / self._sigma(t)
@@ -232,6 +229,40 @@ class VP(Process):
         return (-self.beta_min + (self.beta_min**2 + 2 * slope * integral).sqrt()) / slope
 
 
+class SubVP(VP):
+    r"""Sub-VP SDE (Song et al. 2021, eq. 12): VP's drift $-\tfrac12\beta x$ with $g^2 = \beta(t)(1 - e^{-2B(t)})$,
+    $B(t) = \int_0^t\beta$. Its kernel has $\alpha_t = e^{-B/2}$ (as VP) and $\sigma_t = 1 - e^{-B} = 1 - \alpha_t^2$,
+    below VP's $\sqrt{1 - \alpha_t^2}$: not variance preserving (chapter 07 derives the kernel)."""
+
+    name = "subvp"
+
+    def _sigma(self, t):
+        return -torch.expm1(-self._integral_beta(t))  # 1 − e^{−B}
+
+    def _d_sigma(self, t):
+        return self._beta(t) * torch.exp(-self._integral_beta(t))
+
+    def _d_sigma2(self, t):
+        return 2 * self._sigma(t) * self._d_sigma(t)
+
+    def g2_formula(self, t) -> Tensor:
+        r"""Song et al.'s $g(t)^2 = \beta(t)(1 - e^{-2B(t)})$, written directly (an independent check of ``g2``)."""
+        t = self.require_t(t)
+        return self._beta(t) * -torch.expm1(-2 * self._integral_beta(t))
+
+    def _t_of_log_snr(self, lambda_t):
+        # λ = log(a / (1 − a)²) with a = α² = e^{−B}: the root of r a² − (2r + 1) a + r = 0 in (0, 1), r = e^λ,
+        # written as 2r / ((2r + 1) + √(4r + 1)) (no cancellation at large r; a → 1 as λ → ∞), in float64.
+        r = lambda_t.to(torch.float64).exp()
+        a = 2 * r / ((2 * r + 1) + (4 * r + 1).sqrt())
+        a = torch.where(torch.isinf(r), torch.ones_like(a), a)  # λ = +∞: no noise, t = 0
+        integral = -a.log()
+        slope = self.beta_max - self.beta_min
+        if slope == 0:
+            return (integral / self.beta_min).to(lambda_t.dtype)
+        return ((-self.beta_min + (self.beta_min**2 + 2 * slope * integral).sqrt()) / slope).to(lambda_t.dtype)
+
+
 class CosineVP(Process):
     r"""Cosine variance-preserving process (Nichol & Dhariwal 2021) on [0, 1].
 
@@ -242,7 +273,7 @@ class CosineVP(Process):
     name = "cosine"
 
     def __init__(self, s: float = 0.008):
-        self.s = _positive("s", s)
+        self.s = require_positive("s", s)
 
     def _phase(self, t):
         return 0.5 * math.pi * (t + self.s) / (1 + self.s)
@@ -278,8 +309,8 @@ class VE(Process):
     name = "ve"
 
     def __init__(self, sigma_min: float = 0.01, sigma_max: float = 50.0):
-        self.sigma_min = _positive("sigma_min", sigma_min)
-        self.sigma_max = _positive("sigma_max", sigma_max)
+        self.sigma_min = require_positive("sigma_min", sigma_min)
+        self.sigma_max = require_positive("sigma_max", sigma_max)
         if self.sigma_max <= self.sigma_min:
             raise ValueError(f"sigma_max must be > sigma_min = {sigma_min}; got {sigma_max}")
 
@@ -308,8 +339,8 @@ class EDM(Process):
     name = "edm"
 
     def __init__(self, sigma_max: float = 80.0, sigma_data: float = 0.5):
-        self.sigma_max = _positive("sigma_max", sigma_max)
-        self.sigma_data = _positive("sigma_data", sigma_data)
+        self.sigma_max = require_positive("sigma_max", sigma_max)
+        self.sigma_data = require_positive("sigma_data", sigma_data)
         self.t_max = self.sigma_max
 
     def _alpha(self, t):
@@ -367,8 +398,8 @@ class DiscreteDDPM(Process):
         if betas is None:
             if int(T) != T or T < 1:
                 raise ValueError(f"T must be a positive integer; got {T}")
-            _positive("beta_1", beta_1)
-            _positive("beta_T", beta_T)
+            require_positive("beta_1", beta_1)
+            require_positive("beta_T", beta_T)
             betas = torch.linspace(beta_1, beta_T, int(T), dtype=torch.float64)
         betas = torch.as_tensor(betas, dtype=torch.float64).flatten()
         if betas.numel() == 0 or bool(((betas <= 0) | (betas >= 1) | torch.isnan(betas)).any()):
@@ -413,11 +444,11 @@ class DiscreteDDPM(Process):
         return f"DiscreteDDPM(T={self.T}, beta_1={self.betas[0].item():g}, beta_T={self.betas[-1].item():g})"
 
 
-PROCESSES = {"vp": VP, "cosine": CosineVP, "ve": VE, "edm": EDM, "flow": RectifiedFlow, "ddpm": DiscreteDDPM}
+PROCESSES = {"vp": VP, "subvp": SubVP, "cosine": CosineVP, "ve": VE, "edm": EDM, "flow": RectifiedFlow, "ddpm": DiscreteDDPM}
 
 
 def make_process(name: str, **params) -> Process:
-    """Build a process by name: one of 'vp', 'cosine', 've', 'edm', 'flow', 'ddpm'."""
+    """Build a process by name: one of 'vp', 'subvp', 'cosine', 've', 'edm', 'flow', 'ddpm'."""
     if name not in PROCESSES:
         raise ValueError(f"unknown process name {name!r}; choose one of {sorted(PROCESSES)}")
     return PROCESSES[name](**params)

@@ -4,11 +4,14 @@ from __future__ import annotations
 import os
 import random
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["device", "check_device", "check_output_path", "seed", "quick", "banner", "one_thread"]
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"  # the course's shipped data and checkpoints
+
+__all__ = ["DATA_DIR", "device", "seed", "quick", "banner", "one_thread"]
 
 
 def device() -> torch.device:
@@ -21,41 +24,6 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
-def check_device(value, name: str = "device") -> torch.device:
-    """``value`` (a string or torch.device; None = :func:`device`) as a torch.device that exists here, else a
-    ValueError naming ``name``: 'cpu', 'cuda' or 'cuda:N' with CUDA present, or 'mps' where Apple's MPS is."""
-    if value is None:
-        return device()
-    try:
-        dev = torch.device(value)
-    except (RuntimeError, TypeError):
-        dev = None
-    if dev is None or dev.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"{name} must be 'cpu', 'cuda', 'cuda:N' or 'mps'; got {value!r}")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"{name} is {value!r}, but this torch ({torch.__version__}) sees no CUDA device; use 'cpu'")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ValueError(f"{name} is {value!r}, but only {torch.cuda.device_count()} CUDA device(s) exist")
-    mps = getattr(torch.backends, "mps", None)
-    if dev.type == "mps" and not (mps is not None and mps.is_available()):
-        raise ValueError(f"{name} is {value!r}, but Apple's MPS is not available here; use 'cpu'")
-    return dev
-
-
-def check_output_path(path, name: str, directory: bool = False):
-    """Fail before the work, not after it: the folder that ``path`` writes into must exist (or be creatable, for a
-    ``directory``) and ``path`` must not be a folder (a file when ``directory``). Returns a ``pathlib.Path``."""
-    from pathlib import Path
-    p = Path(path)
-    if directory:
-        if p.exists() and not p.is_dir():
-            raise ValueError(f"{name} must be a folder; {p} is a file")
-        return p
-    if p.is_dir():
-        raise ValueError(f"{name} must be a file path; {p} is a folder")
-    if not p.parent.is_dir():
-        raise ValueError(f"{name}: the folder {p.parent} does not exist")
-    return p
 
 
 def seed(value: int = 0) -> torch.Generator:

@@ -28,7 +28,7 @@ from torch import Tensor
 
 from .processes import Process
 
-__all__ = ["uniform", "cosine", "karras", "log_snr", "make_grid", "TIMERS", "noise_level", "check_grid"]
+__all__ = ["uniform", "cosine", "karras", "log_snr", "make_grid", "TIMERS", "noise_level", "require_grid"]
 
 SIGMA_MIN_DEFAULT = 0.002  # EDM's smallest noise level (Karras et al. 2022, Table 1)
 
@@ -38,15 +38,15 @@ def _check_args(process: Process, n_steps: int, t_start, t_end) -> tuple[int, fl
         raise TypeError(f"process must be a diffedu Process; got {type(process).__name__}")
     if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
         raise ValueError(f"n_steps must be an integer ≥ 1; got {n_steps!r}")
-    t_start = process.t_max if t_start is None else float(process.check_t(float(t_start), "t_start"))
-    t_end = process.t_min if t_end is None else float(process.check_t(float(t_end), "t_end"))
+    t_start = process.t_max if t_start is None else float(process.require_t(float(t_start), "t_start"))
+    t_end = process.t_min if t_end is None else float(process.require_t(float(t_end), "t_end"))
     if not t_start > t_end:
         raise ValueError(f"t_start must be > t_end (time runs data → noise, sampling runs backwards); "
                          f"got t_start={t_start:g}, t_end={t_end:g}")
     return int(n_steps), t_start, t_end
 
 
-def check_grid(ts, process: Process, name: str = "ts") -> Tensor:
+def require_grid(ts, process: Process, name: str = "ts") -> Tensor:
     """Return ``ts`` as a float64 1-D tensor after checking: ≥ 2 points, finite, strictly decreasing, in range."""
     if not isinstance(ts, Tensor):
         ts = torch.as_tensor(ts, dtype=torch.float64)
@@ -58,7 +58,7 @@ def check_grid(ts, process: Process, name: str = "ts") -> Tensor:
     if not bool((ts[1:] < ts[:-1]).all()):
         raise ValueError(f"{name} must be strictly decreasing (from noise t_0 = t_max down to data); got "
                          f"{ts[:6].tolist()}{' …' if ts.numel() > 6 else ''}")
-    process.check_t(ts, name)
+    process.require_t(ts, name)
     return ts
 
 

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from .parametrization import convert
-from .processes import Process, _as_tensor
+from .processes import Process, as_tensor
 
 __all__ = ["GaussianMixture", "gmm_2d", "gmm_1d", "gmm_nd", "sample_2d", "DATASETS_2D"]
 
@@ -120,7 +120,7 @@ class GaussianMixture:
         if process is None:
             alpha_t, sigma_t = torch.ones((), dtype=dtype, device=device), torch.zeros((), dtype=dtype, device=device)
         else:
-            t = _as_tensor(t, like=x_t)
+            t = as_tensor(t, like=x_t)
             alpha_t, sigma_t = (c.to(dtype=dtype, device=device) for c in process.coefficients(t)[:2])
             if alpha_t.ndim == 1:  # one t per sample
                 if alpha_t.shape[0] != x_t.shape[0]:
@@ -147,6 +147,10 @@ class GaussianMixture:
     def log_prob(self, x_t: Tensor, t=None, process: Process | None = None) -> Tensor:
         r"""$\log p_t(x_t)$; with no process, the data density $\log q(x_0)$."""
         return torch.logsumexp(self._components(x_t, t, process)[0], dim=-1)
+
+    def log_responsibilities(self, x_t: Tensor, t=None, process: Process | None = None) -> Tensor:
+        r"""$\log P(k\mid x_t)$, shape (N, K) (computed in log space: exact where a responsibility underflows)."""
+        return torch.log_softmax(self._components(x_t, t, process)[0], dim=-1)
 
     def responsibilities(self, x_t: Tensor, t=None, process: Process | None = None) -> Tensor:
         r"""Posterior over components $P(k\mid x_t)$, shape (N, K)."""
@@ -175,7 +179,7 @@ class GaussianMixture:
 
     def marginal(self, t, process: Process) -> "GaussianMixture":
         r"""The mixture $p_t$ itself: weights $\pi_k$, means $\alpha_t\mu_k$, covariances $\alpha_t^2\Sigma_k + \sigma_t^2 I$."""
-        alpha_t, sigma_t = (c.item() for c in process.coefficients(_as_tensor(float(t), like=self.means))[:2])  # in the mixture's dtype
+        alpha_t, sigma_t = (c.item() for c in process.coefficients(as_tensor(float(t), like=self.means))[:2])  # in the mixture's dtype
         eye = torch.eye(self.dim, dtype=self.covs.dtype)
         return GaussianMixture(self.weights, alpha_t * self.means, alpha_t**2 * self.covs + sigma_t**2 * eye,
                                self.labels, dtype=self.means.dtype)

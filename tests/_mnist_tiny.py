@@ -1,8 +1,9 @@
 """A tiny MNIST subset and tiny checkpoints written to a temporary folder, for fast CPU tests."""
 import torch
 
-from diffedu.data import MnistData, load_mnist
-from diffedu.train import save_checkpoint, train_diffusion
+from diffedu.mnist.data import MnistData, load_mnist
+from diffedu.mnist.pretrained import save_checkpoint
+from diffedu.mnist.train import train_diffusion
 
 _CACHE = {}
 

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from diffedu import bench_mnist
+from diffedu.mnist import bench as bench_mnist
 from _mnist_tiny import tiny_data
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from diffedu import GaussianMixture, make_process
-from diffedu.bench_samplers import (CountingPredictor, _richardson_heun, endpoint_errors, fit_order, fixed_map,
+from diffedu.course.samplers import (CountingPredictor, _richardson_heun, endpoint_errors, fit_order, fixed_map,
                                     log_factor, main, sde_distances, steps_for_nfe)
 from diffedu.integrators import INTEGRATORS
 from diffedu.timers import make_grid
@@ -160,7 +160,7 @@ def test_sde_distances_bookkeeping():
 def test_play_samplers_extremes(nfe, rho, eta, churn):
     """Oracle: finiteness at every slider's extreme values; with η = 0, churn = 0, ρ = 7 and NFE 200 the Heun endpoint
     is within 1e-2 of the exact ODE answer (Richardson-extrapolated Heun; Heun at NFE 200 is accurate to ~1e-3 here)."""
-    from diffedu.bench_samplers import play_samplers
+    from diffedu.course.samplers import play_samplers
     out = play_samplers(nfe, rho, eta, churn, n_points=32)
     for name in ("heun", "ddim"):
         assert bool(torch.isfinite(out[name]["x0"]).all())

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from diffedu import EDM, VE, VP, CosineVP, DiscreteDDPM, RectifiedFlow, gmm_2d
-from diffedu.exercises import check_em_step, check_log_snr, check_noise, check_tweedie, check_velocity, check_vp_alpha
-from diffedu.noising import (ddpm_vs_vp, em_moments, euler_maruyama_forward, log_snr_of, play_mix, play_noising,
+from diffedu.course.exercises import check_em_step, check_log_snr, check_noise, check_tweedie, check_velocity, check_vp_alpha
+from diffedu.course.noising import (ddpm_vs_vp, em_moments, euler_maruyama_forward, log_snr_of, play_mix, play_noising,
                              schedule_curves)
-from diffedu.tweedie import play_tweedie, posterior_mean_mc, roundtrip_errors, tweedie_gap
+from diffedu.course.tweedie import play_tweedie, posterior_mean_mc, roundtrip_errors, tweedie_gap
 
 ALL = [(VP(), 0.5), (CosineVP(), 0.5), (VE(), 0.5), (EDM(), 1.0), (RectifiedFlow(), 0.5), (DiscreteDDPM(1000), 500.0)]
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from diffedu.exercises import (check_corrector_step, check_dsm_target, check_langevin_step, check_pf_drift,
+from diffedu.course.exercises import (check_corrector_step, check_dsm_target, check_langevin_step, check_pf_drift,
                                check_reverse_sde_drift, check_subvp_sigma)
 
 

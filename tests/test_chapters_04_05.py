@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from diffedu.elbo import play_ddim, play_schedule, steps_sweep
-from diffedu.exercises import check_alpha_bar, check_ddim_noise_scale, check_ddim_update, check_posterior
+from diffedu.course.elbo import play_ddim, play_schedule, steps_sweep
+from diffedu.course.exercises import check_alpha_bar, check_ddim_noise_scale, check_ddim_update, check_posterior
 
 
 @pytest.mark.parametrize("T", [10, 1000])

@@ -4,10 +4,10 @@ import math
 import pytest
 import torch
 
-from diffedu.edm_design import play_edm
-from diffedu.exercises import (check_edm_precond, check_karras_sigmas, check_rf_conditional_velocity,
+from diffedu.course.edm_design import play_edm
+from diffedu.course.exercises import (check_edm_precond, check_karras_sigmas, check_rf_conditional_velocity,
                                check_rf_velocity_to_x0)
-from diffedu.flows import play_flows
+from diffedu.course.flows import play_flows
 from diffedu.nets import edm_preconditioning
 
 

@@ -55,20 +55,20 @@ def test_help_and_unknown_command():
 
 
 BAD_FLAGS = [  # (module, argv, the flag the error must name): each is refused before any data is loaded
-    ("train", ["classifier", "--lr", "inf"], "--lr"),
-    ("train", ["classifier", "--batch", "0"], "--batch"),
-    ("train", ["mnist", "--ema", "1.5"], "--ema"),
-    ("train", ["mnist", "--time-budget", "nan"], "--time-budget"),
-    ("train", ["mnist", "--fd-at", "nan"], "--fd-at"),
-    ("train", ["mnist", "--name", "a/b"], "--name"),
-    ("train", ["mnist", "--device", "tpu"], "--device"),
-    ("evaluate", ["--steps", "0"], "--steps"),
-    ("evaluate", ["--n", "10001"], "--n"),
-    ("evaluate", ["--timer", "foo"], "--timer"),
-    ("evaluate", ["--json", "/nonexistent-folder/x.json"], "--json"),
-    ("bench_mnist", ["--steps", "0"], "--steps"),
-    ("bench_mnist", ["--modes", "fp16"], "--modes"),
-    ("bench_samplers", ["--json", "/nonexistent-folder/x.json"], "--json"),
+    ("mnist.train", ["classifier", "--lr", "inf"], "--lr"),
+    ("mnist.train", ["classifier", "--batch", "0"], "--batch"),
+    ("mnist.train", ["mnist", "--ema", "1.5"], "--ema"),
+    ("mnist.train", ["mnist", "--time-budget", "nan"], "--time-budget"),
+    ("mnist.train", ["mnist", "--fd-at", "nan"], "--fd-at"),
+    ("mnist.train", ["mnist", "--name", "a/b"], "--name"),
+    ("mnist.train", ["mnist", "--device", "tpu"], "--device"),
+    ("mnist.evaluate", ["--steps", "0"], "--steps"),
+    ("mnist.evaluate", ["--n", "10001"], "--n"),
+    ("mnist.evaluate", ["--timer", "foo"], "--timer"),
+    ("mnist.evaluate", ["--json", "/nonexistent-folder/x.json"], "--json"),
+    ("mnist.bench", ["--steps", "0"], "--steps"),
+    ("mnist.bench", ["--modes", "fp16"], "--modes"),
+    ("course.samplers", ["--json", "/nonexistent-folder/x.json"], "--json"),
 ]
 
 

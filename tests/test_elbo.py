@@ -1,11 +1,11 @@
-"""Tests for diffedu.elbo: DDPM posterior, composed kernels, ELBO two ways, DDIM family and inversion."""
+"""Tests for diffedu.course.elbo: DDPM posterior, composed kernels, ELBO two ways, DDIM family and inversion."""
 import math
 
 import pytest
 import torch
 
 from diffedu import DiscreteDDPM, Predictor, gmm_2d
-from diffedu.elbo import (check_step, ddim_invert, ddim_sigma_path, elbo_terms, elbo_trajectory, forward_by_composition,
+from diffedu.course.elbo import (require_step, ddim_invert, ddim_sigma_path, elbo_terms, elbo_trajectory, forward_by_composition,
                           gaussian_kl, gaussian_log_prob, posterior, posterior_coefficients, posterior_regression,
                           reverse_mean, train_eps_mlp)
 from diffedu.integrators import ddim, ddpm_step
@@ -144,9 +144,9 @@ def test_bad_inputs(proc):
     with pytest.raises(ValueError, match="n must be an integer step"):
         posterior_coefficients(proc, 0)
     with pytest.raises(ValueError, match="n must be an integer step"):
-        check_step(proc, 2.5)
+        require_step(proc, 2.5)
     with pytest.raises(TypeError, match="DiscreteDDPM"):
-        check_step(object(), 1)
+        require_step(object(), 1)
     with pytest.raises(ValueError, match="var_q and var_p"):
         gaussian_kl(torch.zeros(1, 2), 0.0, torch.zeros(1, 2), 1.0)
     with pytest.raises(ValueError, match="increasing grid"):
@@ -157,7 +157,7 @@ def test_bad_inputs(proc):
 
 def test_clipped_x0_clamps_and_refuses_other_kinds():
     """Oracle: torch.clamp of the wrapped prediction; ddpm/ddim through it stay inside [lo, hi] at the last step."""
-    from diffedu.elbo import ClippedX0
+    from diffedu.course.elbo import ClippedX0
     from diffedu.integrators import ddim
     proc = DiscreteDDPM(100)
     raw = lambda x, t, kind="x0": 5 * x  # noqa: E731  an x̂0 far outside [-1, 1]

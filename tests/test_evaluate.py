@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffedu import evaluate
+from diffedu.mnist import evaluate
 from diffedu.metrics import conditional_accuracy, frechet_distance
 
 
@@ -68,7 +68,7 @@ def test_evaluate_model_counts_network_calls(tmp_path):
     """Oracle: Euler over n steps calls the network exactly n times (a forward hook counts the calls); the metrics are
     finite, accuracy is a fraction, and the FD floor is the same train-vs-test distance computed independently."""
     from _mnist_tiny import tiny_checkpoint, tiny_data
-    from diffedu.pretrained import load
+    from diffedu.mnist.pretrained import load
     tiny_checkpoint(tmp_path, "flow")
     model = load("tiny-flow", folder=tmp_path)
     clf = _tiny_classifier()
@@ -79,7 +79,7 @@ def test_evaluate_model_counts_network_calls(tmp_path):
 
 
 def _tiny_classifier():
-    from diffedu.train import Classifier
+    from diffedu.mnist.models import Classifier
     torch.manual_seed(0)
     return Classifier(width=4, feature_dim=8).eval()
 

@@ -1,11 +1,11 @@
-"""The ``check_…`` functions' own contract (diffedu.exercises). Oracle: the documented replies — a correct answer passes
+"""The ``check_…`` functions' own contract (diffedu.course.exercises). Oracle: the documented replies — a correct answer passes
 however it is computed (in place, in float32), a wrong one fails with a hint, never a deep traceback."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from diffedu import exercises
+from diffedu.course import exercises
 
 
 def test_an_answer_computed_in_place_is_accepted():

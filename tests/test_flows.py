@@ -4,8 +4,8 @@ import torch
 
 from diffedu import RectifiedFlow, gmm_2d
 from diffedu import EDM
-from diffedu.edm_design import loss_weight, precond_variances, sample_edm
-from diffedu.flows import (cfm_loss, conditional_path, conditional_velocity, course_time, excess_length,
+from diffedu.course.edm_design import loss_weight, precond_variances, sample_edm
+from diffedu.course.flows import (cfm_loss, conditional_path, conditional_velocity, course_time, excess_length,
                            marginal_fm_loss, marginal_velocity_mc, straightness, train_velocity,
                            velocity_trajectories)
 from diffedu.nets import MLP, edm_preconditioning

@@ -1,11 +1,11 @@
-"""Heat equation, 1-D Fokker–Planck solver and the reverse η-family (diffedu.fokker_planck)."""
+"""Heat equation, 1-D Fokker–Planck solver and the reverse η-family (diffedu.course.fokker_planck)."""
 import math
 
 import pytest
 import torch
 
 from diffedu import VP, gmm_1d, gmm_2d
-from diffedu.fokker_planck import (fokker_planck_1d, heat_equation_sides, play_density, play_paths,
+from diffedu.course.fokker_planck import (fokker_planck_1d, heat_equation_sides, play_density, play_paths,
                                    reverse_family)
 
 
@@ -86,7 +86,7 @@ def test_play_paths_extremes(n_paths, eta):
 
 def test_reverse_family_refuses_a_grid_that_starts_where_alpha_is_zero():
     """Oracle: f = α̇/α is infinite where α = 0 (rectified flow at t = 1); the drift would be NaN, so it raises."""
-    from diffedu.fokker_planck import reverse_family
+    from diffedu.course.fokker_planck import reverse_family
     from diffedu.processes import make_process
     with pytest.raises(ValueError, match="α_t > 0"):
         reverse_family(torch.zeros(3, 1, dtype=torch.float64), [1.0, 0.5], lambda x, t: x, make_process("flow"))

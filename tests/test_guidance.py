@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from diffedu import KINDS, Predictor, convert, gmm_2d, make_process
-from diffedu.guidance import (ClassifierFreeGuidance, ClassifierGuidance, Mask, Matrix, MixturePredictor,
-                              Projection, cfg_mixture, dps, linear_gaussian_posterior, mixture_classifier,
-                              mixture_classifier_grad)
+from diffedu.course.guidance_demos import MixturePredictor, cfg_mixture, mixture_classifier, mixture_classifier_grad
+from diffedu.course import mnist_demos
+from diffedu.guidance import ClassifierFreeGuidance, ClassifierGuidance, Mask, Matrix, Projection, dps, linear_gaussian_posterior
 from diffedu.metrics import sliced_wasserstein
 from diffedu.denoiser import Denoiser
 
@@ -306,15 +306,15 @@ def tiny_flow(tmp_path_factory):
         gen = torch.Generator().manual_seed(0)
         for w in (model.net.label_emb.weight, model.net.out.weight):
             w.copy_(0.3 * torch.randn(w.shape, generator=gen))
-    pretrained._CACHE["tiny-flow"] = model
+    mnist_demos.SHIPPED["tiny-flow"] = model
     yield model
-    pretrained._CACHE.pop("tiny-flow", None)
+    mnist_demos.SHIPPED.pop("tiny-flow", None)
 
 
 def test_play_guidance_at_slider_extremes(tiny_flow):
     """Oracle: the unguided samplers. At w = 0 the panel's digits are the unconditional model's (label 10) from the
     same noise, at w = 1 the conditional model's (float32, 1e-5); at w = 8 they are finite and differ from both."""
-    from diffedu.guidance import play_guidance
+    from diffedu.course.mnist_demos import play_guidance
 
     def plain(label):
         den = Denoiser(tiny_flow.process, tiny_flow.predictor, "euler", "karras", shape=(1, 28, 28))
@@ -337,8 +337,8 @@ def test_play_guidance_at_slider_extremes(tiny_flow):
 def test_mnist_inpainting_fits_the_observed_pixels(tiny_flow):
     """Oracle: the projection identity (observed pixels of the result equal the measurement, float32 1e-6), the mask's
     documented shape error, and DPS's output is finite and of the images' shape."""
-    from diffedu.data import load_mnist
-    from diffedu.guidance import inpaint
+    from diffedu.mnist.data import load_mnist
+    from diffedu.course.mnist_demos import inpaint
     x0 = load_mnist().x_test[:3]
     mask = torch.zeros(1, 28, 28)
     mask[:, :14] = 1
@@ -358,7 +358,7 @@ def test_cond_denoiser_is_the_composition():
     Denoiser(ClassifierFreeGuidance(…)), classifier_grad=… those of Denoiser(ClassifierGuidance(…)), and
     operator=…, method='projection' / 'dps' those of the Projection predictor / the dps integrator (float64, bit for
     bit: the same operations in the same order)."""
-    from diffedu.guidance import CondDenoiser, mixture_classifier_grad
+    from diffedu.guidance import CondDenoiser
     gmm, process = gmm_2d(), make_process("edm")
     exact = MixturePredictor(gmm, process, null_label=NULL)
     run = lambda den, **c: den.sample(50, 8, shape=(2,), generator=torch.Generator().manual_seed(1), **c)  # noqa: E731

@@ -1,11 +1,11 @@
-"""Langevin, annealed Langevin, ESM − DSM constant, score training (diffedu.langevin)."""
+"""Langevin, annealed Langevin, ESM − DSM constant, score training (diffedu.course.langevin)."""
 import math
 
 import pytest
 import torch
 
 from diffedu import gmm_2d
-from diffedu.langevin import (annealed_langevin, esm_dsm_gap, langevin, play_langevin, relative_score_error,
+from diffedu.course.langevin import (annealed_langevin, esm_dsm_gap, langevin, play_langevin, relative_score_error,
                               sigma_ladder, train_score)
 
 

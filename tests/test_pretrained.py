@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from diffedu import pretrained
+from diffedu.course import mnist_demos
 from diffedu.processes import EDM, DiscreteDDPM, RectifiedFlow
 from _mnist_tiny import tiny_checkpoint
 
@@ -55,12 +56,12 @@ def test_play_mnist_extremes(tmp_path, monkeypatch, integrator, n_steps, label, 
     (10) the guidance slider does not apply and the unguided model is used (w_used = 1)."""
     tiny_checkpoint(tmp_path, "edm")
     monkeypatch.setattr(pretrained, "CHECKPOINT_DIR", tmp_path)
-    monkeypatch.setattr(pretrained, "_CACHE", {})
-    out = pretrained.play_mnist("tiny-edm", integrator, n_steps, label, n=2, guidance=w)
+    monkeypatch.setattr(mnist_demos, "SHIPPED", {})
+    out = mnist_demos.play_mnist("tiny-edm", integrator, n_steps, label, n=2, guidance=w)
     assert out["x"].shape == (2, 1, 28, 28) and torch.isfinite(out["x"]).all()
     assert out["w_used"] == (1.0 if label == 10 else w)
     with pytest.raises(ValueError, match="label"):
-        pretrained.play_mnist("tiny-edm", integrator, n_steps, 11, n=2)
+        mnist_demos.play_mnist("tiny-edm", integrator, n_steps, 11, n=2)
 
 
 def test_sample_guidance(tmp_path):

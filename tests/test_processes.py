@@ -297,6 +297,6 @@ def test_at_matches_coefficients_and_forgets_changed_parameters(name):
     if name == "ddpm":  # its α, σ are read from the log ᾱ table: doubling it is a different schedule
         process._log_alpha_bar = 2 * process._log_alpha_bar
     else:
-        setattr(process, *{"vp": ("beta_max", 10.0), "cosine": ("s", 0.02), "ve": ("sigma_max", 20.0)}[name])
+        setattr(process, *{"vp": ("beta_max", 10.0), "subvp": ("beta_max", 10.0), "cosine": ("s", 0.02), "ve": ("sigma_max", 20.0)}[name])
     after = tuple(c.item() for c in process.coefficients(torch.tensor(t, dtype=torch.float64)))
     assert after != before and process.at(t) == after

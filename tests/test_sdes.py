@@ -1,11 +1,12 @@
-"""Sub-VP SDE, forward simulation, closed-form moments, DDPM as a discretized VP SDE (diffedu.sdes)."""
+"""Sub-VP SDE, forward simulation, closed-form moments, DDPM as a discretized VP SDE (diffedu.course.sdes)."""
 import math
 
 import pytest
 import torch
 
 from diffedu import VE, VP
-from diffedu.sdes import SubVP, ddpm_alpha_bar_from_vp, forward_moments, play_pc, simulate_forward
+from diffedu.processes import SubVP
+from diffedu.course.sdes import ddpm_alpha_bar_from_vp, forward_moments, play_pc, simulate_forward
 
 
 def test_subvp_g2_matches_song_formula():

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from diffedu.processes import EDM, PROCESSES, VP, DiscreteDDPM, make_process
-from diffedu.sdes import SubVP
-from diffedu.timers import TIMERS, check_grid, karras, log_snr, make_grid, noise_level, uniform
+from diffedu.processes import SubVP
+from diffedu.timers import TIMERS, require_grid, karras, log_snr, make_grid, noise_level, uniform
 
 NAMES = sorted(PROCESSES)
 
@@ -28,7 +28,7 @@ def test_grid_invariants(process_name, timer):
         assert ts.dtype == torch.float64 and ts.shape == (n_steps + 1,)
         assert bool((ts[1:] < ts[:-1]).all())
         assert ts[0].item() == process.t_max and ts[-1].item() == process.t_min
-        check_grid(ts, process)
+        require_grid(ts, process)
 
 
 def test_karras_matches_closed_form_for_edm():
@@ -74,11 +74,11 @@ def test_bad_input():
     with pytest.raises(ValueError, match="t_start"):
         uniform(process, 10, t_start=0.2, t_end=0.5)
     with pytest.raises(ValueError, match="strictly decreasing"):
-        check_grid(torch.tensor([0.1, 0.5, 1.0]), process)
+        require_grid(torch.tensor([0.1, 0.5, 1.0]), process)
     with pytest.raises(ValueError, match="at least 2"):
-        check_grid(torch.tensor([1.0]), process)
+        require_grid(torch.tensor([1.0]), process)
     with pytest.raises(ValueError, match="t_min, t_max"):
-        check_grid(torch.tensor([1.5, 0.5]), process)
+        require_grid(torch.tensor([1.5, 0.5]), process)
 
 
 @pytest.mark.parametrize("process", [VP(1.0, 20.0), VP(0.0, 20.0), DiscreteDDPM(200), SubVP()],
@@ -89,7 +89,7 @@ def test_noise_level_grids_work_for_every_schedule(process, timer):
     t_of_log_snr(log_snr(t)) = t at both ends. The range check used to compare float64 levels against float32 bounds,
     and these schedules failed by one rounding."""
     for n_steps in (1, 2, 18, 200):
-        ts = check_grid(make_grid(timer, process, n_steps), process)
+        ts = require_grid(make_grid(timer, process, n_steps), process)
         assert ts[0] == process.t_max and ts[-1] == process.t_min and len(ts) == n_steps + 1
     ends = torch.tensor([process.t_max, process.t_min], dtype=torch.float64)
     assert torch.allclose(process.t_of_log_snr(process.log_snr(ends)), ends, rtol=1e-9, atol=1e-12)

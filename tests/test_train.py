@@ -4,7 +4,8 @@ import json
 import pytest
 import torch
 
-from diffedu import train as T
+from diffedu.mnist import models as M
+from diffedu.mnist import train as T
 from diffedu.nets import NULL_CLASS
 from _mnist_tiny import tiny_checkpoint, tiny_data
 
@@ -37,7 +38,7 @@ def test_each_objective_trains_and_saves(tmp_path, objective):
     path, res = tiny_checkpoint(tmp_path, objective, steps=3)
     assert len(res["losses"]) == 3 and all(torch.isfinite(torch.tensor(res["losses"])))
     card = json.loads(path.read_text())
-    from diffedu.data import sha256_of
+    from diffedu.mnist.data import sha256_of
     assert card["sha256"] == sha256_of(tmp_path / card["file"])
     assert card["kind"] == {"ddpm": "eps", "flow": "velocity", "edm": "x0"}[objective]
 
@@ -53,7 +54,7 @@ def test_loss_falls():
 def test_bad_arguments():
     """Oracle: unknown objective, bf16 on CPU, steps < 1 → ValueError naming the argument."""
     with pytest.raises(ValueError, match="objective"):
-        T.build_model("gan")
+        M.build_model("gan")
     with pytest.raises(ValueError, match="CUDA"):
         T.train_diffusion("edm", 1, data=tiny_data(), bf16=True, progress=False)
     with pytest.raises(ValueError, match="steps"):

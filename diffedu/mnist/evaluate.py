@@ -15,15 +15,16 @@ from pathlib import Path
 
 import torch
 
+from ..checks import require_device, require_output_path
+from ..guidance import parse_guidance
+from ..integrators import get_integrator, nfe_per_step
+from ..metrics import classifier_features, conditional_accuracy, frechet_distance
+from ..timers import TIMERS
 from .data import load_mnist
-from .guidance import parse_guidance
-from .metrics import classifier_features, conditional_accuracy, frechet_distance
-from .integrators import get_integrator, nfe_per_step
-from .runtime import check_device, check_output_path
-from .timers import TIMERS
+from .models import build_model
 from .pretrained import CHECKPOINT_DIR, Pretrained, card, load, load_classifier
 
-__all__ = ["evaluate_model", "evaluate_checkpoint", "fd_floor", "parse_guidance", "steps_for_nfe", "main"]
+__all__ = ["evaluate_model", "evaluate_checkpoint", "fd_floor", "parse_guidance", "steps_for_nfe", "fd_versus_wall_time", "main"]
 
 
 def steps_for_nfe(integrator: str, nfe: int) -> int:
@@ -139,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         names = args.names or ["mnist-edm", "mnist-ddpm", "mnist-flow"]
         for name in names:
             card(name)
-        check_device(args.device, "--device")
+        require_device(args.device, "--device")
         if args.json not in (None, "-"):
-            check_output_path(args.json, "--json")
+            require_output_path(args.json, "--json")
     except ValueError as e:
         p.error(str(e))
     data = load_mnist()
@@ -168,3 +169,20 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def fd_versus_wall_time(res: dict, device, n: int = 500, n_steps: int = 10) -> list[dict]:
+    """FD-MNIST (and its floor) of each EMA snapshot of a training run: how fast the checkpoint gets good."""
+    if not res["snapshots"]:
+        return []
+    net, process, kind = build_model(res["objective"], tuple(res["net_config"]["channels"]), res["net_config"]["blocks"])
+    net = net.to(device).eval().requires_grad_(False)
+    curve = []
+    for wall, steps, state in res["snapshots"]:
+        net.load_state_dict(state)
+        model = Pretrained.from_net(f"snapshot@{wall:.0f}s", net, process, kind)
+        ev = evaluate_model(model, n=n, n_steps=n_steps, integrator="heun", device=device)
+        curve.append(dict(wall_s=round(wall, 1), steps=steps, fd_mnist=ev["fd_mnist"], fd_floor=ev["fd_floor"],
+                          conditional_accuracy=ev["conditional_accuracy"], n=n, n_steps=n_steps))
+    return curve
+

@@ -11,9 +11,9 @@ import itertools
 import torch
 from torch import Tensor
 
-from .parametrization import KINDS, convert
-from .processes import EDM, Process, _as_tensor
-from .toys import GaussianMixture, gmm_2d
+from ..parametrization import KINDS, convert
+from ..processes import EDM, Process, as_tensor
+from ..toys import GaussianMixture, gmm_2d
 
 __all__ = ["posterior_mean_mc", "roundtrip_errors", "tweedie_gap", "play_tweedie"]
 
@@ -30,7 +30,7 @@ def posterior_mean_mc(gmm: GaussianMixture, x_t: Tensor, t: float, process: Proc
     """
     if int(n) != n or n < 2:
         raise ValueError(f"n must be an integer ≥ 2; got {n}")
-    alpha_t, sigma_t = (c.item() for c in process.coefficients(_as_tensor(t, like=x_t))[:2])
+    alpha_t, sigma_t = (c.item() for c in process.coefficients(as_tensor(t, like=x_t))[:2])
     if sigma_t <= 0:
         raise ValueError("t must have sigma_t > 0 (the likelihood is a point mass at sigma_t = 0)")
     x0 = gmm.sample(int(n), generator=generator).to(x_t)  # (n, D)
@@ -56,7 +56,7 @@ def tweedie_gap(gmm: GaussianMixture, x_t: Tensor, t, process: Process) -> float
     The score is the autograd gradient of the noised mixture's log-density ``gmm.marginal(t, process).log_prob``, so
     it shares no formula with the posterior mean: a wrong responsibility, mean or covariance in either would show.
     """
-    alpha_t, sigma_t = (c.item() for c in process.coefficients(_as_tensor(t, like=x_t))[:2])
+    alpha_t, sigma_t = (c.item() for c in process.coefficients(as_tensor(t, like=x_t))[:2])
     if not sigma_t > 0:
         raise ValueError(f"t must have σ_t > 0 (Tweedie divides by σ_t²); got t = {float(t):g}")
     x = x_t.detach().clone().requires_grad_(True)

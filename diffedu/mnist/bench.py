@@ -14,9 +14,14 @@ import time
 
 import torch
 
+from ..checks import require_device
+from ..runtime import device as default_device
+from ..runtime import quick
 from .data import load_mnist
-from .runtime import check_device, quick
-from .runtime import device as default_device
+from .evaluate import steps_for_nfe
+from .models import build_model
+from .pretrained import Pretrained
+from .train import parse_channels, train_diffusion
 
 __all__ = ["MODES", "bench_mode", "bench_sampling", "main"]
 
@@ -41,7 +46,6 @@ def bench_mode(mode: str, objective: str = "edm", steps: int = 10, warmup: int =
 
     Returns dict(mode, img_per_s, s_per_step, warmup_s, …) over the timed steps only, or dict(mode, skipped=reason).
     """
-    from .train import train_diffusion
     if isinstance(warmup, bool) or int(warmup) != warmup or warmup < 1:
         raise ValueError(f"warmup must be an integer ≥ 1; got {warmup!r}")
     device = torch.device(device) if device is not None else default_device()
@@ -65,9 +69,6 @@ def bench_mode(mode: str, objective: str = "edm", steps: int = 10, warmup: int =
 def bench_sampling(n: int = 64, nfe: int = 20, integrator: str = "dpmpp_2m", objective: str = "edm",
                    channels=(32, 64, 64), device=None) -> dict:
     """Sampling throughput of the same network at ``nfe`` evaluations per sample (weights do not affect the cost)."""
-    from .evaluate import steps_for_nfe
-    from .pretrained import Pretrained
-    from .train import build_model
     device = torch.device(device) if device is not None else default_device()
     net, process, kind = build_model(objective, channels)
     model = Pretrained.from_net("bench", net.to(device).eval().requires_grad_(False), process, kind)
@@ -86,7 +87,6 @@ def bench_sampling(n: int = 64, nfe: int = 20, integrator: str = "dpmpp_2m", obj
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .train import parse_channels
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="python -m diffedu bench train-mnist")
     p.add_argument("--modes", default="fp32,bf16,compile")
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if steps < 1 or batch < 1:
             raise ValueError(f"--steps and --batch must be integers ≥ 1; got --steps {steps} --batch {batch}")
-        device = check_device(args.device, "--device")
+        device = require_device(args.device, "--device")
         channels = parse_channels(args.channels)
         modes = args.modes.split(",")
         if any(m not in ("fp32", "bf16", "compile") for m in modes):

@@ -19,16 +19,22 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .processes import DiscreteDDPM, Process
+from ..integrators import ddim, ddim_step, ddpm
+from ..metrics import sliced_wasserstein
+from ..nets import MLP
+from ..parametrization import Predictor
+from ..processes import DiscreteDDPM, Process
+from ..timers import uniform
+from ..toys import gmm_2d
 
-__all__ = ["check_step", "forward_by_composition", "posterior_coefficients", "posterior", "gaussian_kl",
+__all__ = ["require_step", "forward_by_composition", "posterior_coefficients", "posterior", "gaussian_kl",
            "gaussian_log_prob", "reverse_mean", "elbo_terms", "elbo_trajectory", "posterior_regression",
            "train_eps_mlp", "ddim_invert", "ddim_sigma_path", "ClippedX0", "play_schedule", "play_ddim", "steps_sweep"]
 
 EpsModel = Callable[[Tensor, Tensor], Tensor]  # eps_model(x_n, n) with n of shape (B,) → ε̂ of x_n's shape
 
 
-def check_step(process: DiscreteDDPM, n: int, lo: int = 1) -> int:
+def require_step(process: DiscreteDDPM, n: int, lo: int = 1) -> int:
     """Return n as an int, raising ValueError unless it is an integer step in [lo, T]."""
     if not isinstance(process, DiscreteDDPM):
         raise TypeError(f"process must be a DiscreteDDPM; got {type(process).__name__}")
@@ -59,7 +65,7 @@ def posterior_coefficients(process: DiscreteDDPM, n: int) -> tuple[float, float,
     {1-\bar\alpha_n}$, $\tilde\beta_n = \frac{1-\bar\alpha_{n-1}}{1-\bar\alpha_n}\beta_n$, with $a_n = 1-\beta_n$ (Ho's α_n).
     Returns (c_0, c_n, β̃_n) as Python floats (float64).
     """
-    n = check_step(process, n)
+    n = require_step(process, n)
     beta_n, ab_n, ab_prev = process.betas[n - 1].item(), process.alpha_bar[n].item(), process.alpha_bar[n - 1].item()
     c_0 = math.sqrt(ab_prev) * beta_n / (1 - ab_n)
     c_n = math.sqrt(1 - beta_n) * (1 - ab_prev) / (1 - ab_n)
@@ -99,7 +105,7 @@ def gaussian_log_prob(x: Tensor, mu: Tensor | float, var: float) -> Tensor:
 def reverse_mean(x_n: Tensor, eps_hat: Tensor, n: int, process: DiscreteDDPM) -> Tensor:
     r"""$\mu_\theta(x_n, n) = \frac{1}{\sqrt{\alpha_n}}\big(x_n - \frac{\beta_n}{\sqrt{1-\bar\alpha_n}}\hat\varepsilon\big)$
     (Ho et al. 2020, eq. 11): the posterior mean with $x_0$ replaced by $\hat x_0$ from $\hat\varepsilon$."""
-    n = check_step(process, n)
+    n = require_step(process, n)
     beta_n, ab_n = process.betas[n - 1].item(), process.alpha_bar[n].item()
     return (x_n - beta_n / math.sqrt(1 - ab_n) * eps_hat) / math.sqrt(1 - beta_n)
 
@@ -185,7 +191,7 @@ def posterior_regression(x0: Tensor, n: int, process: DiscreteDDPM,
     Returns the fitted (c_0, c_n) and the residual variance, to compare with :func:`posterior_coefficients`.
     x0 has shape (B, D).
     """
-    n = check_step(process, n)
+    n = require_step(process, n)
     ab_prev, beta_n = process.alpha_bar[n - 1].item(), process.betas[n - 1].item()
     x_prev = math.sqrt(ab_prev) * x0 + math.sqrt(1 - ab_prev) * torch.randn(x0.shape, generator=generator,
                                                                             dtype=x0.dtype)
@@ -207,7 +213,6 @@ def train_eps_mlp(sample_x0: Callable[[int, torch.Generator], Tensor], process: 
 
     The MLP sees n/T ∈ (0, 1] through ``diffedu.nets.MLP``'s default embedding (1000·t).
     """
-    from .nets import MLP
     if int(steps) != steps or steps < 1:
         raise ValueError(f"steps must be a positive integer; got {steps}")
     T = process.T
@@ -274,7 +279,6 @@ def ddim_sigma_path(x0: Tensor, ts, process: Process, eta: float, generator: tor
     {\sigma_t} + c\,z$ with DDIM's $c(\eta)$. Returns the list of states, one per time of ``ts`` (decreasing, σ > 0);
     each should be distributed as $q(x_s\mid x_0)$ whatever η is.
     """
-    from .integrators import ddim_step
     ts = [float(t) for t in torch.as_tensor(ts, dtype=torch.float64)]
     alpha_0, sigma_0 = process.at(ts[0])[:2]
     x = alpha_0 * x0 + sigma_0 * torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
@@ -317,8 +321,6 @@ class ClippedX0:
 
 # --- compute functions behind the chapters' panels and sweeps (tested in tests/test_elbo.py) ---------------------
 def _exact_predictor(process: Process):
-    from .parametrization import Predictor
-    from .toys import gmm_2d
     gmm = gmm_2d()
     return gmm, Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
 
@@ -330,8 +332,6 @@ def play_schedule(T: int, beta_1: float, beta_T: float, n_samples: int = 400, se
 
     Returns ``alpha_bar`` (T+1,), ``samples`` (n, 2), ``sw`` (sliced Wasserstein distance to fresh mixture samples).
     """
-    from .integrators import ddpm
-    from .metrics import sliced_wasserstein
     process = DiscreteDDPM(T, beta_1, beta_T)
     gmm, predictor = _exact_predictor(process)
     g = torch.Generator().manual_seed(seed)
@@ -348,9 +348,6 @@ def play_ddim(eta: float, n_steps: int, n_samples: int = 500, seed: int = 0, T: 
 
     Returns ``samples`` (n, 2), ``x_T`` (n, 2), ``sw`` (sliced Wasserstein distance to fresh mixture samples).
     """
-    from .integrators import ddim
-    from .metrics import sliced_wasserstein
-    from .timers import uniform
     process = DiscreteDDPM(T)
     gmm, predictor = _exact_predictor(process)
     g = torch.Generator().manual_seed(seed)
@@ -372,9 +369,6 @@ def steps_sweep(steps: list[int], n_samples: int = 1000, seed: int = 0, T: int =
     steps from the same $x_T$ (the error of integrating the probability-flow ODE). The Monte Carlo floor is the same
     distance for ``n_floor`` fresh sets of ``n_samples`` exact samples: ``sw_floor`` (their mean), ``sw_floor_sd``.
     """
-    from .integrators import ddim
-    from .metrics import sliced_wasserstein
-    from .timers import uniform
     process = DiscreteDDPM(T)
     gmm, predictor = _exact_predictor(process)
     g = torch.Generator().manual_seed(seed)

@@ -16,15 +16,15 @@ import math
 import torch
 from torch import Tensor
 
-from .integrators import euler, euler_maruyama
-from .losses import flow_matching_loss
-from .metrics import sliced_wasserstein
-from .nets import MLP
-from .parametrization import Predictor
-from .processes import CosineVP, Process, RectifiedFlow, expand_like
-from .runtime import one_thread
-from .timers import uniform
-from .toys import GaussianMixture, gmm_2d
+from ..integrators import euler, euler_maruyama
+from ..losses import flow_matching_loss
+from ..metrics import sliced_wasserstein
+from ..nets import MLP
+from ..parametrization import Predictor
+from ..processes import CosineVP, Process, RectifiedFlow, expand_like
+from ..runtime import one_thread
+from ..timers import uniform
+from ..toys import GaussianMixture, gmm_2d
 
 __all__ = ["course_time", "seed_velocity_to_course", "conditional_path", "conditional_velocity",
            "marginal_velocity_mc", "cfm_loss", "marginal_fm_loss", "train_velocity", "velocity_trajectories",
@@ -49,7 +49,7 @@ def seed_velocity_to_course(u_tau: Tensor) -> Tensor:
 
 # --- conditional paths ---------------------------------------------------------------------------------------
 def _t_like(t, x: Tensor, process: Process) -> Tensor:
-    t = process.check_t(torch.as_tensor(t, dtype=x.dtype))
+    t = process.require_t(torch.as_tensor(t, dtype=x.dtype))
     return t
 
 

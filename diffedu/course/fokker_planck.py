@@ -17,8 +17,9 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .processes import EDM, Process
-from .toys import GaussianMixture
+from ..processes import EDM, VP, Process
+from ..toys import GaussianMixture, gmm_1d
+from .sdes import simulate_forward
 
 __all__ = ["heat_density", "heat_equation_sides", "fokker_planck_1d", "reverse_family", "play_density",
            "play_paths"]
@@ -63,7 +64,7 @@ def fokker_planck_1d(p0: Tensor, x: Tensor, ts, process: Process) -> Tensor:
     ts = [float(t) for t in ts]
     if any(b <= a for a, b in zip(ts[:-1], ts[1:])):
         raise ValueError("ts must be strictly increasing")
-    process.check_t(torch.tensor(ts, dtype=torch.float64), "ts")
+    process.require_t(torch.tensor(ts, dtype=torch.float64), "ts")
     M = x.shape[0]
     # Central-difference operators: A p ≈ −∂x(x p), B p ≈ ∂x² p  (Dirichlet zeros outside the grid)
     A = (torch.diag(x[:-1], -1) - torch.diag(x[1:], 1)) / (2 * dx)  # (M, M): row i = (x_{i−1}p_{i−1} − x_{i+1}p_{i+1})/2dx
@@ -95,7 +96,7 @@ def reverse_family(x: Tensor, ts, score: ScoreFn, process: Process, eta: float =
     ts = [float(t) for t in ts]
     if len(ts) < 2 or any(b >= a for a, b in zip(ts[:-1], ts[1:])):
         raise ValueError("ts must be a strictly decreasing grid of at least 2 times (noise → data)")
-    process.check_t(torch.tensor(ts, dtype=torch.float64), "ts")
+    process.require_t(torch.tensor(ts, dtype=torch.float64), "ts")
     if process.at(ts[0])[0] == 0:
         raise ValueError(f"reverse_family needs α_t > 0 on the grid (f = α̇/α is infinite where α = 0, at t = {ts[0]:g} "
                          f"for the {process.name} process); start the grid below t_max")
@@ -115,12 +116,9 @@ def reverse_family(x: Tensor, ts, score: ScoreFn, process: Process, eta: float =
 def play_density(t: float, process: Process | None = None, gmm: GaussianMixture | None = None,
                  n_grid: int = 201, n_samples: int = 4000, generator_seed: int = 0) -> dict:
     """Chapter 03 panel: the exact p_t of the 1-D mixture, the Fokker–Planck grid solution and forward-SDE samples."""
-    from .processes import VP
-    from .sdes import simulate_forward
-    from .toys import gmm_1d
     process = process if process is not None else VP()
     gmm = gmm if gmm is not None else gmm_1d()
-    t = float(process.check_t(t).item())
+    t = float(process.require_t(t).item())
     x = torch.linspace(-5, 5, n_grid, dtype=torch.float64)
     exact = gmm.log_prob(x[:, None], t, process).exp() if t > 0 else gmm.log_prob(x[:, None]).exp()
     n_t = max(2, int(math.ceil(100 * t)) + 1)
@@ -138,8 +136,6 @@ def play_density(t: float, process: Process | None = None, gmm: GaussianMixture 
 def play_paths(n_paths: int, eta: float, n_steps: int = 100, process: Process | None = None,
                gmm: GaussianMixture | None = None, t_end: float = 1e-3, generator_seed: int = 0) -> dict:
     """Chapter 03 panel: reverse-family paths from the same x_T for η = 0 (ODE) and the chosen η, with the exact score."""
-    from .processes import VP
-    from .toys import gmm_1d
     if int(n_paths) != n_paths or n_paths < 1:
         raise ValueError(f"n_paths must be an integer ≥ 1; got {n_paths!r}")
     process = process if process is not None else VP()

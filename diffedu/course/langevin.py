@@ -17,8 +17,8 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from .processes import EDM
-from .toys import GaussianMixture
+from ..processes import EDM
+from ..toys import GaussianMixture
 
 __all__ = ["langevin", "annealed_langevin", "sigma_ladder", "esm_dsm_gap", "ScoreMLP", "train_score",
            "relative_score_error", "two_mode_mixture", "mode_fraction", "play_langevin"]

@@ -12,14 +12,14 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
-from .integrators import euler, heun
-from .metrics import mmd
-from .nets import edm_preconditioning
-from .parametrization import Predictor
-from .processes import EDM
-from .runtime import one_thread
-from .timers import karras, uniform
-from .toys import GaussianMixture, gmm_2d
+from ..integrators import euler, heun
+from ..metrics import mmd
+from ..nets import edm_preconditioning
+from ..parametrization import Predictor
+from ..processes import EDM
+from ..runtime import one_thread
+from ..timers import karras, uniform
+from ..toys import GaussianMixture, gmm_2d
 
 __all__ = ["precond_variances", "loss_weight", "lognormal_sigma_density", "sample_edm", "ABLATION", "ablation", "play_edm"]
 

@@ -8,6 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from ..timers import noise_level
+
 PROCESS_COLORS = {"vp": "C0", "cosine": "C1", "ve": "C2", "edm": "C3", "flow": "C4", "ddpm": "C5"}
 
 
@@ -133,7 +135,6 @@ def error_vs_nfe(result: dict, ax=None, title: str | None = None):
 
 def time_grids(process, n_steps: int, grids: dict, ax=None):
     """Chapter 10: the noise level σ/α of each grid's points against the step index (log scale)."""
-    from .timers import noise_level
     if ax is None:
         fig, axes = figure(1, size=4.6)
         ax = axes[0, 0]

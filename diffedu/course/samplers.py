@@ -32,14 +32,14 @@ import time
 import torch
 from torch import Tensor
 
-from .integrators import INTEGRATORS
-from .metrics import sliced_wasserstein
-from .parametrization import convert
-from .processes import Process, make_process
-from .runtime import check_device, check_output_path
-from .runtime import quick as quick_mode
-from .timers import make_grid
-from .toys import GaussianMixture, gmm_2d, gmm_nd
+from ..checks import require_device, require_output_path
+from ..integrators import INTEGRATORS
+from ..metrics import sliced_wasserstein
+from ..parametrization import convert
+from ..processes import Process, make_process
+from ..runtime import quick as quick_mode
+from ..timers import make_grid
+from ..toys import GaussianMixture, gmm_2d, gmm_nd
 
 __all__ = ["CountingPredictor", "play_samplers", "steps_for_nfe", "fit_order", "fixed_map", "log_factor",
            "endpoint_errors", "sde_distances", "run", "main", "ODE_METHODS", "THEORY_ORDER", "SDE_METHODS", "NFES",
@@ -353,9 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available, else cpu)")
     args = parser.parse_args(argv)
     try:
-        device = check_device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"), "--device")
+        device = require_device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"), "--device")
         if args.json:
-            check_output_path(args.json, "--json")
+            require_output_path(args.json, "--json")
     except ValueError as e:
         parser.error(str(e))
     quick = args.quick or (quick_mode() and not args.full)

@@ -5,9 +5,18 @@ A check raises ``AssertionError`` with a hint on a wrong answer (so a failing ex
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
+
+from ..integrators import ddim_step, euler_step, heun_step
+from ..nets import edm_preconditioning
+from ..parametrization import Predictor
+from ..processes import VE, VP, CosineVP, DiscreteDDPM, RectifiedFlow, SubVP, make_process
+from ..toys import gmm_2d
+from .elbo import posterior
+from .guidance_demos import mixture_classifier
 
 
 def _report(ok: bool, name: str, hint: str) -> None:
@@ -78,7 +87,6 @@ def check_log_snr(fn: Callable) -> None:
 
 def check_vp_alpha(fn: Callable) -> None:
     r"""``fn(t, beta_min, beta_max)`` → VP's $\alpha_t = \exp(-\tfrac12\int_0^t\beta)$ with linear β (chapter 01)."""
-    from .processes import VP
     t = torch.linspace(0, 1, 11, dtype=torch.float64)
     for beta_min, beta_max in [(0.1, 20.0), (1.0, 1.0), (0.0, 5.0)]:
         got = fn(t.clone(), beta_min, beta_max)
@@ -96,7 +104,6 @@ def check_vp_alpha(fn: Callable) -> None:
 
 def check_em_step(fn: Callable) -> None:
     r"""``fn(x, t, dt, z, process)`` → one Euler–Maruyama step of $dx = f x\,dt + g\,dW$ (chapter 01)."""
-    from .processes import VE, VP
     g = torch.Generator().manual_seed(2)
     x, z = torch.randn(6, 2, generator=g, dtype=torch.float64), torch.randn(6, 2, generator=g, dtype=torch.float64)
     for process, t, dt in [(VP(), 0.3, 0.01), (VE(), 0.5, 0.02), (VP(), 0.0, 0.1)]:
@@ -114,8 +121,6 @@ def check_em_step(fn: Callable) -> None:
 
 def check_tweedie(fn: Callable) -> None:
     r"""``fn(score, x_t, alpha_t, sigma_t)`` → Tweedie's $\hat x_0 = (x_t + \sigma_t^2\nabla\log p_t)/\alpha_t$ (chapter 02)."""
-    from .processes import VP
-    from .toys import gmm_2d
     gmm, process = gmm_2d(), VP()
     g = torch.Generator().manual_seed(3)
     for t in (0.1, 0.5, 0.9):
@@ -132,8 +137,6 @@ def check_tweedie(fn: Callable) -> None:
 def check_velocity(fn: Callable) -> None:
     r"""``fn(x0_hat, x_t, alpha_t, sigma_t, d_alpha_t, d_sigma_t)`` → $\hat v = \dot\alpha_t\hat x_0 + \dot\sigma_t\hat\varepsilon$
     with $\hat\varepsilon = (x_t - \alpha_t\hat x_0)/\sigma_t$ (chapter 02)."""
-    from .processes import CosineVP, RectifiedFlow
-    from .toys import gmm_2d
     gmm = gmm_2d()
     g = torch.Generator().manual_seed(4)
     for process, t in [(RectifiedFlow(), 0.4), (CosineVP(), 0.7)]:
@@ -193,7 +196,6 @@ def check_dsm_target(fn: Callable) -> None:
 
 def check_subvp_sigma(fn: Callable) -> None:
     r"""``fn(t, beta_min, beta_max)`` → the sub-VP kernel's $\sigma_t = 1 - e^{-B(t)}$, $B(t) = \int_0^t\beta$."""
-    from .sdes import SubVP
     t = torch.linspace(0, 1, 11, dtype=torch.float64)
     for b0, b1 in [(0.1, 20.0), (1.0, 1.0)]:
         if not _close(fn(*_clones(t, b0, b1)), SubVP(b0, b1).sigma(t), rtol=1e-8, atol=1e-10):
@@ -216,7 +218,6 @@ def check_corrector_step(fn: Callable) -> None:
 
 def check_alpha_bar(fn: Callable) -> None:
     r"""``fn(betas)`` → $\bar\alpha_n = \prod_{i\le n}(1-\beta_i)$ for n = 0..T (shape (T+1,), $\bar\alpha_0 = 1$)."""
-    from .processes import DiscreteDDPM
     for T, b1, bT in [(10, 1e-3, 0.2), (1000, 1e-4, 0.02)]:
         proc = DiscreteDDPM(T, b1, bT)
         got = fn(proc.betas.clone())
@@ -231,8 +232,6 @@ def check_alpha_bar(fn: Callable) -> None:
 
 def check_posterior(fn: Callable) -> None:
     r"""``fn(x_n, x0, n, betas)`` → (mean, variance) of $q(x_{n-1}\mid x_n, x_0)$ (Ho et al. 2020, eq. 7)."""
-    from .elbo import posterior
-    from .processes import DiscreteDDPM
     g = torch.Generator().manual_seed(1)
     proc = DiscreteDDPM(50, 1e-3, 0.1)
     x_n, x0 = torch.randn(4, 2, generator=g, dtype=torch.float64), torch.randn(4, 2, generator=g, dtype=torch.float64)
@@ -251,7 +250,6 @@ def check_posterior(fn: Callable) -> None:
 def check_ddim_noise_scale(fn: Callable) -> None:
     r"""``fn(alpha_t, sigma_t, alpha_s, sigma_s, eta)`` → DDIM's noise scale
     $c = \eta\,\sigma_s\sqrt{1 - \alpha_t^2\sigma_s^2/(\alpha_s^2\sigma_t^2)}$ (float)."""
-    import math
     for a_t, s_t, a_s, s_s in [(0.6, 0.8, 0.8, 0.6), (0.1, math.sqrt(0.99), 0.99, math.sqrt(1 - 0.99**2))]:
         for eta in (0.0, 0.5, 1.0):
             want = eta * s_s * math.sqrt(1 - (a_t * s_s / (a_s * s_t)) ** 2)
@@ -266,7 +264,6 @@ def check_ddim_noise_scale(fn: Callable) -> None:
 def check_ddim_update(fn: Callable) -> None:
     r"""``fn(x_t, x0_hat, alpha_t, sigma_t, alpha_s, sigma_s, c, z)`` → the DDIM update
     $x_s = \alpha_s\hat x_0 + \sqrt{\sigma_s^2 - c^2}\,\hat\varepsilon + c\,z$, $\hat\varepsilon = (x_t - \alpha_t\hat x_0)/\sigma_t$."""
-    import math
     g = torch.Generator().manual_seed(2)
     x_t, x0_hat, z = (torch.randn(5, 2, generator=g, dtype=torch.float64) for _ in range(3))
     a_t, s_t, a_s, s_s = 0.6, 0.8, 0.8, 0.6
@@ -311,7 +308,6 @@ def check_rf_velocity_to_x0(fn: Callable) -> None:
 
 def check_edm_precond(fn: Callable) -> None:
     r"""``fn(sigma, sigma_data)`` → ``(c_skip, c_out, c_in, c_noise)`` of EDM (Karras et al. 2022, Table 1) (chapter 09)."""
-    from .nets import edm_preconditioning
     sigma = torch.tensor([0.002, 0.1, 0.5, 2.0, 80.0], dtype=torch.float64)
     for sigma_data in (0.5, 1.0):
         want = edm_preconditioning(sigma, sigma_data)
@@ -346,9 +342,6 @@ def check_karras_sigmas(fn: Callable) -> None:
 # --- 10 ----------------------------------------------------------------------------------------------
 def _sampler_cases():
     """(x, t, t_next, predictor, process) cases: EDM, VP and rectified flow, interior steps and a step into σ = 0."""
-    from .parametrization import Predictor
-    from .processes import make_process
-    from .toys import gmm_2d
     gmm = gmm_2d()
     for name, t, t_next in (("edm", 5.0, 2.0), ("vp", 0.6, 0.45), ("flow", 0.7, 0.4), ("edm", 0.3, 0.0)):
         process = make_process(name)
@@ -359,7 +352,6 @@ def _sampler_cases():
 
 def check_heun_step(fn: Callable) -> None:
     r"""``fn(x, t, t_next, predictor, process)`` → one Heun step of the PF-ODE $dx/dt = \dot\alpha\hat x_0 + \dot\sigma\hat\varepsilon$."""
-    from .integrators import euler_step, heun_step
     for x, t, t_next, pred, process in _sampler_cases():
         got = fn(x.clone(), t, t_next, pred, process)
         if _close(got, euler_step(x, t, t_next, pred, process), rtol=1e-9, atol=1e-10) and process.sigma(t_next) > 0:
@@ -378,7 +370,6 @@ def check_ddim_sampler_step(fn: Callable) -> None:
     r"""Chapter 10: ``fn(x, t, t_next, predictor, process)`` → one deterministic DDIM step
     $\alpha_s\hat x_0 + \sigma_s\hat\varepsilon$ (chapter 05's ``check_ddim_update`` checks the update written from
     its coefficients)."""
-    from .integrators import ddim_step
     for x, t, t_next, pred, process in _sampler_cases():
         got = fn(x.clone(), t, t_next, pred, process)
         if not _close(got, ddim_step(x, t, t_next, pred, process), rtol=1e-6, atol=1e-8):
@@ -417,9 +408,6 @@ def check_gaussian_conditioning(fn: Callable) -> None:
 def check_classifier_grad(fn: Callable) -> None:
     r"""``fn(gmm, x_t, t, process, y)`` → $\nabla_{x_t}\log p_t(y\mid x_t)$ for an int label y (chapter 11).
     Oracle: autograd of the exact log-probability ``guidance.mixture_classifier``."""
-    from .guidance import mixture_classifier
-    from .processes import make_process
-    from .toys import gmm_2d
     gmm = gmm_2d()
     g = torch.Generator().manual_seed(12)
     ok, hint = True, ""
@@ -442,7 +430,6 @@ def check_classifier_grad(fn: Callable) -> None:
 
 def check_edm_preconditioning(fn: Callable) -> None:
     r"""``fn(sigma, sigma_data)`` → (c_skip, c_out, c_in, c_noise) of Karras et al. 2022, Table 1."""
-    from .nets import edm_preconditioning
     for sd in (0.5, 1.0):
         sigma = torch.tensor([0.002, 0.3, 1.0, 80.0], dtype=torch.float64)
         got, want = fn(sigma.clone(), sd), edm_preconditioning(sigma, sd)

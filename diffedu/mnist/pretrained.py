@@ -12,14 +12,20 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ..checks import require_device
+from ..denoiser import Denoiser
+from ..guidance import ClassifierFreeGuidance
+from ..nets import NULL_CLASS, require_labels
+from ..parametrization import Predictor
+from ..processes import Process
+from ..runtime import DATA_DIR
 from .data import sha256_of
-from .nets import NULL_CLASS, check_labels
-from .parametrization import Predictor
-from .processes import Process
+from .models import Classifier, build_model
 
-__all__ = ["CHECKPOINT_DIR", "available", "card", "load", "load_classifier", "Pretrained"]
+__all__ = ["CHECKPOINT_DIR", "available", "card", "load", "load_classifier", "read_weights", "save_checkpoint",
+           "Pretrained"]
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+CHECKPOINT_DIR = DATA_DIR / "checkpoints"
 
 
 def available(folder: str | Path | None = None) -> list[str]:
@@ -42,7 +48,8 @@ def card(name: str, folder: str | Path | None = None) -> dict:
         raise ValueError(f"model card {path} is damaged: {e}") from e
 
 
-def _read_weights(name: str, folder: Path, meta: dict) -> dict:
+def read_weights(name: str, folder: Path, meta: dict) -> dict:
+    """The state dict of checkpoint ``name`` in ``folder``, after checking its sha256 against the card ``meta``."""
     from safetensors.torch import load_file
     st = folder / meta.get("file", f"{name}.safetensors")
     if not st.exists():
@@ -84,16 +91,14 @@ class Pretrained:
         ``guidance`` is the classifier-free guidance scale w (chapter 11): 1 samples the conditional model, 0 the
         unconditional one, w > 1 extrapolates away from the unconditional prediction. It needs labels.
         """
-        from .denoiser import Denoiser
         if isinstance(n, bool) or int(n) != n or n < 1:
             raise ValueError(f"n must be an integer ≥ 1; got {n!r}")
         device = next(self.net.parameters()).device
         if isinstance(y, int) and not isinstance(y, bool):
             y = torch.full((int(n),), y, dtype=torch.long)
-        y = check_labels(y if y is None else torch.as_tensor(y), int(n), device).to(device)
+        y = require_labels(y if y is None else torch.as_tensor(y), int(n), device).to(device)
         predictor = self.predictor
         if guidance != 1.0:  # w = 1 is the plain conditional model: no second network call
-            from .guidance import ClassifierFreeGuidance
             if bool((y == NULL_CLASS).any()):
                 raise ValueError(f"guidance = {guidance} needs a label 0–9 for every sample; got the null label "
                                  f"{NULL_CLASS}")
@@ -113,14 +118,12 @@ def _net_dtype_wrapper(net: nn.Module):
 
 def load(name: str, device="cpu", folder: str | Path | None = None) -> Pretrained:
     """Load a shipped diffusion checkpoint (``mnist-edm``, ``mnist-ddpm``, ``mnist-flow``) after checking its sha256."""
-    from .runtime import check_device
-    from .train import build_model
-    device = check_device(device)
+    device = require_device(device)
     folder = Path(folder) if folder is not None else CHECKPOINT_DIR
     meta = card(name, folder)
     if meta.get("kind") == "classifier":
         raise ValueError(f"{name!r} is a classifier; use pretrained.load_classifier")
-    state = _read_weights(name, folder, meta)
+    state = read_weights(name, folder, meta)
     cfg = meta["net_config"]
     net, process, kind = build_model(meta["objective"], tuple(cfg["channels"]), cfg["blocks"])
     net.load_state_dict(state)
@@ -130,36 +133,26 @@ def load(name: str, device="cpu", folder: str | Path | None = None) -> Pretraine
 
 def load_classifier(name: str = "mnist-classifier", device="cpu", folder: str | Path | None = None) -> nn.Module:
     """The shipped MNIST classifier (eval mode) whose features define FD-MNIST."""
-    from .runtime import check_device
-    from .train import Classifier
-    device = check_device(device)
+    device = require_device(device)
     folder = Path(folder) if folder is not None else CHECKPOINT_DIR
     meta = card(name, folder)
     if meta.get("kind") != "classifier":
         raise ValueError(f"{name!r} is not a classifier checkpoint")
     net = Classifier(**meta["net_config"])
-    net.load_state_dict(_read_weights(name, folder, meta))
+    net.load_state_dict(read_weights(name, folder, meta))
     return net.eval().requires_grad_(False).to(device)
 
 
-def play_mnist(name: str, integrator: str = "heun", n_steps: int = 10, label: int = 3, n: int = 16,
-               seed: int = 0, guidance: float = 1.0) -> dict:
-    """Compute function of chapter 12's sampler panel: n samples of one label (10 = no label) from a checkpoint.
+def save_checkpoint(net: nn.Module, out: str | Path, name: str, card: dict) -> Path:
+    """Write ``<out>/<name>.safetensors`` (float32, CPU) and ``<out>/<name>.json`` with its sha256; returns the json path."""
+    from safetensors.torch import save_file
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    st = out / f"{name}.safetensors"
+    state = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
+    save_file(state, str(st))
+    card = dict(card, name=name, file=st.name, sha256=sha256_of(st), size_bytes=st.stat().st_size)
+    path = out / f"{name}.json"
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    return path
 
-    ``guidance`` is the classifier-free guidance scale w; with no label (10) there is nothing to guide towards and
-    the unconditional model is sampled (``w_used`` = 1 then). Returns dict(x (n, 1, 28, 28), nfe, w_used).
-    """
-    from .guidance import parse_guidance
-    from .integrators import nfe_per_step
-    if isinstance(label, bool) or int(label) != label or not 0 <= label <= 10:
-        raise ValueError(f"label must be an integer in 0–9 or 10 (no label); got {label!r}")
-    if int(n_steps) != n_steps or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer ≥ 1; got {n_steps!r}")
-    w = 1.0 if label == NULL_CLASS else parse_guidance(guidance)
-    model = _CACHE.get(name) or _CACHE.setdefault(name, load(name))
-    g = torch.Generator().manual_seed(seed)
-    x = model.sample(n, int(label), n_steps=int(n_steps), integrator=integrator, generator=g, guidance=w)
-    return dict(x=x.float(), nfe=nfe_per_step(integrator) * int(n_steps), w_used=w)  # NFE: an upper bound (Heun's last step is Euler)
-
-
-_CACHE: dict = {}

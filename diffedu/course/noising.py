@@ -11,8 +11,8 @@ import math
 import torch
 from torch import Tensor
 
-from .processes import VE, VP, EDM, CosineVP, DiscreteDDPM, Process, RectifiedFlow, _as_tensor
-from .toys import sample_2d
+from ..processes import EDM, VE, VP, CosineVP, DiscreteDDPM, Process, RectifiedFlow, as_tensor
+from ..toys import sample_2d
 
 __all__ = ["mix", "log_snr_of", "euler_maruyama_forward", "em_moments", "schedule_curves", "ddpm_vs_vp",
            "play_mix", "play_noising", "PLAY_PROCESSES"]
@@ -41,7 +41,7 @@ def log_snr_of(alpha_t: float, sigma_t: float) -> float:
 def _grid(process: Process, t_end: float, n_steps: int) -> Tensor:
     if int(n_steps) != n_steps or n_steps < 1:
         raise ValueError(f"n_steps must be a positive integer; got {n_steps}")
-    t_end = float(process.check_t(t_end, "t_end"))
+    t_end = float(process.require_t(t_end, "t_end"))
     return torch.linspace(process.t_min, t_end, int(n_steps) + 1, dtype=torch.float64)
 
 

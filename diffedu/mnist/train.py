@@ -27,58 +27,19 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from . import losses
+from ..checks import require_device, require_output_path
+from ..nets import NULL_CLASS
 from .data import load_mnist
-from .nets import NULL_CLASS, EDMPrecond, UNet
-from .processes import EDM, DiscreteDDPM, RectifiedFlow
+from .evaluate import fd_versus_wall_time
+from .models import OBJECTIVES, Classifier, build_model
+from .pretrained import CHECKPOINT_DIR
+from .pretrained import card as read_card
+from .pretrained import read_weights, save_checkpoint
 
 __all__ = ["OBJECTIVES", "build_model", "Classifier", "drop_labels", "ema_update", "train_diffusion",
            "train_classifier", "save_checkpoint", "git_commit", "main"]
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
-
 # objective → (process factory, output kind, loss, U-Net t_scale)
-OBJECTIVES = {
-    "ddpm": (DiscreteDDPM, "eps", losses.eps_loss, 1.0),
-    "flow": (RectifiedFlow, "velocity", losses.flow_matching_loss, 1000.0),
-    "edm": (EDM, "x0", losses.edm_loss, 250.0),
-}
-
-
-def build_model(objective: str, channels=(32, 64, 64), blocks: int = 1, **unet_kw):
-    """(net, process, kind) for an objective; for ``edm`` the net is ``EDMPrecond(UNet)`` returning $D_x$."""
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}; got {objective!r}")
-    make_process, kind, _, t_scale = OBJECTIVES[objective]
-    process = make_process()
-    unet = UNet(tuple(channels), blocks, t_scale=t_scale, **unet_kw)
-    net = EDMPrecond(unet, process.sigma_data) if objective == "edm" else unet
-    return net, process, kind
-
-
-class Classifier(nn.Module):
-    """A small CNN for MNIST (two conv stages, 128-d features, 10 logits); ``features(x)`` gives the 128-d layer.
-
-    Input in [−1, 1], shape (B, 1, 28, 28). Its features define FD-MNIST (``diffedu.metrics``).
-    """
-
-    def __init__(self, width: int = 16, feature_dim: int = 128):
-        super().__init__()
-        self.config = dict(width=width, feature_dim=feature_dim)
-        w = width
-        self.body = nn.Sequential(
-            nn.Conv2d(1, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(),
-            nn.Conv2d(w, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(), nn.MaxPool2d(2),  # 14×14
-            nn.Conv2d(w, 2 * w, 3, padding=1), nn.BatchNorm2d(2 * w), nn.ReLU(),
-            nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.BatchNorm2d(2 * w), nn.ReLU(), nn.MaxPool2d(2),  # 7×7
-            nn.Flatten(), nn.Linear(2 * w * 49, feature_dim), nn.ReLU())
-        self.head = nn.Linear(feature_dim, 10)
-
-    def features(self, x: Tensor) -> Tensor:
-        return self.body(x)  # (B, feature_dim)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x))  # (B, 10)
 
 
 def drop_labels(y: Tensor, p_uncond: float, generator: torch.Generator | None = None) -> Tensor:
@@ -240,40 +201,6 @@ def classifier_accuracy(net: nn.Module, x: Tensor, y: Tensor, chunk: int = 1000)
     return correct / len(x)
 
 
-def save_checkpoint(net: nn.Module, out: str | Path, name: str, card: dict) -> Path:
-    """Write ``<out>/<name>.safetensors`` (float32, CPU) and ``<out>/<name>.json`` with its sha256; returns the json path."""
-    from safetensors.torch import save_file
-
-    from .data import sha256_of
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    st = out / f"{name}.safetensors"
-    state = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
-    save_file(state, str(st))
-    card = dict(card, name=name, file=st.name, sha256=sha256_of(st), size_bytes=st.stat().st_size)
-    path = out / f"{name}.json"
-    path.write_text(json.dumps(card, indent=2) + "\n")
-    return path
-
-
-def fd_versus_wall_time(res: dict, device, n: int = 500, n_steps: int = 10) -> list[dict]:
-    """FD-MNIST (and its floor) of each EMA snapshot of a training run: how fast the checkpoint gets good."""
-    if not res["snapshots"]:
-        return []
-    from .evaluate import evaluate_model
-    from .pretrained import Pretrained
-    net, process, kind = build_model(res["objective"], tuple(res["net_config"]["channels"]), res["net_config"]["blocks"])
-    net = net.to(device).eval().requires_grad_(False)
-    curve = []
-    for wall, steps, state in res["snapshots"]:
-        net.load_state_dict(state)
-        model = Pretrained.from_net(f"snapshot@{wall:.0f}s", net, process, kind)
-        ev = evaluate_model(model, n=n, n_steps=n_steps, integrator="heun", device=device)
-        curve.append(dict(wall_s=round(wall, 1), steps=steps, fd_mnist=ev["fd_mnist"], fd_floor=ev["fd_floor"],
-                          conditional_accuracy=ev["conditional_accuracy"], n=n, n_steps=n_steps))
-    return curve
-
-
 def _parser(target: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"python -m diffedu train {target}")
     if target == "mnist":
@@ -313,14 +240,13 @@ def parse_channels(text: str) -> tuple[int, ...]:
 def _check_args(target: str, args) -> tuple[torch.device, tuple, tuple]:
     """Every flag checked before any data is loaded (a bad one must not cost a training run): returns the device, the
     U-Net channels and the --fd-at times."""
-    from .runtime import check_device, check_output_path
-    device = check_device(args.device, "--device")
+    device = require_device(args.device, "--device")
     for flag, value in (("--steps", args.steps), ("--batch", args.batch)):
         if value < 1:
             raise ValueError(f"{flag} must be an integer ≥ 1; got {value}")
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise ValueError(f"--lr must be a finite number > 0; got {args.lr}")
-    check_output_path(args.out, "--out", directory=True)
+    require_output_path(args.out, "--out", directory=True)
     if args.name is not None and (not args.name or "/" in args.name or "\\" in args.name):
         raise ValueError(f"--name must be a plain file name (no folders); got {args.name!r}")
     if target == "classifier":
@@ -365,13 +291,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     init, before = None, dict(steps=0, wall_s=0.0)
     if args.init:
-        from .pretrained import _read_weights, card as read_card
         before = read_card(args.init, args.out)
         if before.get("objective") != args.objective or before["net_config"] != dict(channels=list(channels),
                                                                                       blocks=args.blocks):
             raise SystemExit(f"--init {args.init}: its objective/network {before.get('objective')} "
                              f"{before.get('net_config')} differ from this run's")
-        init = _read_weights(args.init, Path(args.out), before)
+        init = read_weights(args.init, Path(args.out), before)
     res = train_diffusion(args.objective, args.steps, args.batch, args.lr, args.p_uncond, args.ema, args.seed,
                           device, args.bf16, args.compile, channels, args.blocks, args.time_budget,
                           progress=not args.no_progress, snapshot_at=fd_at, init=init)

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..runtime import DATA_DIR
+
 __all__ = ["MNIST_SHA256", "DATA_DIR", "default_path", "sha256_of", "load_mnist", "to_unit", "from_unit",
            "read_idx", "write_idx", "mnist_from_idx", "MnistData", "MNIST_ARRAYS_SHA256", "MNIST_MIRRORS",
            "arrays_sha256", "fetch_mnist"]
@@ -30,7 +32,6 @@ MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64
 # for the npz and for IDX files fetched from a mirror, whatever their compression.
 MNIST_ARRAYS_SHA256 = "06b0d1f124c4e5fa796686ade41a9b778edacc8622f2195a352ef479ad44fc16"
 MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/")
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 IDX_FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
              "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),

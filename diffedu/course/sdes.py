@@ -1,8 +1,8 @@
 r"""Forward SDEs $dx = f(t)\,x\,dt + g(t)\,dW$ and their Gaussian transition kernels (chapters 03 and 07).
 
-VP and VE are ``diffedu.processes``; this module adds the **sub-VP** SDE of Song et al. (2021, eq. 12),
+VP, sub-VP and VE are ``diffedu.processes``; the **sub-VP** SDE of Song et al. (2021, eq. 12),
 $$dx = -\tfrac12\beta(t)\,x\,dt + \sqrt{\beta(t)\,(1 - e^{-2B(t)})}\,dW, \qquad B(t) = \int_0^t\beta(s)\,ds,$$
-a forward Euler–Maruyama simulator for any process, the closed-form moments of a linear SDE started at a Gaussian, and
+has its kernel derived below. This module holds a forward Euler–Maruyama simulator for any process, the closed-form moments of a linear SDE started at a Gaussian, and
 DDPM read as a discretization of the VP SDE.
 
 **The sub-VP kernel, derived.** For a linear SDE the mean obeys $\dot m = f m$ and the variance obeys
@@ -22,58 +22,14 @@ import math
 import torch
 from torch import Tensor
 
-from .processes import VP, Process, _positive
+from ..integrators import euler_maruyama, predictor_corrector
+from ..metrics import sliced_wasserstein
+from ..parametrization import Predictor
+from ..processes import VP, Process
+from ..timers import uniform
+from ..toys import gmm_2d
 
-__all__ = ["SubVP", "simulate_forward", "forward_moments", "ddpm_alpha_bar_from_vp"]
-
-
-class SubVP(Process):
-    r"""Sub-VP SDE (Song et al. 2021): $\alpha_t = e^{-B(t)/2}$, $\sigma_t = 1 - e^{-B(t)}$, linear β on [0, 1]."""
-
-    name = "subvp"
-    t_min, t_max = 0.0, 1.0
-
-    def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0):
-        self.beta_min = _positive("beta_min", beta_min, allow_zero=True)
-        self.beta_max = _positive("beta_max", beta_max)
-        if self.beta_max < self.beta_min:
-            raise ValueError(f"beta_max must be ≥ beta_min = {beta_min}; got {beta_max}")
-
-    def beta(self, t) -> Tensor:
-        r"""$\beta(t) = \beta_{min} + t(\beta_{max} - \beta_{min})$."""
-        return self.beta_min + self.check_t(t) * (self.beta_max - self.beta_min)
-
-    def _B(self, t: Tensor) -> Tensor:
-        return self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t**2
-
-    def _alpha(self, t: Tensor) -> Tensor:
-        return torch.exp(-0.5 * self._B(t))
-
-    def _sigma(self, t: Tensor) -> Tensor:
-        return -torch.expm1(-self._B(t))  # 1 − e^{−B}
-
-    def _d_alpha(self, t: Tensor) -> Tensor:
-        return -0.5 * (self.beta_min + t * (self.beta_max - self.beta_min)) * self._alpha(t)
-
-    def _d_sigma(self, t: Tensor) -> Tensor:
-        return (self.beta_min + t * (self.beta_max - self.beta_min)) * torch.exp(-self._B(t))
-
-    def g2_formula(self, t) -> Tensor:
-        r"""Song et al.'s $g(t)^2 = \beta(t)(1 - e^{-2B(t)})$, written directly (an independent check of ``g2``)."""
-        t = self.check_t(t)
-        return (self.beta_min + t * (self.beta_max - self.beta_min)) * -torch.expm1(-2 * self._B(t))
-
-    def _t_of_log_snr(self, lambda_t: Tensor) -> Tensor:
-        # λ = log(a / (1 − a)²) with a = α² = e^{−B}: solve r a² − (2r + 1) a + r = 0 for the root in (0, 1), r = e^λ.
-        # The root is written as 2r / ((2r + 1) + √(4r + 1)) (no cancellation at large r; a → 1 as λ → ∞), in float64.
-        r = lambda_t.to(torch.float64).exp()
-        a = 2 * r / ((2 * r + 1) + (4 * r + 1).sqrt())
-        a = torch.where(torch.isinf(r), torch.ones_like(a), a)  # λ = +∞: no noise, t = 0
-        B = -a.log()
-        slope = self.beta_max - self.beta_min
-        if slope == 0:
-            return (B / self.beta_min).to(lambda_t.dtype)
-        return ((-self.beta_min + (self.beta_min**2 + 2 * slope * B).sqrt()) / slope).to(lambda_t.dtype)
+__all__ = ["simulate_forward", "forward_moments", "ddpm_alpha_bar_from_vp"]
 
 
 def simulate_forward(x0: Tensor, ts, process: Process, generator: torch.Generator | None = None,
@@ -85,7 +41,7 @@ def simulate_forward(x0: Tensor, ts, process: Process, generator: torch.Generato
     ts = [float(t) for t in ts]
     if len(ts) < 2 or any(b <= a for a, b in zip(ts[:-1], ts[1:])):
         raise ValueError("ts must be a strictly increasing grid of at least 2 times (data → noise)")
-    process.check_t(torch.tensor(ts, dtype=torch.float64), "ts")
+    process.require_t(torch.tensor(ts, dtype=torch.float64), "ts")
     x, path = x0, [x0]
     for t, t_next in zip(ts[:-1], ts[1:]):
         dt = t_next - t
@@ -129,11 +85,6 @@ def ddpm_alpha_bar_from_vp(process: VP, n_steps: int) -> tuple[Tensor, Tensor]:
 def play_pc(n_steps: int, snr: float, n_samples: int = 600, seed: int = 0) -> dict:
     """Chapter 07 panel: Euler–Maruyama and predictor–corrector (Langevin corrector with signal-to-noise ``snr``) on the
     VP SDE with the exact score of ``gmm_2d``, from the same x_T; sliced W₂ of each to exact samples, and the floor."""
-    from .integrators import euler_maruyama, predictor_corrector
-    from .metrics import sliced_wasserstein
-    from .parametrization import Predictor
-    from .timers import uniform
-    from .toys import gmm_2d
     if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
         raise ValueError(f"n_steps must be an integer ≥ 1; got {n_steps!r}")
     process, gmm = VP(), gmm_2d()

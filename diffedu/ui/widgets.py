@@ -6,10 +6,24 @@ must create a figure and call ``plt.show()``.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
+
+from ..course.edm_design import play_edm
+from ..course.elbo import play_ddim, play_schedule
+from ..course.flows import play_flows
+from ..course.fokker_planck import play_density, play_paths
+from ..course.guidance_demos import cfg_mixture
+from ..course.langevin import play_langevin
+from ..course.mnist_demos import play_guidance, play_mnist
+from ..course.noising import play_mix, play_noising
+from ..course.samplers import play_samplers
+from ..course.sdes import play_pc
+from ..course.tweedie import play_tweedie
+from .plots import PROCESS_COLORS, density_contours, digit_grid, figure, scatter2d, schedules, to_numpy, tweedie_view
 
 __all__ = ["panel", "slider", "int_slider", "log_slider", "dropdown"]
 
@@ -27,7 +41,6 @@ def int_slider(value: int, lo: int, hi: int, description: str, step: int = 1, **
 
 def log_slider(value: float, lo: float, hi: float, description: str, **kwargs) -> W.FloatLogSlider:
     """A slider over [lo, hi] on a log scale (base 10)."""
-    import math
     return W.FloatLogSlider(value=value, min=math.log10(lo), max=math.log10(hi), step=0.05, description=description,
                             continuous_update=False, style={"description_width": "initial"}, **kwargs)
 
@@ -59,8 +72,6 @@ def _showing(draw):
 
 def mix_panel() -> W.VBox:
     """Chapter 00: sliders for α_t and σ_t; draws x_t = α_t x0 + σ_t ε on the moons and prints the SNR (noising.play_mix)."""
-    from .noising import play_mix
-    from .plots import figure, scatter2d
 
     def draw(alpha_t, sigma_t):
         out = play_mix(alpha_t, sigma_t)
@@ -77,8 +88,6 @@ def mix_panel() -> W.VBox:
 def noising_panel() -> W.VBox:
     """Chapter 01: schedule parameters and the normalised time u; draws every process at u on the moons and the
     schedule curves (noising.play_noising)."""
-    from .noising import play_noising
-    from .plots import PROCESS_COLORS, figure, scatter2d, schedules
 
     def draw(beta_min, beta_max, sigma_max, s, u):
         out = play_noising(beta_min, beta_max, sigma_max, s, u, n=600)
@@ -101,8 +110,6 @@ def noising_panel() -> W.VBox:
 
 def tweedie_panel() -> W.VBox:
     """Chapter 02: the point x_t = (x, y) and σ; draws log p_t, x̂₀, the score arrow and P(k | x_t) (tweedie.play_tweedie)."""
-    from .plots import tweedie_view
-    from .tweedie import play_tweedie
 
     def draw(x, y, sigma):
         tweedie_view(play_tweedie(x, y, sigma))
@@ -116,8 +123,6 @@ def tweedie_panel() -> W.VBox:
 def fokker_planck_panel() -> W.VBox:
     """Chapter 03: a time slider; the exact p_t of the 1-D mixture, the Fokker–Planck grid solution and a histogram of
     forward-SDE samples (``fokker_planck.play_density``)."""
-    from .fokker_planck import play_density
-    from .plots import figure, to_numpy
 
     def draw(t):
         out = play_density(t, n_samples=3000)
@@ -135,8 +140,6 @@ def fokker_planck_panel() -> W.VBox:
 def ode_sde_paths_panel() -> W.VBox:
     """Chapter 03: number of paths and noise level η; PF-ODE (η = 0) and reverse-family paths from the same x_T with
     the exact score (``fokker_planck.play_paths``)."""
-    from .fokker_planck import play_paths
-    from .plots import figure, to_numpy
 
     def draw(n_paths, eta):
         out = play_paths(n_paths, eta)
@@ -152,8 +155,6 @@ def ode_sde_paths_panel() -> W.VBox:
 def langevin_panel() -> W.VBox:
     """Chapter 06: τ, steps per level and number of noise levels; plain vs annealed Langevin on two separated modes
     (``langevin.play_langevin``)."""
-    from .langevin import play_langevin
-    from .plots import density_contours, figure, scatter2d
 
     def draw(tau, n_steps, n_levels):
         out = play_langevin(tau, n_steps, n_levels, n_samples=600)
@@ -174,8 +175,6 @@ def langevin_panel() -> W.VBox:
 def pc_panel() -> W.VBox:
     """Chapter 07: step count and corrector SNR; Euler–Maruyama vs predictor–corrector with the exact score
     (``sdes.play_pc``)."""
-    from .plots import figure, scatter2d
-    from .sdes import play_pc
 
     def draw(n_steps, snr):
         out = play_pc(n_steps, snr)
@@ -191,8 +190,6 @@ def pc_panel() -> W.VBox:
 
 def ddpm_schedule_panel() -> W.VBox:
     """Chapter 04: sliders for T and the β range; draws ᾱ_n and exact-denoiser ancestral samples (elbo.play_schedule)."""
-    from .elbo import play_schedule
-    from .plots import figure, scatter2d
 
     def draw(T, beta_1, beta_T):
         out = play_schedule(T, beta_1, beta_T, n_samples=300)
@@ -211,8 +208,6 @@ def ddpm_schedule_panel() -> W.VBox:
 
 def ddim_eta_panel() -> W.VBox:
     """Chapter 05: sliders for η and the step count; draws DDIM(η) samples from the same x_T (elbo.play_ddim)."""
-    from .elbo import play_ddim
-    from .plots import figure, scatter2d
 
     def draw(eta, n_steps):
         out = play_ddim(eta, n_steps, n_samples=400)
@@ -228,8 +223,6 @@ def ddim_eta_panel() -> W.VBox:
 def flows_panel() -> W.VBox:
     """Chapter 08: Euler steps and the path (rectified vs cosine VP); draws the trajectories on the exact marginal
     velocity of the same mixture from the same noise, with straightness and error (flows.play_flows)."""
-    from .flows import play_flows
-    from .plots import figure, scatter2d, to_numpy
 
     def draw(n_steps, path):
         out = play_flows(n_steps, path, n_samples=300)
@@ -254,8 +247,6 @@ def flows_panel() -> W.VBox:
 def edm_panel() -> W.VBox:
     """Chapter 09: ρ, NFE, S_churn and S_noise; Heun on the ρ grid on the exact mixture with its exact errors
     (edm_design.play_edm)."""
-    from .edm_design import play_edm
-    from .plots import figure, scatter2d, to_numpy
 
     def draw(rho, nfe, s_churn, s_noise):
         out = play_edm(rho, nfe, s_churn, s_noise)
@@ -280,8 +271,6 @@ def edm_panel() -> W.VBox:
 def samplers_panel() -> W.VBox:
     """Chapter 10: NFE, ρ, η and churn sliders; Heun (churn) and DDIM (η) samples and their live error against the
     exact answer (``bench_samplers.play_samplers``)."""
-    from .bench_samplers import play_samplers
-    from .plots import figure, scatter2d
 
     def draw(nfe, rho, eta, churn):
         out = play_samplers(nfe, rho, eta, churn)
@@ -301,8 +290,6 @@ def samplers_panel() -> W.VBox:
 def cfg_mixture_panel() -> W.VBox:
     """Chapter 11: guidance scale w and class; CFG samples of the 2-D mixture with the exact models against the exact
     conditional law and the tilted density q(x|y)^w q(x)^(1−w) (``guidance.cfg_mixture``)."""
-    from .guidance import cfg_mixture
-    from .plots import figure, scatter2d
 
     def draw(w, label):
         out = cfg_mixture(w, label, n=1000, n_steps=20)
@@ -320,8 +307,6 @@ def cfg_mixture_panel() -> W.VBox:
 
 def mnist_guidance_panel(name: str = "mnist-flow") -> W.VBox:
     """Chapter 11: guidance scale w and digit; 8 guided samples of a shipped checkpoint (``guidance.play_guidance``)."""
-    from .guidance import play_guidance
-    from .plots import digit_grid
 
     def draw(w, digit):
         out = play_guidance(name, w, digit, n=8, n_steps=6)
@@ -335,8 +320,6 @@ def mnist_guidance_panel(name: str = "mnist-flow") -> W.VBox:
 
 def mnist_sampler_panel(names=("mnist-edm", "mnist-ddpm", "mnist-flow")) -> W.VBox:
     """Sample the shipped checkpoints: checkpoint, integrator, steps, label (10 = no label) and guidance scale w."""
-    from .plots import digit_grid
-    from .pretrained import play_mnist
 
     def draw(name, integrator, n_steps, label, guidance):
         out = play_mnist(name, integrator, n_steps, label, guidance=guidance)

@@ -1,0 +1,136 @@
+r"""Guidance on the labelled 2-D mixture (chapter 11), where every conditional model is exact.
+
+``MixturePredictor`` is the exact label-conditional predictor of a labelled ``GaussianMixture`` (what a network
+trained with label dropout learns in the limit); ``mixture_classifier`` and its gradient are the exact noisy
+classifier; ``tilted_samples`` draws from $q(x\mid y)^w q(x)^{1-w}$, the law classifier-free guidance aims at;
+``cfg_mixture`` is the compute function of the chapter's 2-D panel.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..checks import require_real
+from ..denoiser import Denoiser
+from ..guidance import ClassifierFreeGuidance, as_labels
+from ..metrics import sliced_wasserstein
+from ..parametrization import convert, require_kind
+from ..processes import as_tensor, make_process
+from ..toys import gmm_2d
+
+__all__ = ["MixturePredictor", "mixture_classifier", "mixture_classifier_grad", "tilted_samples", "cfg_mixture"]
+
+
+class MixturePredictor:
+    r"""The exact label-conditional model of a labelled ``GaussianMixture``: a predictor ``(x_t, t, kind, *, y=None)``.
+
+    For a sample with label y it answers with the exact prediction of $q(x_0\mid y)$ (the components labelled y,
+    ``gmm.restrict(y)``); for ``y = null_label`` (or ``y=None``) with the whole mixture $q(x_0)$ — what a network
+    trained with label dropout learns in the limit.
+    """
+
+    def __init__(self, gmm, process, null_label: int = -1):
+        if gmm.labels is None:
+            raise ValueError("gmm must have labels (GaussianMixture(..., labels=...))")
+        if int(null_label) in set(gmm.labels.tolist()):
+            raise ValueError(f"null_label must differ from the mixture's labels {sorted(set(gmm.labels.tolist()))}; "
+                             f"got {null_label}")
+        self.gmm, self.process, self.null_label = gmm, process, int(null_label)
+        self.parts = {int(c): gmm.restrict(int(c)) for c in gmm.labels.unique()}
+
+    def __call__(self, x_t: Tensor, t, kind: str = "x0", *, y=None) -> Tensor:
+        require_kind(kind, "kind")
+        n = x_t.shape[0]
+        y = torch.full((n,), self.null_label, dtype=torch.long) if y is None else as_labels(y, n, x_t.device)
+        t = self.process.require_t(as_tensor(t, like=x_t))
+        t_batch = t.expand(n) if t.ndim == 0 else t
+        x0_hat = torch.empty_like(x_t)
+        for label in y.unique().tolist():
+            rows = y == label
+            if label == self.null_label:
+                part = self.gmm
+            elif label in self.parts:
+                part = self.parts[label]
+            else:
+                raise ValueError(f"y must hold labels in {sorted(self.parts)} or {self.null_label} (no label); got {label}")
+            x0_hat[rows] = part.denoiser(x_t[rows], t_batch[rows], self.process)
+        return convert(x0_hat, "x0", kind, x_t, t_batch, self.process)
+
+
+def mixture_classifier(gmm, x_t: Tensor, t, process) -> Tensor:
+    r"""The exact noisy classifier of a labelled mixture: $\log p_t(y\mid x_t)$ for every label, shape (N, C).
+
+    $p_t(y\mid x_t) = \sum_{k:\,\ell_k = y} P(k\mid x_t)$ — the responsibilities of the noised mixture grouped by label
+    (labels in increasing order: column c is the c-th smallest label).
+    """
+    if gmm.labels is None:
+        raise ValueError("gmm must have labels (GaussianMixture(..., labels=...))")
+    log_post = gmm.log_responsibilities(x_t, t, process)  # (N, K) log P(k | x_t)
+    labels = gmm.labels.to(x_t.device)
+    return torch.stack([torch.logsumexp(log_post[:, labels == c], -1) for c in labels.unique()], -1)
+
+
+def mixture_classifier_grad(gmm, x_t: Tensor, t, process, y) -> Tensor:
+    r"""Exact $\nabla_{x_t}\log p_t(y\mid x_t) = \nabla\log p_t(x_t\mid y) - \nabla\log p_t(x_t)$ (Bayes' rule), (N, D).
+
+    The first score is that of the components labelled y (``gmm.restrict(y)``), the second that of the whole mixture.
+    """
+    n = x_t.shape[0]
+    y = as_labels(y, n, x_t.device)
+    grad = -gmm.score(x_t, t, process)
+    t = torch.as_tensor(t, dtype=x_t.dtype)
+    for label in y.unique().tolist():
+        rows = y == label
+        t_rows = t[rows] if t.ndim == 1 else t
+        grad[rows] += gmm.restrict(label).score(x_t[rows], t_rows, process)
+    return grad
+
+
+def tilted_samples(gmm, label: int, w: float, n: int, generator: torch.Generator | None = None,
+                   half_width: float = 6.0, cells: int = 300) -> Tensor:
+    r"""n samples of the tilted density $q(x\mid y)^w q(x)^{1-w}$ (normalised) of a 2-D labelled mixture.
+
+    Not a mixture for w ≠ 0, 1: it is tabulated on a grid of ``cells``² cells over $[-h, h]^2$, a cell is drawn with
+    probability ∝ density × area and the point uniformly inside it (error: the cell size, 2h/cells = 0.04 by default).
+    """
+    if gmm.dim != 2:
+        raise ValueError(f"gmm must be 2-D; got dim {gmm.dim}")
+    w = require_real("w", w)
+    edges = torch.linspace(-half_width, half_width, cells + 1, dtype=torch.float64)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    grid = torch.cartesian_prod(centres, centres)  # (cells², 2)
+    log_density = w * gmm.restrict(label).log_prob(grid) + (1 - w) * gmm.log_prob(grid)
+    cell = torch.multinomial(torch.softmax(log_density, 0), n, replacement=True, generator=generator)
+    h = edges[1] - edges[0]
+    return grid[cell] + h * (torch.rand(n, 2, generator=generator, dtype=torch.float64) - 0.5)
+
+
+def cfg_mixture(w: float, label: int = 0, n: int = 2000, n_steps: int = 30, process_name: str = "edm",
+                seed: int = 0) -> dict:
+    r"""Compute function of chapter 11's 2-D panel: CFG samples of a ``gmm_2d`` class with the exact models.
+
+    Returns dict(x (n, 2) CFG samples, exact (n, 2) samples of $q(x_0\mid y)$, tilted (n, 2) samples of
+    $q(x_0\mid y)^w q(x_0)^{1-w}$, sw_exact, sw_tilted (SW of the CFG samples to each), floor_exact, floor_tilted
+    (SW between two sets of size n of the same law), sw_tilted_exact (tilted vs conditional), mass (the
+    fraction of samples nearest, by responsibility, to each component of the class)).
+    """
+    gmm, process = gmm_2d(), make_process(process_name)
+    if int(label) != label or label not in (0, 1, 2):
+        raise ValueError(f"label must be 0, 1 or 2 (the classes of gmm_2d); got {label!r}")
+    w = require_real("w", w)
+    g = torch.Generator().manual_seed(seed)
+    cfg = ClassifierFreeGuidance(MixturePredictor(gmm, process, null_label=3), w, null_label=3)
+    timer = "karras" if process_name in ("edm", "ve") else "log_snr"
+    x = Denoiser(process, cfg, "heun", timer).sample(n, n_steps, shape=(2,), generator=g, y=int(label))
+    part = gmm.restrict(int(label))
+    exact, exact2 = part.sample(n, generator=g), part.sample(n, generator=g)
+    tilted, tilted2 = tilted_samples(gmm, int(label), w, n, generator=g), tilted_samples(gmm, int(label), w, n, generator=g)
+
+    def sw(a, b):
+        return float(sliced_wasserstein(a, b, generator=torch.Generator().manual_seed(seed)))
+
+    mass = torch.bincount(part.responsibilities(x).argmax(1), minlength=part.n_components).double() / n
+    return dict(x=x, exact=exact, tilted=tilted, sw_exact=sw(x, exact), sw_tilted=sw(x, tilted),
+                floor_exact=sw(exact2, exact), floor_tilted=sw(tilted2, tilted), sw_tilted_exact=sw(tilted, exact),
+                mass=mass.tolist(), exact_mass=part.weights.tolist())
+

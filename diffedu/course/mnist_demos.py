@@ -1,0 +1,116 @@
+"""MNIST with the shipped checkpoints, as chapters 11 and 12 show it: the panels' compute functions, guided samples,
+the accuracy–diversity table of classifier-free guidance, and inpainting.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..checks import require_real
+from ..denoiser import Denoiser
+from ..guidance import ClassifierFreeGuidance, Mask, Projection, dps, parse_guidance
+from ..integrators import nfe_per_step
+from ..metrics import classifier_features, conditional_accuracy
+from ..mnist.pretrained import Pretrained, load
+from ..nets import NULL_CLASS
+
+__all__ = ["SHIPPED", "shipped", "play_mnist", "cfg_sample", "within_class_diversity", "guidance_table", "play_guidance", "inpaint"]
+
+
+SHIPPED: dict[str, Pretrained] = {}  # the checkpoints loaded so far in this kernel, by name
+
+
+def shipped(name: str) -> Pretrained:
+    """A shipped checkpoint, loaded once per kernel (the panels redraw without reading the file again)."""
+    if name not in SHIPPED:
+        SHIPPED[name] = load(name)
+    return SHIPPED[name]
+
+
+def play_mnist(name: str, integrator: str = "heun", n_steps: int = 10, label: int = 3, n: int = 16,
+               seed: int = 0, guidance: float = 1.0) -> dict:
+    """Compute function of chapter 12's sampler panel: n samples of one label (10 = no label) from a checkpoint.
+
+    ``guidance`` is the classifier-free guidance scale w; with no label (10) there is nothing to guide towards and
+    the unconditional model is sampled (``w_used`` = 1 then). Returns dict(x (n, 1, 28, 28), nfe, w_used).
+    """
+    if isinstance(label, bool) or int(label) != label or not 0 <= label <= 10:
+        raise ValueError(f"label must be an integer in 0–9 or 10 (no label); got {label!r}")
+    if int(n_steps) != n_steps or n_steps < 1:
+        raise ValueError(f"n_steps must be an integer ≥ 1; got {n_steps!r}")
+    w = 1.0 if label == NULL_CLASS else parse_guidance(guidance)
+    model = shipped(name)
+    g = torch.Generator().manual_seed(seed)
+    x = model.sample(n, int(label), n_steps=int(n_steps), integrator=integrator, generator=g, guidance=w)
+    return dict(x=x.float(), nfe=nfe_per_step(integrator) * int(n_steps), w_used=w)  # NFE: an upper bound (Heun's last step is Euler)
+
+
+def cfg_sample(model, w: float, y: Tensor, n_steps: int = 8, integrator: str = "euler", timer: str = "karras",
+               generator: torch.Generator | None = None) -> Tensor:
+    """Class-conditional samples (len(y), 1, 28, 28) of a shipped checkpoint with classifier-free guidance scale w."""
+    cfg = ClassifierFreeGuidance(model.predictor, w, null_label=10)
+    den = Denoiser(model.process, cfg, integrator, timer, shape=(1, 28, 28))
+    x_T = den.prior(len(y), (1, 28, 28), generator, dtype=torch.float32)
+    with torch.no_grad():
+        return den.sample(x_T, n_steps, generator=generator, y=y).float()
+
+
+def within_class_diversity(features: Tensor, y: Tensor) -> float:
+    """Mean Euclidean distance between the features of two different samples of the same class, over all classes."""
+    dists = []
+    for c in y.unique():
+        f = features[y == c]
+        if len(f) >= 2:
+            d = torch.cdist(f, f)
+            dists.append(d[~torch.eye(len(f), dtype=torch.bool)])
+    if not dists:
+        raise ValueError("need at least two samples of one class")
+    return float(torch.cat(dists).mean())
+
+
+def guidance_table(model, classifier, ws, n_per_class: int = 4, n_steps: int = 8, seed: int = 0) -> list[dict]:
+    """For each w: conditional accuracy (the classifier reads the asked-for label) and within-class diversity (mean
+    pairwise distance of classifier features) of 10·n_per_class guided samples; the same noise for every w."""
+    y = torch.arange(10).repeat_interleave(n_per_class)
+    rows = []
+    for w in ws:
+        x = cfg_sample(model, w, y, n_steps, generator=torch.Generator().manual_seed(seed))
+        rows.append(dict(w=float(w), accuracy=conditional_accuracy(classifier, x, y),
+                         diversity=within_class_diversity(classifier_features(classifier, x), y), x=x))
+    return rows
+
+
+def play_guidance(name: str = "mnist-flow", w: float = 2.0, label: int = 3, n: int = 8, n_steps: int = 8,
+                  seed: int = 0) -> dict:
+    """Compute function of chapter 11's MNIST panel: n samples of one digit at guidance scale w (0 ≤ w ≤ 8).
+
+    Returns dict(x (n, 1, 28, 28), w, label)."""
+    w = require_real("w", w)
+    if not 0 <= w <= 8:
+        raise ValueError(f"w must lie in [0, 8]; got {w}")
+    if isinstance(label, bool) or int(label) != label or not 0 <= label <= 9:
+        raise ValueError(f"label must be an integer in 0–9; got {label!r}")
+    model = shipped(name)
+    y = torch.full((int(n),), int(label), dtype=torch.long)
+    x = cfg_sample(model, w, y, n_steps, generator=torch.Generator().manual_seed(seed))
+    return dict(x=x, w=w, label=int(label))
+
+
+def inpaint(model, x0: Tensor, mask: Tensor, method: str = "dps", n_steps: int = 20, zeta: float = 1.0,
+            eta: float = 1.0, timer: str = "karras", generator: torch.Generator | None = None) -> Tensor:
+    """Fill in the unobserved pixels of images x0 (N, 1, 28, 28) seen through ``mask`` (1, 28, 28) (1 = observed) with a
+    shipped checkpoint: ``method`` 'dps' (Chung et al. 2023) or 'projection' (DDNM-style replacement, DDIM(η))."""
+    op = Mask(mask)
+    op.check(x0.shape[1:])
+    y = op(x0)  # the measurement: observed pixels, zeros elsewhere
+    if method == "dps":
+        den = Denoiser(model.process, model.predictor, dps, timer, operator=op, measurement=y, zeta=zeta, eta=eta)
+    elif method == "projection":
+        den = Denoiser(model.process, Projection(model.predictor, model.process, op, y), "ddim", timer, eta=eta)
+    else:
+        raise ValueError(f"method must be 'dps' or 'projection'; got {method!r}")
+    x_T = den.prior(len(x0), tuple(x0.shape[1:]), generator, dtype=torch.float32)
+    return den.sample(x_T, n_steps, generator=generator).float()
+
+
+
