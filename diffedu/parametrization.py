@@ -22,7 +22,7 @@ from torch import Tensor
 from .processes import Process, as_tensor, expand_like
 
 __all__ = ["KINDS", "coefficients", "convert", "eps_to_x0", "x0_to_eps", "x0_to_score", "score_to_x0",
-           "eps_to_score", "score_to_eps", "x0_to_velocity", "velocity_to_x0", "Predictor"]
+           "eps_to_score", "score_to_eps", "x0_to_velocity", "velocity_to_x0", "Predictor", "Counting"]
 
 KINDS = ("x0", "eps", "score", "velocity")
 
@@ -151,3 +151,18 @@ class Predictor:
 
     def velocity(self, x_t: Tensor, t, **cond) -> Tensor:
         return self(x_t, t, "velocity", **cond)
+
+
+class Counting:
+    """A predictor that counts its evaluations: ``pred = Counting(gmm.predictor(process))``, sample, read ``pred.nfe``
+    (the number of network calls; a call on a batch counts once)."""
+
+    def __init__(self, predictor: Callable[..., Tensor]):
+        if not callable(predictor):
+            raise TypeError(f"predictor must be callable; got {type(predictor).__name__}")
+        self.predictor, self.nfe = predictor, 0
+        self.process = getattr(predictor, "process", None)
+
+    def __call__(self, x_t: Tensor, t, kind: str = "x0", **cond) -> Tensor:
+        self.nfe += 1
+        return self.predictor(x_t, t, kind, **cond)

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor
 
-from .parametrization import convert
+from .parametrization import Predictor, convert
 from .processes import Process, as_tensor
 
 __all__ = ["GaussianMixture", "gmm_2d", "gmm_1d", "gmm_nd", "sample_2d", "DATASETS_2D"]
@@ -160,6 +160,12 @@ class GaussianMixture:
         r"""$\nabla_x\log p_t(x) = -\sum_k P(k\mid x)\,(\alpha^2\Sigma_k + \sigma^2 I)^{-1}(x - \alpha\mu_k)$."""
         log_joint, z, _, evecs, _ = self._components(x_t, t, process)
         return -self._weighted_sum(torch.softmax(log_joint, -1), z, evecs)
+
+    def predictor(self, process: Process) -> Predictor:
+        r"""The perfect network: a ``Predictor`` whose $\hat x_0$ is the exact denoiser $E[x_0\mid x_t]$ under ``process``."""
+        if not isinstance(process, Process):
+            raise TypeError(f"process must be a diffedu Process; got {type(process).__name__}")
+        return Predictor(lambda x_t, t: self.denoiser(x_t, t, process), "x0", process)
 
     def denoiser(self, x_t: Tensor, t, process: Process) -> Tensor:
         r"""Exact $E[x_0\mid x_t] = \sum_k P(k\mid x_t)\,(\mu_k + \alpha\Sigma_k(\alpha^2\Sigma_k + \sigma^2 I)^{-1}(x_t - \alpha\mu_k))$.
