@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .checks import require_integer
+
 __all__ = ["sliced_wasserstein", "mmd"]
 
 
@@ -29,8 +31,7 @@ def sliced_wasserstein(x: Tensor, y: Tensor, n_projections: int = 256, generator
     With N ≠ M the sorted projections are compared at matching quantiles (linear interpolation of y's quantiles).
     """
     _check_pair(x, y)
-    if int(n_projections) != n_projections or n_projections < 1:
-        raise ValueError(f"n_projections must be an integer ≥ 1; got {n_projections!r}")
+    n_projections = require_integer("n_projections", n_projections)
     y = y.to(x)
     theta = torch.randn(x.shape[1], int(n_projections), generator=generator, dtype=torch.float64)
     theta = (theta / theta.norm(dim=0, keepdim=True)).to(x)  # (D, P) unit directions

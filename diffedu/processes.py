@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 from torch.nn.functional import softplus
 
-from .checks import require_positive
+from .checks import require_integer, require_positive
 
 __all__ = ["Process", "VP", "CosineVP", "VE", "EDM", "RectifiedFlow", "DiscreteDDPM", "SubVP", "make_process", "PROCESSES", "as_tensor"]
 
@@ -396,8 +396,7 @@ class DiscreteDDPM(Process):
 
     def __init__(self, T: int = 1000, beta_1: float = 1e-4, beta_T: float = 0.02, betas: Tensor | None = None):
         if betas is None:
-            if int(T) != T or T < 1:
-                raise ValueError(f"T must be a positive integer; got {T}")
+            T = require_integer("T", T)
             require_positive("beta_1", beta_1)
             require_positive("beta_T", beta_T)
             betas = torch.linspace(beta_1, beta_T, int(T), dtype=torch.float64)

@@ -223,7 +223,7 @@ def test_negative_beta():
         DiscreteDDPM(betas=torch.tensor([0.1, -0.2, 0.3]))
     with pytest.raises(ValueError, match="beta_t must lie in"):
         DiscreteDDPM(betas=torch.tensor([0.1, 1.0]))
-    with pytest.raises(ValueError, match="T must be a positive integer"):
+    with pytest.raises(ValueError, match="T must be an integer ≥ 1"):
         DiscreteDDPM(T=0)
 
 
