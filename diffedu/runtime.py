@@ -37,7 +37,7 @@ def seed(value: int = 0) -> torch.Generator:
 def quick() -> bool:
     """Quick mode: ``DIFFEDU_QUICK=1`` (set by ``make test`` and CI), or no GPU and ``DIFFEDU_QUICK`` unset.
 
-    Quick mode shrinks training steps and sample counts so that every chapter runs in about a minute on a laptop CPU.
+    Quick mode shrinks training steps and sample counts so that every chapter keeps to its CI budget on a CPU.
     ``DIFFEDU_QUICK=0`` forces the full version even on a CPU.
     """
     flag = os.environ.get("DIFFEDU_QUICK")
