@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ..checks import require_device, require_integer, require_output_path, require_positive
+from ..checks import require_device, require_in_range, require_integer, require_output_path, require_positive
 from ..nets import NULL_CLASS
 from .data import load_mnist
 from .evaluate import fd_versus_wall_time
@@ -42,8 +42,7 @@ __all__ = ["OBJECTIVES", "build_model", "Classifier", "drop_labels", "ema_update
 
 def drop_labels(y: Tensor, p_uncond: float, generator: torch.Generator | None = None) -> Tensor:
     """Replace each label by the null class 10 with probability ``p_uncond`` (Ho & Salimans 2022's label dropout)."""
-    if not 0 <= p_uncond <= 1:
-        raise ValueError(f"p_uncond must lie in [0, 1]; got {p_uncond}")
+    require_in_range("p_uncond", p_uncond, 0, 1)
     u = torch.rand(y.shape, generator=generator).to(y.device)
     return torch.where(u < p_uncond, torch.full_like(y, NULL_CLASS), y)
 
