@@ -116,7 +116,7 @@ for name in shipped:
     model = pretrained.load(name)
     fig, axes = plt.subplots(1, len(configs), figsize=(3.3 * len(configs), 3.6))
     for ax, (integ, n, w) in zip(axes, configs):
-        x = model.sample(20, torch.arange(20) % 10, n_steps=n, integrator=integ, guidance=w,
+        x = model.sample(20, torch.arange(20) % 10, n_steps=n, integrator=integ, w=w,
                          generator=torch.Generator().manual_seed(0))
         digit_grid(ax, x, nrow=10, title=f"{name}\n{integ}, {n} steps" + (f", w = {w:g}" if w != 1 else ""))
     plt.show()

@@ -10,6 +10,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from .checks import require_integer
+
 __all__ = ["time_embedding", "MLP", "NULL_CLASS", "require_labels", "UNet", "edm_preconditioning", "EDMPrecond"]
 
 
@@ -96,6 +98,17 @@ class ResBlock(nn.Module):
         return self.skip(h) + r
 
 
+def _require_unet_config(channels: tuple[int, ...], blocks: int, groups: int, num_classes: int) -> None:
+    """The U-Net's shape arguments: channels positive multiples of ``groups``, ≥ 1 block, the 10 digits + null class."""
+    if len(channels) < 1 or any(isinstance(c, bool) or int(c) != c or c < 1 or c % groups for c in channels):
+        raise ValueError(f"channels must be positive multiples of groups={groups} (GroupNorm, also on the "
+                         f"concatenated skips); got {channels}")
+    if num_classes != NULL_CLASS:
+        raise ValueError(f"num_classes must be {NULL_CLASS}: labels are the MNIST digits 0–9 and {NULL_CLASS} means "
+                         f"'no label' (NULL_CLASS); got {num_classes}")
+    require_integer("blocks", blocks)
+
+
 class UNet(nn.Module):
     r"""A small class-conditional U-Net for 1×28×28 images (Ronneberger et al. 2015; Ho et al. 2020's layout).
 
@@ -109,14 +122,7 @@ class UNet(nn.Module):
                  emb_dim: int = 128, groups: int = 8, in_channels: int = 1, num_classes: int = 10,
                  dropout: float = 0.0):
         super().__init__()
-        if len(channels) < 1 or any(isinstance(c, bool) or int(c) != c or c < 1 or c % groups for c in channels):
-            raise ValueError(f"channels must be positive multiples of groups={groups} (GroupNorm, also on the "
-                             f"concatenated skips); got {channels}")
-        if num_classes != NULL_CLASS:
-            raise ValueError(f"num_classes must be {NULL_CLASS}: labels are the MNIST digits 0–9 and {NULL_CLASS} means "
-                             f"'no label' (NULL_CLASS); got {num_classes}")
-        if blocks < 1:
-            raise ValueError(f"blocks must be ≥ 1; got {blocks}")
+        _require_unet_config(channels, blocks, groups, num_classes)
         self.config = dict(channels=tuple(channels), blocks=blocks, t_scale=t_scale, emb_dim=emb_dim, groups=groups,
                            in_channels=in_channels, num_classes=num_classes, dropout=dropout)
         self.t_scale, self.emb_dim, self.in_channels = float(t_scale), emb_dim, in_channels

@@ -24,8 +24,6 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
-
-
 def seed(value: int = 0) -> torch.Generator:
     """Seed Python, NumPy and torch, and return a fresh CPU ``torch.Generator`` seeded with ``value``."""
     if int(value) != value or value < 0:
@@ -39,7 +37,7 @@ def seed(value: int = 0) -> torch.Generator:
 def quick() -> bool:
     """Quick mode: ``DIFFEDU_QUICK=1`` (set by ``make test`` and CI), or no GPU and ``DIFFEDU_QUICK`` unset.
 
-    Quick mode shrinks training steps and sample counts so that every chapter runs in about a minute on a laptop CPU.
+    Quick mode shrinks training steps and sample counts so that every chapter keeps to its CI budget on a CPU.
     ``DIFFEDU_QUICK=0`` forces the full version even on a CPU.
     """
     flag = os.environ.get("DIFFEDU_QUICK")
@@ -60,9 +58,8 @@ def banner() -> str:
 def one_thread():
     """Run the enclosed torch work on one intra-op CPU thread, then restore the setting.
 
-    For small tensors (the 2-D toys: a (256, 64) MLP, a mixture's denoiser on 1000 points) splitting work across
-    threads costs more than it saves; on a busy 2-core machine two threads took 10–20 times the CPU time of one
-    (measured for chapters 08 and 09).
+    For small tensors (the 2-D toys: a (256, 64) MLP, a mixture's denoiser on 1000 points) splitting the work across
+    threads costs more in synchronisation than it saves; one thread also keeps such timings comparable between runs.
     """
     n_threads = torch.get_num_threads()
     torch.set_num_threads(1)

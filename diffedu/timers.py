@@ -85,42 +85,49 @@ def cosine(process: Process, n_steps: int, *, t_start=None, t_end=None) -> Tenso
     return ts
 
 
+def _level_ends(process: Process, n_steps: int, t_start: float, t_end: float, sigma_min: float | None,
+                sigma_max: float | None) -> tuple[list[float], tuple[float | None, float], tuple[float | None, float],
+                                                  list[float]]:
+    """The ends of a noise-level grid: ``(head, (t_hi, s_hi), (t_lo, s_lo), tail)``.
+
+    ``head = [t_start]`` where its level is infinite (α = 0); the levels then start at ``sigma_max`` or, without it,
+    one uniform step below t_start. ``tail = [t_end]`` where its level is 0 (σ = 0: the final jump); the levels then
+    stop at ``sigma_min`` (default 0.002). ``t_hi``/``t_lo`` is the time an end level came from (None for a level
+    given as ``sigma_max``/``sigma_min``)."""
+    s_start, s_end = noise_level(process, t_start).item(), noise_level(process, t_end).item()
+    if math.isfinite(s_start):
+        if sigma_max is not None:
+            raise ValueError(f"sigma_max is only used when the noise level at t_start is infinite (α = 0); here it is "
+                             f"{s_start:g}: pass t_start instead")
+        head, t_hi = [], t_start
+    else:
+        head, t_hi = [t_start], (t_start - (t_start - t_end) / n_steps if sigma_max is None else None)
+    if s_end != 0:
+        if sigma_min is not None:
+            raise ValueError(f"sigma_min is only used when σ(t_end) = 0; here the noise level at t_end is {s_end:g}: "
+                             f"pass t_end instead")
+        tail, t_lo = [], t_end
+    else:
+        tail, t_lo = [t_end], None
+    s_hi = float(sigma_max) if t_hi is None else noise_level(process, t_hi).item()
+    s_lo = (SIGMA_MIN_DEFAULT if sigma_min is None else float(sigma_min)) if t_lo is None else \
+        noise_level(process, t_lo).item()
+    return head, (t_hi, s_hi), (t_lo, s_lo), tail
+
+
 def _level_grid(process: Process, n_steps: int, t_start: float, t_end: float, spacing: Callable[[float, float, int], Tensor],
                 sigma_min: float | None, sigma_max: float | None) -> Tensor:
-    """A grid built in the noise level s = σ/α: ``spacing(s_hi, s_lo, k)`` gives k decreasing levels from s_hi to s_lo."""
-    s_start, s_end = noise_level(process, t_start).item(), noise_level(process, t_end).item()
-    head: list[float] = []  # t_start kept as is when its level is infinite (α = 0)
-    tail: list[float] = []  # t_end kept as is when its level is 0 (σ = 0): the final jump
-    t_hi, t_lo = t_start, t_end
-    if not math.isfinite(s_start):
-        head = [t_start]
-        if sigma_max is None:
-            t_hi = t_start - (t_start - t_end) / n_steps  # one uniform step below t_start
-        else:
-            t_hi = None
-            s_hi = float(sigma_max)
-    elif sigma_max is not None:
-        raise ValueError(f"sigma_max is only used when the noise level at t_start is infinite (α = 0); here it is "
-                         f"{s_start:g}: pass t_start instead")
-    if s_end == 0:
-        tail = [t_end]
-        t_lo = None
-        s_lo = SIGMA_MIN_DEFAULT if sigma_min is None else float(sigma_min)
-    elif sigma_min is not None:
-        raise ValueError(f"sigma_min is only used when σ(t_end) = 0; here the noise level at t_end is {s_end:g}: "
-                         f"pass t_end instead")
-    if t_hi is not None:
-        s_hi = noise_level(process, t_hi).item()
-    if t_lo is not None:
-        s_lo = noise_level(process, t_lo).item()
+    """A grid built in the noise level s = σ/α: ``spacing(s_hi, s_lo, k)`` gives k decreasing levels from s_hi to s_lo,
+    mapped back to times through λ = −2 log s (``process.t_of_log_snr``)."""
+    head, (t_hi, s_hi), (t_lo, s_lo), tail = _level_ends(process, n_steps, t_start, t_end, sigma_min, sigma_max)
     k = n_steps + 1 - len(head) - len(tail)  # number of levels to space
     if k <= 0:  # n_steps = 1 with both a head and a tail
         return torch.tensor(head + tail, dtype=torch.float64)
     if not (s_lo > 0 and math.isfinite(s_hi) and s_hi > s_lo):
         raise ValueError(f"the noise levels must satisfy 0 < sigma_min < sigma_max; got sigma_min={s_lo:g}, "
                          f"sigma_max={s_hi:g}")
-    levels = spacing(s_hi, s_lo, k)  # (k,) decreasing
-    lambda_t = -2 * torch.log(levels)
+    # space the levels, then map them back through λ
+    lambda_t = -2 * torch.log(spacing(s_hi, s_lo, k))  # (k,) increasing
     lo, hi = process.log_snr_range(slack=True)  # levels computed from t_start/t_end themselves may round outside
     if bool(((lambda_t < lo) | (lambda_t > hi)).any()):
         raise ValueError(f"the noise levels [{s_lo:g}, {s_hi:g}] leave the {process.name} process's range of "
@@ -131,7 +138,7 @@ def _level_grid(process: Process, n_steps: int, t_start: float, t_end: float, sp
         middle[0] = t_hi
     if t_lo is not None and k > 1:
         middle[-1] = t_lo
-    ts = torch.cat([torch.tensor(head, dtype=torch.float64), middle, torch.tensor(tail, dtype=torch.float64)])
+    ts = torch.tensor(head + middle.tolist() + tail, dtype=torch.float64)
     if not bool((ts[1:] < ts[:-1]).all()):
         raise ValueError(f"the grid is not strictly decreasing (sigma_min/sigma_max too close to the ends, or too "
                          f"many steps for float64): {ts.tolist()[:8]}")

@@ -1,4 +1,6 @@
 """Fréchet distance, conditional accuracy and the eval command's input checks."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -109,3 +111,15 @@ def test_frechet_distance_matches_scipy_sqrtm():
     assert abs(frechet_distance(x, y) - ref) < 1e-8 * abs(ref)
     pad = lambda z: torch.cat([z, torch.ones(len(z), 1, dtype=z.dtype)], 1)
     assert abs(frechet_distance(pad(x), pad(y)) - ref) < 1e-8 * abs(ref)
+
+
+def test_write_to_card_keeps_the_cards_field_name(tmp_path, monkeypatch):
+    """Oracle: the shipped cards' own field name — an evaluation's w is stored as ``guidance`` (as in
+    data/checkpoints/*.json), and it replaces an older entry of the same sampler, steps, timer, w and n."""
+    old = dict(integrator="heun", n_steps=5, timer="karras", guidance=2.0, n=20, nfe=9, fd_mnist=9.0)
+    (tmp_path / "m.json").write_text(json.dumps(dict(name="m", evaluations=[old])))
+    monkeypatch.setattr(evaluate, "CHECKPOINT_DIR", tmp_path)
+    evaluate.write_to_card("m", dict(integrator="heun", n_steps=5, timer="karras", w=2.0, n=20, nfe=9, fd_mnist=7.0),
+                           "cmd")
+    (entry,) = json.loads((tmp_path / "m.json").read_text())["evaluations"]
+    assert entry["guidance"] == 2.0 and "w" not in entry and entry["fd_mnist"] == 7.0 and entry["command"] == "cmd"

@@ -53,13 +53,13 @@ def test_shipped_checkpoints(name):
                                                            ("dpmpp_2m", 1, 9, 6.0), ("ddim", 50, 0, 1.0)])
 def test_play_mnist_extremes(tmp_path, monkeypatch, integrator, n_steps, label, w):
     """Oracle: the panel's compute function at every slider's extreme values returns finite images; with no label
-    (10) the guidance slider does not apply and the unguided model is used (w_used = 1)."""
+    (10) the guidance slider does not apply and the unguided model is used (w = 1 in the result)."""
     tiny_checkpoint(tmp_path, "edm")
     monkeypatch.setattr(pretrained, "CHECKPOINT_DIR", tmp_path)
     monkeypatch.setattr(mnist_demos, "SHIPPED", {})
-    out = mnist_demos.play_mnist("tiny-edm", integrator, n_steps, label, n=2, guidance=w)
+    out = mnist_demos.play_mnist("tiny-edm", integrator, n_steps, label, n=2, w=w)
     assert out["x"].shape == (2, 1, 28, 28) and torch.isfinite(out["x"]).all()
-    assert out["w_used"] == (1.0 if label == 10 else w)
+    assert out["w"] == (1.0 if label == 10 else w)
     with pytest.raises(ValueError, match="label"):
         mnist_demos.play_mnist("tiny-edm", integrator, n_steps, 11, n=2)
 
@@ -72,7 +72,7 @@ def test_sample_guidance(tmp_path):
     m = pretrained.load("tiny-flow", folder=tmp_path)
     y = torch.tensor([1, 7])
     run = lambda yy, w: m.sample(2, yy, n_steps=3, integrator="euler", generator=torch.Generator().manual_seed(0),
-                                 guidance=w)
+                                 w=w)
     torch.testing.assert_close(run(y, 1.0), run(y, 1.0 + 1e-12), atol=1e-5, rtol=0)
     torch.testing.assert_close(run(y, 0.0), run(None, 1.0), atol=1e-5, rtol=0)
     from diffedu.guidance import ClassifierFreeGuidance

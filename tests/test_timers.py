@@ -5,6 +5,7 @@ process's own log-SNR); the invariants every sampler relies on (length, dtype, s
 """
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -13,6 +14,8 @@ import torch
 from diffedu.processes import EDM, PROCESSES, VP, DiscreteDDPM, make_process
 from diffedu.processes import SubVP
 from diffedu.timers import TIMERS, require_grid, karras, log_snr, make_grid, noise_level, uniform
+
+from _level_grid_cases import FIXTURE, cases
 
 NAMES = sorted(PROCESSES)
 
@@ -93,3 +96,15 @@ def test_noise_level_grids_work_for_every_schedule(process, timer):
         assert ts[0] == process.t_max and ts[-1] == process.t_min and len(ts) == n_steps + 1
     ends = torch.tensor([process.t_max, process.t_min], dtype=torch.float64)
     assert torch.allclose(process.t_of_log_snr(process.log_snr(ends)), ends, rtol=1e-9, atol=1e-12)
+
+
+def test_level_grids_are_bit_identical_to_the_recorded_ones():
+    """Oracle: the grids and error messages of ``karras`` and ``log_snr`` recorded (float64, to the last bit) from
+    ``_level_grid`` before it was cut into named steps, for every process, ρ = 7 and 3, default and explicit ends,
+    sigma_min/sigma_max, N ∈ {1, 2, 3, 5, 12} in full and a sha256 of every default grid for N = 1..200
+    (``tests/_level_grid_cases.py`` records them)."""
+    recorded = json.loads(FIXTURE.read_text())
+    now = cases()
+    assert now.keys() == recorded.keys()
+    differ = [key for key in recorded if now[key] != recorded[key]]
+    assert not differ, f"{len(differ)} grids changed, e.g. {differ[:5]}"

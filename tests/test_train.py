@@ -98,3 +98,12 @@ def test_init_continues_from_weights():
                               init=state, seed=5)
     for k, v in again["net"].state_dict().items():
         assert torch.equal(v, state[k]), k
+
+
+def test_loss_curve_means_consecutive_steps():
+    """Oracle: the means written out by hand — 120 losses in 60 points of 2 steps, 7 losses in 7 points of 1 step;
+    the tail that does not fill a point is dropped."""
+    losses = [float(i) for i in range(121)]
+    curve = T.loss_curve(losses, points=60)
+    assert len(curve) == 60 and curve[0] == [0, 0.5] and curve[-1] == [118, 118.5]
+    assert T.loss_curve([3.0, 1.0, 2.0], points=50) == [[0, 3.0], [1, 1.0], [2, 2.0]]

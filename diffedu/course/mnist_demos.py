@@ -28,21 +28,21 @@ def shipped(name: str) -> Pretrained:
 
 
 def play_mnist(name: str, integrator: str = "heun", n_steps: int = 10, label: int = 3, n: int = 16,
-               seed: int = 0, guidance: float = 1.0) -> dict:
+               seed: int = 0, w: float = 1.0) -> dict:
     """Compute function of chapter 12's sampler panel: n samples of one label (10 = no label) from a checkpoint.
 
-    ``guidance`` is the classifier-free guidance scale w; with no label (10) there is nothing to guide towards and
-    the unconditional model is sampled (``w_used`` = 1 then). Returns dict(x (n, 1, 28, 28), nfe, w_used).
+    ``w`` is the classifier-free guidance scale; with no label (10) there is nothing to guide towards and the
+    unconditional model is sampled (``w`` = 1 in the result then). Returns dict(x (n, 1, 28, 28), nfe, w).
     """
     if isinstance(label, bool) or int(label) != label or not 0 <= label <= 10:
         raise ValueError(f"label must be an integer in 0–9 or 10 (no label); got {label!r}")
     if int(n_steps) != n_steps or n_steps < 1:
         raise ValueError(f"n_steps must be an integer ≥ 1; got {n_steps!r}")
-    w = 1.0 if label == NULL_CLASS else parse_guidance(guidance)
+    w = 1.0 if label == NULL_CLASS else parse_guidance(w)
     model = shipped(name)
     g = torch.Generator().manual_seed(seed)
-    x = model.sample(n, int(label), n_steps=int(n_steps), integrator=integrator, generator=g, guidance=w)
-    return dict(x=x.float(), nfe=nfe_per_step(integrator) * int(n_steps), w_used=w)  # NFE: an upper bound (Heun's last step is Euler)
+    x = model.sample(n, int(label), n_steps=int(n_steps), integrator=integrator, generator=g, w=w)
+    return dict(x=x.float(), nfe=nfe_per_step(integrator) * int(n_steps), w=w)  # NFE: an upper bound (Heun's last step is Euler)
 
 
 def cfg_sample(model, w: float, y: Tensor, n_steps: int = 8, integrator: str = "euler", timer: str = "karras",

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from ..checks import require_device
+from ..checks import require_device, require_integer
 from ..runtime import device as default_device
 from ..runtime import quick
 from .data import load_mnist
@@ -46,8 +46,7 @@ def bench_mode(mode: str, objective: str = "edm", steps: int = 10, warmup: int =
 
     Returns dict(mode, img_per_s, s_per_step, warmup_s, …) over the timed steps only, or dict(mode, skipped=reason).
     """
-    if isinstance(warmup, bool) or int(warmup) != warmup or warmup < 1:
-        raise ValueError(f"warmup must be an integer ≥ 1; got {warmup!r}")
+    warmup = require_integer("warmup", warmup)
     device = torch.device(device) if device is not None else default_device()
     reason = skip_reason(mode, device)
     if reason is not None:

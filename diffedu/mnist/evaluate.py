@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from ..checks import require_device, require_output_path
+from ..checks import require_device, require_integer, require_output_path
 from ..guidance import parse_guidance
 from ..integrators import get_integrator, nfe_per_step
 from ..metrics import classifier_features, conditional_accuracy, frechet_distance
@@ -37,9 +37,7 @@ def steps_for_nfe(integrator: str, nfe: int) -> int:
 
 def fd_floor(classifier, data, n: int, generator: torch.Generator | None = None) -> float:
     """FD-MNIST between n random train digits and n random test digits: the best a generator can score at this n."""
-    if isinstance(n, bool) or int(n) != n or not 2 <= n <= min(len(data.y_train), len(data.y_test)):
-        raise ValueError(f"n must be an integer in [2, {min(len(data.y_train), len(data.y_test))}] (the test set's "
-                         f"size); got {n}")
+    n = require_integer("n", n, lo=2, hi=min(len(data.y_train), len(data.y_test)))
     i = torch.randperm(len(data.y_train), generator=generator)[:n]
     j = torch.randperm(len(data.y_test), generator=generator)[:n]
     return frechet_distance(classifier_features(classifier, data.x_train[i]), classifier_features(classifier, data.x_test[j]))
@@ -47,15 +45,15 @@ def fd_floor(classifier, data, n: int, generator: torch.Generator | None = None)
 
 def evaluate_model(model: Pretrained, n: int = 256, n_steps: int = 20, integrator: str = "heun",
                    timer: str = "karras", seed: int = 0, device="cpu", data=None, classifier=None,
-                   guidance: float = 1.0) -> dict:
-    """Sample n digits (labels i mod 10) and measure FD-MNIST, its floor, conditional accuracy, NFE and samples/s.
+                   w: float = 1.0) -> dict:
+    """Sample n ≥ 10 digits (labels i mod 10) with classifier-free guidance scale ``w`` and measure FD-MNIST, its
+    floor, conditional accuracy, NFE and samples/s.
 
-    NFE counts the network's forward calls per sample (with guidance ≠ 1 each call carries the conditional and the
+    NFE counts the network's forward calls per sample (with w ≠ 1 each call carries the conditional and the
     unconditional half of the batch).
     """
-    if isinstance(n, bool) or int(n) != n or n < 10:
-        raise ValueError(f"n must be an integer ≥ 10 (one per class at least); got {n}")
-    w = parse_guidance(guidance)
+    n = require_integer("n", n, lo=10)
+    w = parse_guidance(w)
     classifier = classifier if classifier is not None else load_classifier(device=device)
     data = data if data is not None else load_mnist()
     if n > len(data.y_test):
@@ -67,7 +65,7 @@ def evaluate_model(model: Pretrained, n: int = 256, n_steps: int = 20, integrato
     hook = model.net.register_forward_pre_hook(lambda module, args: calls.__setitem__(0, calls[0] + 1))
     try:
         t0 = time.perf_counter()
-        x = model.sample(n, y, n_steps=n_steps, integrator=integrator, timer=timer, generator=g, guidance=w).float()
+        x = model.sample(n, y, n_steps=n_steps, integrator=integrator, timer=timer, generator=g, w=w).float()
         if x.device.type == "cuda":
             torch.cuda.synchronize()  # kernels run asynchronously: wait for them before reading the clock
         wall = time.perf_counter() - t0
@@ -75,7 +73,7 @@ def evaluate_model(model: Pretrained, n: int = 256, n_steps: int = 20, integrato
         hook.remove()
     j = torch.randperm(len(data.y_test), generator=g_data)[:n]
     fd = frechet_distance(classifier_features(classifier, x), classifier_features(classifier, data.x_test[j]))
-    return dict(n=int(n), n_steps=n_steps, nfe=calls[0], integrator=integrator, timer=timer, guidance=w,
+    return dict(n=int(n), n_steps=n_steps, nfe=calls[0], integrator=integrator, timer=timer, w=w,
                 fd_mnist=round(fd, 3), fd_floor=round(fd_floor(classifier, data, n, g_data), 3),
                 conditional_accuracy=round(conditional_accuracy(classifier, x, y), 4),
                 samples_per_s=round(n / wall, 2), sample_wall_s=round(wall, 2), device=str(device),
@@ -83,19 +81,38 @@ def evaluate_model(model: Pretrained, n: int = 256, n_steps: int = 20, integrato
 
 
 def evaluate_checkpoint(name: str, n: int = 256, n_steps: int = 20, integrator: str = "heun", timer: str = "karras",
-                        seed: int = 0, device="cpu", data=None, classifier=None, guidance: float = 1.0) -> dict:
+                        seed: int = 0, device="cpu", data=None, classifier=None, w: float = 1.0) -> dict:
     """``evaluate_model`` on the shipped checkpoint ``name``."""
     return evaluate_model(load(name, device=device), n, n_steps, integrator, timer, seed, device, data, classifier,
-                          guidance)
+                          w)
+
+
+def fd_versus_wall_time(res: dict, device, n: int = 500, n_steps: int = 10) -> list[dict]:
+    """FD-MNIST (and its floor) of each EMA snapshot of a training run: how fast the checkpoint gets good."""
+    if not res["snapshots"]:
+        return []
+    net, process, kind = build_model(res["objective"], tuple(res["net_config"]["channels"]), res["net_config"]["blocks"])
+    net = net.to(device).eval().requires_grad_(False)
+    curve = []
+    for wall, steps, state in res["snapshots"]:
+        net.load_state_dict(state)
+        model = Pretrained.from_net(f"snapshot@{wall:.0f}s", net, process, kind)
+        ev = evaluate_model(model, n=n, n_steps=n_steps, integrator="heun", device=device)
+        curve.append(dict(wall_s=round(wall, 1), steps=steps, fd_mnist=ev["fd_mnist"], fd_floor=ev["fd_floor"],
+                          conditional_accuracy=ev["conditional_accuracy"], n=n, n_steps=n_steps))
+    return curve
 
 
 def write_to_card(name: str, res: dict, command: str) -> None:
-    """Store an evaluation in the card's ``evaluations`` list (replacing one of the same sampler, steps, timer, w, n)."""
+    """Store an evaluation in the card's ``evaluations`` list (replacing one of the same sampler, steps, timer, w, n).
+
+    The cards are shipped data and name w ``guidance``: ``res["w"]`` is stored under that name."""
     path = CHECKPOINT_DIR / f"{name}.json"
     meta = json.loads(path.read_text())
+    entry = {("guidance" if k == "w" else k): v for k, v in res.items()} | dict(command=command)
     key = lambda r: (r["integrator"], r["n_steps"], r["timer"], r["guidance"], r["n"])
-    kept = [r for r in meta.get("evaluations", []) if key(r) != key(res)]
-    meta["evaluations"] = sorted(kept + [dict(res, command=command)], key=lambda r: (r["guidance"], r["nfe"]))
+    kept = [r for r in meta.get("evaluations", []) if key(r) != key(entry)]
+    meta["evaluations"] = sorted(kept + [entry], key=lambda r: (r["guidance"], r["nfe"]))
     meta.pop("evaluation", None)  # the single evaluation of older cards
     path.write_text(json.dumps(meta, indent=2) + "\n")
 
@@ -155,34 +172,29 @@ def main(argv: list[str] | None = None) -> int:
         if args.write_card:
             write_to_card(name, res, "python -m diffedu eval mnist " + " ".join(argv))
         if args.json is None:
-            print(f"{name:12s} FD-MNIST {res['fd_mnist']:8.2f} (floor {res['fd_floor']:.2f})  "
-                  f"cond. acc {res['conditional_accuracy']:.3f}  w {res['guidance']:g}  {res['samples_per_s']:.1f} "
-                  f"samples/s (n={res['n']}, {res['integrator']} {res['n_steps']} steps = {res['nfe']} NFE, "
-                  f"{res['device']})")
-    if args.json == "-":
-        print(json.dumps(results, indent=2))
-    elif args.json is not None:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-        print(f"wrote {args.json}")
+            print(_summary_line(name, res))
+    if args.json is not None:
+        _write_json(results, args.json)
     return 0
+
+
+def _summary_line(name: str, res: dict) -> str:
+    """One row of ``eval mnist``'s table: FD-MNIST and its floor, accuracy, w, speed, sampler and device."""
+    return (f"{name:12s} FD-MNIST {res['fd_mnist']:8.2f} (floor {res['fd_floor']:.2f})  "
+            f"cond. acc {res['conditional_accuracy']:.3f}  w {res['w']:g}  {res['samples_per_s']:.1f} "
+            f"samples/s (n={res['n']}, {res['integrator']} {res['n_steps']} steps = {res['nfe']} NFE, "
+            f"{res['device']})")
+
+
+def _write_json(results: dict, path: str) -> None:
+    """``--json``: the results on stdout (path '-') or in the file ``path``."""
+    text = json.dumps(results, indent=2)
+    if path == "-":
+        print(text)
+    else:
+        Path(path).write_text(text + "\n")
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-def fd_versus_wall_time(res: dict, device, n: int = 500, n_steps: int = 10) -> list[dict]:
-    """FD-MNIST (and its floor) of each EMA snapshot of a training run: how fast the checkpoint gets good."""
-    if not res["snapshots"]:
-        return []
-    net, process, kind = build_model(res["objective"], tuple(res["net_config"]["channels"]), res["net_config"]["blocks"])
-    net = net.to(device).eval().requires_grad_(False)
-    curve = []
-    for wall, steps, state in res["snapshots"]:
-        net.load_state_dict(state)
-        model = Pretrained.from_net(f"snapshot@{wall:.0f}s", net, process, kind)
-        ev = evaluate_model(model, n=n, n_steps=n_steps, integrator="heun", device=device)
-        curve.append(dict(wall_s=round(wall, 1), steps=steps, fd_mnist=ev["fd_mnist"], fd_floor=ev["fd_floor"],
-                          conditional_accuracy=ev["conditional_accuracy"], n=n, n_steps=n_steps))
-    return curve
-

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ..checks import require_device
+from ..checks import require_device, require_integer
 from ..denoiser import Denoiser
 from ..guidance import ClassifierFreeGuidance
 from ..nets import NULL_CLASS, require_labels
@@ -83,26 +83,25 @@ class Pretrained:
 
     @torch.no_grad()
     def sample(self, n: int, y: Tensor | int | None = None, n_steps: int = 20, integrator: str = "heun",
-               timer: str = "karras", generator: torch.Generator | None = None, guidance: float = 1.0,
+               timer: str = "karras", generator: torch.Generator | None = None, w: float = 1.0,
                **integrator_kw) -> Tensor:
         """n samples of shape (n, 1, 28, 28) in about [−1, 1] with labels y ((n,), an int 0–9, or None = no label).
 
         Uses ``diffedu.Denoiser``; ``n_steps`` is the number of steps (Heun: 2 NFE per step but the last).
-        ``guidance`` is the classifier-free guidance scale w (chapter 11): 1 samples the conditional model, 0 the
-        unconditional one, w > 1 extrapolates away from the unconditional prediction. It needs labels.
+        ``w`` is the classifier-free guidance scale (chapter 11; Ho & Salimans 2022): 1 samples the conditional model,
+        0 the unconditional one, w > 1 extrapolates away from the unconditional prediction. It needs labels.
         """
-        if isinstance(n, bool) or int(n) != n or n < 1:
-            raise ValueError(f"n must be an integer ≥ 1; got {n!r}")
+        n = require_integer("n", n)
         device = next(self.net.parameters()).device
         if isinstance(y, int) and not isinstance(y, bool):
             y = torch.full((int(n),), y, dtype=torch.long)
         y = require_labels(y if y is None else torch.as_tensor(y), int(n), device).to(device)
         predictor = self.predictor
-        if guidance != 1.0:  # w = 1 is the plain conditional model: no second network call
+        if w != 1.0:  # w = 1 is the plain conditional model: no second network call
             if bool((y == NULL_CLASS).any()):
-                raise ValueError(f"guidance = {guidance} needs a label 0–9 for every sample; got the null label "
+                raise ValueError(f"guidance scale w = {w} needs a label 0–9 for every sample; got the null label "
                                  f"{NULL_CLASS}")
-            predictor = ClassifierFreeGuidance(self.predictor, guidance, null_label=NULL_CLASS)
+            predictor = ClassifierFreeGuidance(self.predictor, w, null_label=NULL_CLASS)
         den = Denoiser(self.process, predictor, integrator, timer, shape=(1, 28, 28), **integrator_kw)
         x_T = den.prior(int(n), (1, 28, 28), generator, dtype=torch.float32).to(device)
         return den.sample(x_T, n_steps, generator=generator, y=y)

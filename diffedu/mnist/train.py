@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import platform
 import shlex
@@ -27,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ..checks import require_device, require_output_path
+from ..checks import require_device, require_in_range, require_integer, require_output_path, require_positive
 from ..nets import NULL_CLASS
 from .data import load_mnist
 from .evaluate import fd_versus_wall_time
@@ -37,15 +36,13 @@ from .pretrained import card as read_card
 from .pretrained import read_weights, save_checkpoint
 
 __all__ = ["OBJECTIVES", "build_model", "Classifier", "drop_labels", "ema_update", "train_diffusion",
-           "train_classifier", "save_checkpoint", "git_commit", "main"]
-
-# objective → (process factory, output kind, loss, U-Net t_scale)
+           "train_classifier", "save_checkpoint", "git_commit", "loss_curve", "diffusion_card", "classifier_card",
+           "main"]
 
 
 def drop_labels(y: Tensor, p_uncond: float, generator: torch.Generator | None = None) -> Tensor:
     """Replace each label by the null class 10 with probability ``p_uncond`` (Ho & Salimans 2022's label dropout)."""
-    if not 0 <= p_uncond <= 1:
-        raise ValueError(f"p_uncond must lie in [0, 1]; got {p_uncond}")
+    require_in_range("p_uncond", p_uncond, 0, 1)
     u = torch.rand(y.shape, generator=generator).to(y.device)
     return torch.where(u < p_uncond, torch.full_like(y, NULL_CLASS), y)
 
@@ -75,95 +72,104 @@ def _device_name(device: torch.device) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
+class _Snapshots:
+    """Copies of the EMA weights taken when the wall clock passes each of ``times`` (s): ``taken`` holds
+    [(wall_s, steps, state_dict)], so that FD can be measured against wall time after training."""
+
+    def __init__(self, times):
+        self.pending, self.taken = sorted(float(s) for s in times), []
+
+    def __call__(self, elapsed: float, steps: int, ema: nn.Module) -> None:
+        while self.pending and elapsed >= self.pending[0]:
+            self.pending.pop(0)
+            self.taken.append((elapsed, steps, copy.deepcopy(ema.state_dict())))
+
+
+def _batches(x_train: Tensor, y_train: Tensor, batch: int, p_uncond: float, generator: torch.Generator,
+             channels_last: bool = False):
+    """Endless random batches (x0, y): indices drawn on the CPU ``generator`` (so runs are reproducible), each label
+    dropped to the null class with probability ``p_uncond``."""
+    while True:
+        idx = torch.randint(0, x_train.shape[0], (batch,), generator=generator).to(x_train.device)
+        x0, y = x_train[idx], drop_labels(y_train[idx], p_uncond, generator)
+        yield (x0.contiguous(memory_format=torch.channels_last) if channels_last else x0), y
+
+
+def _model(objective: str, channels, blocks: int, init: dict | None, device: torch.device, lr: float, compile: bool):
+    """The objective's U-Net on ``device`` (channels_last on CUDA, from ``init`` weights if given), its EMA copy, the
+    module a step calls (``torch.compile``d if asked), its Adam optimiser, the process and the output kind."""
+    net, process, kind = build_model(objective, channels, blocks)
+    if init is not None:
+        net.load_state_dict(init)
+    net = net.to(device)
+    if device.type == "cuda":
+        net = net.to(memory_format=torch.channels_last)
+    ema = copy.deepcopy(net).eval().requires_grad_(False)
+    return net, ema, (torch.compile(net) if compile else net), torch.optim.Adam(net.parameters(), lr=lr), process, kind
+
+
 def train_diffusion(objective: str, steps: int, batch: int = 128, lr: float = 2e-4, p_uncond: float = 0.1,
                     ema_decay: float = 0.999, seed: int = 0, device=None, bf16: bool = False,
                     compile: bool = False, channels=(32, 64, 64), blocks: int = 1, time_budget: float | None = None,
                     data=None, log_every: int = 50, progress: bool = True, callback=None,
                     snapshot_at: tuple[float, ...] = (), init: dict | None = None) -> dict:
-    """Train a diffusion U-Net on MNIST; returns dict(net=EMA net, process, kind, losses, steps, wall_s, img_per_s).
+    """Train a diffusion U-Net on MNIST; returns dict(net=EMA net, process, kind, losses, steps, wall_s, snapshots, …).
 
-    ``time_budget`` (s) stops early after that much wall time; ``callback(step, loss)`` is called every step.
-    ``snapshot_at`` (s of wall time): a copy of the EMA weights is kept when training passes each of these times, in
-    ``snapshots`` as [(wall_s, steps, state_dict)], so that FD can be measured against wall time afterwards.
-    """
-    if int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be an integer ≥ 1; got {steps}")
-    if int(batch) != batch or batch < 1:
-        raise ValueError(f"batch must be an integer ≥ 1; got {batch}")
+    Stops early after ``time_budget`` s of wall time; calls ``callback(step, loss)`` every step; keeps the EMA weights
+    in ``snapshots`` as [(wall_s, steps, state_dict)] when training passes each wall time in ``snapshot_at`` (s)."""
+    from tqdm.auto import tqdm
+    steps, batch = require_integer("steps", steps), require_integer("batch", batch)
     device = torch.device(device) if device is not None else torch.device("cpu")
-    cuda = device.type == "cuda"
-    if (bf16 or compile) and not cuda:
+    if (bf16 or compile) and device.type != "cuda":
         raise ValueError("bf16 and compile are supported on CUDA only in this course; drop --bf16/--compile on CPU")
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     data = data if data is not None else load_mnist(device=device)  # whole set on the device
-    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
-    net, process, kind = build_model(objective, channels, blocks)
-    if init is not None:
-        net.load_state_dict(init)
-    loss_fn = OBJECTIVES[objective][2]
-    net = net.to(device)
-    if cuda:
-        net = net.to(memory_format=torch.channels_last)
-    ema = copy.deepcopy(net).eval().requires_grad_(False)
-    step_fn = torch.compile(net) if compile else net
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    hist, snapshots, pending = [], [], sorted(float(s) for s in snapshot_at)
-    t0 = time.perf_counter()
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, desc=f"train {objective}", leave=True)
-    done = 0
-    for step in range(steps):
-        # 1. a random batch (indices drawn on the CPU generator, so runs are reproducible)
-        idx = torch.randint(0, x_train.shape[0], (batch,), generator=g).to(device)
-        x0, y = x_train[idx], drop_labels(y_train[idx], p_uncond, g)
-        if cuda:
-            x0 = x0.contiguous(memory_format=torch.channels_last)
-        # 2. the objective's loss, bf16 autocast on CUDA if asked
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
-            loss = loss_fn(step_fn, x0, process, generator=g, y=y)
-        # 3. Adam step, then EMA
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        ema_update(ema, net, ema_decay if step > 0 else 0.0)
-        done = step + 1
-        val = float(loss.detach())
-        if not math.isfinite(val):
-            raise FloatingPointError(f"loss became {val} at step {step}; lower --lr")
-        hist.append(val)
-        if callback is not None:
-            callback(step, val)
-        elapsed = time.perf_counter() - t0
-        while pending and elapsed >= pending[0]:
-            pending.pop(0)
-            snapshots.append((elapsed, done, copy.deepcopy(ema.state_dict())))
-        if bar is not None:
-            bar.update(1)
-            if step % 10 == 0:
-                bar.set_postfix(loss=f"{val:.4f}", img_s=f"{done * batch / elapsed:.0f}")
-        if time_budget is not None and elapsed > time_budget:
-            break
-    if bar is not None:
-        bar.close()
+    net, ema, step_fn, opt, process, kind = _model(objective, channels, blocks, init, device, lr, compile)
+    batches = _batches(data.x_train.to(device), data.y_train.to(device), batch, p_uncond, g, device.type == "cuda")
+    hist, snapshots, t0 = [], _Snapshots(snapshot_at), time.perf_counter()
+    with tqdm(total=steps, desc=f"train {objective}", leave=True, disable=not progress) as bar:
+        for step, (x0, y) in zip(range(steps), batches):
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):  # bf16 autocast on CUDA if asked
+                loss = OBJECTIVES[objective][2](step_fn, x0, process, generator=g, y=y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            ema_update(ema, net, ema_decay if step > 0 else 0.0)
+            hist.append(_finite(loss, step))
+            if callback is not None:
+                callback(step, hist[-1])
+            elapsed = time.perf_counter() - t0
+            snapshots(elapsed, step + 1, ema)
+            _show(bar, step, hist[-1], (step + 1) * batch / elapsed)
+            if time_budget is not None and elapsed > time_budget:
+                break
     wall = time.perf_counter() - t0
-    return dict(net=ema, process=process, kind=kind, losses=hist, steps=done, wall_s=wall, snapshots=snapshots,
-                img_per_s=done * batch / wall, batch=batch, objective=objective,
+    return dict(net=ema, process=process, kind=kind, losses=hist, steps=len(hist), wall_s=wall,
+                snapshots=snapshots.taken, img_per_s=len(hist) * batch / wall, batch=batch, objective=objective,
                 net_config=dict(channels=list(channels), blocks=blocks), device=_device_name(device))
+
+
+def _finite(loss: Tensor, step: int) -> float:
+    """The loss as a float; a non-finite one stops training with a FloatingPointError."""
+    val = float(loss.detach())
+    if not math.isfinite(val):
+        raise FloatingPointError(f"loss became {val} at step {step}; lower --lr")
+    return val
+
+
+def _show(bar, step: int, loss: float, img_per_s: float) -> None:
+    """One step on the progress bar; the loss and images/s beside it every 10 steps."""
+    bar.update(1)
+    if step % 10 == 0:
+        bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{img_per_s:.0f}")
 
 
 def train_classifier(steps: int, batch: int = 128, lr: float = 1e-3, seed: int = 0, device=None, data=None,
                      progress: bool = True) -> dict:
     """Train ``Classifier`` with Adam and light random shifts (±2 px); returns dict(net, test_accuracy, ...)."""
-    if isinstance(steps, bool) or int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be an integer ≥ 1; got {steps}")
-    if isinstance(batch, bool) or int(batch) != batch or batch < 1:
-        raise ValueError(f"batch must be an integer ≥ 1; got {batch}")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0; got {lr}")
-    steps, batch = int(steps), int(batch)
+    from tqdm.auto import tqdm
+    steps, batch, lr = require_integer("steps", steps), require_integer("batch", batch), require_positive("lr", lr)
     device = torch.device(device) if device is not None else torch.device("cpu")
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
@@ -172,11 +178,7 @@ def train_classifier(steps: int, batch: int = 128, lr: float = 1e-3, seed: int =
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr * 3, total_steps=steps)
     t0 = time.perf_counter()
-    it = range(steps)
-    if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(it, desc="train classifier")
-    for _ in it:
+    for _ in tqdm(range(steps), desc="train classifier", disable=not progress):
         idx = torch.randint(0, data.x_train.shape[0], (batch,), generator=g).to(device)
         x, y = data.x_train[idx], data.y_train[idx]
         dx, dy = (int(v) for v in torch.randint(-2, 3, (2,), generator=g))
@@ -269,6 +271,64 @@ def _check_args(target: str, args) -> tuple[torch.device, tuple, tuple]:
     return device, channels, fd_at
 
 
+def loss_curve(losses: list[float], points: int = 50) -> list[list]:
+    """The loss history down-sampled for the model card: [[first step, mean loss]] over ``len(losses) // points``
+    consecutive steps (one step per point for shorter runs)."""
+    k = max(1, len(losses) // points)
+    return [[i * k, sum(losses[i * k:(i + 1) * k]) / len(losses[i * k:(i + 1) * k])] for i in range(len(losses) // k)]
+
+
+def classifier_card(args, res: dict, command: str) -> dict:
+    """The model card of a trained classifier: how it was made (command, commit, device, time) and its accuracy."""
+    return dict(kind="classifier", net_config=res["net"].config, command=command, git_commit=git_commit(),
+                steps=res["steps"], batch=args.batch, wall_s=round(res["wall_s"], 1), device=res["device"],
+                params=sum(p.numel() for p in res["net"].parameters()),
+                test_accuracy=res["test_accuracy"], torch=torch.__version__)
+
+
+def diffusion_card(args, res: dict, before: dict, command: str, fd_curve: list[dict]) -> dict:
+    """The model card of a trained diffusion net: objective, process, network, training flags, command, commit,
+    device, time, loss curve and FD-MNIST against wall time (after the curve of the run it continues, ``before``)."""
+    return dict(kind=res["kind"], objective=args.objective, process=res["process"].name,
+                net_config=res["net_config"], p_uncond=args.p_uncond, ema=args.ema, lr=args.lr,
+                command=command, git_commit=git_commit(), steps=res["steps"], batch=args.batch,
+                wall_s=round(res["wall_s"], 1), img_per_s=round(res["img_per_s"], 1), device=res["device"],
+                bf16=args.bf16, compile=args.compile, params=sum(p.numel() for p in res["net"].parameters()),
+                loss_curve=loss_curve(res["losses"]), torch=torch.__version__, evaluation=None,
+                fd_vs_wall_time=[*before.get("fd_vs_wall_time", []), *fd_curve],
+                continued_from=before.get("command"))
+
+
+def _earlier_run(args, channels: tuple) -> tuple[dict, dict | None]:
+    """The card and weights of the ``--init`` checkpoint this run continues (no steps, no time and no weights for a
+    fresh run); a different objective or network stops the CLI."""
+    if not args.init:
+        return dict(steps=0, wall_s=0.0), None
+    before = read_card(args.init, args.out)
+    if before.get("objective") != args.objective or before["net_config"] != dict(channels=list(channels),
+                                                                                  blocks=args.blocks):
+        raise SystemExit(f"--init {args.init}: its objective/network {before.get('objective')} "
+                         f"{before.get('net_config')} differ from this run's")
+    return before, read_weights(args.init, Path(args.out), before)
+
+
+def _train_mnist(args, device: torch.device, channels: tuple, fd_at: tuple, command: str) -> Path:
+    """``train mnist``: train (or continue) a diffusion net and write its checkpoint and card."""
+    before, init = _earlier_run(args, channels)
+    res = train_diffusion(args.objective, args.steps, args.batch, args.lr, args.p_uncond, args.ema, args.seed,
+                          device, args.bf16, args.compile, channels, args.blocks, args.time_budget,
+                          progress=not args.no_progress, snapshot_at=fd_at, init=init)
+    if args.init:  # one continued run: add up what came before, and shift the FD curve by the earlier wall time
+        res["steps"] += before["steps"]
+        res["snapshots"] = [(w + before["wall_s"], k + before["steps"], st) for w, k, st in res["snapshots"]]
+        res["wall_s"] += before["wall_s"]
+    card = diffusion_card(args, res, before, command, fd_versus_wall_time(res, device))
+    path = save_checkpoint(res["net"], args.out, args.name or f"mnist-{args.objective}", card)
+    last = res["losses"][-50:]
+    print(f"{res['steps']} steps in {res['wall_s']:.0f} s; final loss {sum(last) / len(last):.4f}; wrote {path}")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("mnist", "classifier"):
@@ -280,45 +340,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         parser.error(str(e))
     command = "python -m diffedu train " + " ".join(shlex.quote(a) for a in argv)
-    if target == "classifier":
-        res = train_classifier(args.steps, args.batch, args.lr, args.seed, device, progress=not args.no_progress)
-        card = dict(kind="classifier", net_config=res["net"].config, command=command, git_commit=git_commit(),
-                    steps=res["steps"], batch=args.batch, wall_s=round(res["wall_s"], 1), device=res["device"],
-                    params=sum(p.numel() for p in res["net"].parameters()),
-                    test_accuracy=res["test_accuracy"], torch=torch.__version__)
-        path = save_checkpoint(res["net"], args.out, args.name or "mnist-classifier", card)
-        print(f"test accuracy {res['test_accuracy']:.4f}; wrote {path}")
+    if target == "mnist":
+        _train_mnist(args, device, channels, fd_at, command)
         return 0
-    init, before = None, dict(steps=0, wall_s=0.0)
-    if args.init:
-        before = read_card(args.init, args.out)
-        if before.get("objective") != args.objective or before["net_config"] != dict(channels=list(channels),
-                                                                                      blocks=args.blocks):
-            raise SystemExit(f"--init {args.init}: its objective/network {before.get('objective')} "
-                             f"{before.get('net_config')} differ from this run's")
-        init = read_weights(args.init, Path(args.out), before)
-    res = train_diffusion(args.objective, args.steps, args.batch, args.lr, args.p_uncond, args.ema, args.seed,
-                          device, args.bf16, args.compile, channels, args.blocks, args.time_budget,
-                          progress=not args.no_progress, snapshot_at=fd_at, init=init)
-    if args.init:  # one continued run: add up what came before, and shift the FD curve by the earlier wall time
-        res["steps"] += before["steps"]
-        res["snapshots"] = [(w + before["wall_s"], k + before["steps"], st) for w, k, st in res["snapshots"]]
-        res["wall_s"] += before["wall_s"]
-    losses_hist = res["losses"]
-    k = max(1, len(losses_hist) // 50)
-    curve = [[i * k, sum(losses_hist[i * k:(i + 1) * k]) / len(losses_hist[i * k:(i + 1) * k])]
-             for i in range(len(losses_hist) // k)]
-    card = dict(kind=res["kind"], objective=args.objective, process=res["process"].name,
-                net_config=res["net_config"], p_uncond=args.p_uncond, ema=args.ema, lr=args.lr,
-                command=command, git_commit=git_commit(), steps=res["steps"], batch=args.batch,
-                wall_s=round(res["wall_s"], 1), img_per_s=round(res["img_per_s"], 1), device=res["device"],
-                bf16=args.bf16, compile=args.compile, params=sum(p.numel() for p in res["net"].parameters()),
-                loss_curve=curve, torch=torch.__version__, evaluation=None,
-                fd_vs_wall_time=[*before.get("fd_vs_wall_time", []), *fd_versus_wall_time(res, device)],
-                continued_from=before.get("command"))
-    path = save_checkpoint(res["net"], args.out, args.name or f"mnist-{args.objective}", card)
-    print(f"{res['steps']} steps in {res['wall_s']:.0f} s; final loss {sum(losses_hist[-50:]) / len(losses_hist[-50:]):.4f}; "
-          f"wrote {path}")
+    res = train_classifier(args.steps, args.batch, args.lr, args.seed, device, progress=not args.no_progress)
+    path = save_checkpoint(res["net"], args.out, args.name or "mnist-classifier", classifier_card(args, res, command))
+    print(f"test accuracy {res['test_accuracy']:.4f}; wrote {path}")
     return 0
 
 

@@ -321,14 +321,14 @@ def mnist_guidance_panel(name: str = "mnist-flow") -> W.VBox:
 def mnist_sampler_panel(names=("mnist-edm", "mnist-ddpm", "mnist-flow")) -> W.VBox:
     """Sample the shipped checkpoints: checkpoint, integrator, steps, label (10 = no label) and guidance scale w."""
 
-    def draw(name, integrator, n_steps, label, guidance):
-        out = play_mnist(name, integrator, n_steps, label, guidance=guidance)
+    def draw(name, integrator, n_steps, label, w):
+        out = play_mnist(name, integrator, n_steps, label, w=w)
         fig, ax = plt.subplots(figsize=(4, 4.3))
-        cfg = f"w = {out['w_used']:g}" if label != 10 else "no label: unguided"
+        cfg = f"w = {out['w']:g}" if label != 10 else "no label: unguided"
         digit_grid(ax, out["x"], title=f"{name}, {integrator}, {n_steps} steps, NFE ≤ {out['nfe']}\n{cfg}")
 
     return panel(draw, name=dropdown(list(names), names[0], "checkpoint"),
                  integrator=dropdown(["euler", "heun", "dpmpp_2m", "ddim"], "heun", "integrator"),
                  n_steps=int_slider(10, 1, 50, "steps"), label=int_slider(3, 0, 10, "label (10 = none)"),
-                 guidance=slider(1.0, 0.0, 6.0, 0.5, "guidance w"))
+                 w=slider(1.0, 0.0, 6.0, 0.5, "guidance w"))
 
