@@ -154,7 +154,8 @@ def play_langevin(tau: float, n_steps: int, n_levels: int, n_samples: int = 1000
     ``tau`` is the step relative to the local variance: plain Langevin steps τ·std² (std = 0.4, one mode's width),
     annealed Langevin steps $\tau_i = \tau\,\sigma_i^2$ at level $\sigma_i$ (NCSN's rule with ε = 2τσ_L²: NCSN moves
     by $\tfrac{\alpha_i}{2}\nabla\log p$, so its $\alpha_i$ is our $2\tau_i$)."""
-    tau, n_steps, n_levels = require_positive("tau", tau), require_integer("n_steps", n_steps, 1), require_integer("n_levels", n_levels, 1)
+    tau = require_positive("tau", tau)
+    n_steps, n_levels = require_integer("n_steps", n_steps, 1), require_integer("n_levels", n_levels, 1)
     gmm = two_mode_mixture()
     process = EDM()
     g = torch.Generator().manual_seed(seed)
