@@ -32,7 +32,8 @@ import diffedu
 import diffedu.ui.widgets
 from diffedu import VE, VP, EDM, CosineVP, DiscreteDDPM, RectifiedFlow, sample_2d
 from diffedu.course.exercises import check_em_step, check_vp_alpha
-from diffedu.course.noising import ddpm_vs_vp, em_moments, euler_maruyama_forward, schedule_curves
+from diffedu.course.noising import em_moments, schedule_curves
+from diffedu.course.sdes import ddpm_vs_vp, simulate_forward
 from diffedu.ui.plots import PROCESS_COLORS, figure, scatter2d, schedules
 
 g = diffedu.seed(0)
@@ -124,12 +125,15 @@ plt.show()
 Ts = (30, 100, 300, 1000, 3000)
 fig, axes = figure(2, size=3.6)
 for T in (30, 1000):
-    out = ddpm_vs_vp(T)
-    axes[0, 0].plot(out["u"], out["alpha_ddpm"], "o" if T == 30 else "-", ms=4, label=f"DDPM, T = {T}")
-axes[0, 0].plot(out["u"], out["alpha_vp"], "k:", label="VP(0.1, 20)")
+    out = ddpm_vs_vp(VP(0.1, 20), T)
+    axes[0, 0].plot(out["t"], out["alpha_bar"].sqrt(), "o" if T == 30 else "-", ms=4, label=f"DDPM, T = {T}")
+axes[0, 0].plot(out["t"], out["alpha_t"], "k:", label="VP(0.1, 20)")
 axes[0, 0].set(xlabel="t = n/T", ylabel=r"$\alpha_t = \sqrt{\bar\alpha_n}$", title="discrete vs continuous")
 axes[0, 0].legend(fontsize=8)
-gaps = [ddpm_vs_vp(T)["max_gap"] for T in Ts]
+gaps = []
+for T in Ts:
+    out = ddpm_vs_vp(VP(0.1, 20), T)
+    gaps.append((out["alpha_bar"].sqrt() - out["alpha_t"]).abs().max().item())  # max_n |√ᾱ_n − α_{n/T}|
 axes[0, 1].loglog(Ts, gaps, "o-", label=r"max$_n|\alpha^{DDPM} - \alpha^{VP}|$")
 axes[0, 1].loglog(Ts, [gaps[0] * Ts[0] / T for T in Ts], "k--", label="slope −1")
 axes[0, 1].set(xlabel="T", ylabel="largest gap", title="the gap is O(1/T)")
@@ -153,7 +157,9 @@ cases = [("vp", VP(), 0.5), ("cosine", CosineVP(), 0.5), ("ve", VE(), 0.5), ("ed
          ("flow", RectifiedFlow(), 0.5), ("ddpm", DiscreteDDPM(1000), 500.0)]
 print(f"{'process':8s} {'t':>6s} {'mean':>6s} {'α x0':>6s} {'var':>6s} {'σ²':>6s}  within tolerance")
 for name, p, t in cases:
-    x_t = euler_maruyama_forward(p, torch.full((n_paths, 1), x0_value, dtype=torch.float64), t, n_steps, generator=g)
+    x_start = p.noise(torch.full((n_paths, 1), x0_value, dtype=torch.float64), p.t_min,
+                      torch.randn(n_paths, 1, generator=g, dtype=torch.float64))  # exact draw at t_min (σ > 0: VE)
+    x_t = simulate_forward(x_start, torch.linspace(p.t_min, t, n_steps + 1, dtype=torch.float64), p, generator=g)
     t_ = torch.tensor(t, dtype=torch.float64)
     mean_exact, var_exact = p.alpha(t_).item() * x0_value, p.sigma(t_).item() ** 2
     mean_em, var_em = em_moments(p, x0_value, t, n_steps)

@@ -179,7 +179,7 @@ for n in (2, 10, 100, 500):
 process_small = DiscreteDDPM(100, 1e-3, 0.2)
 n_anc = 2000 if diffedu.quick() else 8000
 x_T = torch.randn(n_anc, 2, generator=g, dtype=torch.float64)
-exact = Predictor(lambda x, t: gmm.denoiser(x, t, process_small), "x0", process_small)
+exact = gmm.predictor(process_small)
 x_anc = ddpm(x_T, torch.arange(process_small.T, -1, -1, dtype=torch.float64), exact, process_small, generator=g)
 sw = sliced_wasserstein(x_anc, gmm.sample(n_anc, generator=g), generator=g).item()
 sw_floor = sliced_wasserstein(gmm.sample(n_anc, generator=g), gmm.sample(n_anc, generator=g), generator=g).item()

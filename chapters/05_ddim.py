@@ -29,7 +29,7 @@ import torch
 
 import diffedu
 import diffedu.ui.widgets
-from diffedu import DiscreteDDPM, Predictor, gmm_2d
+from diffedu import DiscreteDDPM, gmm_2d
 from diffedu.course.elbo import ClippedX0, ddim_invert, ddim_sigma_path, steps_sweep
 from diffedu.course.exercises import check_ddim_noise_scale, check_ddim_update
 from diffedu.integrators import ddim, ddim_step, ddpm, ddpm_step
@@ -101,7 +101,7 @@ print(diffedu.banner())
 # %%
 process = DiscreteDDPM(1000)
 gmm = gmm_2d()
-exact = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+exact = gmm.predictor(process)
 x_T = torch.randn(600, 2, generator=g, dtype=torch.float64)
 ts20 = uniform(process, 20)
 fig, axes = figure(3, size=3.4)

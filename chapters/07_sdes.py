@@ -36,7 +36,7 @@ from diffedu.metrics import sliced_wasserstein
 from diffedu.nets import MLP
 from diffedu.ui.plots import figure, scatter2d, to_numpy
 from diffedu.processes import SubVP
-from diffedu.course.sdes import ddpm_alpha_bar_from_vp, forward_moments, simulate_forward
+from diffedu.course.sdes import ddpm_vs_vp, forward_moments, simulate_forward
 from diffedu.timers import uniform
 
 torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
@@ -63,7 +63,8 @@ print(diffedu.banner())
 # $\dot v = 2\beta e^{-B}(1 - e^{-B})$ and $2fv + g^2 = -\beta(1-e^{-B})^2 + \beta(1-e^{-B})(1+e^{-B}) = 2\beta e^{-B}(1-e^{-B})$. ✓
 # Its variance $(1 - e^{-B})^2 \le 1 - e^{-B}$ is *below* VP's: $\alpha_t^2 + \sigma_t^2 < 1$ (hence "sub").
 #
-# **DDPM is a discretized VP SDE.** With N steps of size $\Delta t = 1/N$ and $\beta_n = \beta(t_n)\Delta t$,
+# **DDPM is a discretized VP SDE.** With N steps of size $\Delta t = 1/N$ and $\beta_n \approx \beta(t_n)\Delta t$ (DDPM's
+# linear schedule from $\beta_{min}/N$ to $\beta_{max}/N$),
 # $x_n = \sqrt{1-\beta_n}\,x_{n-1} + \sqrt{\beta_n}\,z \approx x_{n-1} - \tfrac12\beta(t_n)x_{n-1}\Delta t + \sqrt{\beta(t_n)\Delta t}\,z$,
 # one Euler–Maruyama step of the VP SDE; $\bar\alpha_n = \prod(1 - \beta_i) \to e^{-B(t_n)} = \alpha_{t_n}^2$ as N → ∞.
 #
@@ -131,8 +132,8 @@ for name, proc in processes.items():
 # NBVAL_CHECK_OUTPUT
 errs = {}
 for n in (100, 1000):
-    alpha_bar, alpha2 = ddpm_alpha_bar_from_vp(VP(), n)
-    errs[n] = (alpha_bar - alpha2).abs().max().item()
+    out = ddpm_vs_vp(VP(), n)
+    errs[n] = (out["alpha_bar"] - out["alpha_t"] ** 2).abs().max().item()
 ratio = errs[100] / errs[1000]
 assert 7 < ratio < 13, errs
 print(f"max |alpha_bar - alpha_t^2|: N=100 {errs[100]:.1e}, N=1000 {errs[1000]:.1e}, ratio {ratio:.0f}")
@@ -148,7 +149,7 @@ n = 1000
 ref, ref2 = gmm.sample(n, generator=g), gmm.sample(n, generator=g)
 sw = lambda a: sliced_wasserstein(a, ref, generator=torch.Generator().manual_seed(7)).item()  # noqa: E731
 floor = sw(ref2)
-exact = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+exact = gmm.predictor(process)
 x_T = torch.randn(n, 2, generator=g, dtype=torch.float64)
 x_em_exact = euler_maruyama(x_T, uniform(process, 200), exact, process, generator=torch.Generator().manual_seed(1))
 sw_em_exact = sw(x_em_exact)

@@ -162,7 +162,7 @@ assert all(rows[w]["sw_tilted"] > 4 * rows[w]["floor_tilted"] for w in (2.0, 4.0
 # %%
 process_vp = make_process("vp")
 gmm = gmm_2d()
-prior_model = Predictor(lambda x, t: gmm.denoiser(x, t, process_vp), "x0", process_vp)
+prior_model = gmm.predictor(process_vp)
 problems = {"inpaint": ([[1.0, 0.0]], [-1.5], 0.05), "downsample": ([[0.5, 0.5]], [0.2], 0.05),
             "denoise": ([[1.0, 0.0], [0.0, 1.0]], [0.5, 0.8], 0.5)}
 N_INV = 1500 if QUICK else 8000

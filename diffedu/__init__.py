@@ -17,9 +17,9 @@ from .denoiser import Denoiser
 from .guidance import (ClassifierFreeGuidance, ClassifierGuidance, CondDenoiser, Mask, Matrix, Projection, dps,
                        linear_gaussian_posterior)
 # the chapters' computations
-from .course.noising import ddpm_vs_vp, em_moments, euler_maruyama_forward, schedule_curves
+from .course.noising import em_moments, schedule_curves
 from .course.tweedie import posterior_mean_mc, roundtrip_errors, tweedie_gap
-from .course.sdes import forward_moments, simulate_forward
+from .course.sdes import ddpm_vs_vp, forward_moments, simulate_forward
 from .course.fokker_planck import fokker_planck_1d, heat_equation_sides, reverse_family
 from .course.elbo import ddim_invert, elbo_terms, elbo_trajectory, posterior, posterior_coefficients
 from .course.langevin import annealed_langevin, sigma_ladder

@@ -1,7 +1,7 @@
 r"""``Denoiser``: a process, a predictor, an integrator and a timer — the whole sampler in one object (chapter 10).
 
     >>> gmm, process = gmm_2d(), make_process("edm")
-    >>> predictor = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    >>> predictor = gmm.predictor(process)
     >>> sampler = Denoiser(process, predictor, integrator="heun", timer="karras")
     >>> x0 = sampler.sample(1000, 18, shape=(2,), generator=torch.Generator().manual_seed(0))
 """

@@ -77,9 +77,14 @@ def eps_loss(net: Net, x0: Tensor, process: Process, generator: torch.Generator 
     return denoising_loss(net, x0, process, "eps", t, eps, **cond)
 
 
-def dsm_loss(net: Net, x0: Tensor, process: Process, generator: torch.Generator | None = None, **cond) -> Tensor:
-    r"""Denoising score matching $E\,\sigma_t^2\lVert s_\theta(x_t, t) + \varepsilon/\sigma_t\rVert^2$ (Vincent 2011)."""
-    t = sample_t_uniform(process, x0.shape[0], generator, dtype=x0.dtype, device=x0.device)
+def dsm_loss(net: Net, x0: Tensor, process: Process, generator: torch.Generator | None = None,
+             t: Tensor | None = None, **cond) -> Tensor:
+    r"""Denoising score matching $E\,\sigma_t^2\lVert s_\theta(x_t, t) + \varepsilon/\sigma_t\rVert^2$ (Vincent 2011).
+
+    t uniform (:func:`sample_t_uniform`) unless given, shape (B,): a fixed t is score matching at one noise level.
+    """
+    if t is None:
+        t = sample_t_uniform(process, x0.shape[0], generator, dtype=x0.dtype, device=x0.device)
     eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
     return denoising_loss(net, x0, process, "score", t, eps, weight=process.sigma(t) ** 2, **cond)
 

@@ -11,6 +11,7 @@ import math
 import torch
 from torch import Tensor
 
+from .checks import require_integer
 from .parametrization import Predictor, convert
 from .processes import Process, as_tensor
 
@@ -193,9 +194,7 @@ class GaussianMixture:
     def sample(self, n: int, t=None, process: Process | None = None, generator: torch.Generator | None = None,
                return_labels: bool = False):
         r"""Exact samples of $q(x_0)$, or of $p_t$ if a time and process are given: $x_t = \alpha_t x_0 + \sigma_t\varepsilon$."""
-        if int(n) != n or n < 0:
-            raise ValueError(f"n must be a non-negative integer; got {n}")
-        n = int(n)
+        n = require_integer("n", n, lo=0)
         if (t is None) != (process is None):
             raise ValueError("t and process must be given together (both None samples the data distribution q(x0))")
         k = torch.multinomial(self.weights, n, replacement=True, generator=generator) if n else torch.zeros(0, dtype=torch.long)

@@ -8,8 +8,8 @@ import torch
 
 from diffedu import EDM, VE, VP, CosineVP, DiscreteDDPM, RectifiedFlow, gmm_2d
 from diffedu.course.exercises import check_em_step, check_log_snr, check_noise, check_tweedie, check_velocity, check_vp_alpha
-from diffedu.course.noising import (ddpm_vs_vp, em_moments, euler_maruyama_forward, log_snr_of, play_mix, play_noising,
-                             schedule_curves)
+from diffedu.course.noising import em_moments, log_snr_of, play_mix, play_noising, schedule_curves
+from diffedu.course.sdes import simulate_forward
 from diffedu.course.tweedie import play_tweedie, posterior_mean_mc, roundtrip_errors, tweedie_gap
 
 ALL = [(VP(), 0.5), (CosineVP(), 0.5), (VE(), 0.5), (EDM(), 1.0), (RectifiedFlow(), 0.5), (DiscreteDDPM(1000), 500.0)]
@@ -98,36 +98,26 @@ def test_em_bias_is_first_order(process, t):
 
 
 @pytest.mark.parametrize("process,t", ALL)
-def test_euler_maruyama_matches_em_law(process, t):
-    """Oracle: the simulated paths' mean and variance equal the EM chain's exact moments (em_moments) within 4.5
-    Monte Carlo standard errors (√(v/n) for the mean, v√(2/(n−1)) for the variance), n = 20 000."""
+def test_simulate_forward_matches_em_law(process, t):
+    """Oracle: chapter 01's simulation (an exact draw at t_min, then simulate_forward on N equal steps): the paths'
+    mean and variance equal the EM chain's exact moments (em_moments) within 4.5 Monte Carlo standard errors (√(v/n)
+    for the mean, v√(2/(n−1)) for the variance), n = 20 000."""
     g = torch.Generator().manual_seed(5)
     n, N = 20_000, 50
-    x = euler_maruyama_forward(process, torch.full((n, 1), 1.5, dtype=torch.float64), t, N, generator=g)
+    x_start = process.noise(torch.full((n, 1), 1.5, dtype=torch.float64), process.t_min,
+                            torch.randn(n, 1, generator=g, dtype=torch.float64))
+    x = simulate_forward(x_start, torch.linspace(process.t_min, t, N + 1, dtype=torch.float64), process, generator=g)
     mean_em, var_em = em_moments(process, 1.5, t, N)
     assert abs(x.mean().item() - mean_em) < 4.5 * math.sqrt(var_em / n)
     assert abs(x.var().item() - var_em) < 4.5 * var_em * math.sqrt(2 / (n - 1))
 
 
-def test_euler_maruyama_bad_input():
-    """Oracle: bad step counts, t_end outside the process's range and non-tensors raise, naming the argument."""
-    x0 = torch.zeros(3, 1, dtype=torch.float64)
+def test_em_moments_bad_input():
+    """Oracle: bad step counts and t_end outside the process's range raise, naming the argument."""
     with pytest.raises(ValueError, match="n_steps"):
-        euler_maruyama_forward(VP(), x0, 0.5, 0)
+        em_moments(VP(), 1.5, 0.5, 0)
     with pytest.raises(ValueError, match="t_end"):
-        euler_maruyama_forward(VP(), x0, 1.5, 10)
-    with pytest.raises(TypeError, match="x0"):
-        euler_maruyama_forward(VP(), [0.0], 0.5, 10)
-
-
-def test_ddpm_vs_vp_gap_is_order_one_over_T():
-    """Oracle: the DDPM → VP limit is first order: T × gap stays within a factor 1.3 between T = 100 and T = 3000."""
-    scaled = [T * ddpm_vs_vp(T)["max_gap"] for T in (100, 3000)]
-    assert 1 / 1.3 < scaled[0] / scaled[1] < 1.3
-    out = ddpm_vs_vp(1000)
-    assert out["alpha_ddpm"][0] == 1 and out["alpha_ddpm"].shape == (1001,)
-    with pytest.raises(ValueError, match="T must be"):
-        ddpm_vs_vp(10)  # β_T = 20/10 > 1
+        em_moments(VP(), 1.5, 1.5, 10)
 
 
 def test_check_vp_alpha_and_em_step():

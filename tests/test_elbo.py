@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from diffedu import DiscreteDDPM, Predictor, gmm_2d
+from diffedu import DiscreteDDPM, gmm_2d
 from diffedu.course.elbo import (require_step, ddim_invert, ddim_sigma_path, elbo_terms, elbo_trajectory, forward_by_composition,
                           gaussian_kl, gaussian_log_prob, posterior, posterior_coefficients, posterior_regression,
                           reverse_mean, train_eps_mlp)
@@ -118,7 +118,7 @@ def test_ddim_family_keeps_marginals():
 def test_ddim_eta1_is_ddpm_step():
     """Oracle: ancestral DDPM step with the same noise, float64 round-off (1e-12)."""
     proc, gmm = DiscreteDDPM(100), gmm_2d()
-    pred = Predictor(lambda x, t: gmm.denoiser(x, t, proc), "x0", proc)
+    pred = gmm.predictor(proc)
     from diffedu.integrators import ddim_step
     x = torch.randn(64, 2, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
     a = ddim_step(x, 60.0, 30.0, pred, proc, eta=1.0, generator=torch.Generator().manual_seed(8))
@@ -129,7 +129,7 @@ def test_ddim_eta1_is_ddpm_step():
 def test_ddim_inversion_reconstructs():
     """Oracle: the data point itself; error falls with the step count and is < 0.1 at 100 steps (exact denoiser)."""
     proc, gmm = DiscreteDDPM(1000), gmm_2d()
-    pred = Predictor(lambda x, t: gmm.denoiser(x, t, proc), "x0", proc)
+    pred = gmm.predictor(proc)
     x0 = gmm.sample(200, generator=torch.Generator().manual_seed(9))
     errs = []
     for N in (10, 100):

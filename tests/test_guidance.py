@@ -222,7 +222,7 @@ def _posterior_problem(name, n=1500, seed=8):
     post = linear_gaussian_posterior(gmm, A, y, sigma_y)
     g = torch.Generator().manual_seed(seed)
     ref, ref2 = post.sample(n, generator=g), post.sample(n, generator=g)
-    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    pred = gmm.predictor(process)
     return gmm, process, pred, A, y, post, ref, ref2, g
 
 

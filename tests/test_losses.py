@@ -76,6 +76,17 @@ def test_named_losses_run_and_are_reproducible():
         assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters()), fn.__name__
 
 
+def test_dsm_loss_at_a_given_t_is_the_weighted_regression_by_hand():
+    """Oracle: with t given, dsm_loss draws only ε (the generator's first draw) and equals
+    mean σ_t²·‖s(x_t, t) + ε/σ_t‖² at x_t = x0 + σ_t ε (EDM: σ_t = t), computed by hand."""
+    process, x0 = EDM(), gmm_2d().sample(16, generator=gen(13))
+    t = torch.full((16,), 0.5, dtype=torch.float64)
+    net = lambda x, s: -0.7 * x  # noqa: E731
+    eps = torch.randn(x0.shape, generator=gen(14), dtype=torch.float64)
+    ref = (0.5**2 * ((net(x0 + 0.5 * eps, t) + eps / 0.5) ** 2).sum(1)).mean()
+    torch.testing.assert_close(dsm_loss(net, x0, process, generator=gen(14), t=t), ref)
+
+
 def test_sliced_score_matching_equals_half_esm_plus_a_constant():
     """Oracle: Hyvärinen's identity with Hutchinson's estimator — for x ~ p_t, sliced SM(s) = ½ ESM(s) − ½ E‖∇log p_t‖²,
     whatever the network s. Checked for two different networks (the exact GMM score and a random MLP) on the same

@@ -6,7 +6,7 @@ import torch
 
 from diffedu import VE, VP
 from diffedu.processes import SubVP
-from diffedu.course.sdes import ddpm_alpha_bar_from_vp, forward_moments, play_pc, simulate_forward
+from diffedu.course.sdes import ddpm_vs_vp, forward_moments, play_pc, simulate_forward
 
 
 def test_subvp_g2_matches_song_formula():
@@ -47,16 +47,32 @@ def test_forward_simulation_matches_moments(proc):
     assert abs(x1.var() / v - 1) < 0.05
 
 
-def test_ddpm_alpha_bar_converges_first_order():
-    """Oracle: ᾱ_n = Π(1 − β(t_i)/N) → e^(−B(t_n)); error ratio ≈ 10 between N = 100 and 1000 (first order)."""
-    e = [(lambda ab: (ab[0] - ab[1]).abs().max().item())(ddpm_alpha_bar_from_vp(VP(), n)) for n in (100, 1000)]
-    assert 7 < e[0] / e[1] < 13
+def test_ddpm_vs_vp_converges_first_order():
+    """Oracle: DDPM(T, β_min/T, β_max/T) is the VP SDE discretised, so ᾱ_n → α²_{n/T} = e^(−B(n/T)) at first order:
+    the error ratio between T = 100 and 1000 is ≈ 10 (7–13), and T × max|√ᾱ_n − α_{n/T}| stays within a factor 1.3
+    between T = 100 and 3000."""
+    err = lambda out: (out["alpha_bar"] - out["alpha_t"] ** 2).abs().max().item()  # noqa: E731
+    assert 7 < err(ddpm_vs_vp(VP(), 100)) / err(ddpm_vs_vp(VP(), 1000)) < 13
+    gap = lambda T: (lambda o: (o["alpha_bar"].sqrt() - o["alpha_t"]).abs().max().item())(ddpm_vs_vp(VP(), T))  # noqa: E731
+    assert 1 / 1.3 < 100 * gap(100) / (3000 * gap(3000)) < 1.3
+    out = ddpm_vs_vp(VP(), 1000)
+    assert out["alpha_bar"][0] == 1 and out["alpha_bar"].shape == out["alpha_t"].shape == out["t"].shape == (1001,)
+    with pytest.raises(ValueError, match="T must be"):
+        ddpm_vs_vp(VP(), 10)  # β_T = 20/10 > 1
+    with pytest.raises(TypeError, match="VP"):
+        ddpm_vs_vp(VE(), 1000)
 
 
-def test_simulate_forward_bad_grid():
-    """Oracle: the documented contract (increasing grid)."""
+def test_simulate_forward_bad_input():
+    """Oracle: the documented contract: a strictly increasing grid of ≥ 2 times inside the process's range, a tensor x0."""
     with pytest.raises(ValueError, match="increasing"):
         simulate_forward(torch.zeros(3, 1), [0.5, 0.1], VP())
+    with pytest.raises(ValueError, match="increasing"):
+        simulate_forward(torch.zeros(3, 1), [0.5], VP())
+    with pytest.raises(ValueError, match="ts"):
+        simulate_forward(torch.zeros(3, 1), [0.5, 1.5], VP())
+    with pytest.raises(TypeError, match="x0"):
+        simulate_forward([0.0], [0.1, 0.5], VP())
 
 
 @pytest.mark.parametrize("n_steps,snr", [(1, 0.01), (1, 1.0), (500, 0.01), (500, 1.0)])

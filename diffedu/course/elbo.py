@@ -21,11 +21,12 @@ from torch import Tensor
 
 from ..integrators import ddim, ddim_step, ddpm
 from ..metrics import sliced_wasserstein
+from ..checks import require_integer
 from ..nets import MLP
-from ..parametrization import Predictor
 from ..processes import DiscreteDDPM, Process
 from ..timers import uniform
 from ..toys import gmm_2d
+from .fit import fit
 
 __all__ = ["require_step", "forward_by_composition", "posterior_coefficients", "posterior", "gaussian_kl",
            "gaussian_log_prob", "reverse_mean", "elbo_terms", "elbo_trajectory", "posterior_regression",
@@ -213,31 +214,20 @@ def train_eps_mlp(sample_x0: Callable[[int, torch.Generator], Tensor], process: 
 
     The MLP sees n/T ∈ (0, 1] through ``diffedu.nets.MLP``'s default embedding (1000·t).
     """
-    if int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be a positive integer; got {steps}")
+    steps = require_integer("steps", steps)
     T = process.T
-    x_probe = sample_x0(2, generator)
-    net = MLP(dim=x_probe.shape[1], hidden=hidden, depth=depth)
+    net = MLP(dim=sample_x0(2, generator).shape[1], hidden=hidden, depth=depth)
     wrapped = _StepNet(net, T)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, int(steps))
-    sqrt_ab = process.alpha_bar.sqrt().float()
-    sqrt_1m_ab = (1 - process.alpha_bar).sqrt().float()
-    losses = []
-    for step in range(int(steps)):
-        x0 = sample_x0(batch, generator).float()  # (B, D)
-        n = torch.randint(1, T + 1, (batch,), generator=generator)  # (B,) integer steps
-        eps = torch.randn(x0.shape, generator=generator)
-        x_n = sqrt_ab[n, None] * x0 + sqrt_1m_ab[n, None] * eps  # (B, D)
-        loss = (wrapped(x_n, n.float()) - eps).pow(2).sum(1).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
-        if callback is not None:
-            callback(step, loss.item())
-    net.eval()
+    sqrt_alpha_bar, sqrt_1m_alpha_bar = process.alpha_bar.sqrt().float(), (1 - process.alpha_bar).sqrt().float()
+
+    def batch_loss(g: torch.Generator | None) -> Tensor:
+        x0 = sample_x0(batch, g).float()  # (B, D)
+        n = torch.randint(1, T + 1, (batch,), generator=g)  # (B,) integer steps
+        eps = torch.randn(x0.shape, generator=g)
+        x_n = sqrt_alpha_bar[n, None] * x0 + sqrt_1m_alpha_bar[n, None] * eps  # (B, D)
+        return (wrapped(x_n, n.float()) - eps).pow(2).sum(1).mean()
+
+    losses = fit(net, batch_loss, steps, lr, generator=generator, callback=callback)
     return wrapped, losses
 
 
@@ -320,11 +310,6 @@ class ClippedX0:
 
 
 # --- compute functions behind the chapters' panels and sweeps (tested in tests/test_elbo.py) ---------------------
-def _exact_predictor(process: Process):
-    gmm = gmm_2d()
-    return gmm, Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
-
-
 @torch.no_grad()
 def play_schedule(T: int, beta_1: float, beta_T: float, n_samples: int = 400, seed: int = 0) -> dict:
     r"""Chapter 04's panel: a linear β schedule (T, β_1, β_T), its $\bar\alpha_n$, and ancestral DDPM samples of the
@@ -333,7 +318,8 @@ def play_schedule(T: int, beta_1: float, beta_T: float, n_samples: int = 400, se
     Returns ``alpha_bar`` (T+1,), ``samples`` (n, 2), ``sw`` (sliced Wasserstein distance to fresh mixture samples).
     """
     process = DiscreteDDPM(T, beta_1, beta_T)
-    gmm, predictor = _exact_predictor(process)
+    gmm = gmm_2d()
+    predictor = gmm.predictor(process)
     g = torch.Generator().manual_seed(seed)
     x_T = torch.randn(n_samples, 2, generator=g, dtype=torch.float64)
     samples = ddpm(x_T, torch.arange(process.T, -1, -1, dtype=torch.float64), predictor, process, generator=g)
@@ -349,7 +335,8 @@ def play_ddim(eta: float, n_steps: int, n_samples: int = 500, seed: int = 0, T: 
     Returns ``samples`` (n, 2), ``x_T`` (n, 2), ``sw`` (sliced Wasserstein distance to fresh mixture samples).
     """
     process = DiscreteDDPM(T)
-    gmm, predictor = _exact_predictor(process)
+    gmm = gmm_2d()
+    predictor = gmm.predictor(process)
     g = torch.Generator().manual_seed(seed)
     x_T = torch.randn(n_samples, 2, generator=g, dtype=torch.float64)
     reference = gmm.sample(n_samples, generator=g)
@@ -370,7 +357,8 @@ def steps_sweep(steps: list[int], n_samples: int = 1000, seed: int = 0, T: int =
     distance for ``n_floor`` fresh sets of ``n_samples`` exact samples: ``sw_floor`` (their mean), ``sw_floor_sd``.
     """
     process = DiscreteDDPM(T)
-    gmm, predictor = _exact_predictor(process)
+    gmm = gmm_2d()
+    predictor = gmm.predictor(process)
     g = torch.Generator().manual_seed(seed)
     x_T = torch.randn(n_samples, 2, generator=g, dtype=torch.float64)
     reference = gmm.sample(n_reference, generator=g)

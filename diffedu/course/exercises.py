@@ -12,7 +12,6 @@ import torch
 
 from ..integrators import ddim_step, euler_step, heun_step
 from ..nets import edm_preconditioning
-from ..parametrization import Predictor
 from ..processes import VE, VP, CosineVP, DiscreteDDPM, RectifiedFlow, SubVP, make_process
 from ..toys import gmm_2d
 from .elbo import posterior
@@ -345,7 +344,7 @@ def _sampler_cases():
     gmm = gmm_2d()
     for name, t, t_next in (("edm", 5.0, 2.0), ("vp", 0.6, 0.45), ("flow", 0.7, 0.4), ("edm", 0.3, 0.0)):
         process = make_process(name)
-        pred = Predictor(lambda x, tt, process=process: gmm.denoiser(x, tt, process), "x0", process)
+        pred = gmm.predictor(process)
         x = gmm.marginal(t, process).sample(8, generator=torch.Generator().manual_seed(3))
         yield x, torch.tensor(t, dtype=torch.float64), torch.tensor(t_next, dtype=torch.float64), pred, process
 

@@ -16,6 +16,7 @@ import math
 import torch
 from torch import Tensor
 
+from ..checks import require_integer
 from ..integrators import euler, euler_maruyama
 from ..losses import flow_matching_loss
 from ..metrics import sliced_wasserstein
@@ -25,8 +26,9 @@ from ..processes import CosineVP, Process, RectifiedFlow, expand_like
 from ..runtime import one_thread
 from ..timers import uniform
 from ..toys import GaussianMixture, gmm_2d
+from .fit import fit
 
-__all__ = ["course_time", "seed_velocity_to_course", "conditional_path", "conditional_velocity",
+__all__ = ["course_time", "conditional_path", "conditional_velocity",
            "marginal_velocity_mc", "cfm_loss", "marginal_fm_loss", "train_velocity", "velocity_trajectories",
            "straightness", "excess_length", "reflow_pairs", "train_velocity_on_pairs", "sde_sample", "play_flows", "PATHS"]
 
@@ -40,11 +42,6 @@ def course_time(tau) -> Tensor:
     if bool(((tau < 0) | (tau > 1) | torch.isnan(tau)).any()):
         raise ValueError("tau must lie in [0, 1] (0 = noise, 1 = data in the flow-matching convention)")
     return 1 - tau
-
-
-def seed_velocity_to_course(u_tau: Tensor) -> Tensor:
-    r"""A velocity $dx/d\tau$ in flow-matching time to the course's $dx/dt$: since $t = 1-\tau$, $dx/dt = -dx/d\tau$."""
-    return -u_tau
 
 
 # --- conditional paths ---------------------------------------------------------------------------------------
@@ -119,37 +116,29 @@ def train_velocity_on_pairs(x0: Tensor, eps: Tensor, process: Process, steps: in
 
 def _train(x0: Tensor, eps: Tensor | None, process: Process, steps: int, batch: int, lr: float, hidden: int,
            generator: torch.Generator | None) -> MLP:
-    if int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be an integer ≥ 1; got {steps}")
-    with one_thread():
-        return _train_loop(x0, eps, process, int(steps), batch, lr, hidden, generator)
-
-
-def _train_loop(x0, eps, process, steps, batch, lr, hidden, generator) -> MLP:
+    """Flow matching on minibatches of the pool ``x0``: independent noise (``eps`` None) or the given coupling."""
+    steps = require_integer("steps", steps)
+    x0, eps = x0.float(), (None if eps is None else eps.float())
     if generator is not None:
         torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=generator)))  # reproducible initial weights
     net = MLP(dim=x0.shape[1], hidden=hidden, depth=3).to(torch.float32)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, int(steps))
-    x0, eps = x0.float(), (None if eps is None else eps.float())
-    for _ in range(int(steps)):
-        idx = torch.randint(0, x0.shape[0], (batch,), generator=generator)  # a minibatch of the pool
+
+    def batch_loss(g: torch.Generator | None) -> Tensor:
+        idx = torch.randint(0, x0.shape[0], (batch,), generator=g)  # a minibatch of the pool
         if eps is None:
-            loss = flow_matching_loss(net, x0[idx], process, generator=generator)  # independent coupling
-        else:
-            t = torch.rand(batch, generator=generator) * (1 - 2e-3) + 1e-3  # t ~ U[1e-3, 1 − 1e-3]
-            loss = cfm_loss(net, x0[idx], eps[idx], t, process)  # the given coupling
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-    return net.eval().requires_grad_(False)
+            return flow_matching_loss(net, x0[idx], process, generator=g)  # independent coupling
+        t = torch.rand(batch, generator=g) * (1 - 2e-3) + 1e-3  # t ~ U[1e-3, 1 − 1e-3]
+        return cfm_loss(net, x0[idx], eps[idx], t, process)  # the given coupling
+
+    with one_thread():
+        fit(net, batch_loss, steps, lr, generator=generator)
+    return net.requires_grad_(False)
 
 
 def _predictor(model, process: Process) -> Predictor:
-    """A velocity MLP (float32) as a Predictor that the float64 integrators can call; or an exact GMM."""
+    """A velocity MLP (float32) as a Predictor that the float64 integrators can call; a mixture as its exact predictor."""
     if isinstance(model, GaussianMixture):
-        return Predictor(lambda x, t: model.denoiser(x, t, process), "x0", process)
+        return model.predictor(process)
     return Predictor(lambda x, t: model(x.float(), t.float()).to(x.dtype), "velocity", process)
 
 
@@ -224,16 +213,15 @@ def play_flows(n_steps: int, path: str = "rectified", n_samples: int = 400, seed
     """
     if path not in PATHS:
         raise ValueError(f"path must be one of {sorted(PATHS)}; got {path!r}")
-    if isinstance(n_steps, bool) or int(n_steps) != n_steps or not 1 <= n_steps <= 200:
-        raise ValueError(f"n_steps must be an integer in [1, 200]; got {n_steps!r}")
+    n_steps = require_integer("n_steps", n_steps, 1, 200)
     process, gmm = PATHS[path](), gmm_2d()
     g = torch.Generator().manual_seed(seed)
     x_T = torch.randn(n_samples, 2, generator=g, dtype=torch.float64)
-    traj = velocity_trajectories(gmm, x_T, int(n_steps), process)
+    traj = velocity_trajectories(gmm, x_T, n_steps, process)
     data = gmm.sample(n_samples, generator=g)
     sw = sliced_wasserstein(traj[-1], data, generator=torch.Generator().manual_seed(seed + 1)).item()
     sw_floor = sliced_wasserstein(gmm.sample(n_samples, generator=g), data,
                                   generator=torch.Generator().manual_seed(seed + 1)).item()  # exact vs exact
     return dict(traj=traj, samples=traj[-1], data=data, straightness=straightness(traj).item(),
                 excess_length=excess_length(traj).item(), sw=sw, sw_floor=sw_floor,
-                path=path, n_steps=int(n_steps))
+                path=path, n_steps=n_steps)

@@ -17,6 +17,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from ..checks import require_integer
 from ..processes import EDM, VP, Process
 from ..toys import GaussianMixture, gmm_1d
 from .sdes import simulate_forward
@@ -136,12 +137,11 @@ def play_density(t: float, process: Process | None = None, gmm: GaussianMixture 
 def play_paths(n_paths: int, eta: float, n_steps: int = 100, process: Process | None = None,
                gmm: GaussianMixture | None = None, t_end: float = 1e-3, generator_seed: int = 0) -> dict:
     """Chapter 03 panel: reverse-family paths from the same x_T for η = 0 (ODE) and the chosen η, with the exact score."""
-    if int(n_paths) != n_paths or n_paths < 1:
-        raise ValueError(f"n_paths must be an integer ≥ 1; got {n_paths!r}")
+    n_paths = require_integer("n_paths", n_paths)
     process = process if process is not None else VP()
     gmm = gmm if gmm is not None else gmm_1d()
     ts = torch.linspace(process.t_max, t_end, n_steps + 1).tolist()
-    x_T = gmm.sample(int(n_paths), ts[0], process, generator=torch.Generator().manual_seed(generator_seed))
+    x_T = gmm.sample(n_paths, ts[0], process, generator=torch.Generator().manual_seed(generator_seed))
     score = lambda x, t: gmm.score(x, t, process)  # noqa: E731
     ode = reverse_family(x_T, ts, score, process, eta=0.0, return_path=True)
     sde = reverse_family(x_T, ts, score, process, eta=float(eta),

@@ -17,8 +17,11 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from ..checks import require_integer, require_positive
+from ..losses import dsm_loss, esm_loss, sliced_score_matching_loss
 from ..processes import EDM
 from ..toys import GaussianMixture
+from .fit import fit
 
 __all__ = ["langevin", "annealed_langevin", "sigma_ladder", "esm_dsm_gap", "ScoreMLP", "train_score",
            "relative_score_error", "two_mode_mixture", "mode_fraction", "play_langevin"]
@@ -26,21 +29,9 @@ __all__ = ["langevin", "annealed_langevin", "sigma_ladder", "esm_dsm_gap", "Scor
 ScoreFn = Callable[[Tensor], Tensor]
 
 
-def _check_pos(name: str, value: float) -> float:
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
-    return float(value)
-
-
-def _check_int(name: str, value: int, lo: int) -> int:
-    if isinstance(value, bool) or int(value) != value or value < lo:
-        raise ValueError(f"{name} must be an integer ≥ {lo}; got {value!r}")
-    return int(value)
-
-
 def langevin(x: Tensor, score: ScoreFn, tau: float, n_steps: int, generator: torch.Generator | None = None) -> Tensor:
     r"""Unadjusted Langevin: $n$ steps of $x \leftarrow x + \tau\,s(x) + \sqrt{2\tau}\,z$, $z\sim\mathcal N(0, I)$."""
-    tau, n_steps = _check_pos("tau", tau), _check_int("n_steps", n_steps, 0)
+    tau, n_steps = require_positive("tau", tau), require_integer("n_steps", n_steps, 0)
     for _ in range(n_steps):
         z = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
         x = x + tau * score(x) + math.sqrt(2 * tau) * z  # Langevin step
@@ -49,8 +40,8 @@ def langevin(x: Tensor, score: ScoreFn, tau: float, n_steps: int, generator: tor
 
 def sigma_ladder(sigma_max: float, sigma_min: float, n_levels: int) -> Tensor:
     r"""Geometric ladder $\sigma_1 = \sigma_{max} > \dots > \sigma_L = \sigma_{min}$ (Song & Ermon 2019)."""
-    sigma_max, sigma_min = _check_pos("sigma_max", sigma_max), _check_pos("sigma_min", sigma_min)
-    n_levels = _check_int("n_levels", n_levels, 1)
+    sigma_max, sigma_min = require_positive("sigma_max", sigma_max), require_positive("sigma_min", sigma_min)
+    n_levels = require_integer("n_levels", n_levels, 1)
     if sigma_min > sigma_max:
         raise ValueError(f"sigma_min must be ≤ sigma_max = {sigma_max}; got {sigma_min}")
     if n_levels == 1:
@@ -62,7 +53,7 @@ def annealed_langevin(x: Tensor, score: Callable[[Tensor, float], Tensor], sigma
                       steps_per_level: int, generator: torch.Generator | None = None) -> Tensor:
     r"""Annealed Langevin dynamics (NCSN): for each $\sigma_i$, Langevin with the score of $p(x;\sigma_i)$ and step
     $\tau_i = \tau\,\sigma_i^2/\sigma_L^2$. ``score(x, sigma)`` returns $\nabla\log p(x;\sigma)$."""
-    tau = _check_pos("tau", tau)
+    tau = require_positive("tau", tau)
     sigma_last = float(sigmas[-1])
     for sigma in sigmas.tolist():
         tau_i = tau * sigma**2 / sigma_last**2  # step size scaled to the noise level
@@ -76,7 +67,7 @@ def esm_dsm_gap(score_net: Callable[[Tensor], Tensor], gmm: GaussianMixture, sig
     samples $x_0\sim q$, $\tilde x = x_0 + \sigma\varepsilon$, with the standard error of the difference.
 
     Vincent (2011): $L_{ESM}(\theta) - L_{DSM}(\theta) = E\lVert\nabla\log p_\sigma\rVert^2 - d/\sigma^2$ for every θ."""
-    sigma, n = _check_pos("sigma", sigma), _check_int("n", n, 2)
+    sigma, n = require_positive("sigma", sigma), require_integer("n", n, 2)
     process = EDM(sigma_max=max(80.0, sigma))
     x0 = gmm.sample(n, generator=generator)
     eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
@@ -108,34 +99,27 @@ class ScoreMLP(nn.Module):
 
 def train_score(loss: str, gmm: GaussianMixture, sigma: float, steps: int, batch: int = 256, lr: float = 3e-3,
                 seed: int = 0) -> ScoreMLP:
-    r"""Train a ScoreMLP on $p_\sigma$ of the mixture with one objective: ``'esm'`` (exact score as target),
-    ``'ssm'`` (sliced, one Gaussian projection per sample) or ``'dsm'`` (target $-\varepsilon/\sigma$). float32, Adam."""
+    r"""Train a ScoreMLP on $p_\sigma$ of the mixture with one objective of ``diffedu.losses``: ``'esm'``
+    (:func:`esm_loss`, the exact score as target), ``'ssm'`` (:func:`sliced_score_matching_loss`, one Gaussian
+    projection per sample) or ``'dsm'`` (:func:`dsm_loss`, target $-\varepsilon/\sigma$). float32 network, Adam."""
     if loss not in ("esm", "ssm", "dsm"):
         raise ValueError(f"loss must be one of 'esm', 'ssm', 'dsm'; got {loss!r}")
-    sigma, steps = _check_pos("sigma", sigma), _check_int("steps", steps, 0)
+    sigma, steps = require_positive("sigma", sigma), require_integer("steps", steps, 0)
     torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    net = ScoreMLP(gmm.dim)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    process = EDM(sigma_max=max(80.0, sigma))
-    for _ in range(steps):
-        x0 = gmm.sample(batch, generator=g)
-        eps = torch.randn(x0.shape, generator=g, dtype=x0.dtype)
-        x_t = (x0 + sigma * eps).float()  # (B, d) samples of p_σ
+    net, process = ScoreMLP(gmm.dim), EDM(sigma_max=max(80.0, sigma))
+    s_theta = lambda x, t: net(x.float()).to(x.dtype)  # noqa: E731  one noise level: the score ignores t
+    t = torch.full((batch,), sigma, dtype=torch.float64)  # EDM's time is σ
+
+    def batch_loss(g: torch.Generator) -> Tensor:
+        x0 = gmm.sample(batch, generator=g)  # (B, d)
+        if loss == "dsm":  # denoising: regress on the conditional score −ε/σ
+            return dsm_loss(s_theta, x0, process, generator=g, t=t)
+        x_t = process.noise(x0, t, torch.randn(x0.shape, generator=g, dtype=x0.dtype))  # (B, d) samples of p_σ
         if loss == "esm":  # explicit: regress on the exact score
-            obj = (net(x_t) - gmm.score(x_t.double(), sigma, process).float()).pow(2).sum(1).mean()
-        elif loss == "dsm":  # denoising: regress on the conditional score −ε/σ
-            obj = (net(x_t) + eps.float() / sigma).pow(2).sum(1).mean()
-        else:  # sliced: v^T ∇(v^T s) + ½ (v^T s)² (Hutchinson estimate of tr ∇s)
-            x_t.requires_grad_(True)
-            s = net(x_t)
-            v = torch.randn(x_t.shape, generator=g)
-            sv = (s * v).sum(1)  # (B,)
-            grad_sv = torch.autograd.grad(sv.sum(), x_t, create_graph=True)[0]  # (B, d)
-            obj = ((grad_sv * v).sum(1) + 0.5 * sv**2).mean()
-        opt.zero_grad()
-        obj.backward()
-        opt.step()
+            return esm_loss(s_theta, x_t, t, gmm.score(x_t, sigma, process))
+        return sliced_score_matching_loss(s_theta, x_t, t, generator=g)  # sliced: Hutchinson's trace estimate
+
+    fit(net, batch_loss, steps, lr, generator=torch.Generator().manual_seed(seed))
     return net
 
 
@@ -170,7 +154,8 @@ def play_langevin(tau: float, n_steps: int, n_levels: int, n_samples: int = 1000
     ``tau`` is the step relative to the local variance: plain Langevin steps τ·std² (std = 0.4, one mode's width),
     annealed Langevin steps $\tau_i = \tau\,\sigma_i^2$ at level $\sigma_i$ (NCSN's rule with ε = 2τσ_L²: NCSN moves
     by $\tfrac{\alpha_i}{2}\nabla\log p$, so its $\alpha_i$ is our $2\tau_i$)."""
-    tau, n_steps, n_levels = _check_pos("tau", tau), _check_int("n_steps", n_steps, 1), _check_int("n_levels", n_levels, 1)
+    tau = require_positive("tau", tau)
+    n_steps, n_levels = require_integer("n_steps", n_steps, 1), require_integer("n_levels", n_levels, 1)
     gmm = two_mode_mixture()
     process = EDM()
     g = torch.Generator().manual_seed(seed)

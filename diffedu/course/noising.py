@@ -1,5 +1,5 @@
-r"""Compute functions of chapters 00 and 01: the forward SDE simulated with Euler–Maruyama, its exact EM moments,
-the schedules side by side, the discrete DDPM → VP limit, and the Play panels' compute functions.
+r"""Compute functions of chapters 00 and 01: the exact moments of the Euler–Maruyama chain, the schedules side by
+side, and the Play panels' compute functions (the simulator itself, and DDPM → VP, are ``course.sdes``).
 
 Forward SDE (Song et al. 2021): $dx = f(t)\,x\,dt + g(t)\,dW$, whose marginal from a fixed $x_0$ is
 $\mathcal N(\alpha_t x_0, \sigma_t^2 I)$ with $\alpha_t = \exp\int_0^t f$ and $\sigma_t^2 = \alpha_t^2\int_0^t g^2/\alpha^2$.
@@ -11,11 +11,11 @@ import math
 import torch
 from torch import Tensor
 
-from ..processes import EDM, VE, VP, CosineVP, DiscreteDDPM, Process, RectifiedFlow, as_tensor
+from ..checks import require_integer
+from ..processes import EDM, VE, VP, CosineVP, Process, RectifiedFlow
 from ..toys import sample_2d
 
-__all__ = ["mix", "log_snr_of", "euler_maruyama_forward", "em_moments", "schedule_curves", "ddpm_vs_vp",
-           "play_mix", "play_noising", "PLAY_PROCESSES"]
+__all__ = ["mix", "log_snr_of", "em_moments", "schedule_curves", "play_mix", "play_noising", "PLAY_PROCESSES"]
 
 
 def mix(x0: Tensor, eps: Tensor, alpha_t: float, sigma_t: float) -> Tensor:
@@ -39,31 +39,9 @@ def log_snr_of(alpha_t: float, sigma_t: float) -> float:
 
 
 def _grid(process: Process, t_end: float, n_steps: int) -> Tensor:
-    if int(n_steps) != n_steps or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer; got {n_steps}")
+    n_steps = require_integer("n_steps", n_steps)
     t_end = float(process.require_t(t_end, "t_end"))
-    return torch.linspace(process.t_min, t_end, int(n_steps) + 1, dtype=torch.float64)
-
-
-def euler_maruyama_forward(process: Process, x0: Tensor, t_end: float, n_steps: int,
-                           generator: torch.Generator | None = None) -> Tensor:
-    r"""Simulate the forward SDE $dx = f(t)x\,dt + g(t)\,dW$ from $t_{min}$ to ``t_end`` with Euler–Maruyama.
-
-    Start: the exact draw $x_{t_{min}} = \alpha_{t_{min}}x_0 + \sigma_{t_{min}}\varepsilon$ (σ > 0 at t = 0 only for VE).
-    Step: $x_{k+1} = x_k + f(t_k)x_k\,\Delta t + g(t_k)\sqrt{\Delta t}\,z_k$, $z_k \sim \mathcal N(0, I)$ (Kloeden & Platen 1992).
-    """
-    if not isinstance(x0, Tensor):
-        raise TypeError("x0 must be a torch tensor")
-    ts = _grid(process, t_end, n_steps).to(x0.dtype)
-    # exact start at t_min
-    eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
-    x = process.alpha(ts[0]) * x0 + process.sigma(ts[0]) * eps
-    for t_k, t_next in zip(ts[:-1], ts[1:]):
-        dt = t_next - t_k
-        z = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
-        # Euler–Maruyama step
-        x = x + process.f(t_k) * x * dt + process.g(t_k) * dt.sqrt() * z
-    return x
+    return torch.linspace(process.t_min, t_end, n_steps + 1, dtype=torch.float64)
 
 
 def em_moments(process: Process, x0: float, t_end: float, n_steps: int) -> tuple[float, float]:
@@ -103,23 +81,6 @@ def schedule_curves(processes: dict[str, Process], n: int = 200, margin: float =
         t = p.t_min + u * (p.t_max - p.t_min)
         out[name] = {"u": u, "t": t, "alpha_t": p.alpha(t), "sigma_t": p.sigma(t), "lambda_t": p.log_snr(t)}
     return out
-
-
-def ddpm_vs_vp(T: int, beta_min: float = 0.1, beta_max: float = 20.0) -> dict:
-    r"""Discrete DDPM(T, β_1 = β_min/T, β_T = β_max/T) against its continuous limit VP(β_min, β_max) at t = n/T.
-
-    $\log\bar\alpha_n = \sum_{i\le n}\log(1-\beta_i) \approx -\sum\beta_i \approx -\int_0^{n/T}\beta(s)\,ds$; both
-    approximations are O(1/T), so the largest gap in $\alpha$ shrinks like 1/T. Needs T > β_max (every β_n < 1).
-    """
-    if int(T) != T or T <= beta_max:
-        raise ValueError(f"T must be an integer > beta_max = {beta_max} (so that every beta_n < 1); got {T}")
-    T = int(T)
-    ddpm = DiscreteDDPM(T, beta_min / T, beta_max / T)
-    vp = VP(beta_min, beta_max)
-    n = torch.arange(T + 1, dtype=torch.float64)
-    alpha_ddpm, alpha_vp = ddpm.alpha(n), vp.alpha(n / T)
-    return {"u": n / T, "alpha_ddpm": alpha_ddpm, "alpha_vp": alpha_vp,
-            "max_gap": (alpha_ddpm - alpha_vp).abs().max().item()}
 
 
 def play_mix(alpha_t: float, sigma_t: float, dataset: str = "moons", n: int = 1000, seed: int = 0) -> dict:

@@ -1,9 +1,10 @@
-r"""Forward SDEs $dx = f(t)\,x\,dt + g(t)\,dW$ and their Gaussian transition kernels (chapters 03 and 07).
+r"""Forward SDEs $dx = f(t)\,x\,dt + g(t)\,dW$ and their Gaussian transition kernels (chapters 01, 03 and 07).
 
 VP, sub-VP and VE are ``diffedu.processes``; the **sub-VP** SDE of Song et al. (2021, eq. 12),
 $$dx = -\tfrac12\beta(t)\,x\,dt + \sqrt{\beta(t)\,(1 - e^{-2B(t)})}\,dW, \qquad B(t) = \int_0^t\beta(s)\,ds,$$
-has its kernel derived below. This module holds a forward Euler–Maruyama simulator for any process, the closed-form moments of a linear SDE started at a Gaussian, and
-DDPM read as a discretization of the VP SDE.
+has its kernel derived below. This module holds the forward Euler–Maruyama simulator for any process (chapters 01,
+03 and 07), the closed-form moments of a linear SDE started at a Gaussian, and DDPM read as a discretization of the VP
+SDE.
 
 **The sub-VP kernel, derived.** For a linear SDE the mean obeys $\dot m = f m$ and the variance obeys
 $\dot v = 2 f v + g^2$. With $f = -\beta/2$: $m_t = e^{-B/2} x_0$, so $\alpha_t = e^{-B/2}$ (as for VP). With
@@ -22,22 +23,23 @@ import math
 import torch
 from torch import Tensor
 
+from ..checks import require_float_tensor, require_integer
 from ..integrators import euler_maruyama, predictor_corrector
 from ..metrics import sliced_wasserstein
-from ..parametrization import Predictor
-from ..processes import VP, Process
+from ..processes import VP, DiscreteDDPM, Process
 from ..timers import uniform
 from ..toys import gmm_2d
 
-__all__ = ["simulate_forward", "forward_moments", "ddpm_alpha_bar_from_vp"]
+__all__ = ["simulate_forward", "forward_moments", "ddpm_vs_vp", "play_pc"]
 
 
 def simulate_forward(x0: Tensor, ts, process: Process, generator: torch.Generator | None = None,
                      return_path: bool = False) -> Tensor:
-    r"""Euler–Maruyama on the forward SDE, $x \leftarrow x + f(t)\,x\,\Delta t + g(t)\sqrt{\Delta t}\,z$, over the
-    increasing grid ``ts`` (first order in the weak sense). Returns the final state, or the path (len(ts), B, ...)."""
-    if not isinstance(x0, Tensor) or not x0.is_floating_point():
-        raise TypeError("x0 must be a floating-point torch tensor")
+    r"""Euler–Maruyama on the forward SDE $dx = f(t)\,x\,dt + g(t)\,dW$ (Kloeden & Platen 1992; Song et al. 2021):
+    $x_{k+1} = x_k + f(t_k)\,x_k\,\Delta t + g(t_k)\sqrt{\Delta t}\,z_k$, $z_k\sim\mathcal N(0, I)$, over the increasing
+    grid ``ts`` from the state ``x0`` at ``ts[0]`` (first order in the weak sense). Returns the final state, or the
+    path (len(ts), B, ...). To start from the marginal at ``ts[0]`` instead, pass ``process.noise(x0, ts[0], eps)``."""
+    require_float_tensor("x0", x0, "the start of the paths")
     ts = [float(t) for t in ts]
     if len(ts) < 2 or any(b <= a for a, b in zip(ts[:-1], ts[1:])):
         raise ValueError("ts must be a strictly increasing grid of at least 2 times (data → noise)")
@@ -66,32 +68,32 @@ def forward_moments(process: Process, t, mean0: float, var0: float) -> tuple[Ten
     return alpha_t * mean0, alpha_t**2 * (var0 - sigma_start**2) + sigma_t**2
 
 
-def ddpm_alpha_bar_from_vp(process: VP, n_steps: int) -> tuple[Tensor, Tensor]:
-    r"""DDPM as the VP SDE discretized on N steps (Song et al. 2021, App. B): $\beta_n = \beta(t_n)/N$ and
-    $\bar\alpha_n = \prod_{i\le n}(1 - \beta_i)$, against the continuous $\alpha_{t_n}^2 = e^{-B(t_n)}$, $t_n = n/N$.
+def ddpm_vs_vp(process: VP, T: int) -> dict[str, Tensor]:
+    r"""Discrete DDPM as the VP SDE discretised on T steps (Ho et al. 2020; Song et al. 2021, App. B):
+    ``DiscreteDDPM(T, β_min/T, β_max/T)``, with $\bar\alpha_n = \prod_{i\le n}(1-\beta_i)$, against the continuous
+    $\alpha_{t_n}^2 = e^{-B(t_n)}$ of ``process`` at $t_n = n/T$.
 
-    Returns (alpha_bar, alpha_t²), both of shape (N + 1,); they differ by O(1/N)."""
-    if int(n_steps) != n_steps or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer ≥ 1; got {n_steps!r}")
-    n = int(n_steps)
-    t = torch.arange(n + 1, dtype=torch.float64) / n
-    betas = process.beta(t[1:]) / n  # (N,) β_n = β(t_n) Δt
-    if bool((betas >= 1).any()):
-        raise ValueError(f"n_steps = {n} is too small: some β(t)/N ≥ 1")
-    alpha_bar = torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(1 - betas, 0)])
-    return alpha_bar, process.alpha(t) ** 2
+    $\log\bar\alpha_n = \sum_{i\le n}\log(1-\beta_i) \approx -\sum\beta_i \approx -\int_0^{t_n}\beta(s)\,ds$; both
+    approximations are O(1/T). Returns ``t``, ``alpha_bar`` and ``alpha_t``, each of shape (T + 1,).
+    Needs T > β_max (every β_n < 1).
+    """
+    if not isinstance(process, VP):
+        raise TypeError(f"process must be a VP; got {type(process).__name__}")
+    T = require_integer("T", T, lo=math.floor(process.beta_max) + 1)  # T > β_max: every β_n < 1
+    ddpm = DiscreteDDPM(T, process.beta_min / T, process.beta_max / T)
+    t = torch.arange(T + 1, dtype=torch.float64) / T
+    return {"t": t, "alpha_bar": ddpm.alpha_bar, "alpha_t": process.alpha(t)}
 
 
 def play_pc(n_steps: int, snr: float, n_samples: int = 600, seed: int = 0) -> dict:
     """Chapter 07 panel: Euler–Maruyama and predictor–corrector (Langevin corrector with signal-to-noise ``snr``) on the
     VP SDE with the exact score of ``gmm_2d``, from the same x_T; sliced W₂ of each to exact samples, and the floor."""
-    if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer ≥ 1; got {n_steps!r}")
+    n_steps = require_integer("n_steps", n_steps)
     process, gmm = VP(), gmm_2d()
-    exact = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    exact = gmm.predictor(process)
     g = torch.Generator().manual_seed(seed)
     x_T = torch.randn(n_samples, 2, generator=g, dtype=torch.float64)
-    ts = uniform(process, int(n_steps))
+    ts = uniform(process, n_steps)
     em = euler_maruyama(x_T, ts, exact, process, generator=torch.Generator().manual_seed(seed + 1))
     pc = predictor_corrector(x_T, ts, exact, process, snr=float(snr), generator=torch.Generator().manual_seed(seed + 1))
     ref, ref2 = gmm.sample(n_samples, generator=g), gmm.sample(n_samples, generator=g)

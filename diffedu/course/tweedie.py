@@ -11,6 +11,7 @@ import itertools
 import torch
 from torch import Tensor
 
+from ..checks import require_integer
 from ..parametrization import KINDS, convert
 from ..processes import EDM, Process, as_tensor
 from ..toys import GaussianMixture, gmm_2d
@@ -28,8 +29,7 @@ def posterior_mean_mc(gmm: GaussianMixture, x_t: Tensor, t: float, process: Proc
     Uses only samples of $q(x_0)$ and the Gaussian likelihood — not the mixture's posterior formulas.
     x_t: (N, D); returns (estimate, standard error), both (N, D).
     """
-    if int(n) != n or n < 2:
-        raise ValueError(f"n must be an integer ≥ 2; got {n}")
+    n = require_integer("n", n, lo=2)
     alpha_t, sigma_t = (c.item() for c in process.coefficients(as_tensor(t, like=x_t))[:2])
     if sigma_t <= 0:
         raise ValueError("t must have sigma_t > 0 (the likelihood is a point mass at sigma_t = 0)")

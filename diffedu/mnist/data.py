@@ -23,7 +23,7 @@ from torch import Tensor
 
 from ..runtime import DATA_DIR
 
-__all__ = ["MNIST_SHA256", "DATA_DIR", "default_path", "sha256_of", "load_mnist", "to_unit", "from_unit",
+__all__ = ["MNIST_SHA256", "DATA_DIR", "default_path", "sha256_of", "load_mnist", "to_unit",
            "read_idx", "write_idx", "mnist_from_idx", "MnistData", "MNIST_ARRAYS_SHA256", "MNIST_MIRRORS",
            "arrays_sha256", "fetch_mnist"]
 
@@ -55,11 +55,6 @@ def sha256_of(path: str | Path) -> str:
 def to_unit(pixels: Tensor) -> Tensor:
     r"""uint8 pixels $p$ → $x = 2p/255 - 1\in[-1, 1]$ (float32)."""
     return pixels.to(torch.float32) * (2 / 255) - 1
-
-
-def from_unit(x: Tensor) -> Tensor:
-    r"""$x\in[-1, 1]$ → pixels in [0, 1] for display (values outside are clamped *for display only*)."""
-    return ((x + 1) / 2).clamp(0, 1)
 
 
 class MnistData:

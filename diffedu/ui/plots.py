@@ -107,13 +107,6 @@ def density_contours(ax, gmm, lim: float = 5.0, n: int = 121, **kwargs):
     return ax
 
 
-
-# --- 04, 05: DDPM, DDIM ------------------------------------------------------------------------------
-
-
-# --- 08, 09: flows, EDM ------------------------------------------------------------------------------
-
-
 # --- 10: samplers -------------------------------------------------------------------------------------
 def error_vs_nfe(result: dict, ax=None, title: str | None = None):
     """Chapter 10: log-log endpoint error against NFE for each ODE method (``bench_samplers.endpoint_errors``), with
@@ -147,14 +140,7 @@ def time_grids(process, n_steps: int, grids: dict, ax=None):
     return ax.figure
 
 
-
-
-# --- 11: guidance -------------------------------------------------------------------------------------
-
-
-# --- 12: MNIST ----------------------------------------------------------------------------------------
-
-
+# --- 11, 12: guidance, MNIST --------------------------------------------------------------------------
 def digit_grid(ax, x, nrow: int | None = None, title: str | None = None):
     """Show images x (N, 1, 28, 28) in [−1, 1] as one grayscale grid (clamped to [−1, 1] for display only)."""
     x = torch.as_tensor(x).detach().float().cpu().clamp(-1, 1)
