@@ -1,8 +1,11 @@
 r"""Integrators of the reverse process: the probability-flow ODE and the reverse SDE, for every process (chapter 10).
 
-Each sampler is one function that runs the whole loop over a grid ``ts`` (from ``diffedu.timers``), and calls
-``predictor(x_t, t, kind)`` — a ``diffedu.Predictor`` around a network or an exact denoiser — for $\hat x_0$.
-Nothing assumes a VP process: every step is written with $(\alpha_t, \sigma_t, \dot\alpha_t, \dot\sigma_t)$ only.
+Each method is a step function ``x_step(x, t, t_next, predictor, process, **options) -> (x_next, x0_hat)`` and a
+sampler that runs it over a grid ``ts`` (from ``diffedu.timers``): :func:`integrate` for the single-step methods, a
+short loop of its own for Heun with churn, DPM-Solver++(2M) and predictor–corrector. ``predictor(x_t, t, kind)`` is a
+``diffedu.Predictor`` around a network or an exact denoiser. Nothing assumes a VP process: every step is written
+with $(\alpha_t, \sigma_t, \dot\alpha_t, \dot\sigma_t)$ only. ``SAMPLERS`` is the table of samplers (loop, order,
+NFE per step); :func:`steps_for_nfe` is the one rule that turns a budget of network evaluations into steps.
 
 * The probability-flow ODE in velocity form (finite where $f = \dot\alpha/\alpha$ is not, e.g. cosine or flow at t = 1):
   $$\frac{dx}{dt} = \dot\alpha_t\,\hat x_0 + \dot\sigma_t\,\hat\varepsilon, \qquad
