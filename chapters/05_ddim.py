@@ -149,8 +149,8 @@ for eta in (0.0, 0.5, 1.0):
 # NBVAL_CHECK_OUTPUT
 x = torch.randn(256, 2, generator=g, dtype=torch.float64)
 for t, s in [(500.0, 499.0), (500.0, 450.0), (40.0, 1.0)]:
-    a = ddim_step(x, t, s, exact, process, eta=1.0, generator=torch.Generator().manual_seed(7))
-    b = ddpm_step(x, t, s, exact, process, generator=torch.Generator().manual_seed(7))
+    a, _ = ddim_step(x, t, s, exact, process, eta=1.0, generator=torch.Generator().manual_seed(7))
+    b, _ = ddpm_step(x, t, s, exact, process, generator=torch.Generator().manual_seed(7))
     diff = (a - b).abs().max().item()
     assert diff < 1e-12, (t, s, diff)
     print(f"t = {t:5.0f} -> s = {s:5.0f}: DDIM(eta = 1) equals DDPM to 1e-12: {diff < 1e-12}")

@@ -31,10 +31,12 @@ import torch
 
 import diffedu
 import diffedu.ui.widgets
-from diffedu import Predictor, gmm_2d, make_process
-from diffedu.course.samplers import CountingPredictor, endpoint_errors, fit_order, play_samplers
+from diffedu import gmm_2d, make_process
+from diffedu.course.samplers import endpoint_errors, fit_order, play_samplers
 from diffedu.course.exercises import check_ddim_sampler_step, check_heun_step
-from diffedu.integrators import INTEGRATORS, ddim, ddpm, dpmpp_1, euler_step, heun, heun_step
+from diffedu.integrators import (INTEGRATORS, ddim, ddim_step, ddpm, dpm_first_order, dpmpp_1, euler_step, heun,
+                                 heun_step)
+from diffedu.parametrization import Counting
 from diffedu.ui.plots import error_vs_nfe, figure, scatter2d, time_grids
 from diffedu.timers import make_grid
 
@@ -65,15 +67,16 @@ print(diffedu.banner())
 # ($\hat\varepsilon$ would divide by zero), so the last step is Euler's.
 
 # %%
-print(inspect.getsource(diffedu.integrators._euler_step))
-print(inspect.getsource(diffedu.integrators._heun_step))
+print(inspect.getsource(euler_step))
+print(inspect.getsource(heun_step))
 
 # %% [markdown]
 # ### DDIM is a first-order *exponential* integrator
 #
-# Write the ODE in the half log-SNR $\lambda = \log(\alpha/\sigma)$ and divide by $\sigma$: with $y = x/\sigma$,
-# $\frac{dy}{d\lambda} = e^{\lambda}\hat x_0$ (Lu et al. 2022). The linear part has been integrated *exactly*;
-# only $\hat x_0$ is approximated. Holding $\hat x_0$ constant over the step (order 1) gives, with $h = \lambda_s - \lambda_t$,
+# Write the ODE in the log-SNR $\lambda = \log(\alpha^2/\sigma^2)$ and divide by $\sigma$: with $y = x/\sigma$,
+# $\frac{dy}{d\lambda} = \tfrac12 e^{\lambda/2}\hat x_0$ (Lu et al. 2022, who write it in $\lambda/2 = \log(\alpha/\sigma)$).
+# The linear part has been integrated *exactly*; only $\hat x_0$ is approximated. Holding $\hat x_0$ constant over
+# the step (order 1) gives, with $h = (\lambda_s - \lambda_t)/2$,
 #
 # $$x_s = \frac{\sigma_s}{\sigma_t}\,x_t - \alpha_s\,(e^{-h} - 1)\,\hat x_0
 #      = \alpha_s\hat x_0 + \sigma_s\hat\varepsilon ,$$
@@ -85,22 +88,22 @@ print(inspect.getsource(diffedu.integrators._heun_step))
 # $\alpha$ and $\sigma$ are affine in $t$, so Euler's straight line is the exponential integrator's too.
 #
 # ### DPM-Solver++ (second order; Lu et al. 2022)
-# **2S** (single step) evaluates $\hat x_0$ at the midpoint $\lambda_u = \lambda_t + h/2$ of a first-order step and
+# **2S** (single step) evaluates $\hat x_0$ at the midpoint $\lambda_u = (\lambda_t + \lambda_s)/2$ of a first-order step and
 # uses it for the full step (2 NFE). **2M** (multistep) reuses the previous $\hat x_0$: with $r = h_{prev}/h$,
 # $D = (1 + \tfrac1{2r})\hat x_0^{(i)} - \tfrac1{2r}\hat x_0^{(i-1)}$ (1 NFE). Into $\sigma = 0$, $\lambda = \infty$:
 # the last step is the explicit branch $x_0 = \hat x_0$, never $\log 0$.
 #
 # ### Stochastic samplers
 # * **DDIM with η**: $x_s = \alpha_s\hat x_0 + \sqrt{\sigma_s^2 - c^2}\,\hat\varepsilon + c\,z$ with
-#   $c = \eta\,\sigma_s\sqrt{1 - e^{2(\lambda_t - \lambda_s)}}$; η = 1 is ancestral DDPM, the posterior $q(x_s \mid x_t, \hat x_0)$.
+#   $c = \eta\,\sigma_s\sqrt{1 - e^{\lambda_t - \lambda_s}}$; η = 1 is ancestral DDPM, the posterior $q(x_s \mid x_t, \hat x_0)$.
 # * **Euler–Maruyama** on the reverse SDE $dx = [\,v + \tfrac{g_t^2}{2\sigma_t}\hat\varepsilon\,]dt + g_t\,d\bar W$
 #   (no $f_t$ needed), optionally with **Langevin corrector** steps (predictor–corrector, Song et al. 2021).
 # * **Churn** (Karras et al. 2022, Algorithm 2): before a Heun step, raise the noise level by a factor $1 + \gamma$ with
 #   fresh noise, then integrate back. Noise in, noise out: errors made earlier are partly forgotten.
 
 # %%
-print(inspect.getsource(diffedu.integrators._ddim_step))
-print(inspect.getsource(diffedu.integrators._dpm_first_order))
+print(inspect.getsource(ddim_step))
+print(inspect.getsource(dpm_first_order))
 
 # %% [markdown]
 # ## See it
@@ -118,7 +121,7 @@ fig, axes = figure(5, 2, size=2.6)
 scatter2d(axes[0, 0], gmm.sample(n_show, generator=torch.Generator().manual_seed(1)), title="exact data",
           color="gray")
 for ax, name in zip(axes.flat[1:], methods):
-    pred = CountingPredictor(gmm, process)
+    pred = Counting(gmm.predictor(process))
     x0 = INTEGRATORS[name](x_T, ts, pred, process, generator=torch.Generator().manual_seed(2))
     scatter2d(ax, x0, title=f"{name} (NFE {pred.nfe})")
 axes.flat[-1].axis("off")
@@ -127,7 +130,10 @@ plt.show()
 # %% [markdown]
 # ### Error against NFE
 # The endpoint error is the median distance to a tight solution of the same ODE on the same grid family from the same
-# starts (Heun with many steps, Richardson-extrapolated: $x_{2M} + (x_{2M} - x_M)/3$ cancels Heun's $h^2$ term). On a
+# starts (Heun with many steps, Richardson-extrapolated: $x_{2M} + (x_{2M} - x_M)/3$ cancels Heun's $h^2$ term). The
+# median, not the mean: a few starts lie so close to a separatrix between components that a method sends them to the
+# other component until its steps are tiny — O(1) errors that vanish abruptly, not as a power of the step (the bench
+# keeps the mean and the largest error too). On a
 # log-log plot a method of order $p$ is a line of slope $-p$ (dashed). The order is fitted over NFE ≥ 100, the
 # asymptotic range. The bench (`python -m diffedu bench samplers`) runs the same measurement larger, on more
 # (process, grid) pairs and on a 16-D mixture, and prints every number.
@@ -158,19 +164,19 @@ plt.show()
 # better than Euler there. With twice as many steps, Euler's smaller steps win at equal NFE.
 
 # %%
-edm_pred = CountingPredictor(gmm, process)
+edm_pred = gmm.predictor(process)
 x_T_local = x_T[:64]
 grid10 = make_grid("karras", process, 10).tolist()
 exact_path = [x_T_local]
 for t, s in zip(grid10[:-1], grid10[1:]):  # the exact trajectory at the grid points (200 fine Heun steps each)
     x = exact_path[-1]
     for a, b in zip(torch.linspace(t, s, 201).tolist()[:-1], torch.linspace(t, s, 201).tolist()[1:]):
-        x = heun_step(x, a, b, edm_pred, process)
+        x, _ = heun_step(x, a, b, edm_pred, process)
     exact_path.append(x)
 print(f"{'σ':>8} → {'σ_next':<8} local error:  Euler    Heun")
 for i, (t, s) in enumerate(zip(grid10[:-1], grid10[1:])):
-    e_euler = (euler_step(exact_path[i], t, s, edm_pred, process) - exact_path[i + 1]).norm(dim=1).mean().item()
-    e_heun = (heun_step(exact_path[i], t, s, edm_pred, process) - exact_path[i + 1]).norm(dim=1).mean().item()
+    e_euler = (euler_step(exact_path[i], t, s, edm_pred, process)[0] - exact_path[i + 1]).norm(dim=1).mean().item()
+    e_heun = (heun_step(exact_path[i], t, s, edm_pred, process)[0] - exact_path[i + 1]).norm(dim=1).mean().item()
     print(f"{t:8.3f} → {s:<8.4f}            {e_euler:8.1e} {e_heun:8.1e}")
 edm = conv[("edm", "karras")]
 for nfe_target in (20, 50):
@@ -186,7 +192,7 @@ for nfe_target in (20, 50):
 vp = make_process("vp")
 grids = {name: make_grid(name, vp, 20) for name in ["uniform", "cosine", "karras", "log_snr"]}
 x_T_vp = gmm.marginal(vp.t_max, vp).sample(32 if diffedu.quick() else 256, generator=torch.Generator().manual_seed(3))
-pred_vp = CountingPredictor(gmm, vp)
+pred_vp = gmm.predictor(vp)
 ref_vp = heun(x_T_vp, make_grid("log_snr", vp, 200 if diffedu.quick() else 800), pred_vp, vp)
 grid_err = {(timer, name): (INTEGRATORS[name](x_T_vp, grid, pred_vp, vp) - ref_vp).norm(dim=1).mean().item()
             for timer, grid in grids.items() for name in ["euler", "ddim", "heun", "dpmpp_2m"]}
@@ -246,7 +252,7 @@ for timer, res in flow_orders.items():
 # N = 100–500. For DDIM the same count gives $\frac{1}{i^2}\cdot\frac{i^2}{N^2}$ per step, $1/N$ in all: order 1,
 # no logarithm. (On VP, where $\sigma^2 \propto t$ near data, the same count gives $1/N$ even for second-order
 # steps: a grid uniform in t makes DPM-Solver++ first order there, so the bench samples VP on the log-SNR grid.)
-# Where the logarithm applies (``bench_samplers.log_factor``) the bench fits the slope of error / ln N; the
+# Where the logarithm applies (`diffedu.course.samplers.log_factor`) the bench fits the slope of error / ln N; the
 # check below tests both that slope and, on a Gaussian whose ODE is solved in closed form, that the logarithm is
 # really there (the plain slope stays below 1.9 up to N = 800: `tests/test_bench_samplers.py`).
 #
@@ -319,7 +325,7 @@ print("Heun beats Euler from NFE", {cfg: res["beats_euler_from_nfe"]["heun"] for
 
 # %%
 # NBVAL_CHECK_OUTPUT
-pred = Predictor(lambda x, t: gmm.denoiser(x, t, vp), "x0", vp)
+pred = gmm.predictor(vp)
 grid = make_grid("log_snr", vp, 15)
 gap_dpm = (ddim(x_T_vp, grid, pred, vp) - dpmpp_1(x_T_vp, grid, pred, vp)).abs().max().item()
 gap_ddpm = (ddim(x_T_vp, grid, pred, vp, eta=1.0, generator=torch.Generator().manual_seed(7))
@@ -353,7 +359,8 @@ diffedu.ui.widgets.samplers_panel()
 #
 # **1 · A Heun step.** Implement `heun_step(x, t, t_next, predictor, process)` for any process: velocity
 # $v = \dot\alpha\hat x_0 + \dot\sigma\hat\varepsilon$ (use `process.coefficients(t)` and `predictor(x, t)` for $\hat x_0$),
-# Euler to $\tilde x$, then the average of the two velocities — and plain Euler when $\sigma(t_{next}) = 0$.
+# Euler to $\tilde x$, then the average of the two velocities — and plain Euler when $\sigma(t_{next}) = 0$. Return
+# $x_{next}$ (the package's `heun_step`, printed above, also returns $\hat x_0$ for the sampler's callback).
 
 # %%
 def my_heun_step(x, t, t_next, predictor, process):

@@ -8,13 +8,13 @@ r"""``Denoiser``: a process, a predictor, an integrator and a timer — the whol
 from __future__ import annotations
 
 import functools
-import inspect
 from typing import Callable
 
 import torch
 from torch import Tensor
 
-from .integrators import INTEGRATORS, get_integrator
+from .checks import require_integer
+from .integrators import SAMPLERS, get_integrator, sampler_options
 from .processes import Process
 from .timers import TIMERS, make_grid
 
@@ -23,20 +23,18 @@ __all__ = ["Denoiser"]
 
 @functools.lru_cache(maxsize=1)
 def _sampler_options() -> dict[str, list[str]]:
-    """Each sampler option (a keyword of some integrator beyond x, ts, predictor, process, generator, callback) →
-    the integrators that take it."""
+    """Each sampler option of the table (e.g. ``eta``) → the samplers that take it."""
     options: dict[str, list[str]] = {}
-    for name, fn in INTEGRATORS.items():
-        for key in inspect.signature(fn).parameters:
-            if key not in ("x", "ts", "predictor", "process", "generator", "callback", "cond"):
-                options.setdefault(key, []).append(name)
+    for name, sampler in SAMPLERS.items():
+        for key in sampler.options:
+            options.setdefault(key, []).append(name)
     return options
 
 
 def _check_integrator_kwargs(name: str, integrator: Callable, kwargs: dict) -> None:
     """Keywords that another sampler takes but this one does not (e.g. ``eta`` with 'heun') would otherwise travel on
     as conditioning into the network and fail there with a puzzling TypeError; refuse them here, naming both."""
-    takes, knobs = set(inspect.signature(integrator).parameters), _sampler_options()
+    takes, knobs = sampler_options(integrator), _sampler_options()
     wrong = [key for key in kwargs if key in knobs and key not in takes]
     if wrong:
         raise ValueError(f"{name} does not take {', '.join(wrong)} (" + "; ".join(
@@ -51,7 +49,7 @@ class Denoiser:
         process: the forward process the predictor was trained for.
         predictor: callable as ``predictor(x_t, t, kind, **cond)`` (a ``diffedu.Predictor`` around a network of any
             output kind, or around an exact denoiser).
-        integrator: a name in ``diffedu.integrators.INTEGRATORS`` or a function with the same signature.
+        integrator: a name in ``diffedu.integrators.SAMPLERS`` or a function with the same signature.
         timer: a name in ``diffedu.timers.TIMERS`` ('uniform', 'cosine', 'karras', 'log_snr').
         timer_kwargs: passed to the timer (e.g. ``dict(rho=7.0)``).
         shape: the shape of one sample, used when ``sample`` is given a count instead of x_T.
@@ -70,7 +68,7 @@ class Denoiser:
         elif callable(integrator):
             self.integrator_name = getattr(integrator, "__name__", "custom")
         else:
-            raise TypeError(f"integrator must be a name in {sorted(INTEGRATORS)} or a function")
+            raise TypeError(f"integrator must be a name in {sorted(SAMPLERS)} or a function")
         if timer not in TIMERS:
             raise ValueError(f"unknown timer name {timer!r}; choose one of {sorted(TIMERS)}")
         self.process, self.predictor, self.integrator, self.timer = process, predictor, integrator, timer
@@ -91,10 +89,9 @@ class Denoiser:
         and rectified flow (α = 0 there), very close for VP (α ≈ 0.0066) and DDPM (α ≈ 0.006), and for VE / EDM
         when the data's scale is much smaller than σ_max (50, 80). Tests may pass an exact $x_T$ instead.
         """
-        if isinstance(n, bool) or int(n) != n or n < 1:
-            raise ValueError(f"n must be an integer ≥ 1; got {n!r}")
+        n = require_integer("n", n)
         sigma_T = self.process.sigma(self.process.t_max).item()
-        z = torch.randn((int(n), *shape), generator=generator, dtype=dtype,
+        z = torch.randn((n, *shape), generator=generator, dtype=dtype,
                         device=device if device is not None else (generator.device if generator is not None else None))
         return sigma_T * z
 

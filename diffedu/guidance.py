@@ -259,7 +259,7 @@ def dps(x: Tensor, ts, predictor: Callable[..., Tensor], process, *, operator, m
             resid2 = ((y - operator(x0_hat)) ** 2).flatten(1).sum(1)  # (N,) ‖y − A x̂0‖²
             (grad,) = torch.autograd.grad(resid2.sum(), x_in)  # ∇_{x_t} ‖y − A x̂0(x_t)‖², per sample
         x0_hat = x0_hat.detach()
-        x = ddim_step(x, t, t_next, lambda *a, **k: x0_hat, process, eta=eta, generator=generator)  # prior step
+        x, _ = ddim_step(x, t, t_next, lambda *a, **k: x0_hat, process, eta=eta, generator=generator)  # prior step
         norm = resid2.detach().sqrt().view(-1, *[1] * (x.ndim - 1))  # ‖y − A x̂0‖, (N, 1, ...)
         fits = norm > 0  # a sample that fits y exactly has a zero gradient: no correction
         x = x - torch.where(fits, zeta * grad / torch.where(fits, norm, 1.0), 0.0)  # measurement correction

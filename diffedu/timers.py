@@ -13,10 +13,7 @@ smallest positive noise level ``sigma_min`` to ``t_end``; samplers treat that st
 
 Where the noise level at ``t_start`` is infinite (α = 0: cosine, flow at t = 1), a noise-level grid keeps
 ``t_start`` as its first point and spaces the rest from ``sigma_max`` (default: the noise level one uniform step
-below ``t_start``). Such a grid is not one fixed map $t_i = \varphi(i/N)$: its top level grows with N (≈ N − 1 for
-flow), its steps shrink more slowly than 1/N (log N / N for log-SNR, $N^{1/\rho - 1}$ for Karras), and measured
-convergence orders come out 0.1–0.4 low (chapter 10; ``bench_samplers.fixed_map``). On those processes the uniform
-grid in t is the one that shows a method's order.
+below ``t_start``); its top level then grows with N, so it is not one fixed map $t_i = \varphi(i/N)$ (chapter 10).
 """
 from __future__ import annotations
 

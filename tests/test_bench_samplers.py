@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from diffedu import GaussianMixture, make_process
-from diffedu.course.samplers import (CountingPredictor, _richardson_heun, endpoint_errors, fit_order, fixed_map,
-                                    log_factor, main, sde_distances, steps_for_nfe)
+from diffedu.course.samplers import (_richardson_heun, endpoint_errors, fit_order, fixed_map, log_factor, main,
+                                    sde_distances)
 from diffedu.integrators import INTEGRATORS
+from diffedu.parametrization import Counting
 from diffedu.timers import make_grid
 from diffedu.toys import gmm_2d
 
@@ -22,19 +23,6 @@ def test_fit_order_recovers_power_law():
     """Oracle: e = 3 · NFE^(−1.7) exactly gives order 1.7."""
     nfes = [10, 20, 50, 100]
     assert fit_order(nfes, [3 * n ** -1.7 for n in nfes]) == pytest.approx(1.7, abs=1e-12)
-
-
-def test_steps_for_nfe_matches_counted_evaluations():
-    """Oracle: the predictor's own call count — Heun/DPM++2S cost 2 per step except 1 on the final jump to σ = 0."""
-    assert steps_for_nfe("heun", 19) == 10 and steps_for_nfe("dpmpp_2s", 20, final_jump=False) == 10
-    assert steps_for_nfe("euler", 20) == 20
-    gmm, process = gmm_2d(), make_process("edm")
-    pred = CountingPredictor(gmm, process)
-    x_T = 80 * torch.randn(4, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    for name in ("euler", "heun", "dpmpp_2s", "dpmpp_2m"):
-        pred.nfe = 0
-        INTEGRATORS[name](x_T, make_grid("karras", process, steps_for_nfe(name, 20)), pred, process)
-        assert pred.nfe in (19, 20), (name, pred.nfe)
 
 
 def test_fixed_map():
@@ -61,7 +49,7 @@ def test_dpmpp_rate_on_flow_uniform_is_log_n_over_n_squared():
     mu, s = torch.tensor([1.0, -0.5], dtype=torch.float64), 0.3
     gauss, process = GaussianMixture([1.0], mu[None], [s]), make_process("flow")
     x_T = torch.randn(32, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    exact, pred = mu + s * x_T, CountingPredictor(gauss, process)
+    exact, pred = mu + s * x_T, Counting(gauss.predictor(process))
     steps = [100, 200, 400, 800]
 
     def errors(method):
@@ -82,7 +70,7 @@ def test_richardson_reference_is_tight():
     mu, s2 = torch.tensor([0.7, -0.4], dtype=torch.float64), 0.3
     gauss = GaussianMixture([1.0], mu[None], (torch.eye(2, dtype=torch.float64) * s2)[None])
     process = make_process("edm")
-    pred = CountingPredictor(gauss, process)
+    pred = Counting(gauss.predictor(process))
     x_T = 80 * torch.randn(16, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     x_min = mu + math.sqrt(s2 + 0.002**2) * (x_T - mu) / math.sqrt(s2 + 80.0**2)  # exact solution at σ_min
     exact = mu + s2 / (s2 + 0.002**2) * (x_min - mu)  # the final jump: x̂₀(x, σ_min)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from diffedu import Denoiser, Predictor, gmm_2d, make_process
+from diffedu import Denoiser, gmm_2d, make_process
 from diffedu.integrators import ddim, heun
 from diffedu.timers import make_grid
 
 
 def setup(process_name="edm"):
     gmm, process = gmm_2d(), make_process(process_name)
-    return gmm, process, Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    return gmm, process, gmm.predictor(process)
 
 
 def test_sample_equals_integrator_on_timer_grid():
@@ -73,7 +73,7 @@ def test_a_keyword_of_another_sampler_is_refused_naming_both():
     conditioning and fail there), while the sampler's own keywords are accepted."""
     process = make_process("vp")
     gmm = gmm_2d()
-    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    pred = gmm.predictor(process)
     with pytest.raises(ValueError, match="heun does not take eta .*belongs to ddim"):
         Denoiser(process, pred, "heun", eta=0.5)
     with pytest.raises(ValueError, match="euler does not take s_churn"):

@@ -121,8 +121,8 @@ def test_ddim_eta1_is_ddpm_step():
     pred = gmm.predictor(proc)
     from diffedu.integrators import ddim_step
     x = torch.randn(64, 2, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
-    a = ddim_step(x, 60.0, 30.0, pred, proc, eta=1.0, generator=torch.Generator().manual_seed(8))
-    b = ddpm_step(x, 60.0, 30.0, pred, proc, generator=torch.Generator().manual_seed(8))
+    a, _ = ddim_step(x, 60.0, 30.0, pred, proc, eta=1.0, generator=torch.Generator().manual_seed(8))
+    b, _ = ddpm_step(x, 60.0, 30.0, pred, proc, generator=torch.Generator().manual_seed(8))
     assert torch.allclose(a, b, atol=1e-12)
 
 

@@ -12,9 +12,10 @@ import math
 import pytest
 import torch
 
-from diffedu import GaussianMixture, Predictor, gmm_2d
-from diffedu.integrators import (INTEGRATORS, ddim, ddim_step, ddpm, ddpm_step, dpmpp_1, euler, euler_step,
-                                 get_integrator, heun, heun_step, langevin_corrector)
+from diffedu import GaussianMixture, gmm_2d
+from diffedu.integrators import (INTEGRATORS, SAMPLERS, ddim, ddim_step, ddpm, ddpm_step, dpmpp_1, euler, euler_step,
+                                 get_integrator, heun, heun_step, langevin_corrector, nfe_per_step, steps_for_nfe)
+from diffedu.parametrization import Counting
 from diffedu.metrics import sliced_wasserstein
 from diffedu.processes import PROCESSES, make_process
 from diffedu.timers import TIMERS, make_grid
@@ -25,7 +26,7 @@ MU, S2 = torch.tensor([0.7, -0.4], dtype=torch.float64), 0.3
 def gaussian_setup(process_name: str, n: int = 16):
     gauss = GaussianMixture([1.0], MU[None], (torch.eye(2, dtype=torch.float64) * S2)[None])
     process = make_process(process_name)
-    pred = Predictor(lambda x, t: gauss.denoiser(x, t, process), "x0", process)
+    pred = gauss.predictor(process)
     x_T = process.sigma(process.t_max).item() * torch.randn(n, 2, generator=torch.Generator().manual_seed(0),
                                                               dtype=torch.float64)
     alpha_T, sigma_T = (c.item() for c in process.coefficients(process.t_max)[:2])
@@ -52,7 +53,7 @@ def test_ddim_eta1_equals_ancestral_step_by_step(process_name):
     """Oracle: DDIM(η = 1) and the ancestral posterior q(x_s | x_t, x̂₀) are the same Gaussian; with the same noise
     stream the two implementations agree at every step to float64 round-off (atol 1e-9 at data scale)."""
     gmm, process = gmm_2d(), make_process(process_name)
-    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    pred = gmm.predictor(process)
     x_T = gmm.marginal(process.t_max, process).sample(32, generator=torch.Generator().manual_seed(0))
     ts = make_grid("uniform", process, 12)
     steps_a, steps_b = [], []
@@ -70,7 +71,7 @@ def test_ddim_eta0_equals_dpmpp_first_order(process_name):
     """Oracle: DDIM(η = 0) in (α, σ) form and DPM-Solver++(1) in λ form (with expm1) are the same update
     (Lu et al. 2022, §4); agreement to 1e-9 relative over a log-SNR grid."""
     gmm, process = gmm_2d(), make_process(process_name)
-    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    pred = gmm.predictor(process)
     x_T = process.sigma(process.t_max).item() * torch.randn(32, 2, generator=torch.Generator().manual_seed(1),
                                                               dtype=torch.float64)
     ts = make_grid("log_snr", process, 15)
@@ -83,10 +84,10 @@ def test_euler_equals_ddim_when_alpha_is_affine(process_name):
     (algebra: x + (s − t)(α̇x̂₀ + σ̇ε̂) = α_s x̂₀ + σ_s ε̂ when α, σ are affine in t; VE is affine in log σ only — so
     VE is checked on a grid where it is not, expecting a visible difference)."""
     gmm, process = gmm_2d(), make_process(process_name)
-    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    pred = gmm.predictor(process)
     x = gmm.marginal(0.6 * process.t_max, process).sample(16, generator=torch.Generator().manual_seed(2))
-    a = euler_step(x, 0.6 * process.t_max, 0.3 * process.t_max, pred, process)
-    b = ddim_step(x, 0.6 * process.t_max, 0.3 * process.t_max, pred, process)
+    a, _ = euler_step(x, 0.6 * process.t_max, 0.3 * process.t_max, pred, process)
+    b, _ = ddim_step(x, 0.6 * process.t_max, 0.3 * process.t_max, pred, process)
     if process_name == "ve":
         assert (a - b).abs().max().item() > 1e-3
     else:
@@ -97,19 +98,19 @@ def test_heun_step_is_trapezoid_and_euler_into_zero():
     """Oracle: Heun = Euler with the average of the two end-point velocities; into σ = 0 it is Euler (no evaluation
     at σ = 0), here EDM where Euler into σ = 0 returns x̂₀."""
     gmm, process = gmm_2d(), make_process("edm")
-    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    pred = gmm.predictor(process)
     x = gmm.marginal(2.0, process).sample(8, generator=torch.Generator().manual_seed(3))
-    x_euler = euler_step(x, 2.0, 1.0, pred, process)
+    x_euler, _ = euler_step(x, 2.0, 1.0, pred, process)
     d_cur = (x - pred(x, 2.0)) / 2.0
     d_prime = (x_euler - pred(x_euler, 1.0)) / 1.0
-    torch.testing.assert_close(heun_step(x, 2.0, 1.0, pred, process), x - 0.5 * (d_cur + d_prime))
-    torch.testing.assert_close(heun_step(x, 0.01, 0.0, pred, process), pred(x, 0.01))
+    torch.testing.assert_close(heun_step(x, 2.0, 1.0, pred, process)[0], x - 0.5 * (d_cur + d_prime))
+    torch.testing.assert_close(heun_step(x, 0.01, 0.0, pred, process)[0], pred(x, 0.01))
 
 
 def test_churn_reproducible_and_zero_churn_is_deterministic():
     """Oracle: the same generator seed gives the same churned sample; s_churn = 0 ignores the generator."""
     gmm, process = gmm_2d(), make_process("edm")
-    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    pred = gmm.predictor(process)
     x_T = 80 * torch.randn(16, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     ts = make_grid("karras", process, 10)
     a = heun(x_T, ts, pred, process, s_churn=20, generator=torch.Generator().manual_seed(4))
@@ -129,7 +130,7 @@ def test_sde_samplers_match_exact_mixture(method):
     g = torch.Generator().manual_seed(0)
     exact, exact2 = gmm.sample(1500, generator=g), gmm.sample(1500, generator=g)
     x_T = gmm.marginal(process.t_max, process).sample(1500, generator=g)
-    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    pred = gmm.predictor(process)
     noise = torch.Generator().manual_seed(1)
     if method == "heun_churn":
         x0 = heun(x_T, make_grid("uniform", process, 50), pred, process, s_churn=30, generator=noise)
@@ -181,7 +182,7 @@ def test_no_nan_with_the_mixture_denoiser():
     gmm = gmm_2d()
     for process_name in sorted(PROCESSES):
         process = make_process(process_name)
-        pred = Predictor(lambda x, t, process=process: gmm.denoiser(x, t, process), "x0", process)
+        pred = gmm.predictor(process)
         x_T = process.at(process.t_max)[1] * torch.randn(4, 2, generator=torch.Generator().manual_seed(1),
                                                          dtype=torch.float64)
         for timer in sorted(TIMERS):
@@ -195,7 +196,7 @@ def test_no_nan_with_the_mixture_denoiser():
 def test_float32_works():
     """Oracle: float32 inputs give float32, finite outputs within 1e-3 of the float64 run (round-off only)."""
     gmm, process = gmm_2d(), make_process("vp")
-    pred64 = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    pred64 = gmm.predictor(process)
     x_T = torch.randn(16, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     ts = make_grid("log_snr", process, 20)
     y64 = INTEGRATORS["dpmpp_2m"](x_T, ts, pred64, process)
@@ -207,7 +208,7 @@ def test_float32_works():
 def test_bad_input():
     """Oracle: the documented errors — unknown names, η outside [0, 1], increasing grids, zero-step grids, non-tensors."""
     gmm, process = gmm_2d(), make_process("vp")
-    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    pred = gmm.predictor(process)
     x = torch.randn(4, 2, dtype=torch.float64)
     with pytest.raises(ValueError, match="unknown integrator"):
         get_integrator("rk45")
@@ -234,8 +235,8 @@ def test_follows_cuda_device():
     """Oracle: the CPU run. On CUDA, Heun and DDIM(η = 0.5) return CUDA tensors close to the CPU answer (Heun) and finite."""
     gmm, process = gmm_2d(), make_process("edm")
     gmm_cuda = gmm.to(device="cuda")
-    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
-    pred_cuda = Predictor(lambda x, t: gmm_cuda.denoiser(x, t, process), "x0", process)
+    pred = gmm.predictor(process)
+    pred_cuda = gmm_cuda.predictor(process)
     x_T = 80 * torch.randn(64, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     ts = make_grid("karras", process, 18)
     y = heun(x_T.cuda(), ts, pred_cuda, process)
@@ -252,7 +253,7 @@ def test_euler_maruyama_is_weak_order_one():
     the slope of log|Δ| between N = 20 and N = 80 lies in [0.7, 1.7] (measured 1.23; the standard error of Δ(80) is
     0.007 against |Δ(80)| ≈ 0.04, i.e. ±0.15 on the slope), and the samples are too spread (Δ < 0) at N = 20."""
     gmm, process = gmm_2d(), make_process("vp")
-    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    pred = gmm.predictor(process)
     g = torch.Generator().manual_seed(0)
     log_q_exact = gmm.log_prob(gmm.sample(200_000, generator=g)).mean().item()
     x_T = gmm.marginal(process.t_max, process).sample(20_000, generator=g)
@@ -270,7 +271,7 @@ def test_final_step_into_sigma_zero_is_the_explicit_branch(method):
     """Oracle: the definition of the branch — into σ = 0 (λ = +∞, where log σ would be log 0) the sampler returns
     the last x̂₀ exactly, for VP on the log-SNR grid, which ends with the jump σ_min → 0."""
     gmm, process = gmm_2d(), make_process("vp")
-    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    pred = gmm.predictor(process)
     x_T = torch.randn(8, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     seen = []
     x0 = INTEGRATORS[method](x_T, make_grid("log_snr", process, 6), pred, process,
@@ -283,7 +284,7 @@ def test_every_integrator_takes_generator_and_callback(method):
     """Oracle: the contract — one callback per step with (i, t, t_next, x, x0_hat), the last x equal to the output,
     and the same generator seed giving the same samples (for stochastic and deterministic samplers alike)."""
     gmm, process = gmm_2d(), make_process("cosine")
-    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    pred = gmm.predictor(process)
     x_T = torch.randn(8, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     ts = make_grid("uniform", process, 5)
     seen = []
@@ -296,7 +297,7 @@ def test_every_integrator_takes_generator_and_callback(method):
 def test_grid_outside_the_process_range_is_refused():
     """Oracle: the documented error — a time outside [t_min, t_max] names the range, for every integrator."""
     gmm, process = gmm_2d(), make_process("vp")
-    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
+    pred = gmm.predictor(process)
     x = torch.randn(4, 2, dtype=torch.float64)
     for method in sorted(INTEGRATORS):
         with pytest.raises(ValueError, match=r"t_min, t_max\] = \[0, 1\]"):
@@ -341,3 +342,46 @@ def test_an_ode_step_cannot_start_at_sigma_zero():
     for step in (euler_step, heun_step):
         with pytest.raises(ValueError, match="σ_t > 0"):
             step(x, 0.0, 0.5, pred, process)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+@pytest.mark.parametrize("process_name", ["edm", "ve"])  # EDM's grids end at σ = 0 (a final jump), VE's at σ_min > 0
+def test_steps_for_nfe_matches_counted_evaluations(name, process_name):
+    """Oracle: the predictor's own call count (``Counting``). For every sampler in the table, the steps that
+    ``steps_for_nfe`` allows spend at most the budget, and one step more would exceed it; with the final jump into
+    σ = 0 Heun and DPM-Solver++(2S) spend 1 evaluation on their last step."""
+    gmm, process = gmm_2d(), make_process(process_name)
+    final_jump = process.sigma(process.t_min).item() == 0
+    pred = Counting(gmm.predictor(process))
+    x_T = gmm.marginal(process.t_max, process).sample(4, generator=torch.Generator().manual_seed(0))
+
+    def spent(n_steps):
+        pred.nfe = 0
+        INTEGRATORS[name](x_T, make_grid("karras", process, n_steps), pred, process,
+                          generator=torch.Generator().manual_seed(1))
+        return pred.nfe
+
+    for nfe in (2, 5, 20):
+        n_steps = steps_for_nfe(name, nfe, final_jump=final_jump)
+        assert spent(n_steps) <= nfe < spent(n_steps + 1), (name, nfe, n_steps)
+
+
+def test_the_sampler_table():
+    """Oracle: the papers — Heun and DPM-Solver++(2S) evaluate twice per step, predictor–corrector 1 + corrector_steps
+    times, the rest once; ODE orders 1 (Euler, DDIM, DPM-Solver++ 1) and 2 (Heun, DPM-Solver++ 2S/2M); None for the
+    SDE samplers. Hand-counted budgets; too small a budget is a ValueError naming nfe."""
+    assert {name: nfe_per_step(name) for name in SAMPLERS} == {
+        "euler": 1, "ddim": 1, "heun": 2, "dpmpp_1": 1, "dpmpp_2s": 2, "dpmpp_2m": 1, "euler_maruyama": 1, "ddpm": 1,
+        "pc": 2}
+    assert nfe_per_step("pc", corrector_steps=3) == 4 and steps_for_nfe("pc", 20, corrector_steps=3) == 5
+    assert {name: s.order for name, s in SAMPLERS.items()} == {
+        "euler": 1, "ddim": 1, "heun": 2, "dpmpp_1": 1, "dpmpp_2s": 2, "dpmpp_2m": 2, "euler_maruyama": None,
+        "ddpm": None, "pc": None}
+    assert steps_for_nfe("heun", 19, final_jump=True) == 10 and steps_for_nfe("dpmpp_2s", 20) == 10
+    assert steps_for_nfe("heun", 19) == 9 and steps_for_nfe("euler", 20, final_jump=True) == 20
+    assert SAMPLERS["ddim"].options == ("eta",) and SAMPLERS["euler"].options == ()
+    for name, nfe in [("heun", 1), ("euler", 0), ("euler", 2.5), ("euler", True)]:
+        with pytest.raises(ValueError, match="nfe"):
+            steps_for_nfe(name, nfe)
+    with pytest.raises(ValueError, match="unknown integrator"):
+        steps_for_nfe("rk45", 10)

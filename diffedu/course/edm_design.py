@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Callable
 
 import torch
 from torch import Tensor
 
-from ..integrators import euler, heun
+from ..checks import require_in_range, require_integer
+from ..integrators import euler, heun, steps_for_nfe
 from ..metrics import mmd
 from ..nets import edm_preconditioning
-from ..parametrization import Predictor
+from ..parametrization import Counting
 from ..processes import EDM
 from ..runtime import one_thread
 from ..timers import karras, uniform
@@ -58,39 +60,34 @@ def lognormal_sigma_density(sigma: Tensor, p_mean: float = -1.2, p_std: float = 
     return torch.exp(-((sigma.log() - p_mean) ** 2) / (2 * p_std**2)) / (sigma * p_std * math.sqrt(2 * math.pi))
 
 
-def _steps_for(solver: str, nfe: int) -> int:
-    """Steps that spend ``nfe`` evaluations: Euler 1 per step, Heun 2 per step but 1 on the last."""
-    return nfe if solver == "euler" else (nfe + 1) // 2
-
-
 @torch.no_grad()
-def sample_edm(gmm: GaussianMixture, x_T: Tensor, solver: str, grid: str, nfe: int, rho: float = 7.0,
+def sample_edm(gmm: GaussianMixture, x_T: Tensor, integrator: str, timer: str, nfe: int, rho: float = 7.0,
                s_churn: float = 0.0, s_noise: float = 1.0, s_tmin: float = 0.0, s_tmax: float = math.inf,
-               generator: torch.Generator | None = None, process: EDM | None = None) -> Tensor:
+               generator: torch.Generator | None = None, process: EDM | None = None,
+               predictor: Callable[..., Tensor] | None = None) -> Tensor:
     r"""Sample the exact mixture's PF-ODE (or Heun with churn) on EDM's process at a budget of ``nfe`` evaluations.
 
-    ``grid`` is 'uniform' (equal steps in σ) or 'karras' (ρ-spaced, σ_min = 0.002). Churn (Heun only) acts where
-    $S_{tmin} \le \sigma_i \le S_{tmax}$ (Karras et al. 2022, Algorithm 2).
+    ``integrator`` is 'euler' or 'heun'; ``timer`` is 'uniform' (equal steps in σ) or 'karras' (ρ-spaced,
+    σ_min = 0.002). Churn (Heun only) acts where $S_{tmin} \le \sigma_i \le S_{tmax}$ (Karras et al. 2022, Algorithm 2).
+    ``predictor`` defaults to the mixture's exact one (pass a ``Counting`` predictor to count evaluations).
     """
-    if solver not in ("euler", "heun"):
-        raise ValueError(f"solver must be 'euler' or 'heun'; got {solver!r}")
-    if grid not in ("uniform", "karras"):
-        raise ValueError(f"grid must be 'uniform' or 'karras'; got {grid!r}")
-    if isinstance(nfe, bool) or int(nfe) != nfe or nfe < 1:
-        raise ValueError(f"nfe must be an integer ≥ 1; got {nfe!r}")
+    if integrator not in ("euler", "heun"):
+        raise ValueError(f"integrator must be 'euler' or 'heun'; got {integrator!r}")
+    if timer not in ("uniform", "karras"):
+        raise ValueError(f"timer must be 'uniform' or 'karras'; got {timer!r}")
     process = process or EDM()
-    pred = Predictor(lambda x, t: gmm.denoiser(x, t, process), "x0", process)
-    n_steps = _steps_for(solver, int(nfe))
-    ts = karras(process, n_steps, rho) if grid == "karras" else uniform(process, n_steps)
-    if solver == "euler":
+    pred = predictor if predictor is not None else gmm.predictor(process)
+    n_steps = steps_for_nfe(integrator, nfe, final_jump=True)  # EDM's grids end at σ = 0
+    ts = karras(process, n_steps, rho) if timer == "karras" else uniform(process, n_steps)
+    if integrator == "euler":
         if s_churn:
-            raise ValueError(f"s_churn applies to the 'heun' solver only; got s_churn = {s_churn} with 'euler'")
+            raise ValueError(f"s_churn applies to the 'heun' integrator only; got s_churn = {s_churn} with 'euler'")
         return euler(x_T, ts, pred, process)
     return heun(x_T, ts, pred, process, s_churn=s_churn, s_noise=s_noise, s_tmin=s_tmin, s_tmax=s_tmax,
                 generator=generator)
 
 
-ABLATION = [  # (label, solver, grid, S_churn, S_tmin, S_tmax, S_noise)
+ABLATION = [  # (label, integrator, timer, S_churn, S_tmin, S_tmax, S_noise)
     ("Euler, uniform σ grid", "euler", "uniform", 0.0, 0.0, math.inf, 1.0),
     ("Euler, ρ = 7 grid", "euler", "karras", 0.0, 0.0, math.inf, 1.0),
     ("Heun, uniform σ grid", "heun", "uniform", 0.0, 0.0, math.inf, 1.0),
@@ -122,11 +119,11 @@ def _ablation(nfe, n, seed, n_ref_steps, bandwidth) -> list[dict]:
     data = gmm.sample(n, generator=g)
     x_ref = sample_edm(gmm, x_T, "heun", "karras", 2 * n_ref_steps - 1)
     rows = []
-    for label, solver, grid, churn, s_tmin, s_tmax, s_noise in ABLATION:
-        x = sample_edm(gmm, x_T, solver, grid, nfe, s_churn=churn, s_tmin=s_tmin, s_tmax=s_tmax, s_noise=s_noise,
-                       generator=torch.Generator().manual_seed(seed + 1))
-        steps = _steps_for(solver, nfe)
-        spent = steps if solver == "euler" else 2 * steps - 1
+    for label, integrator, timer, churn, s_tmin, s_tmax, s_noise in ABLATION:
+        pred = Counting(gmm.predictor(process))
+        x = sample_edm(gmm, x_T, integrator, timer, nfe, s_churn=churn, s_tmin=s_tmin, s_tmax=s_tmax, s_noise=s_noise,
+                       generator=torch.Generator().manual_seed(seed + 1), predictor=pred)
+        spent = pred.nfe
         ode_err = (x - x_ref).norm(dim=1).mean().item() if churn == 0 else float("nan")
         rows.append(dict(config=label, nfe=spent, ode_error=ode_err, mmd2=mmd(x, data, bandwidth).item()))
     rows.append(dict(config="exact samples (MMD² floor)", nfe=0, ode_error=float("nan"),
@@ -156,15 +153,13 @@ def play_edm(rho: float, nfe: int, s_churn: float, s_noise: float, n: int = 1000
     the unbiased $\mathrm{MMD}^2$ to ``n`` exact samples (for every setting; 0 up to noise for a perfect sampler).
     """
     for name, value, lo, hi in (("rho", rho, 0.5, 20.0), ("s_churn", s_churn, 0.0, 100.0), ("s_noise", s_noise, 0.5, 1.5)):
-        if not lo <= value <= hi:
-            raise ValueError(f"{name} must lie in [{lo}, {hi}]; got {value!r}")
-    if isinstance(nfe, bool) or int(nfe) != nfe or not 1 <= nfe <= 100:
-        raise ValueError(f"nfe must be an integer in [1, 100]; got {nfe!r}")
+        require_in_range(name, value, lo, hi)
+    nfe = require_integer("nfe", nfe, 1, 100)
     gmm, process, x_T, data, x_ref = _play_setup(int(n), int(seed))
     with one_thread():
-        x = sample_edm(gmm, x_T, "heun", "karras", int(nfe), rho=rho, s_churn=s_churn, s_noise=s_noise,
+        x = sample_edm(gmm, x_T, "heun", "karras", nfe, rho=rho, s_churn=s_churn, s_noise=s_noise,
                        generator=torch.Generator().manual_seed(seed + 1))
         mmd2 = mmd(x, data, bandwidth).item()
-    sigmas = karras(process, _steps_for("heun", int(nfe)), rho)
+    sigmas = karras(process, steps_for_nfe("heun", nfe, final_jump=True), rho)
     return dict(samples=x, data=data, sigmas=sigmas, ode_error=(x - x_ref).norm(dim=1).mean().item(),
                 mmd2=mmd2)

@@ -275,7 +275,7 @@ def ddim_sigma_path(x0: Tensor, ts, process: Process, eta: float, generator: tor
     oracle = _TrueX0(x0, process)
     path = [x]
     for t, s in zip(ts[:-1], ts[1:]):
-        x = ddim_step(x, t, s, oracle, process, eta=eta, generator=generator)
+        x, _ = ddim_step(x, t, s, oracle, process, eta=eta, generator=generator)
         path.append(x)
     return path
 

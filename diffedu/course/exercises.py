@@ -353,10 +353,10 @@ def check_heun_step(fn: Callable) -> None:
     r"""``fn(x, t, t_next, predictor, process)`` → one Heun step of the PF-ODE $dx/dt = \dot\alpha\hat x_0 + \dot\sigma\hat\varepsilon$."""
     for x, t, t_next, pred, process in _sampler_cases():
         got = fn(x.clone(), t, t_next, pred, process)
-        if _close(got, euler_step(x, t, t_next, pred, process), rtol=1e-9, atol=1e-10) and process.sigma(t_next) > 0:
+        if _close(got, euler_step(x, t, t_next, pred, process)[0], rtol=1e-9, atol=1e-10) and process.sigma(t_next) > 0:
             _report(False, "check_heun_step", "you returned the Euler step: evaluate the velocity again at the Euler "
                     "point (t_next) and step with the average of the two velocities")
-        if not _close(got, heun_step(x, t, t_next, pred, process), rtol=1e-6, atol=1e-8):
+        if not _close(got, heun_step(x, t, t_next, pred, process)[0], rtol=1e-6, atol=1e-8):
             hint = ("into σ = 0 do not evaluate at t_next (ε̂ = (x − αx̂₀)/σ divides by 0): take the Euler step"
                     if process.sigma(t_next) == 0 else
                     f"wrong on the {process.name} process from t = {t.item():g} to {t_next.item():g}: the velocity is "
@@ -371,7 +371,7 @@ def check_ddim_sampler_step(fn: Callable) -> None:
     its coefficients)."""
     for x, t, t_next, pred, process in _sampler_cases():
         got = fn(x.clone(), t, t_next, pred, process)
-        if not _close(got, ddim_step(x, t, t_next, pred, process), rtol=1e-6, atol=1e-8):
+        if not _close(got, ddim_step(x, t, t_next, pred, process)[0], rtol=1e-6, atol=1e-8):
             _report(False, "check_ddim_sampler_step", f"wrong on the {process.name} process from t = {t.item():g} to {t_next.item():g}: get "
                     "x̂₀ at t, ε̂ = (x − α_t x̂₀)/σ_t, then re-noise to t_next with α_s and σ_s (no fresh noise)")
     _report(True, "check_ddim_sampler_step", "")

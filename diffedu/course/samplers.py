@@ -1,25 +1,9 @@
-r"""``python -m diffedu bench samplers [--json PATH] [--quick | --full]``: every sampler measured against exact answers.
+r"""``python -m diffedu bench samplers [--json PATH] [--quick | --full]``: every sampler measured against exact answers
+(chapter 10).
 
-ODE methods: on exact Gaussian mixtures (``gmm_2d()`` and ``gmm_nd(16)``) with exact denoisers, the endpoint error
-$\mathrm{median}_i\|x^{(i)}_{method} - x^{(i)}_{ref}\|$ against a tight solution of the same probability-flow ODE on
-the same grid family from the same start, at NFE 5, 10, 20, 50, 100, 200, 500, counting every network evaluation. The
-median, not the mean: a few starts lie so close to a separatrix between components that a method sends them to
-another component until its steps are tiny — O(1) errors that vanish abruptly, not as a power of the step (measured
-on the 16-D mixture with 256 starts: Euler's largest error is still 1.4 at NFE 500, and the mean's slope is 0.74
-where the median's is 1.0). The mean and the largest error are kept in the JSON. The reference is
-Richardson-extrapolated Heun, $x_{ref} = x_{2M} + (x_{2M} - x_M)/3$ (M = ``ref_steps``); its own error (largest over
-the starts) is bounded by its distance to the same extrapolation from M/2 and M steps (that coarser reference's own
-error, about 8× larger). The order is the least-squares slope of
-−log error against log NFE over the asymptotic range NFE ≥ 100 (``ASYMPTOTIC_NFE``) — of error / ln N where the
-theory's rate is ln N / N² (DPM-Solver++ on flow's or EDM's uniform grid in t: ``log_factor``, marked †).
-
-SDE methods: the sliced Wasserstein distance of their samples to exact samples of the data, next to the distance
-between two exact sample sets of the same size (the noise floor); and, sharper, the weak error of the statistic
-$\log q(x_0)$: $\Delta = \overline{\log q(x_0)} - E_q[\log q]$ with its Monte Carlo standard error. "NFE to reach the
-floor" is the smallest NFE from which on $|\Delta| \le 2$ standard errors.
-
-On a CPU the bench runs single-threaded: its arrays are tiny, and on a busy 2-core machine two threads spin-wait for
-each other (measured: the mixture's denoiser took 23 ms of CPU per call with 2 threads, 0.1 ms with one).
+ODE samplers: the median endpoint error against a Richardson-extrapolated Heun solution of the same probability-flow
+ODE from the same starts, at a range of NFE, and the order fitted over the asymptotic range. SDE samplers: the sliced
+Wasserstein distance to exact samples and the weak error of $\log q(x_0)$, each next to its Monte Carlo floor.
 """
 from __future__ import annotations
 
@@ -32,46 +16,25 @@ import time
 import torch
 from torch import Tensor
 
-from ..checks import require_device, require_output_path
-from ..integrators import INTEGRATORS
+from ..checks import require_device, require_integer, require_output_path
+from ..integrators import SAMPLERS, get_integrator, steps_for_nfe
 from ..metrics import sliced_wasserstein
-from ..parametrization import convert
+from ..parametrization import Counting
 from ..processes import Process, make_process
 from ..runtime import quick as quick_mode
 from ..timers import make_grid
 from ..toys import GaussianMixture, gmm_2d, gmm_nd
 
-__all__ = ["CountingPredictor", "play_samplers", "steps_for_nfe", "fit_order", "fixed_map", "log_factor",
-           "endpoint_errors", "sde_distances", "run", "main", "ODE_METHODS", "THEORY_ORDER", "SDE_METHODS", "NFES",
-           "ASYMPTOTIC_NFE"]
+__all__ = ["play_samplers", "fit_order", "fixed_map", "log_factor", "endpoint_errors", "sde_distances", "run", "main",
+           "ODE_METHODS", "THEORY_ORDER", "SDE_METHODS", "NFES", "ASYMPTOTIC_NFE"]
 
-ODE_METHODS = ("euler", "ddim", "heun", "dpmpp_2s", "dpmpp_2m")
-THEORY_ORDER = {"euler": 1, "ddim": 1, "heun": 2, "dpmpp_2s": 2, "dpmpp_2m": 2}
-SDE_METHODS = ("euler_maruyama", "ddpm", "pc")
+THEORY_ORDER = {name: s.order for name, s in SAMPLERS.items() if s.order is not None}  # the ODE samplers' orders
+ODE_METHODS = tuple(name for name in THEORY_ORDER if name != "dpmpp_1")  # dpmpp_1 is DDIM (η = 0), computed again
+SDE_METHODS = tuple(name for name, s in SAMPLERS.items() if s.order is None)
 NFES = (5, 10, 20, 50, 100, 200, 500)
 ASYMPTOTIC_NFE = 100  # orders are fitted over NFE ≥ this (the asymptotic range)
 # (process, timer) of the ODE study: the grid each process is sampled with, then the flow grids that are not fixed maps
 CONFIGS = (("edm", "karras"), ("vp", "log_snr"), ("flow", "uniform"), ("flow", "karras"), ("flow", "log_snr"))
-
-
-class CountingPredictor:
-    """The exact GMM denoiser as a predictor of any kind, counting its evaluations (NFE) honestly."""
-
-    def __init__(self, gmm: GaussianMixture, process: Process):
-        self.gmm, self.process, self.nfe = gmm, process, 0
-
-    def __call__(self, x_t: Tensor, t, kind: str = "x0", **cond) -> Tensor:
-        self.nfe += 1
-        x0_hat = self.gmm.denoiser(x_t, t, self.process)
-        return convert(x0_hat, "x0", kind, x_t, t, self.process)
-
-
-def steps_for_nfe(method: str, nfe: int, final_jump: bool = True) -> int:
-    """The number of steps whose cost is ``nfe`` evaluations: N for 1-NFE methods; for Heun and DPM-Solver++(2S),
-    2 per step except 1 on a final step into σ = 0, so N = (nfe + 1) // 2 (or nfe // 2 with no final jump)."""
-    if method in ("heun", "dpmpp_2s"):
-        return max((nfe + 1) // 2 if final_jump else nfe // 2, 1)
-    return nfe
 
 
 def fit_order(nfes, errors) -> float:
@@ -83,27 +46,15 @@ def fit_order(nfes, errors) -> float:
 
 
 def fixed_map(process: Process, timer: str) -> bool:
-    """Whether the timer's N-step grids are one fixed map t = φ(i/N) (what convergence-order theory assumes).
-
-    Noise-level grids ('karras', 'log_snr') on a process with α = 0 at t_max (rectified flow, cosine VP) are not: the
-    noise level is infinite there, so their top level is that of one uniform step below t_max, s_max ≈ N for flow.
-    The log-SNR grid's λ-range then grows like log N and its steps shrink like log N / N (a log factor); the Karras
-    grid's steps in $s^{1/\rho}$ shrink like $N^{1/\rho - 1}$, so order p becomes $p(1 - 1/\rho)$ (0.86 and 1.71 for
-    ρ = 7). Either way the measured slope stays below p (by 0.1–0.4 at NFE 100–500)."""
+    """Whether the timer's N-step grids are one fixed map t = φ(i/N), as convergence-order theory assumes: not so for
+    a noise-level grid ('karras', 'log_snr') on a process with α = 0 at t_max, whose top level grows with N."""
     return not (timer in ("karras", "log_snr") and process.alpha(process.t_max).item() == 0)
 
 
-def log_factor(process: Process, timer: str, method: str) -> bool:
+def log_factor(process: Process, timer: str, integrator: str) -> bool:
     r"""Whether theory predicts the rate $\ln N / N^2$ rather than $N^{-2}$: DPM-Solver++ (second order in λ) on the
-    uniform grid in t into a data end where σ_t is linear in t (rectified flow, EDM).
-
-    Near data such a grid takes steps of fixed size in λ = log(α/σ): the step from t = (i+1)/N to i/N has
-    h = ln((i+1)/i) ≈ 1/i for every N, so the classical theorem (largest step → 0) does not apply. Its local error
-    is about $\alpha_s h^3\,\partial_\lambda^2\hat x_0 \approx h^3\sigma^2 \approx 1/(i N^2)$ ($\hat x_0$ moves by
-    O(σ²) there), and the sum over i ≤ N is $\ln N / N^2$: measured slopes sit near 2 − 1/ln N. A first-order
-    λ-method (DDIM) keeps its rate 1/N: its local errors $h^2\sigma^2 \approx 1/N^2$ sum to 1/N. Where this holds,
-    the bench fits the order to error / ln N (chapter 10)."""
-    if method not in ("dpmpp_2s", "dpmpp_2m") or timer != "uniform":
+    uniform grid in t into a data end where σ_t is linear in t (rectified flow, EDM; derivation in chapter 10)."""
+    if integrator not in ("dpmpp_2s", "dpmpp_2m") or timer != "uniform":
         return False
     _, sigma_end, _, d_sigma_end = process.at(process.t_min)
     return sigma_end == 0 and math.isfinite(d_sigma_end) and d_sigma_end > 0
@@ -111,27 +62,70 @@ def log_factor(process: Process, timer: str, method: str) -> bool:
 
 def _richardson_heun(x_T: Tensor, process: Process, timer: str, steps: int, pred, **timer_kw) -> Tensor:
     r"""Heun at ``steps`` and 2·``steps`` on the timer's grids, extrapolated: $x_{2M} + (x_{2M} - x_M)/3$."""
-    coarse = INTEGRATORS["heun"](x_T, make_grid(timer, process, steps, **timer_kw), pred, process)
-    fine = INTEGRATORS["heun"](x_T, make_grid(timer, process, 2 * steps, **timer_kw), pred, process)
+    heun = get_integrator("heun")
+    coarse = heun(x_T, make_grid(timer, process, steps, **timer_kw), pred, process)
+    fine = heun(x_T, make_grid(timer, process, 2 * steps, **timer_kw), pred, process)
     return fine + (fine - coarse) / 3
+
+
+def _error_rows(integrator: str, x_T: Tensor, ref: Tensor, pred: Counting, process: Process, timer: str, nfes,
+                final_jump: bool) -> list[dict]:
+    """One row per NFE: the integrator's endpoint errors against ``ref`` (median, mean, largest) and the NFE spent."""
+    rows = []
+    for nfe in nfes:
+        pred.nfe = 0
+        n_steps = steps_for_nfe(integrator, nfe, final_jump=final_jump)
+        x0 = get_integrator(integrator)(x_T, make_grid(timer, process, n_steps), pred, process)
+        dist = (x0 - ref).norm(dim=1)  # (n,) per-start endpoint errors
+        if not bool(torch.isfinite(dist).all()):
+            raise RuntimeError(f"{integrator} produced a non-finite error at NFE {nfe}")
+        rows.append({"nfe_target": nfe, "nfe": pred.nfe, "n_steps": n_steps, "error": dist.median().item(),
+                     "mean_error": dist.mean().item(), "max_error": dist.max().item()})
+    return rows
+
+
+def _fit(rows: list[dict], asymptotic_nfe: int, with_log: bool) -> tuple[float, float, list[int]]:
+    """The order fitted over NFE ≥ ``asymptotic_nfe`` (the last two rows if fewer reach it): the slope of the error,
+    or of error / ln N where ``with_log`` (see :func:`log_factor`). Returns (order, plain slope, the NFEs fitted)."""
+    asym = [r for r in rows if r["nfe_target"] >= asymptotic_nfe]
+    asym = asym if len(asym) >= 2 else rows[-2:]
+    nfes_fit, errors_fit = [r["nfe"] for r in asym], [r["error"] for r in asym]
+    if len(asym) < 2:
+        return float("nan"), float("nan"), nfes_fit
+    plain = fit_order(nfes_fit, errors_fit)
+    if not with_log:
+        return plain, plain, nfes_fit
+    return fit_order(nfes_fit, [e / math.log(max(r["n_steps"], 2)) for e, r in zip(errors_fit, asym)]), plain, nfes_fit
+
+
+def _beats_euler(methods: dict) -> tuple[dict, dict]:
+    """Each second-order integrator against Euler at equal NFE: better at every NFE ≥ 20 (name → bool), and the
+    smallest NFE from which on it is better (name → NFE or None)."""
+    euler = {r["nfe_target"]: r["error"] for r in methods.get("euler", {"rows": []})["rows"]}
+    at_every, from_nfe = {}, {}
+    for name, m in methods.items():
+        if THEORY_ORDER.get(name) != 2 or not euler:
+            continue
+        wins = [(r["nfe_target"], r["error"] < euler[r["nfe_target"]]) for r in m["rows"] if r["nfe_target"] in euler]
+        at_every[name] = all(win for nfe, win in wins if nfe >= 20)
+        losing = [nfe for nfe, win in wins if not win]
+        later = [nfe for nfe, _ in wins if not losing or nfe > max(losing)]
+        from_nfe[name] = min(later) if later else None
+    return at_every, from_nfe
 
 
 def endpoint_errors(gmm: GaussianMixture, process: Process, timer: str, *, n_points: int = 256,
                     nfes=NFES, methods=ODE_METHODS, ref_steps: int = 1000, generator: torch.Generator | None = None,
                     device=None, x_T: Tensor | None = None, check_ref: bool = True,
                     asymptotic_nfe: int = ASYMPTOTIC_NFE) -> dict:
-    """Endpoint error (median over the starts; mean and largest kept too) against a tight reference solution of the
-    same PF-ODE, for each method and NFE.
-
-    The reference is Richardson-extrapolated Heun from ``ref_steps`` and 2·``ref_steps`` steps; ``check_ref`` also
-    extrapolates from half as many steps and reports the largest difference as ``ref_error`` (else NaN). The order is
-    fitted over NFE ≥ ``asymptotic_nfe`` (over the last two NFEs if fewer than two reach it)."""
+    """Endpoint error (median over the starts; mean and largest kept too) of each integrator in ``methods`` at each
+    NFE, against Richardson-extrapolated Heun from ``ref_steps`` and 2·``ref_steps`` steps; ``check_ref`` also
+    extrapolates from half as many and reports the largest difference as ``ref_error`` (else NaN)."""
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     if x_T is None:
         x_T = gmm.marginal(process.t_max, process).sample(n_points, generator=g)  # exact x_T ~ p_{t_max}
     x_T = x_T.to(device) if device is not None else x_T
-    gmm = gmm.to(device=x_T.device)
-    pred = CountingPredictor(gmm, process)
+    pred = Counting(gmm.to(device=x_T.device).predictor(process))
     ref = _richardson_heun(x_T, process, timer, ref_steps, pred)
     ref_error = float("nan")
     if check_ref:
@@ -141,39 +135,14 @@ def endpoint_errors(gmm: GaussianMixture, process: Process, timer: str, *, n_poi
            "ref_steps": ref_steps, "ref_error": ref_error, "fixed_map": fixed_map(process, timer),
            "final_jump": final_jump, "asymptotic_nfe": asymptotic_nfe, "methods": {}}
     for name in methods:
-        rows = []
-        for nfe in nfes:
-            pred.nfe = 0
-            n_steps = steps_for_nfe(name, nfe, final_jump)
-            x0 = INTEGRATORS[name](x_T, make_grid(timer, process, n_steps), pred, process)
-            dist = (x0 - ref).norm(dim=1)  # (n,) per-start endpoint errors
-            if not bool(torch.isfinite(dist).all()):
-                raise RuntimeError(f"{name} produced a non-finite error at NFE {nfe}")
-            rows.append({"nfe_target": nfe, "nfe": pred.nfe, "n_steps": n_steps, "error": dist.median().item(),
-                         "mean_error": dist.mean().item(), "max_error": dist.max().item()})
-        asym = [r for r in rows if r["nfe_target"] >= asymptotic_nfe]
-        asym = asym if len(asym) >= 2 else rows[-2:]
-        nfes_fit, errors_fit = [r["nfe"] for r in asym], [r["error"] for r in asym]
-        plain = fit_order(nfes_fit, errors_fit) if len(asym) >= 2 else float("nan")
+        rows = _error_rows(name, x_T, ref, pred, process, timer, nfes, final_jump)
         with_log = log_factor(process, timer, name)  # theory's rate is ln N / N^p: fit the slope of error / ln N
-        order = fit_order(nfes_fit, [e / math.log(max(r["n_steps"], 2)) for e, r in zip(errors_fit, asym)]) \
-            if with_log and len(asym) >= 2 else plain
+        order, plain, nfes_fit = _fit(rows, asymptotic_nfe, with_log)
         theory = THEORY_ORDER.get(name)
         out["methods"][name] = {"rows": rows, "order": order, "order_plain": plain, "log_factor": with_log,
                                 "theory": theory, "fit_nfes": nfes_fit,
                                 "order_ok": theory is not None and abs(order - theory) <= 0.25}
-    # second order against Euler at equal NFE: at every NFE ≥ 20, and the smallest NFE from which on it is better
-    euler = {r["nfe_target"]: r["error"] for r in out["methods"].get("euler", {"rows": []})["rows"]}
-    out["second_order_beats_euler"], out["beats_euler_from_nfe"] = {}, {}
-    for name in methods:
-        if THEORY_ORDER.get(name) != 2 or not euler:
-            continue
-        wins = [(r["nfe_target"], r["error"] < euler[r["nfe_target"]]) for r in out["methods"][name]["rows"]
-                if r["nfe_target"] in euler]
-        out["second_order_beats_euler"][name] = all(win for nfe, win in wins if nfe >= 20)
-        losing = [nfe for nfe, win in wins if not win]
-        later = [nfe for nfe, _ in wins if not losing or nfe > max(losing)]
-        out["beats_euler_from_nfe"][name] = min(later) if later else None
+    out["second_order_beats_euler"], out["beats_euler_from_nfe"] = _beats_euler(out["methods"])
     return out
 
 
@@ -192,10 +161,8 @@ def sde_distances(gmm: GaussianMixture, process: Process, timer: str, *, n_sampl
     log_q_exact = gmm.log_prob(gmm.sample(100_000, generator=g)).mean().item()  # E_q[log q], SE ≈ 0.003
     x_T = gmm.marginal(process.t_max, process).sample(n_samples, generator=g)  # exact x_T ~ p_{t_max}
     if device is not None:
-        x_T, gmm_dev = x_T.to(device), gmm.to(device=device)
-    else:
-        gmm_dev = gmm
-    pred = CountingPredictor(gmm_dev, process)
+        x_T = x_T.to(device)
+    pred = Counting(gmm.to(device=x_T.device).predictor(process))
     out = {"process": process.name, "timer": timer, "dim": gmm.dim, "n_samples": n_samples, "floor": floor,
            "floor_sd": floor_sd, "log_q_exact": log_q_exact, "sigma_T": process.sigma(process.t_max).item(),
            "methods": {}}
@@ -203,9 +170,9 @@ def sde_distances(gmm: GaussianMixture, process: Process, timer: str, *, n_sampl
         rows = []
         for nfe in nfes:
             pred.nfe = 0
-            n_steps = max(nfe // 2, 1) if name == "pc" else nfe  # PC: 1 predictor + 1 corrector evaluation per step
+            n_steps = steps_for_nfe(name, nfe)
             noise = torch.Generator(device=x_T.device).manual_seed(3)
-            x0 = INTEGRATORS[name](x_T, make_grid(timer, process, n_steps), pred, process, generator=noise).cpu()
+            x0 = get_integrator(name)(x_T, make_grid(timer, process, n_steps), pred, process, generator=noise).cpu()
             sw = sliced_wasserstein(x0, exact, n_projections, generator=torch.Generator().manual_seed(2)).item()
             log_q = gmm.log_prob(x0)
             rows.append({"nfe_target": nfe, "nfe": pred.nfe, "n_steps": n_steps, "sw": sw,
@@ -226,30 +193,28 @@ def play_samplers(nfe: int = 20, rho: float = 7.0, eta: float = 0.0, churn: floa
 
     Returns the samples, each sampler's endpoint error against the exact PF-ODE answer from the same start
     (Richardson-extrapolated Heun from 100 and 200 steps: meaningful when η = 0 and churn = 0) and its sliced W2 to
-    exact data samples
-    next to the exact-vs-exact floor (meaningful for every setting).
+    exact data samples next to the exact-vs-exact floor (meaningful for every setting).
     """
-    if int(nfe) != nfe or nfe < 1:
-        raise ValueError(f"nfe must be an integer ≥ 1; got {nfe!r}")
+    nfe = require_integer("nfe", nfe)
     key = int(n_points)
     if key not in _PLAY_CACHE:  # the fixed start, its exact answer, and exact data samples
         gmm, process = gmm_2d(), make_process("edm")
         g = torch.Generator().manual_seed(0)
         x_T = gmm.marginal(process.t_max, process).sample(key, generator=g)  # exact x_T ~ p_T
-        pred = CountingPredictor(gmm, process)
+        pred = Counting(gmm.predictor(process))
         ref = _richardson_heun(x_T, process, "karras", 100, pred)  # every ρ ends at σ_min = 0.002: the same ODE
         exact, exact2 = gmm.sample(key, generator=g), gmm.sample(key, generator=g)
         floor = sliced_wasserstein(exact2, exact, 64, generator=torch.Generator().manual_seed(1)).item()
         _PLAY_CACHE[key] = (gmm, process, x_T, ref, exact, floor)
     gmm, process, x_T, ref, exact, floor = _PLAY_CACHE[key]
-    pred = CountingPredictor(gmm, process)
+    pred = Counting(gmm.predictor(process))
     out = {"x_T": x_T, "ref": ref, "exact": exact, "floor": floor}
     for name in ("heun", "ddim"):
         pred.nfe = 0
-        n_steps = steps_for_nfe(name, int(nfe))
+        n_steps = steps_for_nfe(name, nfe, final_jump=True)
         ts = make_grid("karras", process, n_steps, rho=rho)
         kw = dict(s_churn=churn) if name == "heun" else dict(eta=eta)
-        x0 = INTEGRATORS[name](x_T, ts, pred, process, generator=torch.Generator().manual_seed(2), **kw)
+        x0 = get_integrator(name)(x_T, ts, pred, process, generator=torch.Generator().manual_seed(2), **kw)
         out[name] = {"x0": x0, "nfe": pred.nfe, "n_steps": n_steps, "ode_error": (x0 - ref).norm(dim=1).mean().item(),
                      "sw": sliced_wasserstein(x0, exact, 64, generator=torch.Generator().manual_seed(1)).item()}
     return out
@@ -360,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(e))
     quick = args.quick or (quick_mode() and not args.full)
     if device.type == "cpu":
-        torch.set_num_threads(1)  # tiny arrays: threads only spin-wait (see the module docstring)
+        torch.set_num_threads(1)  # tiny arrays: a second thread only spin-waits
     print(f"diffedu bench samplers — device {device}, {'quick' if quick else 'full'} mode", flush=True)
     cpu0 = time.process_time()
     results = run(quick=quick, device=device, on_result=lambda kind, r: print(_table({kind: [r]}), flush=True))

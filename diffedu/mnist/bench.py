@@ -15,10 +15,10 @@ import time
 import torch
 
 from ..checks import require_device, require_integer
+from ..integrators import steps_for_nfe
 from ..runtime import device as default_device
 from ..runtime import quick
 from .data import load_mnist
-from .evaluate import steps_for_nfe
 from .models import build_model
 from .pretrained import Pretrained
 from .train import parse_channels, train_diffusion

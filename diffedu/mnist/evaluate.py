@@ -17,22 +17,14 @@ import torch
 
 from ..checks import require_device, require_integer, require_output_path
 from ..guidance import parse_guidance
-from ..integrators import get_integrator, nfe_per_step
+from ..integrators import SAMPLERS, steps_for_nfe
 from ..metrics import classifier_features, conditional_accuracy, frechet_distance
 from ..timers import TIMERS
 from .data import load_mnist
 from .models import build_model
 from .pretrained import CHECKPOINT_DIR, Pretrained, card, load, load_classifier
 
-__all__ = ["evaluate_model", "evaluate_checkpoint", "fd_floor", "parse_guidance", "steps_for_nfe", "fd_versus_wall_time", "main"]
-
-
-def steps_for_nfe(integrator: str, nfe: int) -> int:
-    """Sampler steps that spend at most ``nfe`` network evaluations (Heun and DPM-Solver++(2S): 2 per step)."""
-    per_step = nfe_per_step(integrator)
-    if isinstance(nfe, bool) or int(nfe) != nfe or nfe < per_step:
-        raise ValueError(f"nfe must be an integer ≥ {per_step} for {integrator}; got {nfe!r}")
-    return int(nfe) // per_step
+__all__ = ["evaluate_model", "evaluate_checkpoint", "fd_floor", "parse_guidance", "fd_versus_wall_time", "main"]
 
 
 def fd_floor(classifier, data, n: int, generator: torch.Generator | None = None) -> float:
@@ -123,7 +115,8 @@ def _parser() -> argparse.ArgumentParser:
                                             "samples/s of shipped checkpoints")
     p.add_argument("--checkpoint", "--name", dest="names", action="append",
                    help="checkpoint name, repeatable (default: mnist-edm, mnist-ddpm, mnist-flow)")
-    p.add_argument("--sampler", "--integrator", dest="integrator", default="heun", help="integrator name")
+    p.add_argument("--sampler", "--integrator", dest="integrator", default="heun", choices=list(SAMPLERS),
+                   help="integrator name")
     p.add_argument("--nfe", type=int, default=None, help="network evaluations per sample (sets --steps)")
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: as many as --nfe allows, or 10)")
     p.add_argument("--timer", default="karras")
@@ -143,7 +136,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         w = parse_guidance(args.guidance)
-        get_integrator(args.integrator)
         if args.nfe is not None and args.steps is not None:
             raise ValueError("give either --nfe or --steps, not both")
         n_steps = steps_for_nfe(args.integrator, args.nfe) if args.nfe is not None else \

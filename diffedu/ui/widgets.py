@@ -23,6 +23,7 @@ from ..course.noising import play_mix, play_noising
 from ..course.samplers import play_samplers
 from ..course.sdes import play_pc
 from ..course.tweedie import play_tweedie
+from ..integrators import SAMPLERS
 from .plots import PROCESS_COLORS, density_contours, digit_grid, figure, scatter2d, schedules, to_numpy, tweedie_view
 
 __all__ = ["panel", "slider", "int_slider", "log_slider", "dropdown"]
@@ -328,7 +329,7 @@ def mnist_sampler_panel(names=("mnist-edm", "mnist-ddpm", "mnist-flow")) -> W.VB
         digit_grid(ax, out["x"], title=f"{name}, {integrator}, {n_steps} steps, NFE ≤ {out['nfe']}\n{cfg}")
 
     return panel(draw, name=dropdown(list(names), names[0], "checkpoint"),
-                 integrator=dropdown(["euler", "heun", "dpmpp_2m", "ddim"], "heun", "integrator"),
+                 integrator=dropdown(list(SAMPLERS), "heun", "integrator"),
                  n_steps=int_slider(10, 1, 50, "steps"), label=int_slider(3, 0, 10, "label (10 = none)"),
                  w=slider(1.0, 0.0, 6.0, 0.5, "guidance w"))
 
