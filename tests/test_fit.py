@@ -46,6 +46,17 @@ def test_fit_follows_the_cosine_schedule_and_is_reproducible():
     assert run(1) == run(1) != run(2)
 
 
+def test_fit_with_a_constant_rate():
+    """Oracle: for the linear loss L(w) = w every Adam step moves w by exactly its learning rate (m̂/√v̂ = 1, up to
+    Adam's ε = 1e-8); with ``cosine=False`` the rate stays lr, so after k steps w = −k·lr."""
+    net = torch.nn.Module()
+    net.w = torch.nn.Parameter(torch.zeros(()))
+    seen = []
+    fit(net, lambda g: net.w * 1.0, 5, lr=0.1, callback=lambda step, loss: seen.append(net.w.item()), cosine=False)
+    torch.testing.assert_close(torch.tensor(seen), -0.1 * torch.arange(1, 6, dtype=torch.float32), rtol=1e-5,
+                               atol=1e-6)
+
+
 def test_fit_bad_input():
     """Oracle: ValueError naming the argument for a negative or fractional step count and a non-positive rate."""
     net = torch.nn.Linear(1, 1)

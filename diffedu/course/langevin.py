@@ -119,7 +119,7 @@ def train_score(loss: str, gmm: GaussianMixture, sigma: float, steps: int, batch
             return esm_loss(s_theta, x_t, t, gmm.score(x_t, sigma, process))
         return sliced_score_matching_loss(s_theta, x_t, t, generator=g)  # sliced: Hutchinson's trace estimate
 
-    fit(net, batch_loss, steps, lr, generator=torch.Generator().manual_seed(seed))
+    fit(net, batch_loss, steps, lr, generator=torch.Generator().manual_seed(seed), cosine=False)  # a constant rate
     return net
 
 
