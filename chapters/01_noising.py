@@ -31,7 +31,8 @@ import torch
 import diffedu
 import diffedu.ui.widgets
 from diffedu import VE, VP, EDM, CosineVP, DiscreteDDPM, RectifiedFlow, sample_2d
-from diffedu.course.exercises import check_em_step, check_vp_alpha
+from diffedu.course.exercises import check_vp_alpha
+from diffedu.ui.quiz import Question, think
 from diffedu.course.noising import em_moments, schedule_curves
 from diffedu.course.sdes import ddpm_vs_vp, simulate_forward
 from diffedu.ui.plots import PROCESS_COLORS, figure, scatter2d, schedules
@@ -231,8 +232,8 @@ print(f"gap at T = 1000: {gaps[-2]:.1e}; log-log slope {slope:.2f}")
 diffedu.ui.widgets.noising_panel()
 
 # %% [markdown]
-# ## Exercise
-# **1.** VP's signal scale. With $\beta(t) = \beta_{min} + t(\beta_{max}-\beta_{min})$, return $\alpha_t = \exp(-\tfrac12\int_0^t\beta(s)\,ds)$
+# ## Warm-up
+# VP's signal scale. With $\beta(t) = \beta_{min} + t(\beta_{max}-\beta_{min})$, return $\alpha_t = \exp(-\tfrac12\int_0^t\beta(s)\,ds)$
 # for a tensor `t`.
 
 # %%
@@ -246,18 +247,53 @@ def vp_alpha(t, beta_min, beta_max):
 check_vp_alpha(vp_alpha)
 
 # %% [markdown]
-# **2.** One Euler–Maruyama step of $dx = f(t)x\,dt + g(t)\,dW$: given the state `x`, time `t`, step `dt` and a standard
-# normal `z` of x's shape, return the next state. Use `process.f(t)` and `process.g(t)`.
+# ## Build it · the forward SDE, step by step
+# Write the simulator behind "Check it": from `x0` at `ts[0]`, take one Euler–Maruyama step per interval of the
+# increasing grid `ts` and return the state at `ts[-1]`. The k-th step uses the standard normal draws `z[k]` (one per
+# sample, shape of `x0`), so that the grader can compare your path with the exact recursion:
+# $$x_{k+1} = x_k + f(t_k)\,x_k\,\Delta t_k + g(t_k)\sqrt{\Delta t_k}\,z_k, \qquad \Delta t_k = t_{k+1} - t_k.$$
+# `process.f(t)` and `process.g(t)` take a tensor time. The grader runs your function on VP and VE with its own draws
+# (4 points), then simulates 20 000 paths and checks that their mean and spread recover the closed-form $\alpha_t x_0$
+# and $\sigma_t$ of the Theory (3 + 3 points). Stuck? `hint(1)`, then `hint(2)`.
 
 # %%
-def em_step(x, t, dt, z, process):
+from diffedu.labs.forward_sde import check_em_forward, hint
+
+
+def em_forward(x0, ts, process, z):
     # BEGIN SOLUTION
-    t = torch.tensor(t, dtype=x.dtype)
-    return x + process.f(t) * x * dt + process.g(t) * math.sqrt(dt) * z
+    x = x0
+    for k in range(len(ts) - 1):
+        dt = ts[k + 1] - ts[k]
+        x = x + process.f(ts[k]) * x * dt + process.g(ts[k]) * dt.sqrt() * z[k]  # Euler–Maruyama step
+    return x
     # END SOLUTION
 
 
-check_em_step(em_step)
+check_em_forward(em_forward)
+
+# %% [markdown]
+# ## Think
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+think(
+    Question("In one Euler–Maruyama step the noise is multiplied by √Δt, not Δt. What happens to the simulated "
+             "variance at time t if you use Δt instead, as Δt → 0?",
+             choices=("It converges to σ_t² anyway", "It goes to 0: the paths become deterministic",
+                      "It blows up"), answer=1,
+             explanation="N steps each add variance g²Δt² = g²(t/N)², which sums to g²t²/N → 0. Brownian increments "
+                         "have variance Δt, so their size is √Δt."),
+    Question("VP with β from 0.1 to 20 has α_t = exp(−½∫β). At t = 0.3, what is α_t (to two digits)?",
+             answer=0.628, tolerance=0.02,
+             explanation="∫₀^0.3 β = 0.1·0.3 + ½·19.9·0.09 = 0.926, so α = e^(−0.463) ≈ 0.63."),
+    Question("Two processes have the same log-SNR λ_t at every t but different (α_t, σ_t). Are their denoising "
+             "problems at a given t the same up to a rescaling of x_t?",
+             choices=("Yes: x_t/α_t = x_0 + (σ_t/α_t)ε depends on λ alone", "No: the scale α_t changes the problem"),
+             answer=0,
+             explanation="Dividing by α_t gives x_0 plus noise of standard deviation e^{−λ/2}: the information about "
+                         "x_0 is set by λ alone (Kingma et al. 2021)."),
+)
 
 # %% [markdown]
 # ## Summary

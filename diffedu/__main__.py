@@ -31,6 +31,7 @@ USAGE = """usage: python -m diffedu COMMAND ...
 
 commands:
   info                       versions, device, mode, and whether data/mnist.npz is present and intact
+  grade PATH...              run student notebooks headless and print every lab's score (see --help)
 """ + "".join(f"  {' '.join(key):<26} see --help\n" for key in ROUTES)
 
 
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] == "info":
         print(info())
         return 0
+    if argv[0] == "grade":
+        return int(importlib.import_module("diffedu.labs.grade").main(argv[1:]) or 0)
     key = tuple(argv[:2])
     if key not in ROUTES:
         print(f"diffedu: unknown command {' '.join(argv[:2])!r}\n\n{USAGE}", file=sys.stderr)

@@ -1,8 +1,9 @@
 """The package's house rules, read from its own imports (``ast``, nothing is run).
 
-The core sits at the package root; three wings stand on it in this order: ``mnist/`` (the capstone's pipeline),
-``course/`` (the chapters' computations, which may load MNIST checkpoints) and ``ui/`` (figures and panels). An import
-may only run downwards: wing → core, ui → course → mnist, never back up, and never in a circle. No module uses another
+The core sits at the package root; four wings stand on it in this order: ``mnist/`` (the capstone's pipeline),
+``course/`` (the chapters' computations, which may load MNIST checkpoints), ``labs/`` (the graders of the Build-it
+labs) and ``ui/`` (figures, panels and quizzes). An import may only run downwards: wing → core,
+ui → labs → course → mnist, never back up, and never in a circle. No module uses another
 module's private name, and imports sit at the top of a file except the optional heavy dependencies.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "diffedu"
-FLOOR = {"core": 0, "mnist": 1, "course": 2, "ui": 3}  # what may import what: a higher floor imports a lower one
+FLOOR = {"core": 0, "mnist": 1, "course": 2, "labs": 3, "ui": 4}  # a higher floor may import a lower one
 LAZY_OK = ("safetensors", "tqdm")  # optional heavy dependencies, imported where they are used
 
 
@@ -84,7 +85,8 @@ def test_no_import_circle():
 
 
 def test_imports_only_run_downwards():
-    """Oracle: the floor of each file's wing (core 0 < mnist 1 < course 2 < ui 3); an import to a higher floor fails.
+    """Oracle: the floor of each file's wing (core 0 < mnist 1 < course 2 < labs 3 < ui 4); an import to a higher
+    floor fails.
     The package faces (``diffedu/__init__``, ``__main__``) route to every wing and stand above them all."""
     wrong = [f"{m}:{line} imports {t}" for m, edges in EDGES.items() if m not in ("diffedu", "diffedu.__main__")
              for t, _, line, _ in edges if t != "diffedu" and FLOOR[wing(t)] > FLOOR[wing(m)]]
@@ -121,7 +123,7 @@ def test_imports_sit_at_the_top():
     assert not inner, "imports inside functions:\n" + "\n".join(inner)
 
 
-@pytest.mark.parametrize("wing_name", ["course", "mnist", "ui"])
+@pytest.mark.parametrize("wing_name", ["course", "mnist", "labs", "ui"])
 def test_the_core_imports_no_wing(wing_name):
     """Oracle: the import list of every core module (the files at the package root other than the package faces)."""
     wrong = [f"{m}:{line} imports {t}" for m, edges in EDGES.items() if wing(m) == "core"

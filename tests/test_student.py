@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import sys
 import time
 import traceback
@@ -54,6 +55,27 @@ def run_cell(source: str, ns: dict, name: str) -> str:
     return buffer.getvalue()
 
 
+LAB_SCORE = re.compile(r"Lab · .*?: (?P<points>\d+)/(?P<total>\d+)")
+
+
+def stub_outcome(exercise, sources: list[str], ns: dict, stem: str) -> str:
+    """Run an exercise's student cells: an exercise's check must raise the stub's NotImplementedError (naming the
+    exercise) or an AssertionError with a hint; a lab's grader must print a score of 0 that names the stub."""
+    try:
+        printed = "".join(run_cell(source, ns, f"<student {stem} cell>") for source in sources)
+    except (NotImplementedError, AssertionError) as error:
+        where = "".join(traceback.format_exception(error))[-1500:]
+        if isinstance(error, NotImplementedError):
+            assert exercise.label in str(error), f"{exercise.label}: the NotImplementedError is not the stub's:\n{where}"
+        else:
+            assert "hint" in str(error).lower(), f"{exercise.label}: an AssertionError without a hint:\n{where}"
+        return type(error).__name__
+    score = LAB_SCORE.search(printed)
+    assert score and score["points"] == "0", f"{exercise.label}: the stub must fail its check; it printed {printed!r}"
+    assert exercise.label in printed and "replace this line" in printed, f"{exercise.label}: {printed!r}"
+    return f"lab score 0/{score['total']}"
+
+
 def check_exercises(instructor: Path, tmp_path: Path) -> list[str]:
     """Write the student version of ``instructor`` with the tool, then run every exercise's cells against the stub
     (must raise NotImplementedError naming the exercise, or AssertionError with a hint) and against the solution
@@ -85,21 +107,15 @@ def check_exercises(instructor: Path, tmp_path: Path) -> list[str]:
         # the stub: in a copy of the namespace, the student's cell then the cells up to its check
         trial = dict(ns)
         started = time.perf_counter()
-        with pytest.raises((NotImplementedError, AssertionError)) as failure:
-            for i in cells:
-                run_cell(pupil.cells[i].source, trial, f"<student {instructor.stem} cell {i}>")
-        error = failure.value
-        where = "".join(traceback.format_exception(error))[-1500:]
-        if isinstance(error, NotImplementedError):
-            assert exercise.label in str(error), f"{exercise.label}: the NotImplementedError is not the stub's:\n{where}"
-        else:
-            assert "hint" in str(error).lower(), f"{exercise.label}: an AssertionError without a hint:\n{where}"
-        # the solution: the instructor's cells must pass their own check
+        outcome = stub_outcome(exercise, [pupil.cells[i].source for i in cells], trial, instructor.stem)
+        # the solution: the instructor's cells must pass their own check (a lab: full marks)
         printed = ""
         for i in cells:
             printed += run_cell(teacher.cells[i].source, ns, f"<{instructor.stem} cell {i}>")
             done.add(i)
-        log.append(f"  {exercise.label}: stub → {type(error).__name__}; solution → {printed.strip()[-60:]!r} "
+        score = LAB_SCORE.search(printed)
+        assert score is None or score["points"] == score["total"], f"{exercise.label}: the solution scores {score[0]}"
+        log.append(f"  {exercise.label}: stub → {outcome}; solution → {printed.strip()[-60:]!r} "
                    f"({time.perf_counter() - started:.1f} s)")
     return log
 

@@ -64,13 +64,16 @@ def _enclosing_function(lines: list[str], begin: int) -> str:
 
 def _title_above(nb, index: int, number: int, taken: set[str]) -> str:
     """The last heading of the nearest markdown cell above cell ``index`` that has one, when it names this exercise
-    (it says 'Exercise', says more than that, and no earlier exercise took it); 'Exercise N' otherwise."""
+    (it says 'Exercise' or opens with 'Build it' or 'Warm-up', says more than that, and no earlier exercise took it);
+    'Exercise N' otherwise."""
     for cell in reversed(nb.cells[:index]):
         if cell.cell_type == "markdown":
             headings = HEADING.findall(cell.source)
             if headings:
                 text = re.sub(r"[*_`]", "", headings[-1]).strip()
-                if "exercise" in text.lower() and text.lower() != "exercise" and text not in taken:
+                low = text.lower()
+                names_it = "exercise" in low or low.startswith(("build it", "warm-up"))
+                if names_it and low not in ("exercise", "build it", "warm-up") and text not in taken:
                     return text
                 break
     return f"Exercise {number}"

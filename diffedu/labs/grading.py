@@ -1,0 +1,189 @@
+r"""The grader behind every Build-it lab: a lab is a few scored parts, each checked against an exact answer.
+
+A chapter's lab module defines a :class:`Lab` (its parts and its tiered hints) and exposes ``check_<lab>(fn)`` and
+``hint(level)``. ``Lab.grade(fn)`` runs each part on the student's function and prints one line per part: the
+points, what was measured and the threshold it is held to; a part that fails names the likely mistake. An exception
+raised inside the student's function never escapes as a traceback: the part scores 0 and the report says what that
+exception usually means (:func:`explain`). The answer is never printed.
+
+With the environment variable ``DIFFEDU_GRADEBOOK`` set to a file, every grade is also appended to it as one JSON
+line (``python -m diffedu grade`` reads them).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+__all__ = ["Verdict", "Part", "Score", "Lab", "StudentError", "call", "explain", "close", "diagnose"]
+
+
+@dataclass
+class Verdict:
+    """The outcome of one part: passed or not, what was measured (e.g. 'max error 3e-9'), and the likely mistake."""
+    passed: bool
+    measured: str
+    hint: str = ""
+
+
+@dataclass
+class Part:
+    """One scored part of a lab: ``test(fn) -> Verdict`` runs the student's ``fn`` against an exact answer."""
+    name: str
+    points: int
+    threshold: str
+    test: Callable[[Callable], Verdict]
+
+
+@dataclass
+class Score:
+    """A lab's result: points per part (name, points, out of, measured, hint) and the total."""
+    lab: str
+    parts: list[dict] = field(default_factory=list)
+
+    @property
+    def points(self) -> int:
+        return sum(p["points"] for p in self.parts)
+
+    @property
+    def total(self) -> int:
+        return sum(p["out_of"] for p in self.parts)
+
+    @property
+    def full_marks(self) -> bool:
+        return self.points == self.total
+
+    def __str__(self) -> str:
+        lines = [f"Lab · {self.lab}: {self.points}/{self.total}"]
+        for p in self.parts:
+            mark = "✓" if p["points"] == p["out_of"] else "✗"
+            lines.append(f"  {mark} {p['points']}/{p['out_of']}  {p['name']}: {p['measured']} (pass: {p['threshold']})")
+            if p["hint"]:
+                lines.append(f"        → {p['hint']}")
+        if not self.full_marks:
+            lines.append("  More help: hint(1), hint(2), … (each a little more specific).")
+        return "\n".join(lines)
+
+
+class StudentError(Exception):
+    """An exception raised inside the student's function, with what it usually means."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(explain(error))
+        self.error = error
+
+
+def call(fn: Callable, *args, **kwargs):
+    """Run the student's ``fn``; an exception inside it becomes a :class:`StudentError`, a ``None`` result too."""
+    try:
+        out = fn(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001 — any error of the student's code becomes a hint
+        raise StudentError(error) from error
+    if out is None:
+        raise StudentError(TypeError("returned None"))
+    return out
+
+
+_MEANINGS = (  # (exception type, words in its message, what it usually means)
+    (NotImplementedError, "", "this is the stub: replace the `raise NotImplementedError` line with your code"),
+    (TypeError, "returned None", "your function returned None — did you forget `return`?"),
+    (ValueError, "math domain error", "math.sqrt or math.log of a negative number (or log of 0): is a variance "
+                                      "negative, or did you mix up α and σ, or ᾱ and α?"),
+    (RuntimeError, "size", "the shapes of two tensors do not fit: print the shapes; x has one row per sample "
+                           "(N, D), a time or a noise level is a number or one per sample"),
+    (RuntimeError, "shape", "the shapes of two tensors do not fit: print the shapes (x is (N, D))"),
+    (RuntimeError, "dtype", "two tensors of different dtypes meet: keep x's dtype (e.g. `torch.randn(x.shape, "
+                            "dtype=x.dtype)`)"),
+    (ZeroDivisionError, "", "a division by zero: a σ, a step size or a count is 0 somewhere — the step into σ = 0 "
+                            "needs its own branch"),
+    (IndexError, "", "an index out of range: check the bounds of your loop (an off-by-one in the grid?)"),
+    (TypeError, "", "a value of the wrong type: a tensor where a number is expected (use float(t)), or a function "
+                    "called with the wrong arguments"),
+)
+
+
+def close(got, want, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
+    """Whether the student's ``got`` equals ``want`` in value and shape, compared in float64 (an answer computed in
+    float32 is held to float32's precision)."""
+    if isinstance(got, torch.Tensor) and got.dtype in (torch.float32, torch.float16, torch.bfloat16):
+        eps = torch.finfo(got.dtype).eps
+        rtol, atol = max(rtol, 50 * eps), max(atol, 50 * eps)
+    try:
+        got, want = torch.as_tensor(got, dtype=torch.float64), torch.as_tensor(want, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        return False
+    return got.shape == want.shape and bool(torch.allclose(got, want, rtol=rtol, atol=atol))
+
+
+def diagnose(got, mistakes: list[tuple[object, str]], default: str) -> str:
+    """The hint of the first typical mistake whose (wrong) answer the student's ``got`` reproduces, else ``default``.
+
+    ``mistakes`` pairs a wrong answer, computed by the grader with the mistake made on purpose, with its hint."""
+    if not isinstance(got, torch.Tensor):
+        return f"return a tensor; yours is a {type(got).__name__}"
+    for wrong, hint in mistakes:
+        if close(got, wrong):
+            return hint
+    want = torch.as_tensor(mistakes[0][0]) if mistakes else None
+    if want is not None and got.shape != want.shape:
+        return f"your answer has shape {tuple(got.shape)}; it should have shape {tuple(want.shape)}"
+    return default
+
+
+def explain(error: BaseException) -> str:
+    """What an exception raised inside a student's function usually means, with its own message."""
+    text = str(error)
+    for kind, words, meaning in _MEANINGS:
+        if isinstance(error, kind) and words in text:
+            return f"{meaning} ({type(error).__name__}: {text})" if text and words != "returned None" else meaning
+    return f"your function raised {type(error).__name__}: {text}"
+
+
+class Lab:
+    """A Build-it lab: scored parts and tiered hints (the first never gives the answer away)."""
+
+    def __init__(self, title: str, parts: list[Part], hints: list[str]):
+        if not parts or not hints:
+            raise ValueError("a lab needs at least one part and one hint")
+        self.title, self.parts, self.hints = title, parts, hints
+
+    def grade(self, fn: Callable) -> Score:
+        """Score ``fn`` part by part, print the report, and append it to the gradebook (if one is set)."""
+        if not callable(fn):
+            raise TypeError(f"pass your function itself (without calling it); got {type(fn).__name__}")
+        score, stub = Score(self.title), None
+        for part in self.parts:
+            verdict = stub or self._run(part, fn)
+            if isinstance(getattr(verdict, "error", None), NotImplementedError):  # the stub: say it once
+                stub = Verdict(False, "not run", "")
+            score.parts.append(dict(name=part.name, points=part.points if verdict.passed else 0, out_of=part.points,
+                                    threshold=part.threshold, measured=verdict.measured,
+                                    hint="" if verdict.passed else verdict.hint))
+        print(score)
+        _record(score)
+        return score
+
+    @staticmethod
+    def _run(part: Part, fn: Callable) -> Verdict:
+        try:
+            return part.test(fn)
+        except StudentError as error:
+            verdict = Verdict(False, "your function raised an error", str(error))
+            verdict.error = error.error
+            return verdict
+
+    def hint(self, level: int = 1) -> None:
+        """Print hint ``level`` (1 = the gentlest)."""
+        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= len(self.hints):
+            raise ValueError(f"level must be an integer in 1–{len(self.hints)}; got {level!r}")
+        print(f"Hint {level} of {len(self.hints)}: {self.hints[level - 1]}")
+
+
+def _record(score: Score) -> None:
+    path = os.environ.get("DIFFEDU_GRADEBOOK")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(dict(lab=score.lab, points=score.points, total=score.total, parts=score.parts)) + "\n")
