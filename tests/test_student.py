@@ -50,7 +50,7 @@ def run_cell(source: str, ns: dict, name: str) -> str:
     """Execute one cell's code in ``ns`` the way the kernel would (magics skipped); returns what it printed."""
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        exec(compile(student._python(source), name, "exec"), ns)
+        exec(compile(student.python_source(source), name, "exec"), ns)
     plt.close("all")
     return buffer.getvalue()
 

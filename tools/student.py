@@ -14,15 +14,15 @@ chapters.
 from __future__ import annotations
 
 import argparse
-import builtins
 import copy
 import re
-import symtable
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+
+from diffedu.labs.cells import cells_needed, names, python_source  # noqa: F401  (re-exported for the tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION\b.*$")
@@ -153,60 +153,6 @@ def write_students(notebooks: list[Path], out: Path) -> list[tuple[Path, int]]:
         nbformat.write(student_notebook(nb), target)
         written.append((target, len(exercises(nb))))
     return written
-
-
-# --- which cells an exercise needs -----------------------------------------------------------------------------------
-
-def _python(source: str) -> str:
-    """A cell's source with IPython magics and shell escapes commented out, so ``symtable`` can read it."""
-    return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
-
-
-def names(source: str) -> tuple[set[str], set[str]]:
-    """(defined, used): the names a cell binds at its top level, and the global names it reads anywhere.
-
-    Read with Python's own scoping (``symtable``), so that a function's parameters and locals are not taken for
-    names the cell needs: ``def langevin_step(x, score, tau, z)`` reads none of the chapter's ``x`` or ``score``,
-    while a global that its body reads (``beta`` inside a check) is needed when the function is called.
-    """
-    table = symtable.symtable(_python(source), "<cell>", "exec")
-    defined = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
-    used = {s.get_name() for s in table.get_symbols() if s.is_referenced()}
-    nested = list(table.get_children())
-    while nested:  # functions, classes, lambdas, comprehensions: the globals they read
-        scope = nested.pop()
-        symbols = scope.get_symbols()
-        used |= {s.get_name() for s in symbols if s.is_global() and s.is_referenced()}
-        defined |= {s.get_name() for s in symbols if s.is_declared_global() and s.is_assigned()}
-        nested += scope.get_children()
-    return defined, used - set(dir(builtins))
-
-
-def cells_needed(nb, targets: list[int]) -> list[int]:
-    """Indices of the code cells before the ``targets`` that the targets need, in notebook order.
-
-    Always the first code cell (the chapter's setup: imports, seed); then, transitively, for every name a needed cell
-    reads and does not bind itself, the latest earlier cell that binds it. Cells that only mutate an object
-    (``net.load_state_dict(…)``) are not found this way; a chapter whose exercise needs one should define what it
-    needs in the exercise cell.
-    """
-    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    info = {i: names(nb.cells[i].source) for i in code}
-    needed: set[int] = {code[0]} if code else set()
-    todo = list(targets) + list(needed)
-    seen: set[int] = set()
-    while todo:
-        i = todo.pop()
-        if i in seen:
-            continue
-        seen.add(i)
-        defined, used = info[i]
-        for name in used - defined:
-            source = next((j for j in reversed(code) if j < i and name in info[j][0]), None)
-            if source is not None and source not in needed:
-                needed.add(source)
-                todo.append(source)
-    return sorted(needed - set(targets))
 
 
 def main(argv: list[str] | None = None) -> int:
