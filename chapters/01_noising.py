@@ -20,7 +20,7 @@
 # **You will** derive $\alpha_t$ and $\sigma_t$ from the forward SDE $dx = f(t)\,x\,dt + g(t)\,dW$ (and back), compare the
 # VP, cosine, VE, EDM and rectified-flow schedules through their log-SNR, see discrete DDPM as a VP process in disguise,
 # and check it all by simulating the SDE with Euler–Maruyama.
-# **You need** chapter 00 (the notation) · **Time** about 25 minutes
+# **You need** chapter 00 (the notation) · **Time** about 90 minutes (reading 50, warm-up and lab 40)
 
 # %%
 import math

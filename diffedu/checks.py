@@ -6,6 +6,7 @@ Validators are named ``require_*``; in the course, ``check_*`` means "grade a st
 from __future__ import annotations
 
 import math
+import numbers
 from pathlib import Path
 
 import torch
@@ -13,13 +14,14 @@ from torch import Tensor
 
 from .runtime import device
 
-__all__ = ["require_integer", "require_positive", "require_real", "require_in_range", "require_float_tensor", "require_device",
-           "require_output_path"]
+__all__ = ["require_integer", "require_positive", "require_real", "require_in_range", "require_float_tensor",
+           "require_device", "require_output_path"]
 
 
 def require_integer(name: str, value, lo: int = 1, hi: int | None = None) -> int:
-    """An integer (not a bool) in [lo, hi]; floats with an integer value such as 3.0 are accepted."""
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and int(value) == value
+    """An integer (not a bool) in [lo, hi]: an int, a NumPy integer or a float with an integer value such as 3.0."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and int(value) == value
     if not ok or value < lo or (hi is not None and value > hi):
         where = f"≥ {lo}" if hi is None else f"in {lo}–{hi}"
         raise ValueError(f"{name} must be an integer {where}; got {value!r}")

@@ -23,6 +23,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from .checks import require_integer
 from .processes import Process
 
 __all__ = ["uniform", "cosine", "karras", "log_snr", "make_grid", "TIMERS", "noise_level", "require_grid"]
@@ -33,8 +34,7 @@ SIGMA_MIN_DEFAULT = 0.002  # EDM's smallest noise level (Karras et al. 2022, Tab
 def _check_args(process: Process, n_steps: int, t_start, t_end) -> tuple[int, float, float]:
     if not isinstance(process, Process):
         raise TypeError(f"process must be a diffedu Process; got {type(process).__name__}")
-    if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer ≥ 1; got {n_steps!r}")
+    n_steps = require_integer("n_steps", n_steps)
     t_start = process.t_max if t_start is None else float(process.require_t(float(t_start), "t_start"))
     t_end = process.t_min if t_end is None else float(process.require_t(float(t_end), "t_end"))
     if not t_start > t_end:

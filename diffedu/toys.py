@@ -273,8 +273,7 @@ def sample_2d(name: str, n: int, noise: float = 0.05, generator: torch.Generator
     """n samples of a named 2-D set ('moons', 'swiss_roll', 'checkerboard', 'rings') plus Gaussian jitter ``noise``."""
     if name not in DATASETS_2D:
         raise ValueError(f"unknown data set name {name!r}; choose one of {sorted(DATASETS_2D)}")
-    if int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer; got {n}")
+    n = require_integer("n", n)
     if noise < 0:
         raise ValueError(f"noise must be ≥ 0; got {noise}")
     x = DATASETS_2D[name](int(n), generator)

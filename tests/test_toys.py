@@ -236,7 +236,7 @@ def test_bad_points_and_times():
         gmm.sample(4, 0.5)
     with pytest.raises(ValueError, match="unknown data set name 'spiral'"):
         sample_2d("spiral", 10)
-    with pytest.raises(ValueError, match="n must be a positive integer"):
+    with pytest.raises(ValueError, match="n must be an integer ≥ 1"):
         sample_2d("moons", 0)
     with pytest.raises(ValueError, match="noise must be"):
         sample_2d("moons", 10, noise=-0.1)

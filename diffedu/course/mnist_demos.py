@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..checks import require_real
+from ..checks import require_integer, require_real
 from ..denoiser import Denoiser
 from ..guidance import ClassifierFreeGuidance, Mask, Projection, dps, parse_guidance
 from ..integrators import nfe_per_step
@@ -34,15 +34,13 @@ def play_mnist(name: str, integrator: str = "heun", n_steps: int = 10, label: in
     ``w`` is the classifier-free guidance scale; with no label (10) there is nothing to guide towards and the
     unconditional model is sampled (``w`` = 1 in the result then). Returns dict(x (n, 1, 28, 28), nfe, w).
     """
-    if isinstance(label, bool) or int(label) != label or not 0 <= label <= 10:
-        raise ValueError(f"label must be an integer in 0–9 or 10 (no label); got {label!r}")
-    if int(n_steps) != n_steps or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer ≥ 1; got {n_steps!r}")
+    label, n_steps = require_integer("label", label, 0, NULL_CLASS), require_integer("n_steps", n_steps)
     w = 1.0 if label == NULL_CLASS else parse_guidance(w)
     model = shipped(name)
     g = torch.Generator().manual_seed(seed)
     x = model.sample(n, int(label), n_steps=int(n_steps), integrator=integrator, generator=g, w=w)
-    return dict(x=x.float(), nfe=nfe_per_step(integrator) * int(n_steps), w=w)  # NFE: an upper bound (Heun's last step is Euler)
+    nfe = nfe_per_step(integrator) * n_steps  # an upper bound: Heun's last step into σ = 0 is Euler's
+    return dict(x=x.float(), nfe=nfe, w=w)
 
 
 def cfg_sample(model, w: float, y: Tensor, n_steps: int = 8, integrator: str = "euler", timer: str = "karras",
@@ -88,8 +86,7 @@ def play_guidance(name: str = "mnist-flow", w: float = 2.0, label: int = 3, n: i
     w = require_real("w", w)
     if not 0 <= w <= 8:
         raise ValueError(f"w must lie in [0, 8]; got {w}")
-    if isinstance(label, bool) or int(label) != label or not 0 <= label <= 9:
-        raise ValueError(f"label must be an integer in 0–9; got {label!r}")
+    label = require_integer("label", label, 0, 9)
     model = shipped(name)
     y = torch.full((int(n),), int(label), dtype=torch.long)
     x = cfg_sample(model, w, y, n_steps, generator=torch.Generator().manual_seed(seed))
