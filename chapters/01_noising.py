@@ -32,7 +32,7 @@ import diffedu
 import diffedu.ui.widgets
 from diffedu import VE, VP, EDM, CosineVP, DiscreteDDPM, RectifiedFlow, sample_2d
 from diffedu.course.exercises import check_vp_alpha
-from diffedu.ui.quiz import Question, think
+from diffedu.ui.quiz import think
 from diffedu.course.noising import em_moments, schedule_curves
 from diffedu.course.sdes import ddpm_vs_vp, simulate_forward
 from diffedu.ui.plots import PROCESS_COLORS, figure, scatter2d, schedules
@@ -257,7 +257,7 @@ check_vp_alpha(vp_alpha)
 # and $\sigma_t$ of the Theory (3 + 3 points). Stuck? `hint(1)`, then `hint(2)`.
 
 # %%
-from diffedu.labs.forward_sde import check_em_forward, hint
+from diffedu.labs.forward_sde import THINK, check_em_forward, hint
 
 
 def em_forward(x0, ts, process, z):
@@ -277,23 +277,7 @@ check_em_forward(em_forward)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-think(
-    Question("In one Euler–Maruyama step the noise is multiplied by √Δt, not Δt. What happens to the simulated "
-             "variance at time t if you use Δt instead, as Δt → 0?",
-             choices=("It converges to σ_t² anyway", "It goes to 0: the paths become deterministic",
-                      "It blows up"), answer=1,
-             explanation="N steps each add variance g²Δt² = g²(t/N)², which sums to g²t²/N → 0. Brownian increments "
-                         "have variance Δt, so their size is √Δt."),
-    Question("VP with β from 0.1 to 20 has α_t = exp(−½∫β). At t = 0.3, what is α_t (to two digits)?",
-             answer=0.628, tolerance=0.02,
-             explanation="∫₀^0.3 β = 0.1·0.3 + ½·19.9·0.09 = 0.926, so α = e^(−0.463) ≈ 0.63."),
-    Question("Two processes have the same log-SNR λ_t at every t but different (α_t, σ_t). Are their denoising "
-             "problems at a given t the same up to a rescaling of x_t?",
-             choices=("Yes: x_t/α_t = x_0 + (σ_t/α_t)ε depends on λ alone", "No: the scale α_t changes the problem"),
-             answer=0,
-             explanation="Dividing by α_t gives x_0 plus noise of standard deviation e^{−λ/2}: the information about "
-                         "x_0 is set by λ alone (Kingma et al. 2021)."),
-)
+think(*THINK)
 
 # %% [markdown]
 # ## Summary

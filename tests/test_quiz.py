@@ -1,28 +1,33 @@
 """Think questions: every chapter's quiz accepts its right answer and explains a wrong one, in the widget too.
 
-Oracle: each question's own answer (the right one must be accepted, a wrong one refused with the explanation shown),
-found by running the chapter's ``think(...)`` cell with ``think`` replaced by a collector; then the widget, driven
-as a student drives it (choose, click "Check"), shows the same feedback.
+Oracle: each question's own answer (the right one must be accepted, a wrong one refused with the explanation shown);
+the questions are each lab module's ``THINK``, and the chapter shows them with ``think(*THINK)`` (the answers are
+not in the chapter's cells); then the widget, driven as a student drives it (choose, click "Check"), shows the same
+feedback.
 """
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
 import pytest
 
-from diffedu.ui.quiz import Question, think
+from diffedu.labs.think import Question
+from diffedu.ui.quiz import think
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.py"))
-THINK_CELL = re.compile(r"^# %%\n(?:# NBVAL_\w+\n)?(think\(.*?)(?=^# %%)", re.M | re.S)
+LAB_IMPORT = re.compile(r"from diffedu\.labs\.(\w+) import [^\n]*\bTHINK\b")
 
 
 def questions_of(chapter: Path) -> list[Question]:
-    found = []
-    for source in THINK_CELL.findall(chapter.read_text() + "\n# %%"):
-        exec(source, {"think": lambda *qs: found.extend(qs), "Question": Question})
-    return found
+    """The Think questions a chapter shows: THINK of the lab module it imports them from, if it calls think(*THINK)."""
+    text = chapter.read_text()
+    modules = LAB_IMPORT.findall(text)
+    if not modules or "think(*THINK)" not in text:
+        return []
+    return list(importlib.import_module(f"diffedu.labs.{modules[0]}").THINK)
 
 
 def wrong_answer(q: Question):
@@ -59,6 +64,12 @@ def test_static_pages_fold_the_answer_away():
     q = Question("Which?", choices=("a", "b"), answer=1, explanation="Because.")
     page = think(q, Question("How many?", answer=2.0, explanation="Two."))._repr_mimebundle_()["text/html"]
     assert "Which?" in page and page.index("<details>") < page.index("b. Because.")
+
+
+def test_no_chapter_shows_an_answer_in_a_think_cell():
+    """Oracle: the chapters' sources — a Think cell only calls think(*THINK); no Question(...) is written in one."""
+    for chapter in CHAPTERS:
+        assert "Question(" not in chapter.read_text(), f"{chapter.name} writes its Think questions in a cell"
 
 
 def test_bad_questions_are_refused():

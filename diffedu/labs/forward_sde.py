@@ -18,8 +18,9 @@ import torch
 
 from ..processes import VE, VP, Process
 from .grading import Lab, Part, Verdict, call, close, diagnose
+from .think import Question
 
-__all__ = ["check_em_forward", "hint", "LAB", "ANSWERS"]
+__all__ = ["check_em_forward", "hint", "LAB", "ANSWERS", "THINK"]
 
 ANSWERS: tuple[str, ...] = ()
 
@@ -61,7 +62,7 @@ def _one_path(fn) -> Verdict:
                         (x0 + 0 * want, "your loop never changed x: update x inside the loop and return it")]
             return Verdict(False, f"differs from the recursion on {process.name.upper()}",
                            diagnose(got, mistakes, "follow x ← x + f(t)·x·Δt + g(t)·√Δt·z[k] for k = 0, …, len(ts) − 2"))
-    return Verdict(True, "equals the recursion on VP and VE to 1e-8")
+    return Verdict(True, "equal on VP and VE")
 
 
 def _kernel(fn, which: str) -> Verdict:
@@ -87,7 +88,7 @@ def _kernel(fn, which: str) -> Verdict:
 
 
 LAB = Lab("01 · the forward SDE by Euler–Maruyama", [
-    Part("one step after another, with the given draws", 4, "equal to the recursion to 1e-8", _one_path),
+    Part("step by step with the given draws", 4, "equal to 1e-8", _one_path),
     Part("the mean of x_t recovers α_t·x0", 3, "within 5 SE + 0.01", lambda fn: _kernel(fn, "mean")),
     Part("the spread of x_t recovers σ_t", 3, "within 5 SE + 0.01", lambda fn: _kernel(fn, "std")),
 ], hints=[
@@ -105,3 +106,22 @@ def check_em_forward(fn) -> None:
 def hint(level: int = 1) -> None:
     """Print hint ``level`` of chapter 01's lab (1 = the gentlest)."""
     LAB.hint(level)
+
+
+THINK = (  # chapter 01's Think questions
+    Question("In one Euler–Maruyama step the noise is multiplied by √Δt, not Δt. What happens to the simulated "
+             "variance at time t if you use Δt instead, as Δt → 0?",
+             choices=("It converges to σ_t² anyway", "It goes to 0: the paths become deterministic",
+                      "It blows up"), answer=1,
+             explanation="N steps each add variance g²Δt² = g²(t/N)², which sums to g²t²/N → 0. Brownian increments "
+                         "have variance Δt, so their size is √Δt."),
+    Question("VP with β from 0.1 to 20 has α_t = exp(−½∫β). At t = 0.3, what is α_t (to two digits)?",
+             answer=0.628, tolerance=0.02,
+             explanation="∫₀^0.3 β = 0.1·0.3 + ½·19.9·0.09 = 0.926, so α = e^(−0.463) ≈ 0.63."),
+    Question("Two processes have the same log-SNR λ_t at every t but different (α_t, σ_t). Are their denoising "
+             "problems at a given t the same up to a rescaling of x_t?",
+             choices=("Yes: x_t/α_t = x_0 + (σ_t/α_t)ε depends on λ alone", "No: the scale α_t changes the problem"),
+             answer=0,
+             explanation="Dividing by α_t gives x_0 plus noise of standard deviation e^{−λ/2}: the information about "
+                         "x_0 is set by λ alone (Kingma et al. 2021)."),
+)

@@ -60,7 +60,7 @@ class Score:
         lines = [f"Lab · {self.lab}: {self.points}/{self.total}"]
         for p in self.parts:
             mark = "✓" if p["points"] == p["out_of"] else "✗"
-            lines.append(f"  {mark} {p['points']}/{p['out_of']}  {p['name']}: {p['measured']} (pass: {p['threshold']})")
+            lines.append(f"  {mark} {p['points']}/{p['out_of']}  {p['name']}: {p['measured']}  [pass: {p['threshold']}]")
             if p["hint"]:
                 lines.append(f"        → {p['hint']}")
         if not self.full_marks:

@@ -1,57 +1,17 @@
-"""Think questions: multiple choice or a number, answered in a small quiz widget with immediate feedback.
+"""Think questions in a small quiz widget with immediate feedback (the questions: ``diffedu.labs.think.Question``).
 
-A :class:`Question` holds its prompt, its choices (or none, for a number), the answer and the explanation;
-``Question.reply(given)`` is the pure part (tested without widgets). ``think(*questions)`` shows them in JupyterLab;
-in a static page (book, slides) each shows its question with the answer folded away in a ``<details>`` element.
+``think(*questions)`` shows them in JupyterLab; in a static page (book, slides) each shows its question with the
+answer folded away in a ``<details>`` element.
 """
 from __future__ import annotations
 
 import html
-import math
-from dataclasses import dataclass
 
 import ipywidgets as W
 
-__all__ = ["Question", "think"]
+from ..labs.think import Question
 
-
-@dataclass(frozen=True)
-class Question:
-    """A Think question. Multiple choice: ``choices`` and ``answer`` = the index of the right one. A number:
-    ``choices=()`` and ``answer`` = the value, accepted within ``tolerance`` (relative)."""
-    prompt: str
-    answer: float
-    explanation: str
-    choices: tuple[str, ...] = ()
-    tolerance: float = 0.05
-
-    def __post_init__(self):
-        if self.choices and not (isinstance(self.answer, int) and 0 <= self.answer < len(self.choices)):
-            raise ValueError(f"answer must index one of the {len(self.choices)} choices; got {self.answer!r}")
-        if not self.choices and not math.isfinite(self.answer):
-            raise ValueError(f"a numeric answer must be finite; got {self.answer!r}")
-
-    def reply(self, given) -> tuple[bool, str]:
-        """(right or not, the feedback to show): the explanation, after a verdict that says what was given."""
-        if self.choices:
-            right = given == self.answer
-            verdict = "Right." if right else f"Not quite: the answer is “{self.choices[self.answer]}”."
-        else:
-            try:
-                value = float(given)
-            except (TypeError, ValueError):
-                return False, "Type a number (e.g. 0.5 or 1e-3)."
-            right = math.isfinite(value) and abs(value - self.answer) <= self.tolerance * max(abs(self.answer), 1e-12)
-            verdict = "Right." if right else f"Not quite: the answer is {self.answer:g} (you gave {value:g})."
-        return right, f"{verdict} {self.explanation}"
-
-    def folded(self) -> str:
-        """The question as static HTML, its answer folded away (for the book and the slides)."""
-        options = "".join(f"<li>{html.escape(c)}</li>" for c in self.choices)
-        answer = self.choices[self.answer] if self.choices else f"{self.answer:g}"
-        return (f"<p><b>Think.</b> {html.escape(self.prompt)}</p>" + (f"<ol type='a'>{options}</ol>" if options else "")
-                + f"<details><summary>Answer</summary><p>{html.escape(answer)}. {html.escape(self.explanation)}</p>"
-                  "</details>")
+__all__ = ["think"]
 
 
 class _QuizBox(W.VBox):
