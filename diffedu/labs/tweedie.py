@@ -89,7 +89,7 @@ def _far(fn) -> Verdict:
     """Far from every component at a small noise level the responsibilities underflow in exp(): the answer must be
     finite and exact (computed in log space)."""
     gmm, process, t = gmm_2d(), EDM(), 0.05
-    x_t = torch.tensor([[9.0, -8.0], [0.0, 12.0], [-30.0, 3.0]], dtype=torch.float64)
+    x_t = torch.tensor([[60.0, -50.0], [0.0, 80.0], [-90.0, 10.0]], dtype=torch.float64)  # every π_k N_k < 1e-320
     got = call(fn, x_t.clone(), 1.0, t, gmm.weights.clone(), gmm.means.clone(), gmm.covs.clone())
     want = gmm.denoiser(x_t, t, process)
     if close(got, want, rtol=1e-8, atol=1e-8):
