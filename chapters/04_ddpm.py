@@ -322,7 +322,7 @@ diffedu.ui.widgets.ddpm_schedule_panel()
 
 # %% [markdown]
 # ## Warm-up
-# ### Warm-up 1 · ᾱ from β (alpha_bar_from_betas)
+# ### Warm-up 1 · ᾱ from the β's
 # Write $\bar\alpha_n$ for n = 0..T from the β's (a tensor of T+1 values with $\bar\alpha_0 = 1$).
 
 # %%
@@ -335,7 +335,7 @@ def alpha_bar_from_betas(betas: torch.Tensor) -> torch.Tensor:
 check_alpha_bar(alpha_bar_from_betas)
 
 # %% [markdown]
-# ### Warm-up 2 · the posterior (ddpm_posterior)
+# ### Warm-up 2 · the posterior one step back
 # Write the posterior $q(x_{n-1}\mid x_n, x_0)$: return its mean (shaped like `x_n`) and its variance (a float).
 # `betas[n - 1]` is $\beta_n$.
 
