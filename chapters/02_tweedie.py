@@ -164,7 +164,7 @@ for name, (p, t) in all_processes.items():
     gap = tweedie_gap(gmm, x_t, t_, p)
     worst = max(roundtrip_errors(x_t, t_, p, gmm.eps(x_t, t_, p)).values())
     assert gap < 1e-9 and worst < 1e-12, (name, gap, worst)
-    print(f"{name:7s} score = Tweedie(denoiser): {gap < 1e-9};  12 round trips within 1e-12: {worst < 1e-12}")
+    print(f"{name:7s} score = Tweedie(posterior mean): {gap < 1e-9};  12 round trips within 1e-12: {worst < 1e-12}")
 
 # %% [markdown]
 # The conversion table itself: the coefficients (a, b) of each kind at t = 0.5 under VP, and the determinant
