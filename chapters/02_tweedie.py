@@ -20,7 +20,7 @@
 # **You will** derive Tweedie's formula, see why predicting the clean image, the noise, the score or the velocity are
 # four views of one function, read the conversion table as two linear equations, and check it all on a Gaussian
 # mixture whose posterior we know exactly.
-# **You need** chapters 00–01 (notation, forward process) · **Time** about 75 minutes
+# **You need** chapters 00–01 (notation, forward process) · **Time** about 90 minutes
 
 # %%
 import itertools

@@ -19,7 +19,7 @@
 #
 # **You will** watch a density spread under noise (the heat equation), solve the Fokker–Planck equation on a grid,
 # derive the probability-flow ODE that moves samples with the same marginals, and compare it with the reverse-time SDE.
-# **You need** chapters 01–02 · **Time** about 100 minutes
+# **You need** chapters 01–02 · **Time** about 110 minutes
 
 # %%
 import math

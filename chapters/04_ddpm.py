@@ -20,7 +20,7 @@
 # **You will** see why maximum likelihood needs a bound, write the VAE's and the diffusion model's ELBO side by side,
 # derive the Gaussian posterior $q(x_{n-1}\mid x_n, x_0)$ of discrete DDPM, see how its KL terms collapse to an
 # ε-regression, train a 2-D ε-model live, and add up its ELBO term by term.
-# **You need** chapters 01–02 (forward process, Tweedie) · **Time** about 140 minutes
+# **You need** chapters 01–02 (forward process, Tweedie) · **Time** about 150 minutes
 
 # %%
 import math
