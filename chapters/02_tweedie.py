@@ -20,7 +20,7 @@
 # **You will** derive Tweedie's formula, see why predicting the clean image, the noise, the score or the velocity are
 # four views of one function, read the conversion table as two linear equations, and check it all on a Gaussian
 # mixture whose posterior we know exactly.
-# **You need** chapters 00–01 (notation, forward process) · **Time** about 25 minutes
+# **You need** chapters 00–01 (notation, forward process) · **Time** about 90 minutes
 
 # %%
 import itertools
@@ -34,6 +34,7 @@ import diffedu.ui.widgets
 from diffedu import KINDS, VP, EDM, CosineVP, VE, DiscreteDDPM, RectifiedFlow, coefficients, convert, gmm_2d
 from diffedu.course.exercises import check_tweedie, check_velocity
 from diffedu.ui.plots import figure
+from diffedu.ui.quiz import Question, think
 from diffedu.course.tweedie import play_tweedie, posterior_mean_mc, roundtrip_errors, tweedie_gap
 
 g = diffedu.seed(0)
@@ -95,7 +96,7 @@ print(diffedu.banner())
 # %% [markdown]
 # ## See it
 # The 2-D mixture `gmm_2d()` (six components, three classes) under the VP process. Contours show $\log p_t$; each arrow
-# starts at a grid point $x_t$ and ends at $\alpha_t\hat x_0(x_t)$ — by Tweedie it is the arrow $\sigma_t^2\nabla\log p_t$.
+# starts at a grid point $x_t$ and is $\sigma_t^2\nabla\log p_t(x_t)$ — by Tweedie it ends at $\alpha_t\hat x_0(x_t)$.
 # At small t the arrows are short and point to the nearest component; as t grows they lengthen and point to ever
 # fewer, broader targets — the posterior no longer knows which component $x_t$ came from.
 
@@ -112,7 +113,7 @@ for ax, t in zip(axes[0], (0.02, 0.06, 0.12, 0.25)):
     t_ = torch.tensor(t, dtype=torch.float64)
     alpha_t, sigma_t = process.alpha(t_).item(), process.sigma(t_).item()
     ax.contourf(xs, xs, gmm.log_prob(grid, t_, process).reshape(120, 120).clamp(min=-10), levels=20, cmap="Blues")
-    arrow = alpha_t * gmm.denoiser(points, t_, process) - points  # = σ² ∇log p_t (Tweedie)
+    arrow = sigma_t**2 * gmm.score(points, t_, process)  # σ² ∇log p_t = α x̂₀ − x_t (Tweedie)
     ax.quiver(points[:, 0], points[:, 1], arrow[:, 0], arrow[:, 1], angles="xy", scale_units="xy", scale=1,
               color="C3", width=0.006, alpha=0.8)
     ax.set(aspect="equal", xlim=(-3.5, 3.5), ylim=(-3.5, 3.5), xlabel="$x_1$", ylabel="$x_2$",
@@ -121,8 +122,8 @@ plt.show()
 
 # %% [markdown]
 # ## Check it
-# **1. The exact posterior mean against Monte Carlo.** `gmm.denoiser` computes $E[x_0\mid x_t]$ in closed form (each
-# component's Gaussian posterior, weighted by the responsibilities). An independent estimate uses nothing but samples
+# **1. Tweedie against Monte Carlo.** Tweedie turns the mixture's exact score (`gmm.score`, the gradient of the
+# closed-form $\log p_t$) into $E[x_0\mid x_t] = (x_t + \sigma_t^2\nabla\log p_t)/\alpha_t$. An independent estimate uses nothing but samples
 # of the data and the Gaussian likelihood: draw $x_0^{(i)} \sim q$, weight by $w_i \propto \mathcal N(x_t;\alpha_t x_0^{(i)},\sigma_t^2 I)$,
 # average (self-normalised importance sampling). Its standard error comes from the weights; we require every
 # coordinate within 4.5 standard errors (over the 36 coordinates tested a correct formula fails this with
@@ -135,7 +136,8 @@ n_mc = 20_000 if diffedu.quick() else 400_000
 for t in (0.2, 0.4, 0.7):
     t_ = torch.tensor(t, dtype=torch.float64)
     x_t = gmm.sample(6, t_, process, generator=g)  # (6, 2)
-    exact = gmm.denoiser(x_t, t_, process)
+    alpha_t, sigma_t = process.alpha(t_).item(), process.sigma(t_).item()
+    exact = (x_t + sigma_t**2 * gmm.score(x_t, t_, process)) / alpha_t  # Tweedie
     mc, se = posterior_mean_mc(gmm, x_t, t_, process, n_mc, generator=g)
     z = ((mc - exact) / se).abs().max().item()
     assert z < 4.5, (t, z)
@@ -144,12 +146,13 @@ for t in (0.2, 0.4, 0.7):
 
 # %% [markdown]
 # **2. Tweedie on the mixture.** The score is the gradient of $\log p_t$ taken by autograd from the noised mixture's
-# log-density; `gmm.denoiser` is the posterior mean, computed from each component's Gaussian posterior. The two share no
+# log-density; the package's posterior mean (which you will write yourself in the lab below) is computed from each
+# component's Gaussian posterior. The two share no
 # formula. Tweedie says $\nabla\log p_t = (\alpha_t\hat x_0 - x_t)/\sigma_t^2$: they must agree to float64 round-off
 # (tolerance 1e-9), for every process.
 #
 # **3. Every conversion round-trips.** For every process and every ordered pair of kinds (12 pairs), converting a
-# prediction there and back must return it to 1e-12 (relative, float64).
+# prediction (the exact ε̂) there and back must return it to 1e-12 (relative, float64).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -159,9 +162,9 @@ for name, (p, t) in all_processes.items():
     t_ = torch.tensor(t, dtype=torch.float64)
     x_t = gmm.sample(64, t_, p, generator=g)
     gap = tweedie_gap(gmm, x_t, t_, p)
-    worst = max(roundtrip_errors(x_t, t_, p, gmm.denoiser(x_t, t_, p)).values())
+    worst = max(roundtrip_errors(x_t, t_, p, gmm.eps(x_t, t_, p)).values())
     assert gap < 1e-9 and worst < 1e-12, (name, gap, worst)
-    print(f"{name:7s} score = Tweedie(denoiser): {gap < 1e-9};  12 round trips within 1e-12: {worst < 1e-12}")
+    print(f"{name:7s} score = Tweedie(posterior mean): {gap < 1e-9};  12 round trips within 1e-12: {worst < 1e-12}")
 
 # %% [markdown]
 # The conversion table itself: the coefficients (a, b) of each kind at t = 0.5 under VP, and the determinant
@@ -187,8 +190,9 @@ for kind in KINDS:
 diffedu.ui.widgets.tweedie_panel()
 
 # %% [markdown]
-# ## Exercise
-# **1.** Tweedie's formula: from the score, return the denoiser $\hat x_0 = (x_t + \sigma_t^2\,\text{score})/\alpha_t$.
+# ## Warm-up
+# ### Warm-up 1 · Tweedie from the score
+# Tweedie's formula: from the score, return the denoiser $\hat x_0 = (x_t + \sigma_t^2\,\text{score})/\alpha_t$.
 
 # %%
 def x0_from_score(score, x_t, alpha_t, sigma_t):
@@ -200,8 +204,8 @@ def x0_from_score(score, x_t, alpha_t, sigma_t):
 check_tweedie(x0_from_score)
 
 # %% [markdown]
-# **2.** The velocity from the denoiser: return $\hat v = \dot\alpha_t\hat x_0 + \dot\sigma_t\hat\varepsilon$, with $\hat\varepsilon$
-# recovered from $x_t$ and $\hat x_0$.
+# ### Warm-up 2 · the velocity from the denoiser
+# Return $\hat v = \dot\alpha_t\hat x_0 + \dot\sigma_t\hat\varepsilon$, with $\hat\varepsilon$ recovered from $x_t$ and $\hat x_0$.
 
 # %%
 def velocity_from_x0(x0_hat, x_t, alpha_t, sigma_t, d_alpha_t, d_sigma_t):
@@ -212,6 +216,63 @@ def velocity_from_x0(x0_hat, x_t, alpha_t, sigma_t, d_alpha_t, d_sigma_t):
 
 
 check_velocity(velocity_from_x0)
+
+# %% [markdown]
+# ## Build it · the exact denoiser of a Gaussian mixture
+# Every "exact" answer in this course — the arrows above, the perfect network of chapters 04–11 — is the posterior
+# mean of a Gaussian mixture. Write it. The data are $q(x_0) = \sum_k \pi_k\,\mathcal N(\mu_k, \Sigma_k)$ and
+# $x_t = \alpha_t x_0 + \sigma_t\varepsilon$. Condition on the component k first: then $x_0$ and $x_t$ are jointly Gaussian,
+# $$x_t\mid k \sim \mathcal N(\alpha_t\mu_k,\; C_k), \quad C_k = \alpha_t^2\Sigma_k + \sigma_t^2 I, \qquad
+#   E[x_0\mid x_t, k] = \mu_k + \alpha_t\Sigma_k C_k^{-1}(x_t - \alpha_t\mu_k),$$
+# and average over k with the **responsibilities** $r_k(x_t) = \pi_k\mathcal N(x_t;\alpha_t\mu_k, C_k)\,/\,\sum_j \pi_j\mathcal N(x_t;\alpha_t\mu_j, C_j)$:
+# $$E[x_0\mid x_t] = \sum_k r_k(x_t)\,E[x_0\mid x_t, k].$$
+# Signature: `posterior_mean(x_t, alpha_t, sigma_t, weights, means, covs)` with `x_t` (N, D), `alpha_t` and `sigma_t`
+# numbers, `weights` (K,), `means` (K, D), `covs` (K, D, D); return (N, D). Far from the data every
+# $\pi_k\mathcal N_k$ underflows to 0 — work with logarithms. The grader checks one elongated Gaussian (2 points), the
+# six-component mixture at times of VP, VE, EDM and rectified flow against the package's closed form to 1e-8
+# (4 points), points far from the data at small σ (2 points), and a Monte Carlo posterior mean (2 points).
+# Stuck? `hint(1)`, then `hint(2)`.
+
+# %%
+from diffedu.labs.tweedie import check_posterior_mean, hint
+
+
+def posterior_mean(x_t, alpha_t, sigma_t, weights, means, covs):
+    # BEGIN SOLUTION
+    D = x_t.shape[1]
+    C = alpha_t**2 * covs + sigma_t**2 * torch.eye(D, dtype=covs.dtype)  # (K, D, D)
+    diff = x_t[:, None, :] - alpha_t * means  # (N, K, D)
+    sol = torch.linalg.solve(C, diff[..., None])[..., 0]  # (N, K, D) = C_k⁻¹(x_t − α μ_k)
+    log_joint = torch.log(weights) - 0.5 * ((diff * sol).sum(-1) + torch.logdet(C))  # (N, K), up to a constant
+    r = torch.softmax(log_joint, dim=-1)  # responsibilities
+    m_k = means + alpha_t * (covs @ sol[..., None])[..., 0]  # (N, K, D) per-component posterior means
+    return (r[..., None] * m_k).sum(1)
+    # END SOLUTION
+
+
+check_posterior_mean(posterior_mean)
+
+# %% [markdown]
+# ## Think
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+think(
+    Question("Data: one Gaussian N(0, 1) in 1-D. With α_t = 1 and σ_t = 1, what is E[x₀ | x_t = 2]?",
+             answer=1.0, tolerance=0.02,
+             explanation="The posterior mean is αΣ/(α²Σ + σ²)·x_t = 1/(1 + 1)·2 = 1: halfway, because signal and noise "
+                         "have the same variance. Tweedie agrees: the score of N(0, 2) at 2 is −1, and 2 + 1·(−1) = 1."),
+    Question("As σ_t grows (α_t fixed), where does the exact denoiser's output E[x₀ | x_t] go, for any x_t?",
+             choices=("To x_t/α_t", "To the mean of the data, Σ_k π_k μ_k", "To the nearest component's mean μ_k"),
+             answer=1,
+             explanation="With huge noise x_t says almost nothing: the responsibilities return to the prior weights π_k "
+                         "and each component's gain αΣ_kC_k⁻¹ goes to 0, so the posterior mean is the prior mean."),
+    Question("Near data (σ_t → 0, α_t ≈ 1) an ε-predicting network is off by δ in ε̂. By how much is the x̂₀ "
+             "recovered from it, x̂₀ = (x_t − σ_t ε̂)/α_t, off?",
+             choices=("By (σ_t/α_t)·δ: small", "By δ/σ_t: huge", "By δ exactly"), answer=0,
+             explanation="The ε-error is multiplied by σ_t/α_t, so near data it is damped. Near noise (α_t → 0) the "
+                         "factor blows up — one reason x₀- or velocity-prediction is preferred at the noise end."),
+)
 
 # %% [markdown]
 # ## Summary

@@ -20,7 +20,7 @@
 # **You will** see why maximum likelihood needs a bound, write the VAE's and the diffusion model's ELBO side by side,
 # derive the Gaussian posterior $q(x_{n-1}\mid x_n, x_0)$ of discrete DDPM, see how its KL terms collapse to an
 # ε-regression, train a 2-D ε-model live, and add up its ELBO term by term.
-# **You need** chapters 01–02 (forward process, Tweedie) · **Time** about 30 minutes
+# **You need** chapters 01–02 (forward process, Tweedie) · **Time** about 150 minutes
 
 # %%
 import math
@@ -36,6 +36,7 @@ from diffedu.course.exercises import check_alpha_bar, check_posterior
 from diffedu.integrators import ddpm
 from diffedu.metrics import sliced_wasserstein
 from diffedu.ui.plots import figure, scatter2d, to_numpy
+from diffedu.ui.quiz import Question, think
 
 torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
 g = diffedu.seed(0)
@@ -320,8 +321,9 @@ else:
 diffedu.ui.widgets.ddpm_schedule_panel()
 
 # %% [markdown]
-# ## Exercise
-# **Exercise 1 (alpha_bar_from_betas).** Write $\bar\alpha_n$ for n = 0..T from the β's (a tensor of T+1 values with $\bar\alpha_0 = 1$).
+# ## Warm-up
+# ### Warm-up 1 · ᾱ from the β's
+# Write $\bar\alpha_n$ for n = 0..T from the β's (a tensor of T+1 values with $\bar\alpha_0 = 1$).
 
 # %%
 def alpha_bar_from_betas(betas: torch.Tensor) -> torch.Tensor:
@@ -333,7 +335,8 @@ def alpha_bar_from_betas(betas: torch.Tensor) -> torch.Tensor:
 check_alpha_bar(alpha_bar_from_betas)
 
 # %% [markdown]
-# **Exercise 2 (ddpm_posterior).** Write the posterior $q(x_{n-1}\mid x_n, x_0)$: return its mean (shaped like `x_n`) and its variance (a float).
+# ### Warm-up 2 · the posterior one step back
+# Write the posterior $q(x_{n-1}\mid x_n, x_0)$: return its mean (shaped like `x_n`) and its variance (a float).
 # `betas[n - 1]` is $\beta_n$.
 
 # %%
@@ -348,6 +351,65 @@ def ddpm_posterior(x_n: torch.Tensor, x0: torch.Tensor, n: int, betas: torch.Ten
 
 
 check_posterior(ddpm_posterior)
+
+# %% [markdown]
+# ## Build it · DDPM's ancestral sampler
+# Write the sampler of "Ancestral sampling" (Ho et al. 2020, Algorithm 2): `ddpm_sample(x_T, betas, eps_model, z)`
+# starts at `x_T` (N, D) and walks n = T, T − 1, …, 1. At step n it asks the network `eps_model(x, n)` for $\hat\varepsilon$
+# and draws from $p_\theta(x_{n-1}\mid x_n)$, the posterior with $x_0$ replaced by its estimate:
+# $$x_{n-1} = \frac{1}{\sqrt{a_n}}\Big(x_n - \frac{\beta_n}{\sqrt{1-\bar\alpha_n}}\,\hat\varepsilon\Big) + \sqrt{\tilde\beta_n}\,z_{n-1},
+#   \qquad \tilde\beta_n = \frac{1-\bar\alpha_{n-1}}{1-\bar\alpha_n}\,\beta_n .$$
+# `betas[n - 1]` is $\beta_n$ and `z[n - 1]` (shape of `x_T`) is the standard normal draw of step n → n − 1, given so
+# that the grader can follow your chain exactly. Return $x_0$. (The mean is $\tilde\mu_n(x_n, \hat x_0)$ of the Theory
+# written with ε̂; either form passes.) The grader checks that the network is asked at n = T, …, 1 (2 points), one
+# 10-step chain against the exact recursion with the same draws (4 points), and — with the mixture's *exact* ε̂ as the
+# network on the T = 100 chain of Check 3 — that 2000 samples are as close to the mixture as exact samples are
+# (SW₂, 2 points) and that each component gets its share (2 points). Stuck? `hint(1)`, then `hint(2)`.
+
+# %%
+from diffedu.labs.ddpm import check_ddpm_sample, hint
+
+
+def ddpm_sample(x_T, betas, eps_model, z):
+    # BEGIN SOLUTION
+    alpha_bar = torch.cat([torch.ones(1, dtype=betas.dtype), torch.cumprod(1 - betas, dim=0)])  # ᾱ_0..ᾱ_T
+    x = x_T
+    for n in range(len(betas), 0, -1):
+        beta_n, ab_n, ab_prev = betas[n - 1], alpha_bar[n], alpha_bar[n - 1]
+        eps_hat = eps_model(x, n)
+        mean = (x - beta_n / (1 - ab_n).sqrt() * eps_hat) / (1 - beta_n).sqrt()  # posterior mean with x̂₀(ε̂)
+        beta_tilde = (1 - ab_prev) / (1 - ab_n) * beta_n  # posterior variance; 0 at n = 1
+        x = mean + beta_tilde.sqrt() * z[n - 1]
+    return x
+    # END SOLUTION
+
+
+check_ddpm_sample(ddpm_sample)
+
+# %% [markdown]
+# ## Think
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+think(
+    Question("Ho et al. found σ_n² = β_n and σ_n² = β̃_n give similar samples at T = 1000. At which steps do the two "
+             "choices differ most?",
+             choices=("The first steps (small n), where β̃_n ≪ β_n", "The last steps (n near T), where ᾱ_n ≈ 0",
+                      "Equally everywhere"), answer=0,
+             explanation="β̃_n/β_n = (1 − ᾱ_(n−1))/(1 − ᾱ_n) is close to 1 once ᾱ_n ≈ 0, but at n = 1 it is 0 and at "
+                         "small n well below 1: the choices differ only near data (see the schedule figure)."),
+    Question("An ancestral sampler with T = 100 steps calls the network how many times per sample?",
+             answer=100.0, tolerance=0.001,
+             explanation="One call per step n = T, …, 1 — at n = 1 too, where the step returns the mean x̂₀(x_1) "
+                         "without noise."),
+    Question("You sample with the exact denoiser, but the chain's ᾱ_T is 0.5 instead of ≈ 0 (T too small). What goes "
+             "wrong?",
+             choices=("Nothing: an exact denoiser fixes everything",
+                      "x_T ~ N(0, I) is not distributed like q(x_T): the samples inherit the mismatch",
+                      "The posterior variance becomes negative"), answer=1,
+             explanation="The reverse chain is only exact when started from q(x_T). The prior term L_T of the ELBO "
+                         "measures this mismatch; the Play panel shows it with T = 10."),
+)
 
 # %% [markdown]
 # ## Summary
