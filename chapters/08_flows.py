@@ -299,7 +299,7 @@ check_rf_velocity_to_x0(rf_velocity_to_x0)
 # $C = \mathbb E\lVert u_t(x_t\mid x_0) - u_t(x_t)\rVert^2$, at the zero field $\mathbb E\lVert\varepsilon - x_0\rVert^2$
 # (3 points, Monte Carlo within 4 standard errors); then trains a small MLP with your loss, samples it with 32 Euler
 # steps and measures the sliced Wasserstein distance to exact samples against the exact velocity's on the same steps
-# (3 points, within 0.1; about 5 s). Stuck? `hint(1)`, then `hint(2)`.
+# (3 points, within 0.1; a few seconds). Stuck? `hint(1)`, then `hint(2)`.
 
 # %%
 from diffedu.labs.flows import check_cfm_loss, hint

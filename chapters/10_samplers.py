@@ -66,8 +66,7 @@ print(diffedu.banner())
 # ($\hat\varepsilon$ would divide by zero), so the last step is Euler's.
 
 # %%
-print(inspect.getsource(euler_step))
-print(inspect.getsource(heun_step))
+print(inspect.getsource(euler_step))  # Heun's step is yours to write (Warm-up 1); the package's is printed after it
 
 # %% [markdown]
 # ### DDIM is a first-order *exponential* integrator
@@ -101,8 +100,7 @@ print(inspect.getsource(heun_step))
 #   fresh noise, then integrate back. Noise in, noise out: errors made earlier are partly forgotten.
 
 # %%
-print(inspect.getsource(ddim_step))
-print(inspect.getsource(dpm_first_order))
+print(inspect.getsource(dpm_first_order))  # the DDIM step is Warm-up 2; the package's is printed after it
 
 # %% [markdown]
 # ## See it
@@ -358,7 +356,8 @@ diffedu.ui.widgets.samplers_panel()
 # **1 · A Heun step.** Implement `heun_step(x, t, t_next, predictor, process)` for any process: velocity
 # $v = \dot\alpha\hat x_0 + \dot\sigma\hat\varepsilon$ (use `process.coefficients(t)` and `predictor(x, t)` for $\hat x_0$),
 # Euler to $\tilde x$, then the average of the two velocities — and plain Euler when $\sigma(t_{next}) = 0$. Return
-# $x_{next}$ (the package's `heun_step`, printed above, also returns $\hat x_0$ for the sampler's callback).
+# $x_{next}$ (the package's `heun_step`, printed after the warm-ups, also returns $\hat x_0$ for the sampler's
+# callback).
 
 # %%
 def my_heun_step(x, t, t_next, predictor, process):
@@ -396,6 +395,13 @@ def my_ddim_step(x, t, t_next, predictor, process):
 
 
 check_ddim_sampler_step(my_ddim_step)
+
+# %% [markdown]
+# Compare your two steps with the package's (they also return $\hat x_0$, for the sampler's callback):
+
+# %%
+print(inspect.getsource(heun_step))
+print(inspect.getsource(ddim_step))
 
 # %% [markdown]
 # ## Build it · DPM-Solver++(2M)
