@@ -21,7 +21,7 @@
 # see the marginal velocity as a posterior average, prove that the flow-matching loss has the gradient of the
 # intractable marginal loss, train a velocity model in 2-D, measure how straight its paths are before and after
 # reflow, and read one network as velocity, score or denoiser.
-# **You need** chapters 01, 02 and 06 · **Time** about 30 minutes
+# **You need** chapters 01, 02 and 06 · **Time** about 120 minutes
 
 # %%
 import matplotlib.pyplot as plt
@@ -31,12 +31,13 @@ import diffedu
 import diffedu.ui.widgets
 from diffedu import CosineVP, RectifiedFlow, gmm_2d
 from diffedu.course.exercises import check_rf_conditional_velocity, check_rf_velocity_to_x0
-from diffedu.course.flows import (cfm_loss, conditional_path, conditional_velocity, course_time, excess_length,
-                           marginal_fm_loss, marginal_velocity_mc, reflow_pairs, sde_sample, straightness,
-                           train_velocity, train_velocity_on_pairs, velocity_trajectories)
+from diffedu.course.flows import (conditional_path, conditional_velocity, course_time, excess_length, marginal_fm_loss,
+                                  marginal_velocity_mc, reflow_pairs, sde_sample, straightness, train_velocity,
+                                  train_velocity_on_pairs, velocity_trajectories)
 from diffedu.metrics import sliced_wasserstein
 from diffedu.nets import MLP
 from diffedu.ui.plots import figure, scatter2d, to_numpy
+from diffedu.ui.quiz import Question, think
 
 g = diffedu.seed(0)
 print(diffedu.banner())
@@ -44,7 +45,7 @@ print(diffedu.banner())
 # %% [markdown]
 # ## Theory
 # ### Converting the time, once
-# The seed notes (*Diffusion 101*) and the flow-matching papers run a time $\tau$ from noise ($\tau = 0$) to data
+# The flow-matching papers (and many lecture notes) run a time $\tau$ from noise ($\tau = 0$) to data
 # ($\tau = 1$) and write $x_\tau = \tau x_0 + (1-\tau)\varepsilon$. The course runs $t$ from data ($t = 0$) to noise:
 # $$t = 1 - \tau, \qquad x_t = (1-t)\,x_0 + t\,\varepsilon, \qquad \frac{dx}{dt} = -\frac{dx}{d\tau}.$$
 # From here on every formula is in the course's $t$; `diffedu.course.flows.course_time` does the conversion in code.
@@ -83,7 +84,7 @@ print(diffedu.banner())
 # $u = \dot\alpha_t\hat x_0 + \dot\sigma_t\hat\varepsilon$; with Tweedie's $\hat\varepsilon = -\sigma_t\nabla\log p_t$ this is
 # $$u_t(x) = f_t\,x - \tfrac12 g_t^2\,\nabla\log p_t(x), \qquad f_t = \dot\alpha_t/\alpha_t,\quad
 #   g_t^2 = \tfrac{d\sigma_t^2}{dt} - 2f_t\sigma_t^2,$$
-# the probability-flow ODE of chapter 07. So a velocity model is also a score model and a denoiser
+# the probability-flow ODE of chapter 03. So a velocity model is also a score model and a denoiser
 # (`diffedu.Predictor` converts). For rectified flow, $\hat x_0 = x_t - t\,u$.
 #
 # ### The SDE variant
@@ -136,44 +137,6 @@ u_exact = gmm.velocity(x_check, 0.6, rf)
 rel = ((u_mc - u_exact).norm(dim=1).mean() / u_exact.norm(dim=1).mean()).item()
 assert rel < 0.05, rel
 print(f"relative error of the MC marginal velocity at t = 0.6: {rel:.2f} (< 0.05)")
-
-# %% [markdown]
-# ### L_CFM − L_FM is the same for every network
-# Five very different vector fields $u_\theta$ — zero, a random MLP, the identity $x$, the exact marginal $u_t$ and its
-# negative $-u_t$ — on common samples $(x_0, \varepsilon, t)$, $N = 100\,000$. The exact field has $\mathcal L_{FM} = 0$,
-# so its $\mathcal L_{CFM}$ *is* the constant $C = \mathbb E\lVert u_t(x_t\mid x_0) - u_t(x_t)\rVert^2$. For any other
-# field the two losses differ from $C$ by the cross term $2\,\mathbb E[(u_\theta - u_t)\cdot(u_t - u_t(x_t\mid x_0))]$,
-# which is zero in expectation; its Monte Carlo estimate must lie within 4 standard errors of 0, while
-# $\mathcal L_{FM}$ itself ranges over more than 10.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-gc = torch.Generator().manual_seed(3)
-n_fm = 100_000
-x0_fm = gmm.sample(n_fm, generator=gc)
-eps_fm = torch.randn(n_fm, 2, generator=gc, dtype=torch.float64)
-t_fm = torch.rand(n_fm, generator=gc, dtype=torch.float64) * 0.98 + 0.01
-torch.manual_seed(100)
-fields = {"zero field": lambda x, t: torch.zeros_like(x), "random MLP": MLP(hidden=32).double(),
-          "identity x": lambda x, t: x, "exact u_t": lambda x, t: gmm.velocity(x, t, rf),
-          "−u_t": lambda x, t: -gmm.velocity(x, t, rf)}
-with torch.no_grad():
-    x_t_fm = conditional_path(x0_fm, eps_fm, t_fm, rf)  # (N, 2)
-    u_cond = conditional_velocity(x0_fm, eps_fm, t_fm, rf)  # (N, 2) the conditional targets
-    u_marg = gmm.velocity(x_t_fm, t_fm, rf)  # (N, 2) the exact marginal targets
-    const = ((u_cond - u_marg) ** 2).sum(-1).mean().item()  # C = L_CFM − L_FM at the optimum
-    print(f"C = E|u(x_t|x0) − u(x_t)|² = {const:.2f}")
-    fm_losses = []
-    for name, field in fields.items():
-        l_cfm = cfm_loss(field, x0_fm, eps_fm, t_fm, rf).item()
-        l_fm = marginal_fm_loss(field, x0_fm, eps_fm, t_fm, rf, gmm).item()
-        cross = 2 * ((field(x_t_fm, t_fm) - u_marg) * (u_marg - u_cond)).sum(-1)  # (N,) per-sample gap minus C
-        se = cross.std().item() / n_fm**0.5
-        assert abs(l_cfm - l_fm - const) <= 4 * se + 1e-9, (name, l_cfm - l_fm - const, se)
-        fm_losses.append(l_fm)
-        print(f"{name:11s}  L_CFM = {l_cfm:6.2f}   L_FM = {l_fm:6.2f}   L_CFM − L_FM − C = {round(l_cfm - l_fm - const, 3) + 0.0:+.3f}"
-              f"  (4 s.e. = {4 * se:.3f})")
-assert max(fm_losses) - min(fm_losses) > 10
 
 # %% [markdown]
 # ### One network as velocity, score and denoiser
@@ -297,7 +260,7 @@ print(f"SDE sampler SW to exact samples: {sw_to_data(x_sde):.3f} (floor {sw_floo
 diffedu.ui.widgets.flows_panel()
 
 # %% [markdown]
-# ## Exercise
+# ## Warm-up
 # ### Exercise 1: the conditional velocity of rectified flow
 # Return $dx_t/dt$ for $x_t = (1-t)x_0 + t\varepsilon$, in the course's time (data at $t = 0$).
 
@@ -322,6 +285,102 @@ def rf_velocity_to_x0(v, x_t, t):
 
 
 check_rf_velocity_to_x0(rf_velocity_to_x0)
+
+# %% [markdown]
+# ## Build it · the flow-matching loss
+# Write the loss that trains every velocity model of this chapter, for *any* path $x_t = \alpha_t x_0 + \sigma_t\varepsilon$:
+# `cfm_loss(u_theta, x0, eps, t, process)` with data `x0` and noise `eps` of shape (N, D), one time per sample `t` of
+# shape (N,), and a velocity model `u_theta(x_t, t)` that returns (N, D). Return the 0-dimensional tensor
+# $$\mathcal L_{CFM} = \frac1N\sum_{i=1}^N\big\lVert u_\theta(x_t^{(i)}, t_i) - u_{t_i}(x_t^{(i)}\mid x_0^{(i)})\big\rVert^2,$$
+# with the conditional path and its velocity from the Theory, in the course's time (t = 0 is data).
+# `process.coefficients(t)` returns $(\alpha_t, \sigma_t, \dot\alpha_t, \dot\sigma_t)$, each of shape (N,).
+# The grader compares your loss with its own on the same draws, for rectified flow and cosine VP (4 points, to 1e-8);
+# checks two values it knows — at the exact marginal velocity your loss must be the constant
+# $C = \mathbb E\lVert u_t(x_t\mid x_0) - u_t(x_t)\rVert^2$, at the zero field $\mathbb E\lVert\varepsilon - x_0\rVert^2$
+# (3 points, Monte Carlo within 4 standard errors); then trains a small MLP with your loss, samples it with 32 Euler
+# steps and measures the sliced Wasserstein distance to exact samples against the exact velocity's on the same steps
+# (3 points, within 0.1; a few seconds). Stuck? `hint(1)`, then `hint(2)`.
+
+# %%
+from diffedu.labs.flows import check_cfm_loss, hint
+
+
+def cfm_loss(u_theta, x0, eps, t, process):
+    # BEGIN SOLUTION
+    alpha_t, sigma_t, d_alpha_t, d_sigma_t = (c[:, None] for c in process.coefficients(t))  # each (N, 1)
+    x_t = alpha_t * x0 + sigma_t * eps  # the conditional path, (N, D)
+    target = d_alpha_t * x0 + d_sigma_t * eps  # its velocity dx_t/dt, (N, D)
+    return ((u_theta(x_t, t) - target) ** 2).sum(1).mean()
+    # END SOLUTION
+
+
+check_cfm_loss(cfm_loss)
+
+# %% [markdown]
+# ### Check it with the CFM loss: L_CFM − L_FM is the same for every network
+# The loss you have just written, in the package's version (`course.flows.cfm_loss`, which the grader compared
+# yours with).
+# Five very different vector fields $u_\theta$ — zero, a random MLP, the identity $x$, the exact marginal $u_t$ and its
+# negative $-u_t$ — on common samples $(x_0, \varepsilon, t)$, $N = 100\,000$. The exact field has $\mathcal L_{FM} = 0$,
+# so its $\mathcal L_{CFM}$ *is* the constant $C = \mathbb E\lVert u_t(x_t\mid x_0) - u_t(x_t)\rVert^2$. For any other
+# field the two losses differ from $C$ by the cross term $2\,\mathbb E[(u_\theta - u_t)\cdot(u_t - u_t(x_t\mid x_0))]$,
+# which is zero in expectation; its Monte Carlo estimate must lie within 4 standard errors of 0, while
+# $\mathcal L_{FM}$ itself ranges over more than 10.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from diffedu.course.flows import cfm_loss as package_cfm_loss
+
+gc = torch.Generator().manual_seed(3)
+n_fm = 100_000
+x0_fm = gmm.sample(n_fm, generator=gc)
+eps_fm = torch.randn(n_fm, 2, generator=gc, dtype=torch.float64)
+t_fm = torch.rand(n_fm, generator=gc, dtype=torch.float64) * 0.98 + 0.01
+torch.manual_seed(100)
+fields = {"zero field": lambda x, t: torch.zeros_like(x), "random MLP": MLP(hidden=32).double(),
+          "identity x": lambda x, t: x, "exact u_t": lambda x, t: gmm.velocity(x, t, rf),
+          "−u_t": lambda x, t: -gmm.velocity(x, t, rf)}
+with torch.no_grad():
+    x_t_fm = conditional_path(x0_fm, eps_fm, t_fm, rf)  # (N, 2)
+    u_cond = conditional_velocity(x0_fm, eps_fm, t_fm, rf)  # (N, 2) the conditional targets
+    u_marg = gmm.velocity(x_t_fm, t_fm, rf)  # (N, 2) the exact marginal targets
+    const = ((u_cond - u_marg) ** 2).sum(-1).mean().item()  # C = L_CFM − L_FM at the optimum
+    print(f"C = E|u(x_t|x0) − u(x_t)|² = {const:.2f}")
+    fm_losses = []
+    for name, field in fields.items():
+        l_cfm = package_cfm_loss(field, x0_fm, eps_fm, t_fm, rf).item()
+        l_fm = marginal_fm_loss(field, x0_fm, eps_fm, t_fm, rf, gmm).item()
+        cross = 2 * ((field(x_t_fm, t_fm) - u_marg) * (u_marg - u_cond)).sum(-1)  # (N,) per-sample gap minus C
+        se = cross.std().item() / n_fm**0.5
+        assert abs(l_cfm - l_fm - const) <= 4 * se + 1e-9, (name, l_cfm - l_fm - const, se)
+        fm_losses.append(l_fm)
+        print(f"{name:11s}  L_CFM = {l_cfm:6.2f}   L_FM = {l_fm:6.2f}   L_CFM − L_FM − C = {round(l_cfm - l_fm - const, 3) + 0.0:+.3f}"
+              f"  (4 s.e. = {4 * se:.3f})")
+assert max(fm_losses) - min(fm_losses) > 10
+
+# %% [markdown]
+# ## Think
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+think(
+    Question("Rectified flow, course time (t = 0 is data). A model trained on the target x0 − ε instead of ε − x0 is "
+             "integrated from t = 1 to t = 0 with Euler. What comes out?",
+             choices=("Samples pushed away from the data: every step moves the wrong way",
+                      "The same samples: the sign is a convention", "Pure noise, unchanged"), answer=0,
+             explanation="The learned field is −u_t. Integrating it from noise towards t = 0 moves each point opposite "
+                         "to where the data lie (in the lab's training part the SW distance jumps to about 1). The "
+                         "papers' τ = 1 − t flips the sign of the velocity and the direction of the integration together."),
+    Question("At the exact marginal velocity, L_CFM is not 0 but C = E|u_t(x_t|x_0) − u_t(x_t)|². What does C measure?",
+             choices=("How much the straight conditional paths through a point x_t disagree (the posterior spread)",
+                      "The network's training error", "The Euler discretisation error"), answer=0,
+             explanation="u_t(x_t) is the posterior average of the conditional velocities; C is their average squared "
+                         "deviation from it — irreducible, whatever the network. That is why L_CFM and L_FM differ by "
+                         "a constant and have the same gradient."),
+    Question("For rectified flow with 2-D data, the zero field scores L_CFM = E|ε − x0|². If E|x0|² = 5.4, what is it?",
+             answer=7.4, tolerance=0.01,
+             explanation="ε and x0 are independent and E ε = 0, so E|ε − x0|² = E|ε|² + E|x0|² = 2 + 5.4 = 7.4."),
+)
 
 # %% [markdown]
 # ## Summary

@@ -21,7 +21,7 @@
 # preconditioning $c_{skip}, c_{out}, c_{in}, c_{noise}$ from unit-variance requirements and verify them numerically,
 # see the log-normal training distribution of σ and the loss weight, and measure what each sampler choice (Euler vs
 # Heun, uniform vs ρ grid, churn) buys at a fixed number of network evaluations.
-# **You need** chapters 02, 07 and 08 · **Time** about 30 minutes
+# **You need** chapters 02, 07 and 08 · **Time** about 120 minutes
 
 # %%
 import math
@@ -32,11 +32,11 @@ import torch
 import diffedu
 import diffedu.ui.widgets
 from diffedu import EDM, gmm_2d
-from diffedu.course.edm_design import ablation, lognormal_sigma_density, loss_weight, precond_variances
+from diffedu.course.edm_design import ablation, lognormal_sigma_density, loss_weight, loss_weight_gap, precond_variances
 from diffedu.course.exercises import check_edm_precond, check_karras_sigmas
 from diffedu.losses import sample_sigma_lognormal
-from diffedu.nets import edm_preconditioning
-from diffedu.ui.plots import figure, to_numpy
+from diffedu.ui.plots import figure, precond_curves, to_numpy
+from diffedu.ui.quiz import Question, think
 from diffedu.timers import karras, uniform
 
 g = diffedu.seed(0)
@@ -91,13 +91,8 @@ print(diffedu.banner())
 # %%
 sigma = torch.logspace(-3, 2, 200, dtype=torch.float64)
 sd = 0.5
-c_skip, c_out, c_in, c_noise = edm_preconditioning(sigma, sd)
 fig, axes = figure(3, size=3.6)
-ax = axes[0, 0]
-for y, lab in ((c_skip, "$c_{skip}$"), (c_out, "$c_{out}$"), (c_in, "$c_{in}$")):
-    ax.loglog(to_numpy(sigma), to_numpy(y), label=lab)
-ax.set(title=r"preconditioning ($\sigma_{data}$ = 0.5)", xlabel=r"$\sigma$", ylabel="coefficient")
-ax.legend()
+precond_curves(axes[0, 0], sigma, sd)
 ax = axes[0, 1]
 ax.semilogx(to_numpy(sigma), to_numpy(lognormal_sigma_density(sigma) * sigma), label=r"density of $\ln\sigma$")
 ax2 = ax.twinx()
@@ -133,20 +128,14 @@ for s_, a, b in zip(check_sigmas.tolist(), v_in.tolist(), v_target.tolist()):
 # ### The loss weight and the training σ
 # With $\lambda(\sigma) = 1/c_{out}^2$, the weighted denoising error $\lambda(\sigma)\lVert D_\theta - x_0\rVert^2$ is the
 # plain error of the raw network against its target, $\lVert F_\theta - F^*\rVert^2$: checked in float64 (to a relative 1e-10)
-# for an arbitrary $F_\theta$ across σ from 0.002 to 80. And `losses.sample_sigma_lognormal` draws $\ln\sigma$ with
+# for an arbitrary $F_\theta = \sin(3c_{in}x + c_{noise})$ across σ from 0.002 to 80 (`loss_weight_gap` computes both sides). And `losses.sample_sigma_lognormal` draws $\ln\sigma$ with
 # mean $P_{mean}$ and standard deviation $P_{std}$: 200 000 draws, tolerance 0.01 (the standard error is 0.003).
 
 # %%
 # NBVAL_CHECK_OUTPUT
 sig = torch.logspace(math.log10(0.002), math.log10(80.0), 9, dtype=torch.float64)[:, None]  # (9, 1)
-x0_w = x0[:9]  # (9, 2)
-x_w = x0_w + sig * torch.randn(9, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
-c_skip_w, c_out_w, c_in_w, c_noise_w = edm_preconditioning(sig, sigma_data)
-F_x = torch.sin(3 * c_in_w * x_w + c_noise_w)  # any function of the network's inputs will do
-D_x = c_skip_w * x_w + c_out_w * F_x
-F_star = (x0_w - c_skip_w * x_w) / c_out_w
-gap = (loss_weight(sig, sigma_data) * ((D_x - x0_w) ** 2).sum(1, keepdim=True) - ((F_x - F_star) ** 2).sum(1, keepdim=True))
-assert gap.abs().max().item() < 1e-10 * ((F_x - F_star) ** 2).sum(1).max().item()
+gap, plain = loss_weight_gap(x0[:9], sig, sigma_data, generator=torch.Generator().manual_seed(4))  # (9,) each
+assert gap.abs().max().item() < 1e-10 * plain.max().item()
 ln_sigma = sample_sigma_lognormal(200_000, generator=torch.Generator().manual_seed(5), dtype=torch.float64).log()
 assert abs(ln_sigma.mean().item() + 1.2) < 0.01 and abs(ln_sigma.std().item() - 1.2) < 0.01
 print("λ(σ)·|D − x0|² = |F − F*|² for σ from 0.002 to 80: True")
@@ -180,12 +169,12 @@ for r in rows:
 # %%
 # NBVAL_CHECK_OUTPUT
 by = {r["config"]: r for r in rows}
-heun, floor = by["Heun, ρ = 7 grid"], by["exact samples (MMD² floor)"]
+heun_row, floor = by["Heun, ρ = 7 grid"], by["exact samples (MMD² floor)"]
 assert by["Euler, ρ = 7 grid"]["ode_error"] < by["Euler, uniform σ grid"]["ode_error"]
-assert heun["ode_error"] < by["Heun, uniform σ grid"]["ode_error"]
-assert heun["ode_error"] < by["Euler, ρ = 7 grid"]["ode_error"]
-assert heun["mmd2"] < by["Euler, ρ = 7 grid"]["mmd2"] and abs(floor["mmd2"]) < 0.5e-3
-assert by["Heun, ρ = 7, S_churn = 40 (γ capped)"]["mmd2"] > heun["mmd2"] + 1e-3
+assert heun_row["ode_error"] < by["Heun, uniform σ grid"]["ode_error"]
+assert heun_row["ode_error"] < by["Euler, ρ = 7 grid"]["ode_error"]
+assert heun_row["mmd2"] < by["Euler, ρ = 7 grid"]["mmd2"] and abs(floor["mmd2"]) < 0.5e-3
+assert by["Heun, ρ = 7, S_churn = 40 (γ capped)"]["mmd2"] > heun_row["mmd2"] + 1e-3
 print("the ρ = 7 grid beats the uniform σ grid at equal NFE, for Euler and for Heun: True")
 print("on the ρ grid, Heun beats Euler at equal NFE (ODE error and MMD²): True")
 print("on the exact denoiser, strong churn makes the samples worse (MMD² up by more than 1e-3): True")
@@ -244,7 +233,7 @@ else:
 diffedu.ui.widgets.edm_panel()
 
 # %% [markdown]
-# ## Exercise
+# ## Warm-up
 # ### Exercise 1: the preconditioning
 # Return `(c_skip, c_out, c_in, c_noise)` for a tensor of σ and a float σ_data.
 
@@ -271,6 +260,74 @@ def karras_sigmas(n, sigma_min, sigma_max, rho):
 
 
 check_karras_sigmas(karras_sigmas)
+
+# %% [markdown]
+# ## Build it · EDM's sampler around a raw network
+# Put the chapter together: write `edm_sampler(F, z, sigma_data, n_steps, sigma_min, sigma_max, rho)`, Karras et al.'s
+# Algorithm 1 for a *raw* network `F(x_in, c_noise)` (shape of `x_in` in, shape of `x_in` out). Three pieces:
+# 1. the denoiser $D(x;\sigma) = c_{skip}\,x + c_{out}\,F(c_{in}x;\ c_{noise})$ with the coefficients of the Theory;
+# 2. the N noise levels of the ρ grid (your warm-up) followed by $\sigma_N = 0$, and the start $x = \sigma_0 z$
+#    (`z` is standard normal, shape (n, 2));
+# 3. N steps of Heun's method on $dx/d\sigma = (x - D(x;\sigma))/\sigma$:
+#    $d_{cur} = (x - D(x;\sigma_i))/\sigma_i$, $x' = x + (\sigma_{i+1} - \sigma_i)\,d_{cur}$, and unless
+#    $\sigma_{i+1} = 0$, $d_{prime} = (x' - D(x';\sigma_{i+1}))/\sigma_{i+1}$,
+#    $x' = x + (\sigma_{i+1} - \sigma_i)\,\tfrac12(d_{cur} + d_{prime})$.
+#
+# The grader hands you the network that makes $D$ the exact denoiser of a mixture and compares your samples with the
+# package's Heun sampler on its ρ grid (5 points, to 1e-8); then an arbitrary network, compared with the same algorithm
+# built on the package's preconditioning (3 points); then it counts your calls of F (2 points: 2N − 1).
+# Stuck? `hint(1)`, then `hint(2)`.
+
+# %%
+from diffedu.labs.edm import check_edm_sampler, hint
+
+
+def edm_sampler(F, z, sigma_data, n_steps, sigma_min, sigma_max, rho):
+    # BEGIN SOLUTION
+    def D(x, sigma):  # the preconditioned denoiser (Karras et al. 2022, Table 1)
+        s = sigma**2 + sigma_data**2
+        c_skip, c_out, c_in, c_noise = sigma_data**2 / s, sigma * sigma_data / s.sqrt(), 1 / s.sqrt(), sigma.log() / 4
+        return c_skip * x + c_out * F(c_in * x, c_noise)
+
+    i = torch.arange(n_steps, dtype=torch.float64)
+    sigmas = (sigma_max ** (1 / rho) + i / (n_steps - 1) * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
+    sigmas = torch.cat([sigmas, torch.zeros(1, dtype=torch.float64)])  # σ_N = 0
+    x = sigmas[0] * z
+    for k in range(n_steps):
+        sigma, sigma_next = sigmas[k], sigmas[k + 1]
+        d_cur = (x - D(x, sigma)) / sigma
+        x_next = x + (sigma_next - sigma) * d_cur  # Euler step
+        if sigma_next > 0:
+            d_prime = (x_next - D(x_next, sigma_next)) / sigma_next
+            x_next = x + (sigma_next - sigma) * 0.5 * (d_cur + d_prime)  # 2nd-order correction
+        x = x_next
+    return x
+    # END SOLUTION
+
+
+check_edm_sampler(edm_sampler)
+
+# %% [markdown]
+# ## Think
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+think(
+    Question("EDM's Heun sampler with N = 18 noise levels: how many network evaluations does one sample cost?",
+             answer=35, tolerance=0.001,
+             explanation="Two per step for the 17 steps between positive levels, one for the last step into σ = 0 "
+                         "(Euler: the slope at σ = 0 would divide by zero): 2·18 − 1 = 35."),
+    Question("At σ = 0.002, with σ_data = 0.5, which term dominates the denoiser D = c_skip·x + c_out·F?",
+             choices=("c_skip·x: the input is kept almost unchanged, the network adds a tiny correction",
+                      "c_out·F: the network predicts x₀ afresh", "Both equally"), answer=0,
+             explanation="c_skip = 0.25/(0.25 + 4e−6) ≈ 1 and c_out ≈ σ = 0.002: the noise is tiny, so D ≈ x and the "
+                         "network's errors are scaled down by c_out. At σ = 80 it is the other way round."),
+    Question("Going from ρ = 1 to ρ = 7 at the same N, where do the steps get shorter?",
+             choices=("Near σ_min (close to data)", "Near σ_max (pure noise)", "Nowhere: only the end points move"),
+             answer=0,
+             explanation="Spacing σ^(1/ρ) evenly crowds the levels where σ is small: the last steps near the data are "
+                         "short, the first ones at large σ long — where the denoiser barely changes."),
+)
 
 # %% [markdown]
 # ## Summary

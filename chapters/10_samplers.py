@@ -20,7 +20,7 @@
 # **You will** write Euler, Heun, DDIM, DPM-Solver++ and the SDE samplers as equations next to their code, sample
 # the same start with each, measure their convergence orders against the exact answer of a Gaussian mixture, see why
 # DDIM is a first-order exponential integrator, watch the time grid move the error, and add stochasticity (η, churn).
-# **You need** chapters 01–05 and 09 · **Time** about 30 minutes
+# **You need** chapters 01–05 and 09 · **Time** about 150 minutes
 
 # %%
 import inspect
@@ -32,12 +32,11 @@ import torch
 import diffedu
 import diffedu.ui.widgets
 from diffedu import gmm_2d, make_process
-from diffedu.course.samplers import endpoint_errors, fit_order, play_samplers
+from diffedu.course.samplers import endpoint_errors, fit_order, play_samplers, run_sampler
 from diffedu.course.exercises import check_ddim_sampler_step, check_heun_step
-from diffedu.integrators import (INTEGRATORS, ddim, ddim_step, ddpm, dpm_first_order, dpmpp_1, euler_step, heun,
-                                 heun_step)
-from diffedu.parametrization import Counting
+from diffedu.integrators import ddim, ddim_step, ddpm, dpm_first_order, dpmpp_1, euler_step, heun, heun_step
 from diffedu.ui.plots import error_vs_nfe, figure, scatter2d, time_grids
+from diffedu.ui.quiz import Question, think
 from diffedu.timers import make_grid
 
 g = diffedu.seed(0)
@@ -67,8 +66,7 @@ print(diffedu.banner())
 # ($\hat\varepsilon$ would divide by zero), so the last step is Euler's.
 
 # %%
-print(inspect.getsource(euler_step))
-print(inspect.getsource(heun_step))
+print(inspect.getsource(euler_step))  # Heun's step is yours to write (Warm-up 1); the package's is printed after it
 
 # %% [markdown]
 # ### DDIM is a first-order *exponential* integrator
@@ -102,8 +100,7 @@ print(inspect.getsource(heun_step))
 #   fresh noise, then integrate back. Noise in, noise out: errors made earlier are partly forgotten.
 
 # %%
-print(inspect.getsource(ddim_step))
-print(inspect.getsource(dpm_first_order))
+print(inspect.getsource(dpm_first_order))  # the DDIM step is Warm-up 2; the package's is printed after it
 
 # %% [markdown]
 # ## See it
@@ -121,9 +118,8 @@ fig, axes = figure(5, 2, size=2.6)
 scatter2d(axes[0, 0], gmm.sample(n_show, generator=torch.Generator().manual_seed(1)), title="exact data",
           color="gray")
 for ax, name in zip(axes.flat[1:], methods):
-    pred = Counting(gmm.predictor(process))
-    x0 = INTEGRATORS[name](x_T, ts, pred, process, generator=torch.Generator().manual_seed(2))
-    scatter2d(ax, x0, title=f"{name} (NFE {pred.nfe})")
+    x0, nfe = run_sampler(name, gmm, process, x_T, ts, generator=torch.Generator().manual_seed(2))
+    scatter2d(ax, x0, title=f"{name} (NFE {nfe})")
 axes.flat[-1].axis("off")
 plt.show()
 
@@ -194,7 +190,7 @@ grids = {name: make_grid(name, vp, 20) for name in ["uniform", "cosine", "karras
 x_T_vp = gmm.marginal(vp.t_max, vp).sample(32 if diffedu.quick() else 256, generator=torch.Generator().manual_seed(3))
 pred_vp = gmm.predictor(vp)
 ref_vp = heun(x_T_vp, make_grid("log_snr", vp, 200 if diffedu.quick() else 800), pred_vp, vp)
-grid_err = {(timer, name): (INTEGRATORS[name](x_T_vp, grid, pred_vp, vp) - ref_vp).norm(dim=1).mean().item()
+grid_err = {(timer, name): (run_sampler(name, gmm, vp, x_T_vp, grid)[0] - ref_vp).norm(dim=1).mean().item()
             for timer, grid in grids.items() for name in ["euler", "ddim", "heun", "dpmpp_2m"]}
 fig, axes = figure(2, size=4.2)
 time_grids(vp, 20, grids, ax=axes[0, 0])
@@ -271,8 +267,8 @@ x_T_sde = gmm.marginal(vp.t_max, vp).sample(n_sde, generator=torch.Generator().m
 weak = {}
 for name in ("euler_maruyama", "ddpm"):
     for n_steps in (10, 20, 40, 80, 160):
-        x0 = INTEGRATORS[name](x_T_sde, make_grid("uniform", vp, n_steps), pred_vp, vp,
-                               generator=torch.Generator().manual_seed(n_steps))
+        x0, _ = run_sampler(name, gmm, vp, x_T_sde, make_grid("uniform", vp, n_steps),
+                            generator=torch.Generator().manual_seed(n_steps))
         log_q = gmm.log_prob(x0)
         weak[(name, n_steps)] = (log_q.mean().item() - log_q_exact, log_q.std().item() / math.sqrt(n_sde))
 fig, axes = figure(1, size=4.6)
@@ -355,12 +351,13 @@ print("stochastic Heun and DDIM(η=1) within the noise floor:", True)
 diffedu.ui.widgets.samplers_panel()
 
 # %% [markdown]
-# ## Exercise
+# ## Warm-up
 #
 # **1 · A Heun step.** Implement `heun_step(x, t, t_next, predictor, process)` for any process: velocity
 # $v = \dot\alpha\hat x_0 + \dot\sigma\hat\varepsilon$ (use `process.coefficients(t)` and `predictor(x, t)` for $\hat x_0$),
 # Euler to $\tilde x$, then the average of the two velocities — and plain Euler when $\sigma(t_{next}) = 0$. Return
-# $x_{next}$ (the package's `heun_step`, printed above, also returns $\hat x_0$ for the sampler's callback).
+# $x_{next}$ (the package's `heun_step`, printed after the warm-ups, also returns $\hat x_0$ for the sampler's
+# callback).
 
 # %%
 def my_heun_step(x, t, t_next, predictor, process):
@@ -398,6 +395,83 @@ def my_ddim_step(x, t, t_next, predictor, process):
 
 
 check_ddim_sampler_step(my_ddim_step)
+
+# %% [markdown]
+# Compare your two steps with the package's (they also return $\hat x_0$, for the sampler's callback):
+
+# %%
+print(inspect.getsource(heun_step))
+print(inspect.getsource(ddim_step))
+
+# %% [markdown]
+# ## Build it · DPM-Solver++(2M)
+# Write the whole multistep sampler `dpmpp_2m(x, ts, predictor, process)`: from `x` at `ts[0]` down the decreasing
+# grid `ts` (its last time has σ = 0), return the samples at `ts[-1]`. Each step $t \to s$ calls the predictor once,
+# `x0_hat = predictor(x, t)`, and takes the exponential-integrator step printed above (`dpm_first_order`) with a
+# better $D$: with $\lambda = \log(\alpha^2/\sigma^2)$,
+# $$h = \tfrac12(\lambda_s - \lambda_t),\quad r = \frac{h_{prev}}{h},\quad
+#   D = \Big(1 + \frac1{2r}\Big)\hat x_0^{(i)} - \frac1{2r}\hat x_0^{(i-1)},\quad
+#   x_s = \frac{\sigma_s}{\sigma_t}x_t - \alpha_s\big(e^{-h} - 1\big)D .$$
+# The first step has no history ($D = \hat x_0$); the last step, into σ = 0 where λ = ∞, is $x = \hat x_0$.
+# `process.coefficients(t)` gives $(\alpha_t, \sigma_t, \dot\alpha_t, \dot\sigma_t)$ as tensors.
+# The grader runs your function from its own starts on VP, EDM and rectified flow and compares with the package's
+# sampler (5 points, to 1e-8), counts the network evaluations (2 points: one per step), and measures your order on a
+# Gaussian whose probability-flow ODE it solves in closed form (3 points: slope 2 ± 0.25 for N = 20 … 160).
+# Stuck? `hint(1)`, then `hint(2)`.
+
+# %%
+from diffedu.labs.samplers import check_dpmpp_2m, hint
+
+
+def dpmpp_2m(x, ts, predictor, process):
+    # BEGIN SOLUTION
+    x0_prev, h_prev = None, None
+    for i in range(len(ts) - 1):
+        t, t_next = ts[i], ts[i + 1]
+        x0_hat = predictor(x, t)
+        alpha_t, sigma_t = process.coefficients(t)[:2]
+        alpha_s, sigma_s = process.coefficients(t_next)[:2]
+        if sigma_s == 0:  # the last step, into data: λ = ∞
+            return x0_hat
+        h = torch.log(alpha_s / sigma_s) - torch.log(alpha_t / sigma_t)  # = (λ_s − λ_t)/2
+        D = x0_hat  # first step: no history
+        if x0_prev is not None:
+            r = h_prev / h
+            D = (1 + 1 / (2 * r)) * x0_hat - 1 / (2 * r) * x0_prev  # 2nd-order extrapolation of x̂₀ in λ
+        x = sigma_s / sigma_t * x - alpha_s * torch.expm1(-h) * D
+        x0_prev, h_prev = x0_hat, h
+    return x
+    # END SOLUTION
+
+
+check_dpmpp_2m(dpmpp_2m)
+
+# %% [markdown]
+# ## Think
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+think(
+    Question("A sampler's endpoint error is 0.08 at 20 NFE. About what error do you expect at 80 NFE if the "
+             "method is DPM-Solver++(2M) (second order) in its asymptotic range?",
+             answer=0.005, tolerance=0.05,
+             explanation="Four times the NFE means a step four times smaller; a second-order error falls by 4² = 16: "
+                         "0.08/16 = 0.005. A first-order method would reach 0.02."),
+    Question("DPM-Solver++(2M) and Heun are both second order. At the same number of network evaluations, which "
+             "takes more steps?",
+             choices=("2M: one evaluation per step, twice Heun's steps", "Heun: its steps are cheaper",
+                      "The same number of steps"), answer=0,
+             explanation="Heun evaluates twice per step (once on the last step into σ = 0); 2M once, reusing the "
+                         "previous x̂₀. At equal NFE 2M's steps are about half as long, and its error about four "
+                         "times smaller if the constants were equal."),
+    Question("Why does every exponential integrator here (DDIM, DPM-Solver++) take the last step into σ = 0 as "
+             "x = x̂₀ instead of its formula?",
+             choices=("λ = log(α²/σ²) is infinite at σ = 0, so h and e^{−h} cannot be evaluated as numbers",
+                      "Because x̂₀ is exact at σ = 0", "To save one network evaluation"), answer=0,
+             explanation="At σ_s = 0 the formula's limit is x_s = α_s·D (σ_s/σ_t → 0, e^{−h} → 0), but computing it "
+                         "means log 0, and 2M's r = h_prev/h → 0 would blow up the extrapolation. The explicit "
+                         "branch takes the limit by hand, with D = x̂₀ (and α = 1 at t = 0)."),
+)
 
 # %% [markdown]
 # ## Summary

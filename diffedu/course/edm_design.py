@@ -23,7 +23,7 @@ from ..runtime import one_thread
 from ..timers import karras, uniform
 from ..toys import GaussianMixture, gmm_2d
 
-__all__ = ["precond_variances", "loss_weight", "lognormal_sigma_density", "sample_edm", "ABLATION", "ablation", "play_edm"]
+__all__ = ["precond_variances", "loss_weight_gap", "loss_weight", "lognormal_sigma_density", "sample_edm", "ABLATION", "ablation", "play_edm"]
 
 
 def precond_variances(x0: Tensor, sigmas: Tensor, sigma_data: float, generator: torch.Generator | None = None
@@ -44,6 +44,23 @@ def precond_variances(x0: Tensor, sigmas: Tensor, sigma_data: float, generator: 
         v_in.append((c_in * x_t).var(0).mean())
         v_target.append(((x0 - c_skip * x_t) / c_out).var(0).mean())
     return torch.stack(v_in), torch.stack(v_target)
+
+
+def loss_weight_gap(x0: Tensor, sigmas: Tensor, sigma_data: float, generator: torch.Generator | None = None
+                    ) -> tuple[Tensor, Tensor]:
+    r"""$\lambda(\sigma)\lVert D_x - x_0\rVert^2 - \lVert F_x - F^*\rVert^2$ per sample, and $\lVert F_x - F^*\rVert^2$, for
+    an arbitrary network output $F_x = \sin(3c_{in}x + c_{noise})$, $D_x = c_{skip}x + c_{out}F_x$ and the effective
+    target $F^* = (x_0 - c_{skip}x)/c_{out}$; ``sigmas`` (N, 1) pairs one noise level with each row of ``x0`` (N, D).
+    The gap is 0 exactly when $\lambda = 1/c_{out}^2$ (Karras et al. 2022, §5)."""
+    if x0.ndim != 2 or sigmas.shape != (x0.shape[0], 1):
+        raise ValueError(f"x0 must be (N, D) and sigmas (N, 1); got {tuple(x0.shape)} and {tuple(sigmas.shape)}")
+    x = x0 + sigmas * torch.randn(x0.shape, generator=generator, dtype=x0.dtype)  # (N, D)
+    c_skip, c_out, c_in, c_noise = edm_preconditioning(sigmas, sigma_data)  # each (N, 1)
+    F_x = torch.sin(3 * c_in * x + c_noise)  # any function of the network's inputs will do
+    D_x = c_skip * x + c_out * F_x
+    F_star = (x0 - c_skip * x) / c_out
+    plain = ((F_x - F_star) ** 2).sum(1)  # (N,)
+    return loss_weight(sigmas[:, 0], sigma_data) * ((D_x - x0) ** 2).sum(1) - plain, plain
 
 
 def loss_weight(sigma: Tensor, sigma_data: float = 0.5) -> Tensor:

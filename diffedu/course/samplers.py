@@ -25,7 +25,7 @@ from ..runtime import quick as quick_mode
 from ..timers import make_grid
 from ..toys import GaussianMixture, gmm_2d, gmm_nd
 
-__all__ = ["play_samplers", "fit_order", "fixed_map", "log_factor", "endpoint_errors", "sde_distances", "run", "main",
+__all__ = ["run_sampler", "play_samplers", "fit_order", "fixed_map", "log_factor", "endpoint_errors", "sde_distances", "run", "main",
            "ODE_METHODS", "THEORY_ORDER", "SDE_METHODS", "NFES", "ASYMPTOTIC_NFE"]
 
 THEORY_ORDER = {name: s.order for name, s in SAMPLERS.items() if s.order is not None}  # the ODE samplers' orders
@@ -35,6 +35,15 @@ NFES = (5, 10, 20, 50, 100, 200, 500)
 ASYMPTOTIC_NFE = 100  # orders are fitted over NFE ≥ this (the asymptotic range)
 # (process, timer) of the ODE study: the grid each process is sampled with, then the flow grids that are not fixed maps
 CONFIGS = (("edm", "karras"), ("vp", "log_snr"), ("flow", "uniform"), ("flow", "karras"), ("flow", "log_snr"))
+
+
+def run_sampler(name: str, gmm: GaussianMixture, process: Process, x_T: Tensor, ts: Tensor,
+                generator: torch.Generator | None = None) -> tuple[Tensor, int]:
+    """The sampler ``name`` (a key of ``integrators.SAMPLERS``) on the exact denoiser of ``gmm`` from ``x_T`` down the
+    grid ``ts``: (the samples, the number of network evaluations). Chapter 10 runs its figures through it, so that no
+    sampler loop is imported above its lab."""
+    pred = Counting(gmm.predictor(process))
+    return get_integrator(name)(x_T, ts, pred, process, generator=generator), pred.nfe
 
 
 def fit_order(nfes, errors) -> float:

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from ..nets import edm_preconditioning
 from ..timers import noise_level
 
 PROCESS_COLORS = {"vp": "C0", "cosine": "C1", "ve": "C2", "edm": "C3", "flow": "C4", "ddpm": "C5"}
@@ -157,3 +158,14 @@ def digit_grid(ax, x, nrow: int | None = None, title: str | None = None):
         ax.set_title(title)
     return ax
 
+
+
+# --- 09 · EDM ---------------------------------------------------------------------------------------------------------
+def precond_curves(ax, sigma, sigma_data: float):
+    """EDM's c_skip, c_out and c_in (``nets.edm_preconditioning``) against σ on log-log axes."""
+    c_skip, c_out, c_in, _ = edm_preconditioning(sigma, sigma_data)
+    for y, label in ((c_skip, "$c_{skip}$"), (c_out, "$c_{out}$"), (c_in, "$c_{in}$")):
+        ax.loglog(to_numpy(sigma), to_numpy(y), label=label)
+    ax.set(title=rf"preconditioning ($\sigma_{{data}}$ = {sigma_data:g})", xlabel=r"$\sigma$", ylabel="coefficient")
+    ax.legend()
+    return ax
