@@ -107,3 +107,23 @@ def test_an_error_inside_the_students_function_is_a_hint_not_a_traceback():
         raise RuntimeError("size mismatch, got input (2), mat (2x1), vec (2)")
     score = LAB.grade(Pair(broken, broken))
     assert score.points == 0 and all("shapes" in h for h in hints(score))
+
+
+def test_the_warm_up_checks_answer_errors_and_mistakes_with_hints_that_are_not_the_answer():
+    """Oracle: the student review's attempts — the innovation y − μ (a shape error inside the function) gets a hint,
+    not a traceback; the conditional score alone and a flipped sign get their own hints, neither of which spells
+    out the answer (gmm.restrict(y).score(...) − gmm.score(...))."""
+    from diffedu.course.exercises import check_classifier_grad, check_gaussian_conditioning
+
+    def innovation_y_minus_mu(mu, cov, A, y, sigma_y):
+        S = A @ cov @ A.T + sigma_y**2 * torch.eye(A.shape[0], dtype=A.dtype)
+        gain = cov @ A.T @ torch.linalg.inv(S)
+        return mu + gain @ (y - mu), cov - gain @ A @ cov
+
+    with pytest.raises(AssertionError, match="shapes do not fit"):
+        check_gaussian_conditioning(innovation_y_minus_mu)
+    for wrong, words in ((lambda gmm, x, t, p, y: gmm.restrict(y).score(x, t, p), "conditional score"),
+                         (lambda gmm, x, t, p, y: gmm.score(x, t, p) - gmm.restrict(y).score(x, t, p), "sign")):
+        with pytest.raises(AssertionError, match=words) as error:
+            check_classifier_grad(wrong)
+        assert "restrict" not in str(error.value) and "gmm.score" not in str(error.value)
