@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from diffedu import KINDS, Predictor, convert, gmm_2d, make_process
-from diffedu.course.guidance_demos import MixturePredictor, cfg_mixture, mixture_classifier, mixture_classifier_grad
+from diffedu.course.guidance_demos import (MixturePredictor, cfg_mixture, inverse_mixture, mixture_classifier,
+                                           mixture_classifier_grad)
 from diffedu.course import mnist_demos
 from diffedu.guidance import ClassifierFreeGuidance, ClassifierGuidance, Mask, Matrix, Projection, dps, linear_gaussian_posterior
 from diffedu.metrics import sliced_wasserstein
@@ -388,3 +389,15 @@ def test_cond_denoiser_bad_input():
     for kwargs, word in cases:
         with pytest.raises(ValueError, match=word):
             CondDenoiser(process, exact, **kwargs)
+
+
+def test_inverse_mixture_conditions_on_y_and_projection_fits_it():
+    """Oracle: the exact posterior (``linear_gaussian_posterior``) — DPS samples are closer to it than the prior's;
+    projection reproduces a noiseless measurement exactly; no projection where it does not apply (A = I)."""
+    problems = {"inpaint": ([[1.0, 0.0]], [-1.5], 0.05), "denoise": ([[1.0, 0.0], [0.0, 1.0]], [0.5, 0.8], 0.5)}
+    out = inverse_mixture(problems, n=300, n_steps=30)
+    for name, row in out.items():
+        assert row["exact"].shape == row["dps"].shape == (300, 2)
+        assert float(sliced_wasserstein(row["dps"], row["exact"], generator=torch.Generator().manual_seed(0))) < row["prior"]
+    assert torch.allclose(out["inpaint"]["projection"][:, 0], torch.full((300,), -1.5, dtype=torch.float64))
+    assert "projection" not in out["denoise"]

@@ -380,6 +380,21 @@ def check_ddim_sampler_step(fn: Callable) -> None:
 
 
 # --- 11 ----------------------------------------------------------------------------------------------
+def _student(fn: Callable, name: str, *args):
+    """Call a student's ``fn``: the stub's NotImplementedError passes through; any other exception becomes a hint
+    (an AssertionError naming what the exception usually means), not a traceback."""
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise
+    except Exception as error:  # noqa: BLE001 — a student's error becomes a hint
+        text = f"{type(error).__name__}: {error}"
+        meaning = ("the shapes do not fit: print them — A is (M, D), mu and y are vectors (D,) and (M,), cov is (D, D); "
+                   "a matrix times a vector is A @ v" if any(w in str(error) for w in ("size", "shape", "dimension"))
+                   else "read the message, then check each line against the formula")
+        raise AssertionError(f"{name}: not yet. Hint: your function raised {text} — {meaning}") from None
+
+
 def check_gaussian_conditioning(fn: Callable) -> None:
     r"""``fn(mu, cov, A, y, sigma_y)`` → (mean, cov) of $p(x_0\mid y)$ for $x_0\sim N(\mu, \Sigma)$ and
     $y = A x_0 + \sigma_y z$ (chapter 11). Oracle: the information form $\Sigma'^{-1} = \Sigma^{-1} + A^\top A/\sigma_y^2$,
@@ -396,7 +411,7 @@ def check_gaussian_conditioning(fn: Callable) -> None:
         prec = torch.linalg.inv(cov) + A.T @ A / sigma_y**2
         want_cov = torch.linalg.inv(prec)
         want_mean = want_cov @ (torch.linalg.solve(cov, mu) + A.T @ y / sigma_y**2)
-        got = fn(mu.clone(), cov.clone(), A.clone(), y.clone(), sigma_y)
+        got = _student(fn, "check_gaussian_conditioning", mu.clone(), cov.clone(), A.clone(), y.clone(), sigma_y)
         if ok and not (isinstance(got, tuple) and len(got) == 2 and _close(got[0], want_mean)
                        and _close(got[1], want_cov)):
             ok, hint = False, (f"with A of shape ({M}, {D}): gain K = Σ Aᵀ (A Σ Aᵀ + σ_y² I)⁻¹, mean μ + K (y − A μ), "
@@ -406,7 +421,8 @@ def check_gaussian_conditioning(fn: Callable) -> None:
 
 def check_classifier_grad(fn: Callable) -> None:
     r"""``fn(gmm, x_t, t, process, y)`` → $\nabla_{x_t}\log p_t(y\mid x_t)$ for an int label y (chapter 11).
-    Oracle: autograd of the exact log-probability ``guidance.mixture_classifier``."""
+    Oracle: autograd of the exact log-probability ``guidance.mixture_classifier``. The hint names the mistake (the
+    conditional score alone, a flipped sign) without giving the answer away."""
     gmm = gmm_2d()
     g = torch.Generator().manual_seed(12)
     ok, hint = True, ""
@@ -416,12 +432,20 @@ def check_classifier_grad(fn: Callable) -> None:
         for y in (0, 2):
             xg = x.clone().requires_grad_(True)
             (want,) = torch.autograd.grad(mixture_classifier(gmm, xg, t, process)[:, y].sum(), xg)
-            got = fn(gmm, x.clone(), t, process, y)
+            got = _student(fn, "check_classifier_grad", gmm, x.clone(), t, process, y)
             if ok and not _close(got, want, rtol=1e-6, atol=1e-9):
-                ok, hint = False, (f"({name}, t = {t}, y = {y}) Bayes: log p(y|x) = log p(x|y) − log p(x) + const, so "
-                                   "the gradient is gmm.restrict(y).score(x, t, process) − gmm.score(x, t, process)")
+                cond, uncond = gmm.restrict(y).score(x, t, process), gmm.score(x, t, process)
+                if _close(got, cond):
+                    why = "you returned the conditional score ∇log p_t(x|y): what does Bayes' rule subtract from it?"
+                elif _close(got, -want):
+                    why = "the sign is flipped: log p_t(y|x) grows where class y's components dominate the mixture"
+                elif _close(got, uncond):
+                    why = "you returned the score of the whole mixture, which does not depend on y"
+                else:
+                    why = ("write log p_t(y|x_t) with Bayes' rule in terms of p_t(x_t|y), p_t(x_t) and p(y), then take "
+                           "∇_{x_t}: p(y) is a constant")
+                ok, hint = False, f"({name}, t = {t}, y = {y}) {why}"
     _report(ok, "check_classifier_grad", hint)
-
 
 
 # --- 12 ----------------------------------------------------------------------------------------------
