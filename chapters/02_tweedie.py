@@ -34,7 +34,7 @@ import diffedu.ui.widgets
 from diffedu import KINDS, VP, EDM, CosineVP, VE, DiscreteDDPM, RectifiedFlow, coefficients, convert, gmm_2d
 from diffedu.course.exercises import check_tweedie, check_velocity
 from diffedu.ui.plots import figure
-from diffedu.ui.quiz import Question, think
+from diffedu.ui.quiz import think
 from diffedu.course.tweedie import play_tweedie, posterior_mean_mc, roundtrip_errors, tweedie_gap
 
 g = diffedu.seed(0)
@@ -234,7 +234,7 @@ check_velocity(velocity_from_x0)
 # Stuck? `hint(1)`, then `hint(2)`.
 
 # %%
-from diffedu.labs.tweedie import check_posterior_mean, hint
+from diffedu.labs.tweedie import THINK, check_posterior_mean, hint
 
 
 def posterior_mean(x_t, alpha_t, sigma_t, weights, means, covs):
@@ -257,22 +257,7 @@ check_posterior_mean(posterior_mean)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-think(
-    Question("Data: one Gaussian N(0, 1) in 1-D. With α_t = 1 and σ_t = 1, what is E[x₀ | x_t = 2]?",
-             answer=1.0, tolerance=0.02,
-             explanation="The posterior mean is αΣ/(α²Σ + σ²)·x_t = 1/(1 + 1)·2 = 1: halfway, because signal and noise "
-                         "have the same variance. Tweedie agrees: the score of N(0, 2) at 2 is −1, and 2 + 1·(−1) = 1."),
-    Question("As σ_t grows (α_t fixed), where does the exact denoiser's output E[x₀ | x_t] go, for any x_t?",
-             choices=("To x_t/α_t", "To the mean of the data, Σ_k π_k μ_k", "To the nearest component's mean μ_k"),
-             answer=1,
-             explanation="With huge noise x_t says almost nothing: the responsibilities return to the prior weights π_k "
-                         "and each component's gain αΣ_kC_k⁻¹ goes to 0, so the posterior mean is the prior mean."),
-    Question("Near data (σ_t → 0, α_t ≈ 1) an ε-predicting network is off by δ in ε̂. By how much is the x̂₀ "
-             "recovered from it, x̂₀ = (x_t − σ_t ε̂)/α_t, off?",
-             choices=("By (σ_t/α_t)·δ: small", "By δ/σ_t: huge", "By δ exactly"), answer=0,
-             explanation="The ε-error is multiplied by σ_t/α_t, so near data it is damped. Near noise (α_t → 0) the "
-                         "factor blows up — one reason x₀- or velocity-prediction is preferred at the noise end."),
-)
+think(*THINK)
 
 # %% [markdown]
 # ## Summary

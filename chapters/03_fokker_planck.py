@@ -34,7 +34,7 @@ from diffedu.course.exercises import check_pf_drift, check_reverse_sde_drift
 from diffedu.course.fokker_planck import heat_equation_sides, reverse_family
 from diffedu.metrics import sliced_wasserstein
 from diffedu.ui.plots import figure, to_numpy
-from diffedu.ui.quiz import Question, think
+from diffedu.ui.quiz import think
 from diffedu.course.sdes import simulate_forward
 
 torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
@@ -211,7 +211,7 @@ check_reverse_sde_drift(reverse_sde_drift)
 # 1 and the density non-negative (3 points). Stuck? `hint(1)`, then `hint(2)`.
 
 # %%
-from diffedu.labs.fokker_planck import check_fokker_planck, hint
+from diffedu.labs.fokker_planck import THINK, check_fokker_planck, hint
 
 
 def fokker_planck(p0, x, ts, process):
@@ -260,22 +260,7 @@ for t in (0.1, 0.3, 1.0):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-think(
-    Question("Your explicit solver is stable with Δx = 0.05 and Δt. You halve Δx to 0.025 for accuracy. By what "
-             "factor must Δt shrink to stay stable?",
-             answer=4.0, tolerance=0.01,
-             explanation="The CFL condition of the diffusion term is Δt ≤ Δx²/g²: halving Δx quarters the largest stable "
-                         "Δt, so the number of time steps grows fourfold (and the work eightfold in all)."),
-    Question("Pure diffusion (f = 0, g constant) from one point: how does the standard deviation of p_t grow with t?",
-             choices=("Like t", "Like √t", "Like t²"), answer=1,
-             explanation="∂t p = ½g²∂²p is the heat equation: p_t is a Gaussian of variance g²t, so its width grows "
-                         "like g√t — the same √Δt scaling as an Euler–Maruyama step's noise."),
-    Question("The probability-flow ODE and the reverse SDE (η = 1) start from the same p_1. At t = 0.5, which has "
-             "the right marginal p_0.5 (with the exact score)?",
-             choices=("Only the ODE", "Only the SDE", "Both"), answer=2,
-             explanation="Every member of the reverse family solves the same Fokker–Planck equation backwards, so all "
-                         "share the marginals p_t; they differ only in how individual paths move (Check 3)."),
-)
+think(*THINK)
 
 # %% [markdown]
 # ## Summary

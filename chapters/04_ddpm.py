@@ -36,7 +36,7 @@ from diffedu.course.exercises import check_alpha_bar, check_posterior
 from diffedu.integrators import ddpm
 from diffedu.metrics import sliced_wasserstein
 from diffedu.ui.plots import figure, scatter2d, to_numpy
-from diffedu.ui.quiz import Question, think
+from diffedu.ui.quiz import think
 
 torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
 g = diffedu.seed(0)
@@ -367,7 +367,7 @@ check_posterior(ddpm_posterior)
 # (SW₂, 2 points) and that each component gets its share (2 points). Stuck? `hint(1)`, then `hint(2)`.
 
 # %%
-from diffedu.labs.ddpm import check_ddpm_sample, hint
+from diffedu.labs.ddpm import THINK, check_ddpm_sample, hint
 
 
 def ddpm_sample(x_T, betas, eps_model, z):
@@ -391,25 +391,7 @@ check_ddpm_sample(ddpm_sample)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-think(
-    Question("Ho et al. found σ_n² = β_n and σ_n² = β̃_n give similar samples at T = 1000. At which steps do the two "
-             "choices differ most?",
-             choices=("The first steps (small n), where β̃_n ≪ β_n", "The last steps (n near T), where ᾱ_n ≈ 0",
-                      "Equally everywhere"), answer=0,
-             explanation="β̃_n/β_n = (1 − ᾱ_(n−1))/(1 − ᾱ_n) is close to 1 once ᾱ_n ≈ 0, but at n = 1 it is 0 and at "
-                         "small n well below 1: the choices differ only near data (see the schedule figure)."),
-    Question("An ancestral sampler with T = 100 steps calls the network how many times per sample?",
-             answer=100.0, tolerance=0.001,
-             explanation="One call per step n = T, …, 1 — at n = 1 too, where the step returns the mean x̂₀(x_1) "
-                         "without noise."),
-    Question("You sample with the exact denoiser, but the chain's ᾱ_T is 0.5 instead of ≈ 0 (T too small). What goes "
-             "wrong?",
-             choices=("Nothing: an exact denoiser fixes everything",
-                      "x_T ~ N(0, I) is not distributed like q(x_T): the samples inherit the mismatch",
-                      "The posterior variance becomes negative"), answer=1,
-             explanation="The reverse chain is only exact when started from q(x_T). The prior term L_T of the ELBO "
-                         "measures this mismatch; the Play panel shows it with T = 10."),
-)
+think(*THINK)
 
 # %% [markdown]
 # ## Summary

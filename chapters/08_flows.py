@@ -37,7 +37,7 @@ from diffedu.course.flows import (conditional_path, conditional_velocity, course
 from diffedu.metrics import sliced_wasserstein
 from diffedu.nets import MLP
 from diffedu.ui.plots import figure, scatter2d, to_numpy
-from diffedu.ui.quiz import Question, think
+from diffedu.ui.quiz import think
 
 g = diffedu.seed(0)
 print(diffedu.banner())
@@ -302,7 +302,7 @@ check_rf_velocity_to_x0(rf_velocity_to_x0)
 # (3 points, within 0.1; a few seconds). Stuck? `hint(1)`, then `hint(2)`.
 
 # %%
-from diffedu.labs.flows import check_cfm_loss, hint
+from diffedu.labs.flows import THINK, check_cfm_loss, hint
 
 
 def cfm_loss(u_theta, x0, eps, t, process):
@@ -363,24 +363,7 @@ assert max(fm_losses) - min(fm_losses) > 10
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-think(
-    Question("Rectified flow, course time (t = 0 is data). A model trained on the target x0 − ε instead of ε − x0 is "
-             "integrated from t = 1 to t = 0 with Euler. What comes out?",
-             choices=("Samples pushed away from the data: every step moves the wrong way",
-                      "The same samples: the sign is a convention", "Pure noise, unchanged"), answer=0,
-             explanation="The learned field is −u_t. Integrating it from noise towards t = 0 moves each point opposite "
-                         "to where the data lie (in the lab's training part the SW distance jumps to about 1). The "
-                         "papers' τ = 1 − t flips the sign of the velocity and the direction of the integration together."),
-    Question("At the exact marginal velocity, L_CFM is not 0 but C = E|u_t(x_t|x_0) − u_t(x_t)|². What does C measure?",
-             choices=("How much the straight conditional paths through a point x_t disagree (the posterior spread)",
-                      "The network's training error", "The Euler discretisation error"), answer=0,
-             explanation="u_t(x_t) is the posterior average of the conditional velocities; C is their average squared "
-                         "deviation from it — irreducible, whatever the network. That is why L_CFM and L_FM differ by "
-                         "a constant and have the same gradient."),
-    Question("For rectified flow with 2-D data, the zero field scores L_CFM = E|ε − x0|². If E|x0|² = 5.4, what is it?",
-             answer=7.4, tolerance=0.01,
-             explanation="ε and x0 are independent and E ε = 0, so E|ε − x0|² = E|ε|² + E|x0|² = 2 + 5.4 = 7.4."),
-)
+think(*THINK)
 
 # %% [markdown]
 # ## Summary

@@ -36,7 +36,7 @@ from diffedu.course.edm_design import ablation, lognormal_sigma_density, loss_we
 from diffedu.course.exercises import check_edm_precond, check_karras_sigmas
 from diffedu.losses import sample_sigma_lognormal
 from diffedu.ui.plots import figure, precond_curves, to_numpy
-from diffedu.ui.quiz import Question, think
+from diffedu.ui.quiz import think
 from diffedu.timers import karras, uniform
 
 g = diffedu.seed(0)
@@ -279,7 +279,7 @@ check_karras_sigmas(karras_sigmas)
 # Stuck? `hint(1)`, then `hint(2)`.
 
 # %%
-from diffedu.labs.edm import check_edm_sampler, hint
+from diffedu.labs.edm import THINK, check_edm_sampler, hint
 
 
 def edm_sampler(F, z, sigma_data, n_steps, sigma_min, sigma_max, rho):
@@ -312,22 +312,7 @@ check_edm_sampler(edm_sampler)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-think(
-    Question("EDM's Heun sampler with N = 18 noise levels: how many network evaluations does one sample cost?",
-             answer=35, tolerance=0.001,
-             explanation="Two per step for the 17 steps between positive levels, one for the last step into σ = 0 "
-                         "(Euler: the slope at σ = 0 would divide by zero): 2·18 − 1 = 35."),
-    Question("At σ = 0.002, with σ_data = 0.5, which term dominates the denoiser D = c_skip·x + c_out·F?",
-             choices=("c_skip·x: the input is kept almost unchanged, the network adds a tiny correction",
-                      "c_out·F: the network predicts x₀ afresh", "Both equally"), answer=0,
-             explanation="c_skip = 0.25/(0.25 + 4e−6) ≈ 1 and c_out ≈ σ = 0.002: the noise is tiny, so D ≈ x and the "
-                         "network's errors are scaled down by c_out. At σ = 80 it is the other way round."),
-    Question("Going from ρ = 1 to ρ = 7 at the same N, where do the steps get shorter?",
-             choices=("Near σ_min (close to data)", "Near σ_max (pure noise)", "Nowhere: only the end points move"),
-             answer=0,
-             explanation="Spacing σ^(1/ρ) evenly crowds the levels where σ is small: the last steps near the data are "
-                         "short, the first ones at large σ long — where the denoiser barely changes."),
-)
+think(*THINK)
 
 # %% [markdown]
 # ## Summary

@@ -36,7 +36,7 @@ from diffedu.course.guidance_demos import MixturePredictor, cfg_mixture, inverse
 from diffedu.course.mnist_demos import guidance_table, inpaint
 from diffedu.metrics import sliced_wasserstein
 from diffedu.ui.plots import digit_grid, figure, scatter2d
-from diffedu.ui.quiz import Question, think
+from diffedu.ui.quiz import think
 
 g = diffedu.seed(0)
 QUICK = diffedu.quick()
@@ -358,7 +358,7 @@ check_classifier_grad(classifier_grad)
 # `hint(2)`.
 
 # %%
-from diffedu.labs.guidance import check_guidance, hint
+from diffedu.labs.guidance import THINK, check_guidance, hint
 
 
 def cfg(predictor, x_t, t, kind, y, w, null_label):
@@ -420,31 +420,7 @@ print("CFG across kinds, w = 1 vs the conditional model, classifier guidance vs 
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-think(
-    Question("Your network predicts ε, your sampler wants the velocity. Can you apply CFG to the ε predictions and "
-             "convert the guided ε to a velocity afterwards?",
-             choices=("Yes: conversions are affine with coefficients that depend only on (x_t, t), and (1 − w) + w = 1",
-                      "No: CFG must be applied to the quantity the sampler integrates",
-                      "Only for w between 0 and 1"), answer=0,
-             explanation="u' = A_t u + B_t x_t, and (1 − w)(A u_∅ + B x) + w(A u_c + B x) = A[(1 − w)u_∅ + w u_c] + B x "
-                         "because the weights sum to one. The guided field is the same in every parametrization."),
-    Question("On the 2-D mixture, CFG with w = 4 gives samples whose SW₂ to the tilted law q(x|y)⁴q(x)⁻³ is many "
-             "times the sampling floor. Why doesn't CFG sample the tilted law?",
-             choices=("The sampler has too few steps", "Noising does not commute with powers and products: the guided "
-                      "field is not the score of the noised tilted law", "The null label was trained too rarely"),
-             answer=1,
-             explanation="The guided score at each t is ∇log[p_t(x|y)^w p_t(x)^(1−w)], but ∫p(x_t|x0)π_w(x0)dx0 is not "
-                         "p_t(x_t|y)^w p_t(x_t)^(1−w): no noised law has this score, so nothing says where the "
-                         "trajectories end. The exact models here rule out training and step errors."),
-    Question("DPS uses p_t(y | x_t) ≈ p(y | x0 = x̂0(x_t)). On the denoising problem (A = I, σ_y = 0.5) its samples "
-             "collapse near y, while the exact posterior is a broad cloud. Which ingredient does this approximation "
-             "lose?",
-             choices=("The spread of x0 given x_t (and the measurement noise σ_y in the step)",
-                      "The prior p(x0)", "The gradient through the denoiser"), answer=0,
-             explanation="Replacing x0 by its mean x̂0 ignores Cov(x0 | x_t), large at high noise, and the normalised "
-                         "step never sees σ_y: every sample is pulled until A x̂0 ≈ y. ΠGDM adds the missing "
-                         "covariance r_t²AAᵀ + σ_y²I to the likelihood."),
-)
+think(*THINK)
 
 # %% [markdown]
 # ## Summary

@@ -20,8 +20,9 @@ from ..metrics import sliced_wasserstein
 from ..processes import DiscreteDDPM
 from ..toys import gmm_2d
 from .grading import Lab, Part, Verdict, call, close, diagnose
+from .think import Question
 
-__all__ = ["check_ddpm_sample", "hint", "LAB", "ANSWERS"]
+__all__ = ["check_ddpm_sample", "hint", "LAB", "ANSWERS", "THINK"]
 
 ANSWERS: tuple[str, ...] = ()
 
@@ -145,3 +146,24 @@ def check_ddpm_sample(fn) -> None:
 def hint(level: int = 1) -> None:
     """Print hint ``level`` of chapter 04's lab (1 = the gentlest)."""
     LAB.hint(level)
+
+
+THINK = (  # chapter 04's Think questions
+    Question("Ho et al. found σ_n² = β_n and σ_n² = β̃_n give similar samples at T = 1000. At which steps do the two "
+             "choices differ most?",
+             choices=("The first steps (small n), where β̃_n ≪ β_n", "The last steps (n near T), where ᾱ_n ≈ 0",
+                      "Equally everywhere"), answer=0,
+             explanation="β̃_n/β_n = (1 − ᾱ_(n−1))/(1 − ᾱ_n) is close to 1 once ᾱ_n ≈ 0, but at n = 1 it is 0 and at "
+                         "small n well below 1: the choices differ only near data (see the schedule figure)."),
+    Question("An ancestral sampler with T = 100 steps calls the network how many times per sample?",
+             answer=100.0, tolerance=0.001,
+             explanation="One call per step n = T, …, 1 — at n = 1 too, where the step returns the mean x̂₀(x_1) "
+                         "without noise."),
+    Question("You sample with the exact denoiser, but the chain's ᾱ_T is 0.5 instead of ≈ 0 (T too small). What goes "
+             "wrong?",
+             choices=("Nothing: an exact denoiser fixes everything",
+                      "x_T ~ N(0, I) is not distributed like q(x_T): the samples inherit the mismatch",
+                      "The posterior variance becomes negative"), answer=1,
+             explanation="The reverse chain is only exact when started from q(x_T). The prior term L_T of the ELBO "
+                         "measures this mismatch; the Play panel shows it with T = 10."),
+)

@@ -23,8 +23,9 @@ from ..processes import EDM
 from ..timers import karras
 from ..toys import GaussianMixture
 from .grading import Lab, Part, Verdict, call, close, diagnose
+from .think import Question
 
-__all__ = ["check_edm_sampler", "hint", "LAB", "ANSWERS"]
+__all__ = ["check_edm_sampler", "hint", "LAB", "ANSWERS", "THINK"]
 
 ANSWERS: tuple[str, ...] = ("edm_preconditioning", "EDMPrecond", "heun", "INTEGRATORS", "SAMPLERS", "get_integrator",
                             "Denoiser")
@@ -164,3 +165,21 @@ def check_edm_sampler(fn) -> None:
 def hint(level: int = 1) -> None:
     """Print hint ``level`` of chapter 09's lab (1 = the gentlest)."""
     LAB.hint(level)
+
+
+THINK = (  # chapter 09's Think questions
+    Question("EDM's Heun sampler with N = 18 noise levels: how many network evaluations does one sample cost?",
+             answer=35, tolerance=0.001,
+             explanation="Two per step for the 17 steps between positive levels, one for the last step into σ = 0 "
+                         "(Euler: the slope at σ = 0 would divide by zero): 2·18 − 1 = 35."),
+    Question("At σ = 0.002, with σ_data = 0.5, which term dominates the denoiser D = c_skip·x + c_out·F?",
+             choices=("c_skip·x: the input is kept almost unchanged, the network adds a tiny correction",
+                      "c_out·F: the network predicts x₀ afresh", "Both equally"), answer=0,
+             explanation="c_skip = 0.25/(0.25 + 4e−6) ≈ 1 and c_out ≈ σ = 0.002: the noise is tiny, so D ≈ x and the "
+                         "network's errors are scaled down by c_out. At σ = 80 it is the other way round."),
+    Question("Going from ρ = 1 to ρ = 7 at the same N, where do the steps get shorter?",
+             choices=("Near σ_min (close to data)", "Near σ_max (pure noise)", "Nowhere: only the end points move"),
+             answer=0,
+             explanation="Spacing σ^(1/ρ) evenly crowds the levels where σ is small: the last steps near the data are "
+                         "short, the first ones at large σ long — where the denoiser barely changes."),
+)

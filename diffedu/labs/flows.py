@@ -27,8 +27,9 @@ from ..processes import CosineVP, Process, RectifiedFlow
 from ..runtime import one_thread, quick
 from ..toys import gmm_2d
 from .grading import Lab, Part, Verdict, call, close, diagnose
+from .think import Question
 
-__all__ = ["check_cfm_loss", "hint", "LAB", "ANSWERS"]
+__all__ = ["check_cfm_loss", "hint", "LAB", "ANSWERS", "THINK"]
 
 ANSWERS: tuple[str, ...] = ("cfm_loss", "denoising_loss")
 
@@ -175,3 +176,23 @@ def check_cfm_loss(fn) -> None:
 def hint(level: int = 1) -> None:
     """Print hint ``level`` of chapter 08's lab (1 = the gentlest)."""
     LAB.hint(level)
+
+
+THINK = (  # chapter 08's Think questions
+    Question("Rectified flow, course time (t = 0 is data). A model trained on the target x0 − ε instead of ε − x0 is "
+             "integrated from t = 1 to t = 0 with Euler. What comes out?",
+             choices=("Samples pushed away from the data: every step moves the wrong way",
+                      "The same samples: the sign is a convention", "Pure noise, unchanged"), answer=0,
+             explanation="The learned field is −u_t. Integrating it from noise towards t = 0 moves each point opposite "
+                         "to where the data lie (in the lab's training part the SW distance jumps to about 1). The "
+                         "papers' τ = 1 − t flips the sign of the velocity and the direction of the integration together."),
+    Question("At the exact marginal velocity, L_CFM is not 0 but C = E|u_t(x_t|x_0) − u_t(x_t)|². What does C measure?",
+             choices=("How much the straight conditional paths through a point x_t disagree (the posterior spread)",
+                      "The network's training error", "The Euler discretisation error"), answer=0,
+             explanation="u_t(x_t) is the posterior average of the conditional velocities; C is their average squared "
+                         "deviation from it — irreducible, whatever the network. That is why L_CFM and L_FM differ by "
+                         "a constant and have the same gradient."),
+    Question("For rectified flow with 2-D data, the zero field scores L_CFM = E|ε − x0|². If E|x0|² = 5.4, what is it?",
+             answer=7.4, tolerance=0.01,
+             explanation="ε and x0 are independent and E ε = 0, so E|ε − x0|² = E|ε|² + E|x0|² = 2 + 5.4 = 7.4."),
+)

@@ -18,8 +18,9 @@ import torch
 from ..processes import VE, VP, Process
 from ..toys import gmm_1d
 from .grading import Lab, Part, Verdict, call
+from .think import Question
 
-__all__ = ["check_fokker_planck", "hint", "LAB", "ANSWERS"]
+__all__ = ["check_fokker_planck", "hint", "LAB", "ANSWERS", "THINK"]
 
 ANSWERS: tuple[str, ...] = ("course.fokker_planck.fokker_planck_1d",)
 
@@ -143,3 +144,21 @@ def check_fokker_planck(fn) -> None:
 def hint(level: int = 1) -> None:
     """Print hint ``level`` of chapter 03's lab (1 = the gentlest)."""
     LAB.hint(level)
+
+
+THINK = (  # chapter 03's Think questions
+    Question("Your explicit solver is stable with Δx = 0.05 and Δt. You halve Δx to 0.025 for accuracy. By what "
+             "factor must Δt shrink to stay stable?",
+             answer=4.0, tolerance=0.01,
+             explanation="The CFL condition of the diffusion term is Δt ≤ Δx²/g²: halving Δx quarters the largest stable "
+                         "Δt, so the number of time steps grows fourfold (and the work eightfold in all)."),
+    Question("Pure diffusion (f = 0, g constant) from one point: how does the standard deviation of p_t grow with t?",
+             choices=("Like t", "Like √t", "Like t²"), answer=1,
+             explanation="∂t p = ½g²∂²p is the heat equation: p_t is a Gaussian of variance g²t, so its width grows "
+                         "like g√t — the same √Δt scaling as an Euler–Maruyama step's noise."),
+    Question("The probability-flow ODE and the reverse SDE (η = 1) start from the same p_1. At t = 0.5, which has "
+             "the right marginal p_0.5 (with the exact score)?",
+             choices=("Only the ODE", "Only the SDE", "Both"), answer=2,
+             explanation="Every member of the reverse family solves the same Fokker–Planck equation backwards, so all "
+                         "share the marginals p_t; they differ only in how individual paths move (Check 3)."),
+)

@@ -32,8 +32,9 @@ from ..nets import NULL_CLASS, EDMPrecond, UNet
 from ..processes import EDM
 from ..timers import make_grid
 from .grading import Lab, Part, Verdict, call, close, diagnose
+from .think import Question
 
-__all__ = ["check_edm_lab", "hint", "LAB", "ANSWERS", "Pair"]
+__all__ = ["check_edm_lab", "hint", "LAB", "ANSWERS", "Pair", "THINK"]
 
 ANSWERS: tuple[str, ...] = ("edm_loss", "denoising_loss", "EDMPrecond", "edm_preconditioning")
 
@@ -299,3 +300,26 @@ def check_edm_lab(loss, sampler) -> None:
 def hint(level: int = 1) -> None:
     """Print hint ``level`` of chapter 12's lab (1 = the gentlest)."""
     LAB.hint(level)
+
+
+THINK = (  # chapter 12's Think questions
+    Question("Drop the weight λ(σ) = 1/c_out² from the EDM loss. Which noise levels then barely train?",
+             choices=("The small σ: their error is scaled by c_out² ≈ σ², tiny", "The large σ: their error is "
+                      "scaled by σ_data²", "None: D_x's error is weighted the same at every σ"), answer=0,
+             explanation="Without λ the loss is ‖D_x − x0‖² = c_out²‖F − target‖², and c_out² ≈ σ² at small σ but "
+                         "σ_data² at large σ: the low-noise levels, which decide fine detail, hardly train. "
+                         "λ = 1/c_out² gives every σ a unit-variance target."),
+    Question("A network that always outputs F = 0 (the shipped U-Net's last layer starts at zero) has, per pixel, "
+             "the EDM loss ((1 − c_skip)²·m + c_skip²·σ²)/c_out², m the data's mean square. For m = σ_data², what "
+             "is this per-pixel loss, at any σ?", answer=1.0, tolerance=0.01,
+             explanation="With s = σ² + σ_data²: (1 − c_skip)²σ_data² + c_skip²σ² = (σ⁴σ_data² + σ_data⁴σ²)/s² = "
+                         "σ²σ_data²/s = c_out². The target has unit variance, so an untrained net starts near "
+                         "784 × m/σ_data² — the loss reads in the hundreds because it sums over 784 pixels."),
+    Question("Your loss forgets the label dropout (p_uncond = 0). You then sample with classifier-free guidance at "
+             "w = 2. What goes wrong?",
+             choices=("Nothing: CFG needs only the conditional model",
+                      "The unconditional prediction u(x | ∅) was never trained: the null label's embedding is noise",
+                      "Training becomes unstable"), answer=1,
+             explanation="CFG mixes u(x|∅) and u(x|y). The null class 10 is only seen when labels are dropped; "
+                         "without dropout its embedding keeps its random initial value and u(x|∅) is meaningless."),
+)

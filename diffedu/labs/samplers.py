@@ -24,8 +24,9 @@ from ..processes import Process, make_process
 from ..timers import make_grid
 from ..toys import GaussianMixture
 from .grading import Lab, Part, Verdict, call, close, diagnose
+from .think import Question
 
-__all__ = ["check_dpmpp_2m", "hint", "LAB", "ANSWERS"]
+__all__ = ["check_dpmpp_2m", "hint", "LAB", "ANSWERS", "THINK"]
 
 ANSWERS: tuple[str, ...] = ("dpmpp_2m", "INTEGRATORS", "SAMPLERS", "get_integrator", "Denoiser")
 
@@ -170,3 +171,26 @@ def check_dpmpp_2m(fn) -> None:
 def hint(level: int = 1) -> None:
     """Print hint ``level`` of chapter 10's lab (1 = the gentlest)."""
     LAB.hint(level)
+
+
+THINK = (  # chapter 10's Think questions
+    Question("A sampler's endpoint error is 0.08 at 20 NFE. About what error do you expect at 80 NFE if the "
+             "method is DPM-Solver++(2M) (second order) in its asymptotic range?",
+             answer=0.005, tolerance=0.05,
+             explanation="Four times the NFE means a step four times smaller; a second-order error falls by 4² = 16: "
+                         "0.08/16 = 0.005. A first-order method would reach 0.02."),
+    Question("DPM-Solver++(2M) and Heun are both second order. At the same number of network evaluations, which "
+             "takes more steps?",
+             choices=("2M: one evaluation per step, twice Heun's steps", "Heun: its steps are cheaper",
+                      "The same number of steps"), answer=0,
+             explanation="Heun evaluates twice per step (once on the last step into σ = 0); 2M once, reusing the "
+                         "previous x̂₀. At equal NFE 2M's steps are about half as long, and its error about four "
+                         "times smaller if the constants were equal."),
+    Question("Why does every exponential integrator here (DDIM, DPM-Solver++) take the last step into σ = 0 as "
+             "x = x̂₀ instead of its formula?",
+             choices=("λ = log(α²/σ²) is infinite at σ = 0, so h and e^{−h} cannot be evaluated as numbers",
+                      "Because x̂₀ is exact at σ = 0", "To save one network evaluation"), answer=0,
+             explanation="At σ_s = 0 the formula's limit is x_s = α_s·D (σ_s/σ_t → 0, e^{−h} → 0), but computing it "
+                         "means log 0, and 2M's r = h_prev/h → 0 would blow up the extrapolation. The explicit "
+                         "branch takes the limit by hand, with D = x̂₀ (and α = 1 at t = 0)."),
+)

@@ -20,8 +20,9 @@ from ..course.tweedie import posterior_mean_mc
 from ..processes import EDM, VE, VP, Process, RectifiedFlow
 from ..toys import GaussianMixture, gmm_2d
 from .grading import Lab, Part, Verdict, call, close, diagnose
+from .think import Question
 
-__all__ = ["check_posterior_mean", "hint", "LAB", "ANSWERS"]
+__all__ = ["check_posterior_mean", "hint", "LAB", "ANSWERS", "THINK"]
 
 ANSWERS: tuple[str, ...] = ("GaussianMixture.denoiser", "GaussianMixture.predictor")
 
@@ -141,3 +142,21 @@ def check_posterior_mean(fn) -> None:
 def hint(level: int = 1) -> None:
     """Print hint ``level`` of chapter 02's lab (1 = the gentlest)."""
     LAB.hint(level)
+
+
+THINK = (  # chapter 02's Think questions
+    Question("Data: one Gaussian N(0, 1) in 1-D. With α_t = 1 and σ_t = 1, what is E[x₀ | x_t = 2]?",
+             answer=1.0, tolerance=0.02,
+             explanation="The posterior mean is αΣ/(α²Σ + σ²)·x_t = 1/(1 + 1)·2 = 1: halfway, because signal and noise "
+                         "have the same variance. Tweedie agrees: the score of N(0, 2) at 2 is −1, and 2 + 1·(−1) = 1."),
+    Question("As σ_t grows (α_t fixed), where does the exact denoiser's output E[x₀ | x_t] go, for any x_t?",
+             choices=("To x_t/α_t", "To the mean of the data, Σ_k π_k μ_k", "To the nearest component's mean μ_k"),
+             answer=1,
+             explanation="With huge noise x_t says almost nothing: the responsibilities return to the prior weights π_k "
+                         "and each component's gain αΣ_kC_k⁻¹ goes to 0, so the posterior mean is the prior mean."),
+    Question("Near data (σ_t → 0, α_t ≈ 1) an ε-predicting network is off by δ in ε̂. By how much is the x̂₀ "
+             "recovered from it, x̂₀ = (x_t − σ_t ε̂)/α_t, off?",
+             choices=("By (σ_t/α_t)·δ: small", "By δ/σ_t: huge", "By δ exactly"), answer=0,
+             explanation="The ε-error is multiplied by σ_t/α_t, so near data it is damped. Near noise (α_t → 0) the "
+                         "factor blows up — one reason x₀- or velocity-prediction is preferred at the noise end."),
+)
