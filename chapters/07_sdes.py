@@ -248,7 +248,8 @@ check_corrector_step(corrector_step)
 # Δt = `ts[k+1] − ts[k]` < 0):
 #
 # 1. **corrector** — one Langevin step at the fixed time t, with the step size from the signal-to-noise ratio r = `snr`:
-#    $$\tau = 2\Big(r\,\frac{\overline{\lVert z_{k,0}\rVert}}{\overline{\lVert s\rVert}}\Big)^2,\qquad x \leftarrow x + \tau\,s(x, t) + \sqrt{2\tau}\,z_{k,0},$$
+#    $$\tau = 2\Big(r\,\frac{\overline{\lVert z_{k,0}\rVert}}{\overline{\lVert s\rVert}}\Big)^2,\qquad
+#      x \leftarrow x + \tau\,s(x, t) + \sqrt{2\tau}\,z_{k,0},$$
 #    where $\overline{\lVert\cdot\rVert}$ is the norm of each sample (row), averaged over the batch;
 # 2. **predictor** — one Euler–Maruyama step of the reverse SDE from t to t + Δt, with the score at the corrected x:
 #    $$x \leftarrow x + \big[f(t)\,x - g(t)^2 s(x, t)\big]\Delta t + g(t)\sqrt{-\Delta t}\;z_{k,1}.$$

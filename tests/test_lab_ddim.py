@@ -119,3 +119,25 @@ def test_no_answer_is_imported_or_used_above_the_lab():
     used = {node.id for node in ast.walk(above) if isinstance(node, ast.Name)}
     used |= {node.attr for node in ast.walk(above) if isinstance(node, ast.Attribute)}
     assert not (imported | used) & set(lab.ANSWERS)
+
+
+def test_the_chapter_s_route_around_the_lab_computes_what_it_says():
+    """Oracles for the course functions chapter 05 uses above its lab: ``ddim_paths`` ends where the package's
+    ``ddim`` ends from the same start; ``ddim_ddpm_gap`` is round-off (DDIM at η = 1 is the DDPM posterior draw);
+    ``ddim_vs_ddpm_images`` with a denoiser answering 0 returns 0 (the last step to σ = 0 returns x̂₀)."""
+    from types import SimpleNamespace
+
+    from diffedu import DiscreteDDPM
+    from diffedu.course.elbo import ddim_ddpm_gap, ddim_paths, ddim_vs_ddpm_images
+    from diffedu.integrators import ddim
+    from diffedu.timers import uniform
+
+    process = DiscreteDDPM(1000)
+    out = ddim_paths((0.0,), n_steps=5, n_samples=50)
+    want = ddim(out["x_T"], uniform(process, 5), lab._GMM.predictor(process), process)
+    assert out["paths"][0.0].shape == (6, 50, 2) and torch.equal(out["paths"][0.0][0], out["x_T"])
+    assert torch.allclose(out["paths"][0.0][-1], want, rtol=0, atol=1e-12)
+    assert ddim_ddpm_gap(300.0, 200.0, n=64) < 1e-12
+    model = SimpleNamespace(process=process, predictor=lambda x, t, kind="x0", **cond: torch.zeros_like(x))
+    images = ddim_vs_ddpm_images(model, [3], n_img=2)
+    assert set(images) == {("DDIM", 3), ("DDPM", 3)} and all(bool((v == 0).all()) for v in images.values())

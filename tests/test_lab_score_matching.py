@@ -35,7 +35,8 @@ def make(*, ladder="geometric", power=2, noise=2.0, drift=1.0, level="i"):
 
 
 def stub(x, score, sigma_max, sigma_min, tau, z):
-    raise NotImplementedError("Build it · annealed Langevin dynamics (annealed_langevin): replace this line with your code")
+    raise NotImplementedError("Build it · annealed Langevin dynamics (annealed_langevin): "
+                              "replace this line with your code")
 
 
 def vectorised_float32(x, score, sigma_max, sigma_min, tau, z):

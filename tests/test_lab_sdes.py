@@ -43,7 +43,8 @@ def make(*, step=2.0, noise=2.0, norms="batch", sign=1.0, g_power=2, em_noise="s
 
 
 def stub(x, ts, score, process, snr, z):
-    raise NotImplementedError("Build it · the predictor–corrector sampler (pc_sample): replace this line with your code")
+    raise NotImplementedError("Build it · the predictor–corrector sampler (pc_sample): "
+                              "replace this line with your code")
 
 
 def in_x0_form_float32(x, ts, score, process, snr, z):

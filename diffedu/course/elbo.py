@@ -30,8 +30,8 @@ from .fit import fit
 
 __all__ = ["require_step", "forward_by_composition", "posterior_coefficients", "posterior", "gaussian_kl",
            "gaussian_log_prob", "reverse_mean", "elbo_terms", "elbo_trajectory", "posterior_regression",
-           "train_eps_mlp", "ddim_invert", "ddim_sigma_path", "ClippedX0", "play_schedule", "play_ddim", "steps_sweep", "ddim_paths", "ddim_ddpm_gap",
-           "inversion_errors", "ddim_vs_ddpm_images"]
+           "train_eps_mlp", "ddim_invert", "ddim_sigma_path", "ClippedX0", "play_schedule", "play_ddim", "steps_sweep",
+           "ddim_paths", "ddim_ddpm_gap", "inversion_errors", "ddim_vs_ddpm_images"]
 
 EpsModel = Callable[[Tensor, Tensor], Tensor]  # eps_model(x_n, n) with n of shape (B,) → ε̂ of x_n's shape
 
@@ -413,7 +413,8 @@ def inversion_errors(steps, n: int = 300, seed: int = 0, T: int = 1000) -> dict[
     r"""DDIM inversion's round trip on the 2-D mixture with its exact denoiser: for each N in ``steps``, encode ``n``
     fresh mixture samples with :func:`ddim_invert` on the uniform grid 0 → T, decode with DDIM (η = 0) back to 0.
 
-    Returns N → mean $\lVert x_0^{rec} - x_0Vert$."""
+    Returns N → mean $\lVert x_0^{rec} - x_0
+Vert$."""
     process, gmm = DiscreteDDPM(T), gmm_2d()
     predictor = gmm.predictor(process)
     x0 = gmm.sample(n, generator=torch.Generator().manual_seed(seed))

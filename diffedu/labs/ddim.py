@@ -3,7 +3,8 @@ r"""Lab of chapter 05: the DDIM sampler with η, and DDIM inversion, on the 2-D 
 The student writes ``ddim_sample(x, ts, x0_hat, process, eta, z)``: from ``x`` at ``ts[0]``, one DDIM update per
 interval of the grid ``ts`` (Song, Meng & Ermon 2021, eq. 12, in (α, σ) form),
 $x_s = \alpha_s\hat x_0 + \sqrt{\sigma_s^2 - c^2}\,\hat\varepsilon + c\,z_k$ with $\hat x_0 = $ ``x0_hat(x_t, t)``,
-$\hat\varepsilon = (x_t - \alpha_t\hat x_0)/\sigma_t$ and $c = \eta\,\sigma_s\sqrt{1 - \alpha_t^2\sigma_s^2/(\alpha_s^2\sigma_t^2)}$.
+$\hat\varepsilon = (x_t - \alpha_t\hat x_0)/\sigma_t$ and
+$c = \eta\,\sigma_s\sqrt{1 - \alpha_t^2\sigma_s^2/(\alpha_s^2\sigma_t^2)}$.
 With η = 0 (c = 0) the same loop walks an increasing grid: DDIM inversion (§4.3 of the paper).
 
 Graded against the package's ``integrators.ddim_step`` run with the same draws (exact, decreasing grids, η = 0 and
@@ -154,7 +155,8 @@ def _round_trip(fn) -> Verdict:
     err = (back.double() - x0).norm(dim=1).mean().item()
     ok = math.isfinite(err) and err < 0.05
     return Verdict(ok, f"mean |decode(encode(x)) − x| = {err:.3f}",
-                   (_nan_hint(back) and _UPHILL) or "encoding and decoding must be the same η = 0 update, run up and down the grid")
+                   (_nan_hint(back) and _UPHILL)
+                   or "encoding and decoding must be the same η = 0 update, run up and down the grid")
 
 
 LAB = Lab("05 · the DDIM sampler with η, and inversion", [

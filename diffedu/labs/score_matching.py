@@ -40,7 +40,8 @@ def _score(gmm):
 def _package(x, gmm, sigma_max, sigma_min, tau, z_shape, seed):
     """The package's annealed Langevin; its step at σ_min is τ·σ_min², its draws come from ``Generator(seed)``."""
     sigmas = sigma_ladder(sigma_max, sigma_min, z_shape[0])
-    return annealed_langevin(x, _score(gmm), sigmas, tau * sigma_min**2, z_shape[1], torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    return annealed_langevin(x, _score(gmm), sigmas, tau * sigma_min**2, z_shape[1], generator)
 
 
 def _draws(shape, seed: int):

@@ -2,7 +2,8 @@ r"""Lab of chapter 07: the predictor–corrector sampler (Song et al. 2021, Algo
 
 The student writes ``pc_sample(x, ts, score, process, snr, z)`` returning ``(x, nfe)``: for each interval
 $[t_{k+1}, t_k]$ of the decreasing grid ``ts``, one Langevin corrector step at $t_k$,
-$x \leftarrow x + \tau\,s(x, t_k) + \sqrt{2\tau}\,z_{k,0}$ with $\tau = 2\,(r\,\overline{\lVert z\rVert}/\overline{\lVert s\rVert})^2$
+$x \leftarrow x + \tau\,s(x, t_k) + \sqrt{2\tau}\,z_{k,0}$ with
+$\tau = 2\,(r\,\overline{\lVert z\rVert}/\overline{\lVert s\rVert})^2$
 (norms per sample, averaged over the batch), then one Euler–Maruyama predictor step of the reverse SDE,
 $x \leftarrow x + [f(t_k)\,x - g(t_k)^2 s(x, t_k)]\,\Delta t + g(t_k)\sqrt{-\Delta t}\,z_{k,1}$ with
 $\Delta t = t_{k+1} - t_k < 0$; ``nfe`` counts the calls of ``score``.
