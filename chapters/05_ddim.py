@@ -20,7 +20,7 @@
 # **You will** build the non-Markovian forward family $q_\sigma$ that keeps DDPM's marginals, derive the DDIM update with
 # its three parts, see η slide between DDIM (η = 0) and DDPM (η = 1), skip steps, read DDIM as a discretization of the
 # probability-flow ODE, and invert an image of the data into its noise code.
-# **You need** chapters 01–04 · **Time** about 25 minutes
+# **You need** chapters 01–04 · **Time** about 90 minutes
 
 # %%
 import math
@@ -30,10 +30,11 @@ import torch
 import diffedu
 import diffedu.ui.widgets
 from diffedu import DiscreteDDPM, gmm_2d
-from diffedu.course.elbo import ClippedX0, ddim_invert, ddim_sigma_path, steps_sweep
+from diffedu.course.elbo import (ddim_ddpm_gap, ddim_paths, ddim_sigma_path, ddim_vs_ddpm_images, inversion_errors,
+                                 steps_sweep)
 from diffedu.course.exercises import check_ddim_noise_scale, check_ddim_update
-from diffedu.integrators import ddim, ddim_step, ddpm, ddpm_step
 from diffedu.ui.plots import figure, scatter2d, to_numpy
+from diffedu.ui.quiz import Question, think
 from diffedu.timers import uniform
 
 torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
@@ -96,21 +97,15 @@ print(diffedu.banner())
 # ## See it
 # The same start $x_T$ and the exact mixture denoiser, 20 steps, three values of η: the samples (orange) and the paths of
 # twelve of them from their start $x_T$ (black dots). With η = 0 each point moves along a smooth path; with η = 1 fresh
-# noise is added at every step.
+# noise is added at every step. (The sampler runs inside `ddim_paths`: you write it yourself in "Build it".)
 
 # %%
 process = DiscreteDDPM(1000)
 gmm = gmm_2d()
-exact = gmm.predictor(process)
-x_T = torch.randn(600, 2, generator=g, dtype=torch.float64)
-ts20 = uniform(process, 20)
+paths = ddim_paths((0.0, 0.5, 1.0), n_steps=20, n_samples=600)["paths"]
 fig, axes = figure(3, size=3.4)
-for ax, eta in zip(axes[0], (0.0, 0.5, 1.0)):
-    path = [x_T]
-    x_eta = ddim(x_T, ts20, exact, process, eta=eta, generator=torch.Generator().manual_seed(1),
-                 callback=lambda d: path.append(d["x"]))
-    traj = torch.stack(path)  # (steps + 1, B, 2)
-    scatter2d(ax, x_eta, title=f"η = {eta}: 20 steps", s=3, color="C1")
+for ax, (eta, traj) in zip(axes[0], paths.items()):  # traj: (steps + 1, B, 2)
+    scatter2d(ax, traj[-1], title=f"η = {eta}: 20 steps", s=3, color="C1")
     for i in range(12):
         ax.plot(to_numpy(traj[:, i, 0]), to_numpy(traj[:, i, 1]), lw=0.8, color="0.3")
     ax.plot(to_numpy(traj[0, :12, 0]), to_numpy(traj[0, :12, 1]), "k.", ms=6, label="start $x_T$")
@@ -142,16 +137,14 @@ for eta in (0.0, 0.5, 1.0):
     print(f"eta = {eta}: marginals N(alpha_s x0, sigma_s^2) at all {len(path)} times within tolerance: True")
 
 # %% [markdown]
-# **2. η = 1 is the DDPM step.** With the same generator seed, `ddim_step(…, eta=1)` and the ancestral `ddpm_step`
-# draw the same z, so they must agree to float64 round-off (tolerance 1e-12) — on consecutive and on skipped steps.
+# **2. η = 1 is the DDPM step.** With the same generator seed, the package's DDIM step at η = 1 and its ancestral DDPM
+# step (chapter 04) draw the same z, so from the same 256 points $x_t$ they must agree to float64 round-off (tolerance
+# 1e-12) — on consecutive and on skipped steps (`ddim_ddpm_gap` runs both).
 
 # %%
 # NBVAL_CHECK_OUTPUT
-x = torch.randn(256, 2, generator=g, dtype=torch.float64)
 for t, s in [(500.0, 499.0), (500.0, 450.0), (40.0, 1.0)]:
-    a, _ = ddim_step(x, t, s, exact, process, eta=1.0, generator=torch.Generator().manual_seed(7))
-    b, _ = ddpm_step(x, t, s, exact, process, generator=torch.Generator().manual_seed(7))
-    diff = (a - b).abs().max().item()
+    diff = ddim_ddpm_gap(t, s)
     assert diff < 1e-12, (t, s, diff)
     print(f"t = {t:5.0f} -> s = {s:5.0f}: DDIM(eta = 1) equals DDPM to 1e-12: {diff < 1e-12}")
 
@@ -179,13 +172,7 @@ print(f"DDIM convergence order in [0.8, 1.3]: {0.8 <= slope <= 1.3}  (slope {slo
 
 # %%
 # NBVAL_CHECK_OUTPUT
-x0_inv = gmm.sample(300, generator=g)
-errors = {}
-for N in (20, 50, 200):
-    grid = uniform(process, N)  # T → 0
-    code = ddim_invert(x0_inv, grid.flip(0), exact, process)  # 0 → T
-    x_rec = ddim(code, grid, exact, process, eta=0.0)
-    errors[N] = (x_rec - x0_inv).norm(dim=1).mean().item()
+errors = inversion_errors((20, 50, 200), n=300)  # N → mean |decode(encode(x0)) − x0|
 assert errors[20] > errors[50] > errors[200] and errors[200] < 0.05, errors
 print(f"reconstruction error falls with N and is < 0.05 at 200 steps: True  "
       f"({', '.join(f'N={N}: {e:.2f}' for N, e in errors.items())})")
@@ -242,14 +229,12 @@ else:
     model = pretrained.load("mnist-ddpm")
     step_list = [10, 20, 50, 100]
     n_img = 6 if diffedu.quick() else 8
-    x_T_m = torch.randn(n_img, 1, 28, 28, generator=g)
+    images = ddim_vs_ddpm_images(model, step_list, n_img)  # (name, N) → (n_img, 1, 28, 28), one x_T for all
     fig, axes = plt.subplots(2 * len(step_list), n_img, figsize=(max(1.2 * n_img, 5.5), 1.2 * 2 * len(step_list) + 0.8),
                              layout="constrained", squeeze=False)
     for k, N in enumerate(step_list):
-        grid = uniform(model.process, N)
-        for j, (name, eta) in enumerate([("DDIM", 0.0), ("DDPM", 1.0)]):
-            imgs = ddim(x_T_m, grid, ClippedX0(model.predictor), model.process, eta=eta,
-                        generator=torch.Generator().manual_seed(3))
+        for j, name in enumerate(("DDIM", "DDPM")):
+            imgs = images[name, N]
             for i in range(n_img):
                 ax = axes[2 * k + j, i]
                 ax.imshow(to_numpy(imgs[i, 0]), cmap="gray", vmin=-1, vmax=1)
@@ -269,7 +254,7 @@ else:
 diffedu.ui.widgets.ddim_eta_panel()
 
 # %% [markdown]
-# ## Exercise
+# ## Warm-up
 # **Exercise 1 (ddim_noise_scale).** DDIM's noise scale: return $c(\eta) = \eta\,\sigma_s\sqrt{1 - \alpha_t^2\sigma_s^2/(\alpha_s^2\sigma_t^2)}$.
 
 # %%
@@ -294,6 +279,65 @@ def ddim_update(x_t, x0_hat, alpha_t, sigma_t, alpha_s, sigma_s, c, z):
 
 
 check_ddim_update(ddim_update)
+
+# %% [markdown]
+# ## Build it · the DDIM sampler, and inversion
+# Write the sampler behind "See it": `ddim_sample(x, ts, x0_hat, process, eta, z)`. From `x` at `ts[0]`, take one DDIM
+# update per interval of the grid (t = `ts[k]`, s = `ts[k+1]`) and return the state at `ts[-1]`:
+# $$x_s = \alpha_s\hat x_0 + \sqrt{\sigma_s^2 - c^2}\;\hat\varepsilon + c\,z_k,\qquad
+#   \hat x_0 = \texttt{x0\_hat}(x_t, t),\quad \hat\varepsilon = \frac{x_t - \alpha_t\hat x_0}{\sigma_t},\quad
+#   c = \eta\,\sigma_s\sqrt{1 - \frac{\alpha_t^2\sigma_s^2}{\alpha_s^2\sigma_t^2}} .$$
+# `x0_hat(x, t)` is the exact mixture denoiser (your "network", one evaluation per step); `process.alpha(t)` and
+# `process.sigma(t)` take the tensor time `ts[k]`; `z[k]` (shape of `x`) is the draw of step k. The warm-ups above are
+# the two halves of one step. With η = 0 there is no noise, c = 0 — set it so without the square root, and the same
+# loop then also walks an **increasing** grid: that is DDIM inversion, data → noise code.
+#
+# The grader compares your function with the package's DDIM step run with the same draws: η = 0 on DDPM and VP
+# (3 points), η = 0.3 and 1 (4 points); then it encodes mixture samples on an increasing grid (2 points: exact) and
+# decodes them back (1 point: mean error < 0.05). Stuck? `hint(1)`, then `hint(2)`.
+
+# %%
+from diffedu.labs.ddim import check_ddim_sample, hint
+
+
+def ddim_sample(x, ts, x0_hat, process, eta, z):
+    # BEGIN SOLUTION
+    for k in range(len(ts) - 1):
+        t, s = ts[k], ts[k + 1]
+        alpha_t, sigma_t = process.alpha(t), process.sigma(t)
+        alpha_s, sigma_s = process.alpha(s), process.sigma(s)
+        x0 = x0_hat(x, t)  # one network evaluation, at (x_t, t)
+        eps = (x - alpha_t * x0) / sigma_t  # the direction to x_t
+        c = eta * sigma_s * (1 - (alpha_t * sigma_s / (alpha_s * sigma_t)) ** 2).sqrt() if eta > 0 else 0.0
+        x = alpha_s * x0 + (sigma_s**2 - c**2).sqrt() * eps + c * z[k]  # predicted x0 + direction + noise
+    return x
+    # END SOLUTION
+
+
+check_ddim_sample(ddim_sample)
+
+# %% [markdown]
+# ## Think
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+think(
+    Question("The data is a single point μ (a Dirac), so the exact denoiser is x̂₀ = μ everywhere. How many DDIM steps "
+             "(η = 0) from t = T land exactly on μ at t = 0?", answer=1.0, tolerance=0.01,
+             explanation="With x̂₀ = μ, ε̂ = (x_t − α_t μ)/σ_t, and x/α − μ = (σ/α)·ε̂ keeps ε̂ constant along the "
+                         "path: Euler on dx̄/dρ = ε̂ is exact, and one step to σ = 0 returns x̂₀ = μ."),
+    Question("DDIM's last step goes to σ_s = 0. What does it return?",
+             choices=("The denoiser's output x̂₀ at the last grid time", "x_t minus the predicted noise σ_t·ε̂",
+                      "Noise: c is largest there"), answer=0,
+             explanation="At σ_s = 0, c = 0 and √(σ_s² − c²) = 0, so x_s = α_s x̂₀ = x̂₀: the sample is the last "
+                         "denoiser call. (x_t − σ_t ε̂ = α_t x̂₀ differs by the factor α_t.)"),
+    Question("Inversion encodes with the update from t up to s > t, decoding runs it from s down to t. With the exact "
+             "denoiser, why is the round trip not exact?",
+             choices=("The encoder evaluates x̂₀ at (x_t, t), the decoder at (x_s, s): each step's first-order error "
+                      "does not cancel", "Because DDIM adds noise", "Round-off in float64"), answer=0,
+             explanation="Both passes are Euler steps of the same ODE, taken from opposite ends of each interval; "
+                         "the errors shrink like 1/N, which is why the round trip improves with more steps."),
+)
 
 # %% [markdown]
 # ## Summary

@@ -20,9 +20,11 @@
 # **You will** learn a score three ways — explicit, sliced and denoising score matching — prove numerically that
 # explicit and denoising score matching differ by a constant, see denoising score matching as denoising, and sample with
 # Langevin dynamics, watching it fail on separated modes and annealing fix it.
-# **You need** chapters 01–03 · **Time** about 25 minutes
+# **You need** chapters 01–03 · **Time** about 90 minutes
 
 # %%
+import math
+
 import matplotlib.pyplot as plt
 import torch
 
@@ -32,6 +34,7 @@ from diffedu import EDM, gmm_2d
 from diffedu.course.exercises import check_dsm_target, check_langevin_step
 from diffedu.course.langevin import esm_dsm_gap, play_langevin, relative_score_error, train_score
 from diffedu.ui.plots import density_contours, figure, scatter2d, to_numpy
+from diffedu.ui.quiz import Question, think
 
 torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
 g = diffedu.seed(0)
@@ -168,7 +171,7 @@ print(f"left-mode share: annealed {out['frac_annealed']:.2f}, within 0.05 of 0.8
 diffedu.ui.widgets.langevin_panel()
 
 # %% [markdown]
-# ## Exercise
+# ## Warm-up
 # **Exercise 1 (langevin_step).** One Langevin step from x with the score, step τ and the noise z.
 
 # %%
@@ -191,6 +194,65 @@ def dsm_target(x_tilde, x0, sigma):
 
 
 check_dsm_target(dsm_target)
+
+# %% [markdown]
+# ## Build it · annealed Langevin dynamics
+# Write the sampler behind the 80/20 figure: `annealed_langevin(x, score, sigma_max, sigma_min, tau, z)`. Build the
+# geometric ladder of L = `z.shape[0]` noise levels $\sigma_i = \sigma_{max}(\sigma_{min}/\sigma_{max})^{i/(L-1)}$,
+# i = 0, …, L − 1, and at each level run K = `z.shape[1]` Langevin steps with the score of $p(x;\sigma_i)$:
+# $$x \leftarrow x + \tau_i\,s(x, \sigma_i) + \sqrt{2\tau_i}\,z_{i,k}, \qquad \tau_i = \tau\,\sigma_i^2 .$$
+# τ is the step *relative to the level's variance* (the Play panel's "τ × local variance"): the score of
+# $p(x;\sigma)$ is of size $1/\sigma^2$ near the data, so $\tau_i\,s$ moves x by a fixed fraction of the level's width
+# (Song & Ermon 2019 write the same rule as $\alpha_i = \epsilon\,\sigma_i^2/\sigma_L^2$). `score(x, sigma)` is the
+# exact score of the noisy mixture; `z[i, k]` (shape of `x`) are the draws of step k at level i.
+#
+# The grader runs your function with its own draws against the package's implementation (5 points, to 1e-8), then
+# checks the samples: their sliced Wasserstein distance to exact samples of $p(x;\sigma_{min})$ against the
+# exact-vs-exact floor (3 points), and the 0.8 / 0.2 mode weights that plain Langevin misses (2 points).
+# Stuck? `hint(1)`, then `hint(2)`.
+
+# %%
+from diffedu.labs.score_matching import check_annealed_langevin, hint
+
+
+def annealed_langevin(x, score, sigma_max, sigma_min, tau, z):
+    # BEGIN SOLUTION
+    L, K = z.shape[0], z.shape[1]
+    sigmas = torch.logspace(math.log10(sigma_max), math.log10(sigma_min), L, dtype=torch.float64)  # σ_max → σ_min
+    for i in range(L):
+        tau_i = tau * sigmas[i] ** 2  # step scaled to the level's variance
+        for k in range(K):
+            x = x + tau_i * score(x, sigmas[i]) + (2 * tau_i).sqrt() * z[i, k]  # Langevin step at level σ_i
+    return x
+    # END SOLUTION
+
+
+check_annealed_langevin(annealed_langevin)
+
+# %% [markdown]
+# ## Think
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+think(
+    Question("A network ε̂ trained with DDPM's ε-loss reaches a loss of 0.5 at σ = 0.1. Its score is ŝ = −ε̂/σ. What "
+             "is its denoising score matching loss E‖ŝ + ε/σ‖² at that σ?", answer=50.0, tolerance=0.02,
+             explanation="ŝ + ε/σ = (ε − ε̂)/σ, so L_DSM = E‖ε − ε̂‖²/σ² = 0.5/0.01 = 50: DSM is the ε-loss divided by "
+                         "σ². Same minimiser, a different weight per noise level."),
+    Question("Plain Langevin with the EXACT score of two well separated modes (weights 0.8 / 0.2), 1000 chains started "
+             "half in each basin. After many steps of small size, what share sits in the heavy mode?",
+             choices=("About 0.8: Langevin samples p", "About 0.5: each chain stays in its basin",
+                      "About 1: the chains climb to the highest peak"), answer=1,
+             explanation="Inside a basin the score is that of the mode alone, whatever its weight; crossing the empty "
+                         "gap takes exponentially long. The weights come from the start — annealing fixes that by "
+                         "mixing at large σ, where the modes overlap."),
+    Question("In annealed Langevin you keep τ_i = τ (no σ_i² factor) with the τ that suits the smallest level. What "
+             "goes wrong at the largest levels?",
+             choices=("Nothing: the score adapts", "The chains barely move: steps far smaller than the level's width",
+                      "The chains explode"), answer=1,
+             explanation="At level σ the law has width ≈ σ, and a step of size τ moves x by about √(2τ) ≪ σ: the "
+                         "chains need ~σ²/τ steps to mix. Scaling τ_i ∝ σ_i² keeps the mixing time per level fixed."),
+)
 
 # %% [markdown]
 # ## Summary

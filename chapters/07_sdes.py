@@ -20,7 +20,7 @@
 # **You will** write the three SDEs of score-based modelling with their drift f and diffusion g, derive the Gaussian
 # kernels they imply (chapter 01's α and σ, and the sub-VP's new σ), read DDPM as a discretized VP SDE, and sample the
 # reverse SDE with Euler–Maruyama and with predictor–corrector, first with the exact score, then with a learned one.
-# **You need** chapters 01–03, 06 · **Time** about 25 minutes
+# **You need** chapters 01–03, 06 · **Time** about 75 minutes
 
 # %%
 import matplotlib.pyplot as plt
@@ -35,6 +35,7 @@ from diffedu.losses import eps_loss
 from diffedu.metrics import sliced_wasserstein
 from diffedu.nets import MLP
 from diffedu.ui.plots import figure, scatter2d, to_numpy
+from diffedu.ui.quiz import Question, think
 from diffedu.processes import SubVP
 from diffedu.course.sdes import ddpm_vs_vp, forward_moments, simulate_forward
 from diffedu.timers import uniform
@@ -215,7 +216,7 @@ plt.show()
 diffedu.ui.widgets.pc_panel()
 
 # %% [markdown]
-# ## Exercise
+# ## Warm-up
 # **Exercise 1 (subvp_sigma).** The sub-VP kernel's $\sigma_t$ for a linear $\beta(t)$.
 
 # %%
@@ -239,6 +240,68 @@ def corrector_step(snr, z_norm, score_norm):
 
 
 check_corrector_step(corrector_step)
+
+# %% [markdown]
+# ## Build it · the predictor–corrector sampler
+# Write the sampler of check 4: `pc_sample(x, ts, score, process, snr, z)`, returning the final `x` and `nfe`, the
+# number of times you called `score`. From `x` at `ts[0]`, for each interval of the decreasing grid `ts` (t = `ts[k]`,
+# Δt = `ts[k+1] − ts[k]` < 0):
+#
+# 1. **corrector** — one Langevin step at the fixed time t, with the step size from the signal-to-noise ratio r = `snr`:
+#    $$\tau = 2\Big(r\,\frac{\overline{\lVert z_{k,0}\rVert}}{\overline{\lVert s\rVert}}\Big)^2,\qquad
+#      x \leftarrow x + \tau\,s(x, t) + \sqrt{2\tau}\,z_{k,0},$$
+#    where $\overline{\lVert\cdot\rVert}$ is the norm of each sample (row), averaged over the batch;
+# 2. **predictor** — one Euler–Maruyama step of the reverse SDE from t to t + Δt, with the score at the corrected x:
+#    $$x \leftarrow x + \big[f(t)\,x - g(t)^2 s(x, t)\big]\Delta t + g(t)\sqrt{-\Delta t}\;z_{k,1}.$$
+#
+# `score(x, t)` is the exact score of the noised mixture; `process.f(t)` and `process.g2(t)` take the tensor time;
+# `z[k, 0]` and `z[k, 1]` (shape of `x`) are the corrector's and the predictor's draws of step k. The grader runs your
+# function with its own draws against the package's `predictor_corrector` on VP and on VE (4 + 4 points, to 1e-8) and
+# counts your calls of `score` (2 points: the cost of PC is what it buys). Stuck? `hint(1)`, then `hint(2)`.
+
+# %%
+from diffedu.labs.sdes import check_pc_sample, hint
+
+
+def pc_sample(x, ts, score, process, snr, z):
+    # BEGIN SOLUTION
+    nfe = 0
+    for k in range(len(ts) - 1):
+        t, dt = ts[k], ts[k + 1] - ts[k]  # dt < 0: towards data
+        s = score(x, t)  # corrector: Langevin at fixed t
+        nfe += 1
+        tau = 2 * (snr * z[k, 0].norm(dim=1).mean() / s.norm(dim=1).mean()) ** 2
+        x = x + tau * s + (2 * tau).sqrt() * z[k, 0]
+        s = score(x, t)  # predictor: Euler–Maruyama on the reverse SDE
+        nfe += 1
+        x = x + (process.f(t) * x - process.g2(t) * s) * dt + (process.g2(t) * -dt).sqrt() * z[k, 1]
+    return x, nfe
+    # END SOLUTION
+
+
+check_pc_sample(pc_sample)
+
+# %% [markdown]
+# ## Think
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+think(
+    Question("You double the corrector's signal-to-noise ratio r. By what factor does its step size τ grow?",
+             answer=4.0, tolerance=0.01,
+             explanation="τ = 2(r‖z‖/‖s‖)² is quadratic in r. The drift τ‖s‖ grows 4×, the noise √(2τ)‖z‖ only 2×: "
+                         "their ratio, r, doubles — which is what r sets."),
+    Question("A budget of 200 score evaluations. Predictor–corrector with one corrector step gets how many "
+             "predictor steps, and Euler–Maruyama alone how many?",
+             choices=("200 and 200", "100 and 200", "200 and 100"), answer=1,
+             explanation="PC spends 1 + 1 evaluations per step. At equal cost EM takes twice as many, smaller steps; "
+                         "comparing samplers at equal NFE, not equal steps, is the fair test (chapter 10)."),
+    Question("In the predictor step Δt < 0. For VE (f = 0) the drift term is −g²·s·Δt. Which way does it move x?",
+             choices=("Up the score, towards higher density", "Down the score, away from the data",
+                      "Neither: it averages out against the noise"), answer=0,
+             explanation="−g²·s·Δt = g²|Δt|·s: a step along the score. Running time backwards turns the forward "
+                         "SDE's spreading into a pull towards the data; the noise g√|Δt|·z keeps it a sampler."),
+)
 
 # %% [markdown]
 # ## Summary

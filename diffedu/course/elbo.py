@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..integrators import ddim, ddim_step, ddpm
+from ..integrators import ddim, ddim_step, ddpm, ddpm_step
 from ..metrics import sliced_wasserstein
 from ..checks import require_integer
 from ..nets import MLP
@@ -30,7 +30,8 @@ from .fit import fit
 
 __all__ = ["require_step", "forward_by_composition", "posterior_coefficients", "posterior", "gaussian_kl",
            "gaussian_log_prob", "reverse_mean", "elbo_terms", "elbo_trajectory", "posterior_regression",
-           "train_eps_mlp", "ddim_invert", "ddim_sigma_path", "ClippedX0", "play_schedule", "play_ddim", "steps_sweep"]
+           "train_eps_mlp", "ddim_invert", "ddim_sigma_path", "ClippedX0", "play_schedule", "play_ddim", "steps_sweep",
+           "ddim_paths", "ddim_ddpm_gap", "inversion_errors", "ddim_vs_ddpm_images"]
 
 EpsModel = Callable[[Tensor, Tensor], Tensor]  # eps_model(x_n, n) with n of shape (B,) → ε̂ of x_n's shape
 
@@ -373,4 +374,68 @@ def steps_sweep(steps: list[int], n_samples: int = 1000, seed: int = 0, T: int =
         out["sw_ddim"].append(sw(x_ddim))
         out["sw_ddpm"].append(sw(x_ddpm))
         out["ode_err_ddim"].append((x_ddim - x_ref).norm(dim=1).mean().item())
+    return out
+
+
+# --- chapter 05's figures and checks, run here so that the chapter above its lab never calls a DDIM sampler ------
+@torch.no_grad()
+def ddim_paths(etas, n_steps: int, n_samples: int = 600, seed: int = 0, T: int = 1000) -> dict:
+    r"""DDIM(η) with the exact 2-D mixture denoiser on DDPM's process, ``n_steps`` uniform steps from T to 0, from
+    one start $x_T$ drawn here and the same fresh noise (``Generator(seed + 1)``) for every η in ``etas``.
+
+    Returns ``x_T`` (n, 2) and ``paths``: η → (n_steps + 1, n, 2), the start and the state after each step."""
+    process = DiscreteDDPM(T)
+    predictor = gmm_2d().predictor(process)
+    x_T = torch.randn(n_samples, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    paths = {}
+    for eta in etas:
+        path = [x_T]
+        ddim(x_T, uniform(process, n_steps), predictor, process, eta=eta,
+             generator=torch.Generator().manual_seed(seed + 1), callback=lambda d: path.append(d["x"]))
+        paths[eta] = torch.stack(path)  # (n_steps + 1, n, 2)
+    return {"x_T": x_T, "paths": paths}
+
+
+@torch.no_grad()
+def ddim_ddpm_gap(t: float, s: float, n: int = 256, seed: int = 7, T: int = 1000) -> float:
+    r"""$\max|x_s^{DDIM,\,\eta=1} - x_s^{DDPM}|$ for one step t → s from the same $x_t\sim\mathcal N(0, I)$ with the
+    exact mixture denoiser, both drawing their noise from ``Generator(seed)``: 0 up to round-off if η = 1 is DDPM."""
+    process = DiscreteDDPM(T)
+    predictor = gmm_2d().predictor(process)
+    x = torch.randn(n, 2, generator=torch.Generator().manual_seed(seed + 1), dtype=torch.float64)
+    a, _ = ddim_step(x, t, s, predictor, process, eta=1.0, generator=torch.Generator().manual_seed(seed))
+    b, _ = ddpm_step(x, t, s, predictor, process, generator=torch.Generator().manual_seed(seed))
+    return (a - b).abs().max().item()
+
+
+@torch.no_grad()
+def inversion_errors(steps, n: int = 300, seed: int = 0, T: int = 1000) -> dict[int, float]:
+    r"""DDIM inversion's round trip on the 2-D mixture with its exact denoiser: for each N in ``steps``, encode ``n``
+    fresh mixture samples with :func:`ddim_invert` on the uniform grid 0 → T, decode with DDIM (η = 0) back to 0.
+
+    Returns N → mean $\lVert x_0^{rec} - x_0
+Vert$."""
+    process, gmm = DiscreteDDPM(T), gmm_2d()
+    predictor = gmm.predictor(process)
+    x0 = gmm.sample(n, generator=torch.Generator().manual_seed(seed))
+    errors = {}
+    for N in steps:
+        grid = uniform(process, N)  # T → 0
+        code = ddim_invert(x0, grid.flip(0), predictor, process)  # 0 → T
+        errors[N] = (ddim(code, grid, predictor, process, eta=0.0) - x0).norm(dim=1).mean().item()
+    return errors
+
+
+@torch.no_grad()
+def ddim_vs_ddpm_images(model, steps, n_img: int, seed: int = 0) -> dict[tuple[str, int], Tensor]:
+    r"""Images of a trained model (``model.predictor``, ``model.process``, images 1×28×28) from one start $x_T$ drawn
+    here: DDIM (η = 0) and DDPM (η = 1) on uniform grids of each N in ``steps``, $\hat x_0$ clipped to [−1, 1]
+    (:class:`ClippedX0`), the same fresh noise for every grid. Returns (name, N) → (n_img, 1, 28, 28)."""
+    x_T = torch.randn(n_img, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
+    out = {}
+    for N in steps:
+        grid = uniform(model.process, N)
+        for name, eta in (("DDIM", 0.0), ("DDPM", 1.0)):
+            out[name, N] = ddim(x_T, grid, ClippedX0(model.predictor), model.process, eta=eta,
+                                generator=torch.Generator().manual_seed(seed + 3))
     return out
