@@ -34,7 +34,7 @@ from diffedu.course.elbo import (ddim_ddpm_gap, ddim_paths, ddim_sigma_path, ddi
                                  steps_sweep)
 from diffedu.course.exercises import check_ddim_noise_scale, check_ddim_update
 from diffedu.ui.plots import figure, scatter2d, to_numpy
-from diffedu.ui.quiz import Question, think
+from diffedu.ui.quiz import think
 from diffedu.timers import uniform
 
 torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
@@ -297,7 +297,7 @@ check_ddim_update(ddim_update)
 # decodes them back (1 point: mean error < 0.05). Stuck? `hint(1)`, then `hint(2)`.
 
 # %%
-from diffedu.labs.ddim import check_ddim_sample, hint
+from diffedu.labs.ddim import THINK, check_ddim_sample, hint
 
 
 def ddim_sample(x, ts, x0_hat, process, eta, z):
@@ -321,23 +321,7 @@ check_ddim_sample(ddim_sample)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-think(
-    Question("The data is a single point μ (a Dirac), so the exact denoiser is x̂₀ = μ everywhere. How many DDIM steps "
-             "(η = 0) from t = T land exactly on μ at t = 0?", answer=1.0, tolerance=0.01,
-             explanation="With x̂₀ = μ, ε̂ = (x_t − α_t μ)/σ_t, and x/α − μ = (σ/α)·ε̂ keeps ε̂ constant along the "
-                         "path: Euler on dx̄/dρ = ε̂ is exact, and one step to σ = 0 returns x̂₀ = μ."),
-    Question("DDIM's last step goes to σ_s = 0. What does it return?",
-             choices=("The denoiser's output x̂₀ at the last grid time", "x_t minus the predicted noise σ_t·ε̂",
-                      "Noise: c is largest there"), answer=0,
-             explanation="At σ_s = 0, c = 0 and √(σ_s² − c²) = 0, so x_s = α_s x̂₀ = x̂₀: the sample is the last "
-                         "denoiser call. (x_t − σ_t ε̂ = α_t x̂₀ differs by the factor α_t.)"),
-    Question("Inversion encodes with the update from t up to s > t, decoding runs it from s down to t. With the exact "
-             "denoiser, why is the round trip not exact?",
-             choices=("The encoder evaluates x̂₀ at (x_t, t), the decoder at (x_s, s): each step's first-order error "
-                      "does not cancel", "Because DDIM adds noise", "Round-off in float64"), answer=0,
-             explanation="Both passes are Euler steps of the same ODE, taken from opposite ends of each interval; "
-                         "the errors shrink like 1/N, which is why the round trip improves with more steps."),
-)
+think(*THINK)
 
 # %% [markdown]
 # ## Summary

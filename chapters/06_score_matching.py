@@ -34,7 +34,7 @@ from diffedu import EDM, gmm_2d
 from diffedu.course.exercises import check_dsm_target, check_langevin_step
 from diffedu.course.langevin import esm_dsm_gap, play_langevin, relative_score_error, train_score
 from diffedu.ui.plots import density_contours, figure, scatter2d, to_numpy
-from diffedu.ui.quiz import Question, think
+from diffedu.ui.quiz import think
 
 torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
 g = diffedu.seed(0)
@@ -212,7 +212,7 @@ check_dsm_target(dsm_target)
 # Stuck? `hint(1)`, then `hint(2)`.
 
 # %%
-from diffedu.labs.score_matching import check_annealed_langevin, hint
+from diffedu.labs.score_matching import THINK, check_annealed_langevin, hint
 
 
 def annealed_langevin(x, score, sigma_max, sigma_min, tau, z):
@@ -234,25 +234,7 @@ check_annealed_langevin(annealed_langevin)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-think(
-    Question("A network ε̂ trained with DDPM's ε-loss reaches a loss of 0.5 at σ = 0.1. Its score is ŝ = −ε̂/σ. What "
-             "is its denoising score matching loss E‖ŝ + ε/σ‖² at that σ?", answer=50.0, tolerance=0.02,
-             explanation="ŝ + ε/σ = (ε − ε̂)/σ, so L_DSM = E‖ε − ε̂‖²/σ² = 0.5/0.01 = 50: DSM is the ε-loss divided by "
-                         "σ². Same minimiser, a different weight per noise level."),
-    Question("Plain Langevin with the EXACT score of two well separated modes (weights 0.8 / 0.2), 1000 chains started "
-             "half in each basin. After many steps of small size, what share sits in the heavy mode?",
-             choices=("About 0.8: Langevin samples p", "About 0.5: each chain stays in its basin",
-                      "About 1: the chains climb to the highest peak"), answer=1,
-             explanation="Inside a basin the score is that of the mode alone, whatever its weight; crossing the empty "
-                         "gap takes exponentially long. The weights come from the start — annealing fixes that by "
-                         "mixing at large σ, where the modes overlap."),
-    Question("In annealed Langevin you keep τ_i = τ (no σ_i² factor) with the τ that suits the smallest level. What "
-             "goes wrong at the largest levels?",
-             choices=("Nothing: the score adapts", "The chains barely move: steps far smaller than the level's width",
-                      "The chains explode"), answer=1,
-             explanation="At level σ the law has width ≈ σ, and a step of size τ moves x by about √(2τ) ≪ σ: the "
-                         "chains need ~σ²/τ steps to mix. Scaling τ_i ∝ σ_i² keeps the mixing time per level fixed."),
-)
+think(*THINK)
 
 # %% [markdown]
 # ## Summary

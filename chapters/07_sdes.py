@@ -35,7 +35,7 @@ from diffedu.losses import eps_loss
 from diffedu.metrics import sliced_wasserstein
 from diffedu.nets import MLP
 from diffedu.ui.plots import figure, scatter2d, to_numpy
-from diffedu.ui.quiz import Question, think
+from diffedu.ui.quiz import think
 from diffedu.processes import SubVP
 from diffedu.course.sdes import ddpm_vs_vp, forward_moments, simulate_forward
 from diffedu.timers import uniform
@@ -260,7 +260,7 @@ check_corrector_step(corrector_step)
 # counts your calls of `score` (2 points: the cost of PC is what it buys). Stuck? `hint(1)`, then `hint(2)`.
 
 # %%
-from diffedu.labs.sdes import check_pc_sample, hint
+from diffedu.labs.sdes import THINK, check_pc_sample, hint
 
 
 def pc_sample(x, ts, score, process, snr, z):
@@ -286,22 +286,7 @@ check_pc_sample(pc_sample)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-think(
-    Question("You double the corrector's signal-to-noise ratio r. By what factor does its step size τ grow?",
-             answer=4.0, tolerance=0.01,
-             explanation="τ = 2(r‖z‖/‖s‖)² is quadratic in r. The drift τ‖s‖ grows 4×, the noise √(2τ)‖z‖ only 2×: "
-                         "their ratio, r, doubles — which is what r sets."),
-    Question("A budget of 200 score evaluations. Predictor–corrector with one corrector step gets how many "
-             "predictor steps, and Euler–Maruyama alone how many?",
-             choices=("200 and 200", "100 and 200", "200 and 100"), answer=1,
-             explanation="PC spends 1 + 1 evaluations per step. At equal cost EM takes twice as many, smaller steps; "
-                         "comparing samplers at equal NFE, not equal steps, is the fair test (chapter 10)."),
-    Question("In the predictor step Δt < 0. For VE (f = 0) the drift term is −g²·s·Δt. Which way does it move x?",
-             choices=("Up the score, towards higher density", "Down the score, away from the data",
-                      "Neither: it averages out against the noise"), answer=0,
-             explanation="−g²·s·Δt = g²|Δt|·s: a step along the score. Running time backwards turns the forward "
-                         "SDE's spreading into a pull towards the data; the noise g√|Δt|·z keeps it a sampler."),
-)
+think(*THINK)
 
 # %% [markdown]
 # ## Summary

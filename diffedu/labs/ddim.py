@@ -24,8 +24,9 @@ from ..processes import VP, DiscreteDDPM, Process
 from ..timers import uniform
 from ..toys import gmm_2d
 from .grading import Lab, Part, Verdict, call, close, diagnose
+from .think import Question
 
-__all__ = ["check_ddim_sample", "hint", "LAB", "ANSWERS"]
+__all__ = ["check_ddim_sample", "hint", "LAB", "ANSWERS", "THINK"]
 
 ANSWERS: tuple[str, ...] = ("ddim", "ddim_step", "ddim_invert", "dpmpp_1", "dpmpp_1_step", "dpm_first_order")
 
@@ -183,3 +184,22 @@ def check_ddim_sample(fn) -> None:
 def hint(level: int = 1) -> None:
     """Print hint ``level`` of chapter 05's lab (1 = the gentlest)."""
     LAB.hint(level)
+
+
+THINK = (  # chapter 05's Think questions
+    Question("The data is a single point μ (a Dirac), so the exact denoiser is x̂₀ = μ everywhere. How many DDIM steps "
+             "(η = 0) from t = T land exactly on μ at t = 0?", answer=1.0, tolerance=0.01,
+             explanation="With x̂₀ = μ, ε̂ = (x_t − α_t μ)/σ_t, and x/α − μ = (σ/α)·ε̂ keeps ε̂ constant along the "
+                         "path: Euler on dx̄/dρ = ε̂ is exact, and one step to σ = 0 returns x̂₀ = μ."),
+    Question("DDIM's last step goes to σ_s = 0. What does it return?",
+             choices=("The denoiser's output x̂₀ at the last grid time", "x_t minus the predicted noise σ_t·ε̂",
+                      "Noise: c is largest there"), answer=0,
+             explanation="At σ_s = 0, c = 0 and √(σ_s² − c²) = 0, so x_s = α_s x̂₀ = x̂₀: the sample is the last "
+                         "denoiser call. (x_t − σ_t ε̂ = α_t x̂₀ differs by the factor α_t.)"),
+    Question("Inversion encodes with the update from t up to s > t, decoding runs it from s down to t. With the exact "
+             "denoiser, why is the round trip not exact?",
+             choices=("The encoder evaluates x̂₀ at (x_t, t), the decoder at (x_s, s): each step's first-order error "
+                      "does not cancel", "Because DDIM adds noise", "Round-off in float64"), answer=0,
+             explanation="Both passes are Euler steps of the same ODE, taken from opposite ends of each interval; "
+                         "the errors shrink like 1/N, which is why the round trip improves with more steps."),
+)

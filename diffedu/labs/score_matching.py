@@ -24,8 +24,9 @@ from ..metrics import sliced_wasserstein
 from ..processes import EDM
 from ..toys import gmm_2d
 from .grading import Lab, Part, Verdict, call, close, diagnose
+from .think import Question
 
-__all__ = ["check_annealed_langevin", "hint", "LAB", "ANSWERS"]
+__all__ = ["check_annealed_langevin", "hint", "LAB", "ANSWERS", "THINK"]
 
 ANSWERS: tuple[str, ...] = ("annealed_langevin", "langevin")
 
@@ -153,3 +154,24 @@ def check_annealed_langevin(fn) -> None:
 def hint(level: int = 1) -> None:
     """Print hint ``level`` of chapter 06's lab (1 = the gentlest)."""
     LAB.hint(level)
+
+
+THINK = (  # chapter 06's Think questions
+    Question("A network ε̂ trained with DDPM's ε-loss reaches a loss of 0.5 at σ = 0.1. Its score is ŝ = −ε̂/σ. What "
+             "is its denoising score matching loss E‖ŝ + ε/σ‖² at that σ?", answer=50.0, tolerance=0.02,
+             explanation="ŝ + ε/σ = (ε − ε̂)/σ, so L_DSM = E‖ε − ε̂‖²/σ² = 0.5/0.01 = 50: DSM is the ε-loss divided by "
+                         "σ². Same minimiser, a different weight per noise level."),
+    Question("Plain Langevin with the EXACT score of two well separated modes (weights 0.8 / 0.2), 1000 chains started "
+             "half in each basin. After many steps of small size, what share sits in the heavy mode?",
+             choices=("About 0.8: Langevin samples p", "About 0.5: each chain stays in its basin",
+                      "About 1: the chains climb to the highest peak"), answer=1,
+             explanation="Inside a basin the score is that of the mode alone, whatever its weight; crossing the empty "
+                         "gap takes exponentially long. The weights come from the start — annealing fixes that by "
+                         "mixing at large σ, where the modes overlap."),
+    Question("In annealed Langevin you keep τ_i = τ (no σ_i² factor) with the τ that suits the smallest level. What "
+             "goes wrong at the largest levels?",
+             choices=("Nothing: the score adapts", "The chains barely move: steps far smaller than the level's width",
+                      "The chains explode"), answer=1,
+             explanation="At level σ the law has width ≈ σ, and a step of size τ moves x by about √(2τ) ≪ σ: the "
+                         "chains need ~σ²/τ steps to mix. Scaling τ_i ∝ σ_i² keeps the mixing time per level fixed."),
+)

@@ -24,8 +24,9 @@ from ..processes import VE, VP, Process
 from ..timers import uniform
 from ..toys import gmm_2d
 from .grading import Lab, Part, Verdict, call, close, diagnose
+from .think import Question
 
-__all__ = ["check_pc_sample", "hint", "LAB", "ANSWERS"]
+__all__ = ["check_pc_sample", "hint", "LAB", "ANSWERS", "THINK"]
 
 ANSWERS: tuple[str, ...] = ()
 
@@ -154,3 +155,21 @@ def check_pc_sample(fn) -> None:
 def hint(level: int = 1) -> None:
     """Print hint ``level`` of chapter 07's lab (1 = the gentlest)."""
     LAB.hint(level)
+
+
+THINK = (  # chapter 07's Think questions
+    Question("You double the corrector's signal-to-noise ratio r. By what factor does its step size τ grow?",
+             answer=4.0, tolerance=0.01,
+             explanation="τ = 2(r‖z‖/‖s‖)² is quadratic in r. The drift τ‖s‖ grows 4×, the noise √(2τ)‖z‖ only 2×: "
+                         "their ratio, r, doubles — which is what r sets."),
+    Question("A budget of 200 score evaluations. Predictor–corrector with one corrector step gets how many "
+             "predictor steps, and Euler–Maruyama alone how many?",
+             choices=("200 and 200", "100 and 200", "200 and 100"), answer=1,
+             explanation="PC spends 1 + 1 evaluations per step. At equal cost EM takes twice as many, smaller steps; "
+                         "comparing samplers at equal NFE, not equal steps, is the fair test (chapter 10)."),
+    Question("In the predictor step Δt < 0. For VE (f = 0) the drift term is −g²·s·Δt. Which way does it move x?",
+             choices=("Up the score, towards higher density", "Down the score, away from the data",
+                      "Neither: it averages out against the noise"), answer=0,
+             explanation="−g²·s·Δt = g²|Δt|·s: a step along the score. Running time backwards turns the forward "
+                         "SDE's spreading into a pull towards the data; the noise g√|Δt|·z keeps it a sampler."),
+)
