@@ -68,23 +68,31 @@ def test_explain_names_the_likely_cause(error, words):
     assert words in explain(error)
 
 
+def distinctive(line: str) -> bool:
+    """A solution line worth looking for elsewhere: a computation (an assignment, a call or arithmetic) of some length,
+    not a comment and not a bare ``return name`` that any function may end with."""
+    return len(line) > 12 and not line.startswith("#") and bool(re.search(r"[=(*+/\[]", line))
+
+
 @pytest.mark.parametrize("chapter", [c for c in CHAPTERS if labs_of(nbformat.read(c, as_version=4))],
                          ids=lambda p: p.stem)
 def test_the_answer_is_not_on_the_student_screen(chapter):
-    """Oracle: the instructor's solution lines. In the student version no cell (source or output) holds a line of a
-    lab's solution, and no cell above the lab defines or imports the function it asks for, imports a package function
-    that would pass its grader (the lab's ANSWERS), or prints one's source."""
+    """Oracle: the instructor's solution lines. In the student version no code cell (source or output) holds a line of
+    a lab's solution, and no cell above the lab defines or imports the function it asks for, imports a package
+    function that would pass its grader (the lab's ANSWERS), or prints one's source."""
     teacher = nbformat.read(chapter, as_version=4)
     pupil = student.student_notebook(teacher)
     for exercise, module in labs_of(teacher):
         block = teacher.cells[exercise.cell].source.split("# BEGIN SOLUTION")[1].split("# END SOLUTION")[0]
-        lines = {ln.strip() for ln in block.splitlines() if len(ln.strip()) > 12 and not ln.strip().startswith("#")}
+        lines = {ln.strip() for ln in block.splitlines() if distinctive(ln.strip())}
         answers = importlib.import_module(f"diffedu.labs.{module}").ANSWERS
         for i, cell in enumerate(pupil.cells):
+            if cell.cell_type != "code":  # the instructions state the equations; code and outputs must not
+                continue
             text = cell.source + json.dumps(cell.get("outputs", []))
             leaked = [ln for ln in lines if ln in text]
             assert not leaked, f"{chapter.name} cell {i} shows solution lines of {exercise.label}: {leaked}"
-            if i >= exercise.cell or cell.cell_type != "code":
+            if i >= exercise.cell:
                 continue
             for name in (exercise.function, *answers):
                 pattern = rf"(def {name}\b|import .*\b{name}\b|getsource\(.*\b{name}\b|\b{name}\?\?)"
