@@ -9,7 +9,7 @@ CHAPTERS := $(sort $(wildcard chapters/[0-9][0-9]_*.py))
 NOTEBOOKS := $(CHAPTERS:.py=.ipynb)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help lab lab-flags test sync execute bench clean student slides book
+.PHONY: help lab lab-flags work test sync execute bench clean student slides book
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,12 +26,21 @@ sync: $(STAMP)  ## pair every chapters/NN_topic.py with its .ipynb (jupytext)
 	@echo "==> syncing the jupytext pairs in chapters/"
 	$(if $(CHAPTERS),$(PY) -m jupytext --sync --quiet $(CHAPTERS),@echo "    (no chapters yet)")
 
-# JupyterLab on chapters/, localhost only, token auth left on (the default); --allow-root only when run as root.
+# `make lab` opens a working folder, never the committed chapters/: work/student/ (EDITION=instructor: work/instructor/),
+# one copy of each chapter, made by tools.workdir where none exists yet (a student's own copies are never overwritten).
+# JupyterLab's autosave writes there (git-ignored), so the clone stays clean. jupyterlab-settings/overrides.json turns
+# off the "Jupyter news?" toast. Localhost only, token auth left on (the default); --allow-root only when run as root.
 # tests/test_lab.py starts the server with exactly these flags (read through `make -s lab-flags`).
-LAB_FLAGS := --ServerApp.root_dir=chapters --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,)
+EDITION ?= student
+WORK := work/$(EDITION)
+LAB_FLAGS := --ServerApp.root_dir=$(WORK) --ServerApp.ip=127.0.0.1 --LabApp.app_settings_dir=$(abspath jupyterlab-settings) \
+	$(if $(filter 0,$(shell id -u)),--allow-root,)
 
-lab: sync  ## open the course in JupyterLab (localhost, token auth)
-	@echo "==> starting JupyterLab on chapters/ (stop it with Ctrl-C)"
+work: sync  ## copy each chapter missing from work/student/ (EDITION=instructor: work/instructor/); keeps yours
+	$(PY) -m tools.workdir --edition $(EDITION) --out $(WORK)
+
+lab: work  ## open your copies of the chapters in JupyterLab (EDITION=student, the default, or instructor)
+	@echo "==> starting JupyterLab on $(WORK)/ (stop it with Ctrl-C)"
 	$(VENV)/bin/jupyter lab $(LAB_FLAGS)
 
 lab-flags:
@@ -62,5 +71,5 @@ book: $(STAMP)  ## render every chapter with its outputs into a static site: _bo
 bench: $(STAMP)  ## python -m diffedu bench samplers (prints a table)
 	$(PY) -m diffedu bench samplers
 
-clean:  ## remove the virtual environment, caches and the built student/, slides/ and _book/
+clean:  ## remove the virtual environment, caches and the built student/, slides/ and _book/ (never work/)
 	rm -rf $(VENV) .pytest_cache build *.egg-info student slides _book

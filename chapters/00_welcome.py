@@ -167,8 +167,7 @@ plt.show()
 # variance $\sigma_t^2$: with n draws the Monte Carlo standard errors are $\sigma_t/\sqrt n$ for the mean and about
 # $\sigma_t^2\sqrt{2/n}$ for the variance; we allow 4 of them.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 worst = 0.0
 for name, kw, t in [("vp", {}, 0.3), ("cosine", {}, 0.5), ("ve", {}, 0.5), ("edm", {}, 2.0), ("flow", {}, 0.4),
                     ("ddpm", {}, 400.0)]:
@@ -197,8 +196,7 @@ print(f"VP at t = 0.3: alpha_t = {alpha_t:.4f}, sigma_t = {sigma_t:.4f}; "
 # Pick $\alpha_t$ and $\sigma_t$ yourself. Only the ratio matters for how much structure survives: set α = 1, σ = 0.5,
 # then α = 0.5, σ = 0.25 — the same log-SNR, the same picture at half the scale.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.mix_panel()
 
 # %% [markdown]

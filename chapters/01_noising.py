@@ -150,8 +150,7 @@ plt.show()
 # chain's own mean and variance follow $m_{k+1} = (1+f_k\Delta t)m_k$, $v_{k+1} = (1+f_k\Delta t)^2v_k + g_k^2\Delta t$
 # (`em_moments`). Tolerance: |empirical − exact| ≤ 4 standard errors + |EM bias|.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 n_paths, n_steps = (20_000, 100) if diffedu.quick() else (200_000, 400)
 x0_value = 1.5
 cases = [("vp", VP(), 0.5), ("cosine", CosineVP(), 0.5), ("ve", VE(), 0.5), ("edm", EDM(), 1.0),
@@ -173,8 +172,7 @@ for name, p, t in cases:
 # %% [markdown]
 # The EM bias is first order: doubling the steps halves it. For VE, whose $g$ grows exponentially, it is the largest.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for name, p, t in cases:
     t_ = torch.tensor(t, dtype=torch.float64)
     var_exact = p.sigma(t_).item() ** 2
@@ -190,8 +188,7 @@ for name, p, t in cases:
 # (tolerance 1e-6: the rule's error is $O(h^2)$; 1e-4 for DDPM, whose $f$ jumps at every integer step, where the rule
 # is only first order).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for name, p, t_end in cases:
     t = torch.linspace(p.t_min + 0.01 * (t_end - p.t_min), t_end, 7, dtype=torch.float64, requires_grad=True)
     alpha_t, sigma_t = p.alpha(t), p.sigma(t)
@@ -215,8 +212,7 @@ for name, p, t_end in cases:
 # **3. DDPM's continuous limit.** The largest gap between DDPM(T, 0.1/T, 20/T) and VP(0.1, 20) must fall like 1/T:
 # the log–log slope between T = 30 and T = 3000 lies within 0.1 of −1.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 slope = (math.log(gaps[-1]) - math.log(gaps[0])) / (math.log(Ts[-1]) - math.log(Ts[0]))
 assert abs(slope + 1) < 0.1, slope
 print(f"gap at T = 1000: {gaps[-2]:.1e}; log-log slope {slope:.2f}")
@@ -227,8 +223,7 @@ print(f"gap at T = 1000: {gaps[-2]:.1e}; log-log slope {slope:.2f}")
 # to noise sooner); the cosine offset s (it only matters near u = 0); σ_max for VE and EDM (with σ_max = 1 the "noise"
 # end is not noise at all).
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.noising_panel()
 
 # %% [markdown]
@@ -275,8 +270,7 @@ check_em_forward(em_forward)
 # %% [markdown]
 # ## Think
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 think(*THINK)
 
 # %% [markdown]

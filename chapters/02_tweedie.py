@@ -130,8 +130,7 @@ plt.show()
 # probability about 2.5e-4),
 # at several times and points drawn from $p_t$.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 n_mc = 20_000 if diffedu.quick() else 400_000
 for t in (0.2, 0.4, 0.7):
     t_ = torch.tensor(t, dtype=torch.float64)
@@ -154,8 +153,7 @@ for t in (0.2, 0.4, 0.7):
 # **3. Every conversion round-trips.** For every process and every ordered pair of kinds (12 pairs), converting a
 # prediction (the exact ε̂) there and back must return it to 1e-12 (relative, float64).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 all_processes = {"vp": (VP(), 0.3), "cosine": (CosineVP(), 0.5), "ve": (VE(), 0.4), "edm": (EDM(), 1.5),
                  "flow": (RectifiedFlow(), 0.5), "ddpm": (DiscreteDDPM(1000), 250.5)}
 for name, (p, t) in all_processes.items():
@@ -170,8 +168,7 @@ for name, (p, t) in all_processes.items():
 # The conversion table itself: the coefficients (a, b) of each kind at t = 0.5 under VP, and the determinant
 # $a\sigma_t - b\alpha_t$ that must not vanish.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 t_ = torch.tensor(0.5, dtype=torch.float64)
 alpha_t, sigma_t = process.alpha(t_).item(), process.sigma(t_).item()
 for kind in KINDS:
@@ -185,8 +182,7 @@ for kind in KINDS:
 # Right: the posterior over the six components. Try: put the point between two components and raise σ — the posterior
 # spreads over more components and $\hat x_0$ slides towards the middle; lower σ — it snaps to one component.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.tweedie_panel()
 
 # %% [markdown]
@@ -255,8 +251,7 @@ check_posterior_mean(posterior_mean)
 # %% [markdown]
 # ## Think
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 think(*THINK)
 
 # %% [markdown]

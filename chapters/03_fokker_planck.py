@@ -105,8 +105,7 @@ plt.show()
 # **1. The heat equation.** Central differences of the exact $p(x;\sigma)$ at 41 points and three σ's: the two sides
 # agree to within $10^{-5}$ relative to $\max|\partial_\sigma p|$ (finite-difference step $h = 10^{-3}$, error $O(h^2)$).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 x_pts = torch.linspace(-4, 4, 41, dtype=torch.float64)[:, None]
 for sigma in (0.2, 0.5, 1.5):
     lhs, rhs = heat_equation_sides(gmm, x_pts, sigma, h=1e-3)
@@ -119,8 +118,7 @@ for sigma in (0.2, 0.5, 1.5):
 # Euler–Maruyama samples (4000 paths, 200 steps) match the exact $p_t$ within the Monte Carlo error of a
 # histogram: L1 of a 40-bin histogram below 0.12 (its expected value for 4000 samples is about 0.06).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 n_mc = 4000
 ts_fwd = torch.linspace(0, 1, 201).tolist()
 x_path = simulate_forward(gmm.sample(n_mc, generator=g), ts_fwd, process, generator=g, return_path=True)
@@ -140,8 +138,7 @@ for t in (0.1, 0.3, 1.0):
 # reverse SDE (η = 1) with the exact score over 400 Euler(–Maruyama) steps, and compare at t = 0.5, 0.2 and 0.01 with
 # fresh exact samples of $p_t$ by the 1-D Wasserstein distance. Tolerance: 3× the exact-vs-exact noise floor.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 ts_400 = torch.linspace(1.0, 0.01, 401).tolist()
 x_T = gmm.sample(n_mc, 1.0, process, generator=g)
 rev = {eta: reverse_family(x_T, ts_400, score, process, eta=eta, generator=torch.Generator().manual_seed(2),
@@ -160,12 +157,10 @@ for t in (0.5, 0.2, 0.01):
 # Move t and watch the density spread; then choose how many reverse paths to draw and the noise level η of the
 # reverse family (η = 0: ODE; η = 1: reverse SDE; η > 1: noisier still, same marginals).
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.fokker_planck_panel()
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.ode_sde_paths_panel()
 
 # %% [markdown]
@@ -243,8 +238,7 @@ check_fokker_planck(fokker_planck)
 # t = 0.1, 0.3 and 1 is below $10^{-3}$ (discretization error $O(\Delta x^2 + \Delta t^2)$) — five times tighter than the
 # lab's threshold, with far fewer time steps.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from diffedu.course.fokker_planck import fokker_planck_1d
 
 p_grid = fokker_planck_1d(gmm.log_prob(x_grid[:, None]).exp(), x_grid, ts_fwd, process)  # (201, 201)
@@ -258,8 +252,7 @@ for t in (0.1, 0.3, 1.0):
 # %% [markdown]
 # ## Think
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 think(*THINK)
 
 # %% [markdown]

@@ -141,8 +141,7 @@ plt.show()
 # $v_n = a_n v_{n-1} + \beta_n$ never uses $\bar\alpha$; it must equal $(\sqrt{\bar\alpha_n}, 1-\bar\alpha_n)$ up to
 # float64 round-off (tolerance 1e-12).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 m, v = forward_by_composition(process.betas)
 err_m = (m - process.alpha_bar.sqrt()).abs().max().item()
 err_v = (v - (1 - process.alpha_bar)).abs().max().item()
@@ -157,8 +156,7 @@ print(f"max |m_n - sqrt(alpha_bar_n)| < 1e-12: {err_m < 1e-12};  max |v_n - (1 -
 # regression can hardly tell their coefficients apart — down to 2·10⁻⁴ at n = 500 (measured over 20 repeats). We
 # allow 5·10⁻³ (four standard errors at n = 2) and 2 % on the variance.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 n_mc = 100_000
 x0_mc = gmm.sample(n_mc, generator=g)
 for n in (2, 10, 100, 500):
@@ -175,8 +173,7 @@ for n in (2, 10, 100, 500):
 # size (the Monte Carlo noise floor), and each component's share (hard assignment by responsibilities) within 0.03 of
 # its weight (three standard errors at this sample size are below 0.03).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 process_small = DiscreteDDPM(100, 1e-3, 0.2)
 n_anc = 2000 if diffedu.quick() else 8000
 x_T = torch.randn(n_anc, 2, generator=g, dtype=torch.float64)
@@ -242,8 +239,7 @@ print(f"ELBO, term by term                  = {total_terms:9.4f} ± {se_terms:.4
 print(f"ELBO, independent trajectory        = {total_indep:9.4f} ± {se_indep:.4f}")
 print(f"exact E log p_data(x0)              = {log_p_data:9.4f}")
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 tol = 4 * math.sqrt(se_terms**2 + se_indep**2)
 sums_match = abs(-(L_T + L_trans.sum().item() + L_0) - total_terms) < 1e-9
 assert sums_match
@@ -316,8 +312,7 @@ else:
 # term $L_T$ is large — and the samples inherit the mismatch, however good the denoiser: try T = 10 with both β's small,
 # where $\bar\alpha_T \approx 1$ and the "samples" stay close to the Gaussian start.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.ddpm_schedule_panel()
 
 # %% [markdown]
@@ -389,8 +384,7 @@ check_ddpm_sample(ddpm_sample)
 # %% [markdown]
 # ## Think
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 think(*THINK)
 
 # %% [markdown]

@@ -120,8 +120,7 @@ plt.show()
 # $(x_s - \alpha_s x_0)/\sigma_s$ must be standard normal. With 20 000 samples the standard error of a mean is 0.007 and
 # of a variance 0.01: we allow 0.03 on means and cross-covariance and 0.05 on variances (about 4–5 SE).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 x0 = gmm.sample(20_000, generator=g)
 ts_mc = uniform(process, 10, t_end=50.0)
 for eta in (0.0, 0.5, 1.0):
@@ -141,8 +140,7 @@ for eta in (0.0, 0.5, 1.0):
 # step (chapter 04) draw the same z, so from the same 256 points $x_t$ they must agree to float64 round-off (tolerance
 # 1e-12) — on consecutive and on skipped steps (`ddim_ddpm_gap` runs both).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for t, s in [(500.0, 499.0), (500.0, 450.0), (40.0, 1.0)]:
     diff = ddim_ddpm_gap(t, s)
     assert diff < 1e-12, (t, s, diff)
@@ -157,8 +155,7 @@ for t, s in [(500.0, 499.0), (500.0, 450.0), (40.0, 1.0)]:
 sweep = steps_sweep([10, 20, 50, 100], n_samples=2000 if diffedu.quick() else 5000,
                     n_ref_steps=500 if diffedu.quick() else 2000, n_reference=10_000 if diffedu.quick() else 20_000)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 logN = torch.tensor(sweep["steps"], dtype=torch.float64).log()
 logE = torch.tensor(sweep["ode_err_ddim"], dtype=torch.float64).log()
 slope = -(((logN - logN.mean()) * (logE - logE.mean())).sum() / ((logN - logN.mean()) ** 2).sum()).item()
@@ -170,8 +167,7 @@ print(f"DDIM convergence order in [0.8, 1.3]: {0.8 <= slope <= 1.3}  (slope {slo
 # grid. The mean reconstruction error must fall with the step count and be below 0.05 at 200 steps (the data spread
 # is about 2; points between components, where $\hat x_0$ changes fastest, dominate the error).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 errors = inversion_errors((20, 50, 200), n=300)  # N → mean |decode(encode(x0)) − x0|
 assert errors[20] > errors[50] > errors[200] and errors[200] < 0.05, errors
 print(f"reconstruction error falls with N and is < 0.05 at 200 steps: True  "
@@ -249,8 +245,7 @@ else:
 # Move η and the number of steps; the start $x_T$ stays the same. At η = 0 the picture changes smoothly with the step
 # count; at η = 1 with few steps the samples blur, at many steps both agree with the mixture.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.ddim_eta_panel()
 
 # %% [markdown]
@@ -319,8 +314,7 @@ check_ddim_sample(ddim_sample)
 # %% [markdown]
 # ## Think
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 think(*THINK)
 
 # %% [markdown]

@@ -121,8 +121,7 @@ plt.show()
 # same 100 000 samples. Each gap must lie within 5 standard errors of the constant
 # $C = \mathbb E\lVert\nabla\log p_\sigma\rVert^2 - d/\sigma^2$ (itself estimated on those samples).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 thetas = {"s = -x": lambda x: -x, "s = 0": lambda x: torch.zeros_like(x), "DSM net": lambda x: nets["dsm"](x.float())}
 for name, fn in thetas.items():
     r = esm_dsm_gap(fn, gmm, sigma, 100_000, generator=torch.Generator().manual_seed(5))
@@ -134,8 +133,7 @@ for name, fn in thetas.items():
 # on fresh samples of $p_\sigma$, for the three objectives; each below 0.25 after the quick-mode training (and far below the
 # untrained network's ≈ 1). ESM, with the exact target, is expected to be best; SSM, with its extra trace noise, worst (≈ 0.15 here).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for name, net in nets.items():
     err = relative_score_error(net, gmm, sigma, generator=torch.Generator().manual_seed(6))
     assert err < 0.25, (name, err)
@@ -145,8 +143,7 @@ for name, net in nets.items():
 # **3. Denoiser ↔ score.** With the exact mixture denoiser $D$, $(D(\tilde x) - \tilde x)/\sigma^2$ equals the exact
 # score to float64 round-off ($10^{-10}$).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 x_noisy = gmm.sample(1000, sigma, process, generator=g)
 diff = ((gmm.denoiser(x_noisy, sigma, process) - x_noisy) / sigma**2 - gmm.score(x_noisy, sigma, process)).abs().max()
 assert diff < 1e-10
@@ -156,8 +153,7 @@ print(f"max |(D - x)/sigma^2 - score| < 1e-10: {bool(diff < 1e-10)}")
 # **4. Annealing fixes the mode weights.** With 2000 chains, the annealed left-mode share is within 0.05 of 0.8
 # (binomial standard error ≈ 0.01, plus finite-step bias), while plain Langevin stays off by more than 0.2.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 assert abs(out["frac_annealed"] - 0.8) < 0.05 and abs(out["frac_plain"] - 0.8) > 0.2, out
 print(f"left-mode share: annealed {out['frac_annealed']:.2f}, within 0.05 of 0.8: {abs(out['frac_annealed'] - 0.8) < 0.05};"
       f"  plain {out['frac_plain']:.2f}, off by > 0.2: {abs(out['frac_plain'] - 0.8) > 0.2}")
@@ -166,8 +162,7 @@ print(f"left-mode share: annealed {out['frac_annealed']:.2f}, within 0.05 of 0.8
 # ## Play
 # τ is the step relative to the local variance; try few noise levels (annealing off) and many, few steps and many.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.langevin_panel()
 
 # %% [markdown]
@@ -232,8 +227,7 @@ check_annealed_langevin(annealed_langevin)
 # %% [markdown]
 # ## Think
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 think(*THINK)
 
 # %% [markdown]

@@ -110,8 +110,7 @@ plt.show()
 # here (≈ βΔt/4 for VP and sub-VP; for VE the left-point rule under-integrates its growing $g^2$), so the tolerance
 # leaves about 2.5 standard errors for noise.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 n_mc = 5000
 for name, proc in processes.items():
     x0 = 1.5 + 0.5 * torch.randn(n_mc, 1, generator=g, dtype=torch.float64)
@@ -129,8 +128,7 @@ for name, proc in processes.items():
 # **2. DDPM → VP SDE.** $\max_n|\bar\alpha_n - \alpha_{t_n}^2|$ falls like 1/N (first order): the ratio between N = 100 and
 # N = 1000 lies between 7 and 13.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 errs = {}
 for n in (100, 1000):
     out = ddpm_vs_vp(VP(), n)
@@ -143,8 +141,7 @@ print(f"max |alpha_bar - alpha_t^2|: N=100 {errs[100]:.1e}, N=1000 {errs[1000]:.
 # **3. The reverse SDE with the exact score recovers the mixture.** 1000 samples, 200 EM steps on VP, sliced W₂ to exact
 # samples. Tolerance: within 2× the exact-vs-exact noise floor (same n, same projections).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 process, gmm = VP(), gmm_2d()
 n = 1000
 ref, ref2 = gmm.sample(n, generator=g), gmm.sample(n, generator=g)
@@ -164,8 +161,7 @@ print(f"floor {floor:.3f}; EM with the exact score {sw_em_exact:.3f} < 2 x floor
 # printed in check 3 (exact samplers reach the floor; what is left is the network's error after 2000 quick-mode steps,
 # largest at small t — full mode trains 5× longer).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 torch.manual_seed(0)
 net = MLP(2, hidden=128, depth=3)
 n_train = 2000 if diffedu.quick() else 10_000
@@ -211,8 +207,7 @@ plt.show()
 # Few steps: the EM predictor alone is coarse; the Langevin corrector (extra score calls) sharpens it. Too large an r
 # overshoots.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.pc_panel()
 
 # %% [markdown]
@@ -284,8 +279,7 @@ check_pc_sample(pc_sample)
 # %% [markdown]
 # ## Think
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 think(*THINK)
 
 # %% [markdown]

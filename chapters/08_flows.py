@@ -129,8 +129,7 @@ plt.show()
 # The mixture gives $u_t$ exactly (`GaussianMixture.velocity`); the Monte Carlo average uses 20 000 data samples.
 # Tolerance: the mean error must be below 5 % of the mean speed (the self-normalised estimate's noise in 2-D is ~1 %).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 x_check = gmm.sample(300, t=0.6, process=rf, generator=torch.Generator().manual_seed(1))
 u_mc = marginal_velocity_mc(x_check, 0.6, rf, gmm.sample(20000, generator=torch.Generator().manual_seed(2)))
 u_exact = gmm.velocity(x_check, 0.6, rf)
@@ -142,8 +141,7 @@ print(f"relative error of the MC marginal velocity at t = 0.6: {rel:.2f} (< 0.05
 # ### One network as velocity, score and denoiser
 # On the exact mixture: $f_t x - \tfrac12 g_t^2\nabla\log p_t$ equals the velocity (float64, tolerance 1e-8).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for proc in (rf, CosineVP()):
     t_c = torch.tensor(0.4, dtype=torch.float64)
     u_from_score = proc.f(t_c) * x_check - 0.5 * proc.g2(t_c) * gmm.score(x_check, t_c, proc)
@@ -223,8 +221,7 @@ print(f"2-rectified at 1 step vs the 32-step 1-rectified sample from the same no
 # sampling floor. That gap is its own regression error: its one-step samples lie a small distance from the teacher's
 # (printed above), not on them.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 err = {name: [table[name, n]["euler_error"] for n in n_grid] for name in models}
 assert abs(chord["1-rectified"] - chord["exact flow"]) < 0.1 * chord["exact flow"], chord  # learned the curvature
 assert chord["2-rectified"] < 0.1 * chord["1-rectified"], chord  # reflow straightens ≥ 10×
@@ -255,8 +252,7 @@ print(f"SDE sampler SW to exact samples: {sw_to_data(x_sde):.3f} (floor {sw_floo
 # path $\dot\sigma_1 = 0$, so one step only shifts the noise by $-\dot\alpha_1\mathbb E[x_0]$ and the samples stay a
 # Gaussian cloud. Watch how many steps each path needs.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.flows_panel()
 
 # %% [markdown]
@@ -327,8 +323,7 @@ check_cfm_loss(cfm_loss)
 # which is zero in expectation; its Monte Carlo estimate must lie within 4 standard errors of 0, while
 # $\mathcal L_{FM}$ itself ranges over more than 10.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from diffedu.course.flows import cfm_loss as package_cfm_loss
 
 gc = torch.Generator().manual_seed(3)
@@ -361,8 +356,7 @@ assert max(fm_losses) - min(fm_losses) > 10
 # %% [markdown]
 # ## Think
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 think(*THINK)
 
 # %% [markdown]

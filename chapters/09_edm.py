@@ -114,8 +114,7 @@ plt.show()
 # Data: the 2-D mixture, with $\sigma_{data}$ its measured standard deviation; 4000 samples per σ.
 # Tolerance ±0.1 (the sampling error of a variance from 4000 samples is about ±0.03).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 x0 = gmm_2d().sample(4000, generator=torch.Generator().manual_seed(1))
 sigma_data = x0.std().item()
 check_sigmas = torch.tensor([0.002, 0.1, 1.0, 10.0, 80.0], dtype=torch.float64)
@@ -131,8 +130,7 @@ for s_, a, b in zip(check_sigmas.tolist(), v_in.tolist(), v_target.tolist()):
 # for an arbitrary $F_\theta = \sin(3c_{in}x + c_{noise})$ across σ from 0.002 to 80 (`loss_weight_gap` computes both sides). And `losses.sample_sigma_lognormal` draws $\ln\sigma$ with
 # mean $P_{mean}$ and standard deviation $P_{std}$: 200 000 draws, tolerance 0.01 (the standard error is 0.003).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 sig = torch.logspace(math.log10(0.002), math.log10(80.0), 9, dtype=torch.float64)[:, None]  # (9, 1)
 gap, plain = loss_weight_gap(x0[:9], sig, sigma_data, generator=torch.Generator().manual_seed(4))  # (9,) each
 assert gap.abs().max().item() < 1e-10 * plain.max().item()
@@ -166,8 +164,7 @@ for r in rows:
     err = "—" if r["ode_error"] != r["ode_error"] else f"{r['ode_error']:.4f}"
     print(f"{r['config']:60s} {r['nfe']:4d} {err:>10s} {1e3 * r['mmd2']:11.2f}")
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 by = {r["config"]: r for r in rows}
 heun_row, floor = by["Heun, ρ = 7 grid"], by["exact samples (MMD² floor)"]
 assert by["Euler, ρ = 7 grid"]["ode_error"] < by["Euler, uniform σ grid"]["ode_error"]
@@ -228,8 +225,7 @@ else:
 # (an exact sampler scores 0 ± 0.5 × 10⁻³ at this size). Try ρ = 1 against ρ = 7 at NFE 15, and S_noise below and
 # above 1 with churn on.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.edm_panel()
 
 # %% [markdown]
@@ -310,8 +306,7 @@ check_edm_sampler(edm_sampler)
 # %% [markdown]
 # ## Think
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 think(*THINK)
 
 # %% [markdown]

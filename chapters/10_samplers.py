@@ -301,8 +301,7 @@ for name in ("euler_maruyama", "ddpm"):
 # below the theory on flow's noise-level grids. **Heun against Euler**: behind at NFE ≈ 20 on
 # EDM's grid, ahead from NFE 50 on, on every configuration.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for cfg, res in list(conv.items()) + [(("flow", t), r) for t, r in flow_orders.items() if t != "uniform"]:
     for name, m in res["methods"].items():
         if not res["fixed_map"]:
@@ -319,8 +318,7 @@ print("Heun beats Euler from NFE", {cfg: res["beats_euler_from_nfe"]["heun"] for
 # **DDIM(η = 0) is DPM-Solver++ first order, and DDIM(η = 1) is ancestral DDPM** (same noise), on VP: agreement to
 # float64 round-off (tolerance 1e-9).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 pred = gmm.predictor(vp)
 grid = make_grid("log_snr", vp, 15)
 gap_dpm = (ddim(x_T_vp, grid, pred, vp) - dpmpp_1(x_T_vp, grid, pred, vp)).abs().max().item()
@@ -333,8 +331,7 @@ print("DDIM(0) = DPM++(1):", gap_dpm < 1e-9, "| DDIM(1) = DDPM:", gap_ddpm < 1e-
 # **Churn and η keep the right distribution.** Stochastic samplers are compared with exact samples by the sliced
 # Wasserstein distance; the exact-vs-exact distance at the same size is the noise floor. Pass: below 1.5 × floor + 0.02.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 play = play_samplers(nfe=40, rho=7.0, eta=1.0, churn=40.0)
 for name in ("heun", "ddim"):
     assert play[name]["sw"] < 1.5 * play["floor"] + 0.02, (name, play[name]["sw"], play["floor"])
@@ -346,8 +343,7 @@ print("stochastic Heun and DDIM(η=1) within the noise floor:", True)
 # NFE, the Karras ρ, DDIM's η and Heun's churn. With η = 0 and churn = 0 the "ODE error" is the distance to the exact
 # ODE answer from the same start; once noise is injected, watch SW₂ against the floor instead.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.samplers_panel()
 
 # %% [markdown]
@@ -449,8 +445,7 @@ check_dpmpp_2m(dpmpp_2m)
 # %% [markdown]
 # ## Think
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 think(*THINK)
 
 # %% [markdown]

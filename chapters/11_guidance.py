@@ -135,8 +135,7 @@ for ax, (w, r) in zip(axes[0, 1:], rows.items()):
     scatter2d(ax, r["x"], title=f"CFG w = {w:g}: SW {r['sw_exact']:.3f}", lim=3.2)
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(f"{'w':>4} {'SW to q(x0|y)':>14} {'floor':>6} {'SW to tilted':>13} {'floor':>6} {'tilted vs q(x0|y)':>18}  "
       "mass of the class's two components (exact: 0.667 / 0.333)")
 for w, r in rows.items():
@@ -178,8 +177,7 @@ for row, (name, out) in zip(axes, inverse.items()):
             ax.set_axis_off()
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(f"{'problem':>10} {'floor':>6} {'prior':>6} {'DPS':>6} {'projection':>10}   (SW₂ to the exact posterior)")
 for name, out in inverse.items():
     proj = f"{sw(out['projection'], out['exact']):10.2f}" if "projection" in out else f"{'—':>10}"
@@ -200,8 +198,7 @@ for name in ("inpaint", "downsample"):  # ... and projection fits y exactly
 # stays above 0.7.
 # The floor column says how much of each number is sampling noise.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for name in ("downsample", "denoise"):
     print(f"{name}: exact posterior component weights", [round(v, 3) for v in inverse[name]["weights"].tolist()])
 
@@ -273,8 +270,7 @@ print("mean |error| on the observed pixels (pixel range [−1, 1]):", {k: f"{v:.
 # denoising problem; the weighted mean must match the exact posterior mean within 4 standard errors (the standard
 # error of a self-normalised importance-sampling mean, $\sqrt{\sum_i w_i^2 (x_i - \bar x)^2}$).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 A_den, y_den = (torch.tensor(v, dtype=torch.float64) for v in problems["denoise"][:2])
 sigma_den = problems["denoise"][2]
 post = linear_gaussian_posterior(gmm, A_den, y_den, sigma_den)
@@ -292,12 +288,10 @@ print("exact posterior mean", [round(v, 2) for v in exact_mean.tolist()], "= imp
 # Move the guidance scale. On the mixture (exact models, class y) watch the samples leave the exact conditional law
 # and the tilted one as w grows; on MNIST watch the digits become cleaner and more alike.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.cfg_mixture_panel()
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.mnist_guidance_panel()
 
 
@@ -389,8 +383,7 @@ check_guidance(cfg, dps_step)
 # four networks that predict x0, ε, the score and the velocity: CFG is the same field in every kind, w = 1 is the
 # conditional model, and classifier guidance with the exact noisy classifier equals CFG at the same scale.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from diffedu.guidance import ClassifierFreeGuidance, ClassifierGuidance
 from diffedu.course.guidance_demos import mixture_classifier_grad
 
@@ -418,8 +411,7 @@ print("CFG across kinds, w = 1 vs the conditional model, classifier guidance vs 
 # %% [markdown]
 # ## Think
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 think(*THINK)
 
 # %% [markdown]

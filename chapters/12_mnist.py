@@ -122,8 +122,7 @@ for name in shipped:
 # Every number below rests on the evaluation classifier. Its card states its test accuracy; the first 2000 test digits
 # must agree with it within 4 standard errors ($\sqrt{p(1-p)/2000}$).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 classifier = pretrained.load_classifier()
 with torch.no_grad():
     acc = (classifier(data.x_test[:2000]).argmax(1) == data.y_test[:2000]).double().mean().item()
@@ -175,8 +174,7 @@ plt.show()
 # scale w (chapter 11 derives it: w = 1 is the conditional model, w > 1 pushes the digits to look *more* like their
 # label and less varied; with no label there is nothing to guide towards).
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 if shipped:
     display(diffedu.ui.widgets.mnist_sampler_panel(tuple(shipped)))
 
@@ -266,8 +264,7 @@ ax.set(xlabel="σ", ylabel="coefficient", title="EDM preconditioning, σ_data = 
 ax.legend()
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 unit = (c_in**2 * (sigma**2 + 0.25) - 1).abs().max().item()
 half = edm_preconditioning(torch.tensor([0.5], dtype=torch.float64), 0.5)[0].item()
 assert unit < 1e-12 and abs(half - 0.5) < 1e-12
@@ -276,8 +273,7 @@ print(f"max |c_in²(σ²+σ_data²) − 1| < 1e-12: {unit < 1e-12};  c_skip(σ_d
 # %% [markdown]
 # ## Think
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 think(*THINK)
 
 # %% [markdown]

@@ -21,9 +21,13 @@ CHAPTER_MAP = ["00_welcome", "01_noising", "02_tweedie", "03_fokker_planck", "04
 REQUIRED = ["00_welcome", "01_noising", "02_tweedie"]  # issue 2
 
 
-def cells(nb) -> list[tuple[str, str]]:
-    """(type, source) of every code and markdown cell, sources without trailing whitespace."""
-    return [(c.cell_type, c.source.rstrip()) for c in nb.cells if c.cell_type in ("code", "markdown")]
+NBVAL_TAGS = {"nbval-check-output", "nbval-ignore-output", "nbval-skip", "raises-exception"}  # nbval's cell tags
+
+
+def cells(nb) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(type, source, tags) of every code and markdown cell, sources without trailing whitespace."""
+    return [(c.cell_type, c.source.rstrip(), tuple(c.metadata.get("tags", ())))
+            for c in nb.cells if c.cell_type in ("code", "markdown")]
 
 
 def test_required_chapters_exist():
@@ -44,7 +48,8 @@ def test_chapter_names_follow_the_map():
 
 @pytest.mark.parametrize("source", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_pair_in_sync(source: Path):
-    """Oracle: jupytext.read(.py) and nbformat.read(.ipynb) hold the same code and markdown cells, in order."""
+    """Oracle: jupytext.read(.py) and nbformat.read(.ipynb) hold the same code and markdown cells (with their tags),
+    in order."""
     notebook = source.with_suffix(".ipynb")
     assert notebook.exists(), f"{notebook.name} is missing: run `make sync` (or `make execute`)"
     from_py = cells(jupytext.read(source))
@@ -52,7 +57,21 @@ def test_pair_in_sync(source: Path):
     assert len(from_py) == len(from_nb), (
         f"{source.name} has {len(from_py)} cells, {notebook.name} has {len(from_nb)}: run `make sync`")
     for i, (a, b) in enumerate(zip(from_py, from_nb)):
-        assert a == b, f"cell {i} differs between {source.name} and {notebook.name}:\n--- .py\n{a[1][:400]}\n--- .ipynb\n{b[1][:400]}"
+        assert a == b, (f"cell {i} differs between {source.name} and {notebook.name}:\n--- .py {a[2]}\n{a[1][:400]}"
+                        f"\n--- .ipynb {b[2]}\n{b[1][:400]}")
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_nbval_markers_are_cell_tags(source: Path):
+    """Oracle: nbval's documented markers — a cell's output is checked or ignored through its tags (jupytext keeps
+    them in the cell header, ``# %% tags=["nbval-ignore-output"]``), never through a ``# NBVAL_…`` comment that a
+    student reads; every nbval-like tag is one nbval knows (a typo would silently switch the marker off)."""
+    comments = [i for i, c in enumerate(jupytext.read(source).cells)
+                if c.cell_type == "code" and re.search(r"^\s*#\s*NBVAL_", c.source, re.M)]
+    assert not comments, f"{source.name}: code cells {comments} carry a # NBVAL_ comment; use a cell tag instead"
+    tags = {t for c in jupytext.read(source).cells for t in c.metadata.get("tags", ())}
+    unknown = {t for t in tags if t.lower().startswith(("nbval", "raises")) and t not in NBVAL_TAGS}
+    assert not unknown, f"{source.name}: tags nbval does not know: {sorted(unknown)}"
 
 
 @pytest.mark.parametrize("source", CHAPTERS, ids=[p.stem for p in CHAPTERS])

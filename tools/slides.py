@@ -4,9 +4,9 @@ The convention (set here, when the deck is built, so that the chapter sources ca
 a markdown cell that opens with a level-1 or level-2 heading (``# 03 · …``, ``## Theory``) starts a new slide, one
 that opens with a level-3 heading (``### Exercise 1 · …``) starts a sub-slide (reveal.js's vertical stack below the
 section's slide), every other cell continues the current slide. Code and outputs stay on the slides (long slides
-scroll), less the nbval marker comments. ``make slides`` writes ``slides/NN_topic.slides.html``
-with reveal.js, require.js, MathJax and the widgets' HTML manager copied next to them (``tools.vendor``), so a deck
-opens offline from the file system.
+scroll; the nbval markers are cell tags, which a deck does not show). ``make slides`` writes
+``slides/NN_topic.slides.html`` with reveal.js, require.js, MathJax and the widgets' HTML manager copied next to them
+(``tools.vendor``), so a deck opens offline from the file system.
 """
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 WIDTH, HEIGHT = 1600, 1000  # the slide's size in reveal.js's own pixels (scaled to the screen)
 SLIDE = re.compile(r"^#{1,2}\s")
 SUBSLIDE = re.compile(r"^###\s")
-MARKER = re.compile(r"^\s*# NBVAL_\w+\s*$")
 
 
 def slide_type(cell) -> str:
@@ -39,20 +38,10 @@ def slide_type(cell) -> str:
     return "-"
 
 
-def without_test_markers(nb):
-    """A copy of ``nb`` without the nbval marker lines (``# NBVAL_CHECK_OUTPUT``, ``# NBVAL_IGNORE_OUTPUT``, …) in
-    its code cells: they steer the tests and mean nothing to a reader."""
-    nb = copy.deepcopy(nb)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.source = "\n".join(line for line in cell.source.splitlines() if not MARKER.match(line))
-    return nb
-
-
 def mark(nb):
     """A copy of ``nb`` with ``metadata.slideshow.slide_type`` set on every cell by the convention (the first cell
-    always starts a slide) and without the test markers."""
-    nb = without_test_markers(nb)
+    always starts a slide)."""
+    nb = copy.deepcopy(nb)
     for i, cell in enumerate(nb.cells):
         cell.metadata["slideshow"] = {"slide_type": "slide" if i == 0 else slide_type(cell)}
     return nb
