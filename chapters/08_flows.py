@@ -231,10 +231,15 @@ assert table["2-rectified", 1]["sw"] < table["1-rectified", 4]["sw"]
 assert table["1-rectified", 16]["sw"] < sw_floor + 0.1 and table["2-rectified", 1]["sw"] < sw_floor + 0.15
 print(f"exact flow: deviation from the chord {chord['exact flow']:.3f}, Euler error at 1/2/4/16 steps "
       + " ".join(f"{e:.3f}" for e in err["exact flow"]))
-print("1-rectified paths as curved as the exact flow's (within 10 %): True")
-print("reflow straightens the paths at least tenfold: True")
-print("after reflow, 1 Euler step: Euler error at least 10× smaller than before, and below 4 steps before: True")
-print("2-rectified at 1 step: SW below the 1-rectified at 4 steps, and within 0.15 of the sampling floor: True")
+c1, c2, e1, e2 = chord["1-rectified"], chord["2-rectified"], err["1-rectified"], err["2-rectified"]
+sw = {key: row["sw"] for key, row in table.items()}
+print(f"deviation from the chord: 1-rectified {c1:.3f} (tolerance: the exact flow's ± 10 %), "
+      f"2-rectified {c2:.4f} (tolerance 10 % of the 1-rectified's: {0.1 * c1:.4f})")
+print(f"Euler error at 1 step: 2-rectified {e2[0]:.3f} (tolerance: 10 % of the 1-rectified's "
+      f"{e1[0]:.3f}, and its error at 4 steps, {e1[2]:.3f})")
+print(f"SW: 2-rectified at 1 step {sw['2-rectified', 1]:.3f} (tolerance: the 1-rectified at "
+      f"4 steps, {sw['1-rectified', 4]:.3f}, and floor + 0.15 = {sw_floor + 0.15:.3f}); "
+      f"1-rectified at 16 steps {sw['1-rectified', 16]:.3f} (floor + 0.1 = {sw_floor + 0.1:.3f})")
 
 # %% [markdown]
 # The SDE variant with the same network (50 Euler–Maruyama steps, from the same noise):

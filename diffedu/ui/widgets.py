@@ -50,6 +50,21 @@ def dropdown(options, value, description: str) -> W.Dropdown:
     return W.Dropdown(options=options, value=value, description=description, style={"description_width": "initial"})
 
 
+NO_CONTROLS = ("[An interactive panel is here, but its controls did not load. Run this cell again (Shift+Enter); "
+               "if this line stays, open the chapter in JupyterLab (make lab), where ipywidgets draws the sliders.]")
+
+
+class Panel(W.VBox):
+    """A VBox whose plain-text form, what a front end shows when it cannot draw the controls (the widget manager not
+    ready yet, or a viewer without ipywidgets), is a sentence saying so instead of ``VBox(children=(…))``."""
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is not None:
+            bundle["text/plain"] = NO_CONTROLS
+        return bundle
+
+
 def panel(draw: Callable[..., None], **controls: W.ValueWidget) -> W.VBox:
     """Controls in a row above an output area in which ``draw(**values)`` draws its figure; returns the panel.
 
@@ -57,7 +72,7 @@ def panel(draw: Callable[..., None], **controls: W.ValueWidget) -> W.VBox:
     """
     out = W.interactive_output(_showing(draw), controls)
     rows = [W.HBox(list(controls.values())[i:i + 3]) for i in range(0, len(controls), 3)]
-    return W.VBox([*rows, out])
+    return Panel([*rows, out])
 
 
 def _showing(draw):
