@@ -41,10 +41,14 @@ print(diffedu.banner())
 # %% [markdown]
 # ## How to use the course
 #
-# **Open it.** From a clone of the repository, `make lab` creates a virtual environment (first time only), pairs the
-# notebooks with their sources and starts JupyterLab on `chapters/`. No installation at all: the **Binder** badge in
-# the README opens the same chapters on mybinder.org (1–2 GB of memory, no GPU — every chapter still runs). With conda:
-# `conda env create -f environment.yml`, then `jupyter lab chapters/`.
+# **Open it.** From a clone of the repository, `make lab` creates a virtual environment (first time only), copies the
+# student version of every chapter (each exercise's answer left for you to write) into `work/student/` and starts
+# JupyterLab there: these copies are yours, save freely (`work/` is ignored by git, so `git pull` brings new chapters
+# without a conflict; delete a copy to get a fresh one). A lecturer runs `make lab EDITION=instructor` for the version
+# with the answers, in `work/instructor/`. With conda: `conda env create -f environment.yml`, `conda activate diffedu`,
+# `pip install --no-deps -e .`, `python -m tools.workdir`, then `jupyter lab --ServerApp.root_dir=work/student`.
+# **Binder** (1–2 GB of memory, no GPU — every chapter still runs) will open the chapters without any installation
+# once the repository is public; until then the README's Binder badge is a placeholder that leads nowhere.
 #
 # **Read and run.** Every chapter has the same shape:
 #
@@ -57,13 +61,14 @@ print(diffedu.banner())
 # | **Exercise** | write a small function yourself; a `check_…` function answers with a hint if it is wrong |
 # | **Summary · What next · References** | the take-away, the link onwards, the papers |
 #
-# Run the cells top to bottom (*Run → Run All Cells*). Each chapter is a pair: `NN_topic.py`, the source (plain Python
-# in jupytext's percent format), and `NN_topic.ipynb`, the notebook you open; JupyterLab keeps them in step.
+# Run the cells top to bottom (*Run → Run All Cells*). In the repository each chapter is a pair in `chapters/`:
+# `NN_topic.py`, the source (plain Python in jupytext's percent format), and `NN_topic.ipynb`, the executed notebook
+# that your copy in `work/` is made from.
 #
 # **Quick and full mode.** `DIFFEDU_QUICK=1` runs every chapter in quick mode: fewer samples and training steps, so a
-# chapter takes well under two minutes on a laptop CPU. `DIFFEDU_QUICK=0` forces the full version. Unset, the course
-# picks quick mode on a CPU and full mode when a GPU is present. `diffedu.quick()` tells the code which mode is on, and
-# the first cell of every chapter prints it.
+# chapter runs in about a minute on a laptop CPU (at most 90 s). `DIFFEDU_QUICK=0` forces the full version. Unset, the
+# course picks quick mode on a CPU and full mode when a GPU is present. `diffedu.quick()` tells the code which mode is
+# on, and the first cell of every chapter prints it.
 #
 # **CPU or GPU.** `diffedu.device()` picks CUDA, then Apple's MPS, then the CPU; everything in `diffedu` follows the
 # device of its inputs. Nothing before chapter 12 needs a GPU.
@@ -177,7 +182,7 @@ for name, kw, t in [("vp", {}, 0.3), ("cosine", {}, 0.5), ("ve", {}, 0.5), ("edm
     worst = max(worst, (p.noise(x0, t_, eps) - by_hand).abs().max().item(),
                 abs(p.log_snr(t_).item() - 2 * (math.log(p.alpha(t_).item()) - math.log(p.sigma(t_).item()))))
 assert worst < 1e-12, worst
-print(f"noise() and log_snr() against the formulas: largest gap {worst:.0e} (tolerance 1e-12)")
+print(f"noise() and log_snr() against the formulas: largest gap {worst:.1e} (tolerance 1e-12)")
 
 n = 20_000 if diffedu.quick() else 400_000
 x0_fixed = torch.tensor([1.5, -0.5], dtype=torch.float64)
@@ -227,8 +232,8 @@ check_log_snr(log_snr_by_hand)
 
 # %% [markdown]
 # ## Summary
-# - The course runs in JupyterLab (`make lab`) or on Binder; quick mode (`DIFFEDU_QUICK=1`) keeps every chapter short,
-#   and `diffedu.device()` picks the GPU when there is one.
+# - The course runs in JupyterLab (`make lab`; on Binder once the repository is public); quick mode
+#   (`DIFFEDU_QUICK=1`) keeps every chapter short, and `diffedu.device()` picks the GPU when there is one.
 # - Every chapter: Theory · See it · Check it · Play · Exercise.
 # - Every diffusion process is a pair of curves $(\alpha_t, \sigma_t)$ in $x_t = \alpha_t x_0 + \sigma_t\varepsilon$, and
 #   the log-SNR $\lambda_t = \log(\alpha_t^2/\sigma_t^2)$ says how much of the data is left.
