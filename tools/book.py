@@ -84,7 +84,7 @@ ul.sections {{ display: flex; flex-wrap: wrap; gap: .2em 1.2em; padding: 0; list
 </style></head><body>
 <h1>diffedu — an interactive course on diffusion models</h1>
 <p>Every chapter with its outputs, as rendered from the executed notebooks. To run the code and move the sliders,
-open the chapters in JupyterLab (<code>make lab</code>) or on Binder.</p>
+open the chapters in JupyterLab (<code>make lab</code>; on Binder once the repository is public).</p>
 <ol class="chapters">
 {"".join(items)}
 </ol></body></html>
