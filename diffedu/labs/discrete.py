@@ -21,7 +21,7 @@ from .think import Question
 
 __all__ = ["check_unmasking_probs", "hint", "LAB", "ANSWERS", "THINK"]
 
-ANSWERS: tuple[str, ...] = ("unmasking_probs", "posterior_probs", "euler_probs", "sampler_distribution", "SAMPLERS")
+ANSWERS: tuple[str, ...] = ("unmasking_probs", "posterior_probs", "euler_probs", "SAMPLERS")
 
 _DATA = MarkovData(V=4, L=3)
 _NOISE = DiscreteNoise("mask", 4)
@@ -49,7 +49,7 @@ def _mistake(x_t, x0_probs, a_t, a_s, kind: str):
     num, den = {"ratio": (a_s, a_t), "upside": (1 - a_t, 1 - a_s)}.get(kind, (1 - a_s, 1 - a_t))
     stay = num / den if den else float("inf")  # a mistake may divide by zero: its answer is then inf
     p = x0_probs.double() if kind != "no_model" else torch.full_like(x0_probs, 1.0 / V).double()
-    move = (a_s - a_t) * p if kind == "no_norm" else (1 - stay) * p
+    move = (a_s - a_t) * p / (1.0 if kind == "no_norm" else 1 - a_t)
     out = torch.cat([move, torch.full((*x_t.shape, 1), stay, dtype=torch.float64)], -1)
     if kind == "mask_first":
         out = torch.cat([out[..., -1:], out[..., :-1]], -1)
