@@ -131,7 +131,7 @@ print(diffedu.banner())
 # Chapter 07 integrated the reverse SDE with Euler–Maruyama; here we integrate the reverse chain.
 # * **Euler / τ-leaping** (Campbell et al. 2022, §4.1; Lou et al. 2024, §3.3): from $x_t$, each position jumps to
 #   v with probability $(t - s)\,\hat R_t(x_t \to x_t^{i\leftarrow v})$ and stays otherwise, all positions at once.
-# * **Posterior / unmasking** (Austin et al. 2021, eq. 4; Sahoo et al. 2024, eq. 7; Shi et al. 2024, §3): draw each
+# * **Posterior / unmasking** (Austin et al. 2021, eq. 4; Sahoo et al. 2024, §3.2; Shi et al. 2024, §3): draw each
 #   position from $\sum_u \hat p(x_0^i = u\mid x_t)\,q(x_s^i\mid x_t^i, x_0^i = u)$. For mask noise: a masked position
 #   stays masked with probability $\frac{1-\alpha_s}{1-\alpha_t}$, else shows a token drawn from
 #   $\hat p(x_0^i\mid x_t)$ — you write this step in "Build it". With the linear schedule,
@@ -451,7 +451,7 @@ think(*THINK)
 # * A. Lou, C. Meng, S. Ermon. *Discrete Diffusion Modeling by Estimating the Ratios of the Data Distribution*
 #   (SEDD). ICML 2024 (eqs. 1–2, §3 concrete score, Thm. 3.6, §3.3 and §4.2 samplers).
 # * S. S. Sahoo, M. Arriola, Y. Schiff, A. Gokaslan, E. Marroquin, J. T. Chiu, A. Rush, V. Kuleshov. *Simple and
-#   Effective Masked Diffusion Language Models* (MDLM). NeurIPS 2024 (eqs. 7, 10; §3.2).
+#   Effective Masked Diffusion Language Models* (MDLM). NeurIPS 2024 (eq. 10; §3.2).
 # * J. Shi, K. Han, Z. Wang, A. Doucet, M. K. Titsias. *Simplified and Generalized Masked Diffusion for Discrete
 #   Data* (MD4). NeurIPS 2024 (eq. 5; §3).
 # * I. Gat, T. Remez, N. Shaul, F. Kreuk, R. T. Q. Chen, G. Synnaeve, Y. Adi, Y. Lipman. *Discrete Flow Matching*.

@@ -202,6 +202,8 @@ def test_bad_input_gets_a_clear_error():
         check_rate_matrix(torch.tensor([[1.0, -1.0], [0.0, 0.0]]))
     with pytest.raises(ValueError, match="tokens in 0–3"):
         state_index(torch.tensor([[0, 4, 1, 2]]), 4)
+    with pytest.raises(ValueError, match="tokens in 0–3"):
+        ExactX0(DATA, DiscreteNoise("uniform", 4))(torch.tensor([[0, 4, 1, 2]]), 0.5)  # the mask is not a token here
     noise = DiscreteNoise("mask", 4)
     with pytest.raises(ValueError, match="n_steps must be an integer"):
         sampler_distribution(ExactX0(DATA, noise), DATA, noise, 0)

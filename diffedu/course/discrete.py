@@ -4,11 +4,13 @@ Sequences of L positions over V tokens (plus a mask token, index V, for absorbin
 independently by a continuous-time Markov chain with rate matrix $\beta(t)\,Q$ (rows sum to zero; Campbell et al.
 2022, §3), so that $q_t(x_t^i\mid x_0^i) = [\exp(\bar\sigma(t) Q)]_{x_0^i x_t^i}$ with $\bar\sigma(t) = -\log\alpha_t$:
 
-* uniform: $Q = \tfrac1V\mathbf 1\mathbf 1^\top - I$, $\;q_t = \alpha_t I + (1-\alpha_t)\tfrac1V\mathbf 1\mathbf 1^\top$;
-* mask (absorbing): $Q_{vm} = 1,\ Q_{vv} = -1$, $\;q_t(x_t^i\mid x_0^i) = \alpha_t\,\delta_{x_0^i} + (1-\alpha_t)\,\delta_m$
+* uniform: $Q = \tfrac1V\mathbf 1\mathbf 1^\top - I$,
+  $\;q_t = \alpha_t I + (1-\alpha_t)\tfrac1V\mathbf 1\mathbf 1^\top$;
+* mask (absorbing): $Q_{vm} = 1,\ Q_{vv} = -1$,
+  $\;q_t(x_t^i\mid x_0^i) = \alpha_t\,\delta_{x_0^i} + (1-\alpha_t)\,\delta_m$
 
 (Austin et al. 2021, App. A.2). Everything here is exact: marginals, posteriors and reverse rates are sums over all
-$V^L$ sequences; the network and the samplers live in ``discrete_sampling``.
+$V^L$ sequences; the network and its losses live in ``discrete_net``, the samplers in ``discrete_sampling``.
 """
 from __future__ import annotations
 
@@ -102,7 +104,7 @@ class DiscreteNoise:
         return self.kernel_between(0.0, t)
 
     def kernel_between(self, s: float, t: float) -> Tensor:
-        r"""$q(x_t^i = w\mid x_s^i = u)$ for $s \le t$: the same closed form with keep-probability $\alpha_t/\alpha_s$."""
+        r"""$q(x_t^i = w\mid x_s^i = u)$ for $s \le t$: the same closed form, keep-probability $\alpha_t/\alpha_s$."""
         a = self.alpha(t) / self.alpha(s)
         eye = torch.eye(self.S, dtype=torch.float64)
         if self.kind == "uniform":
@@ -121,7 +123,7 @@ class DiscreteNoise:
 
 
 def all_states(S: int, L: int) -> Tensor:
-    """Every sequence of L tokens in range(S), in lexicographic order (the first position most significant): (S^L, L)."""
+    """Every sequence of L tokens in range(S), lexicographic (the first position most significant): (S^L, L)."""
     grids = torch.meshgrid(*[torch.arange(S)] * L, indexing="ij")
     return torch.stack([g.reshape(-1) for g in grids], dim=1)
 
@@ -203,7 +205,7 @@ def reverse_rates(x: Tensor, x0_probs: Tensor, noise: DiscreteNoise, t: float) -
     (Campbell et al. 2022, Prop. 1; Lou et al. 2024, eq. 5), with the ratio written through the per-position posterior
     $\hat p(x_0^i\mid x)$ = ``x0_probs`` (N, L, V):
 
-    * mask: $\hat R = \frac{-\dot\alpha_t}{1-\alpha_t}\,\hat p(x_0^i = v\mid x)$ for masked $x^i$ (Sahoo et al. 2024, eq. 7);
+    * mask: $\hat R = \frac{-\dot\alpha_t}{1-\alpha_t}\,\hat p(x_0^i = v\mid x)$ for masked $x^i$ (Ou et al. 2025);
     * uniform: ratio $= \sum_u \hat p(x_0^i = u\mid x)\,q_t(v\mid u)/q_t(x^i\mid u)$.
 
     Returns (N, L, S), zero on the diagonal (v = x^i)."""

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from ..checks import require_integer
-from .discrete import DiscreteNoise, MarkovData, all_states, kl, reverse_rates, x0_posterior
+from .discrete import DiscreteNoise, MarkovData, all_states, kl, reverse_rates, state_index, x0_posterior
 
 __all__ = ["ExactX0", "unmasking_probs",
            "posterior_probs", "euler_probs", "SAMPLERS", "push_forward", "sampler_distribution", "sample", "kl_sweep",
@@ -19,7 +19,7 @@ __all__ = ["ExactX0", "unmasking_probs",
 
 
 class ExactX0:
-    r"""The exact per-position posterior $p(x_0^i\mid x_t)$, looked up from the enumeration: ``(x_t, t) -> (N, L, V)``."""
+    r"""The exact per-position posterior $p(x_0^i\mid x_t)$ from the enumeration: ``(x_t, t) -> (N, L, V)``."""
 
     def __init__(self, data: MarkovData, noise: DiscreteNoise):
         self.data, self.noise, self.cache = data, noise, {}
@@ -28,12 +28,11 @@ class ExactX0:
         key = 0.5 if self.noise.kind == "mask" else round(float(t), 12)  # mask: the posterior does not depend on t
         if key not in self.cache:
             self.cache[key] = x0_posterior(self.data, self.noise, key)
-        weights = self.noise.S ** torch.arange(x_t.shape[-1] - 1, -1, -1)
-        return self.cache[key][(x_t * weights).sum(-1)]
+        return self.cache[key][state_index(x_t, self.noise.S)]
 
 
 def unmasking_probs(x_t: Tensor, x0_probs: Tensor, alpha_t: float, alpha_s: float) -> Tensor:
-    r"""One unmasking step $t \to s$ (Sahoo et al. 2024, eq. 7; Shi et al. 2024, eq. 8): a masked position stays
+    r"""One unmasking step $t \to s$ (Sahoo et al. 2024, §3.2; Shi et al. 2024, §3): a masked position stays
     masked with probability $\frac{1-\alpha_s}{1-\alpha_t}$, else becomes v with $\frac{\alpha_s-\alpha_t}{1-\alpha_t}
     \hat p(x_0^i = v\mid x_t)$; an unmasked one stays. (N, L, V + 1)"""
     V = x0_probs.shape[-1]

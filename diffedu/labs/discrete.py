@@ -3,7 +3,7 @@ r"""Lab of chapter 14: one step of masked diffusion's unmasking sampler, graded 
 The student writes ``unmasking_probs(x_t, x0_probs, alpha_t, alpha_s)``: for each sequence and position the
 distribution of $x_s^i$ (s < t) over the V tokens and the mask (last index V),
 $p(x_s^i\mid x_t) = \sum_u \hat p(x_0^i = u\mid x_t)\,q(x_s^i\mid x_t^i, x_0^i = u)$ (Austin et al. 2021, eq. 4;
-Sahoo et al. 2024, eq. 7; Shi et al. 2024, eq. 8): a masked position stays masked with probability
+Sahoo et al. 2024, §3.2; Shi et al. 2024, §3): a masked position stays masked with probability
 $(1-\alpha_s)/(1-\alpha_t)$ and becomes v with $\frac{\alpha_s-\alpha_t}{1-\alpha_t}\hat p(x_0^i = v\mid x_t)$; an
 unmasked position keeps its token.
 
@@ -34,7 +34,7 @@ def _case(t: float, s: float):
 
 
 def _bayes(x_t, x0_probs, t: float, s: float):
-    r"""$\sum_u \hat p(u\mid x_t)\,q(x_t^i\mid x_s^i = w)\,q_s(w\mid u)/q_t(x_t^i\mid u)$ from the kernels, (N, L, V+1)."""
+    r"""$\sum_u \hat p(u\mid x_t)\,q(x_t^i\mid x_s^i = w)\,q_s(w\mid u)/q_t(x_t^i\mid u)$: (N, L, V+1)."""
     K_s, K_t, K_st = _NOISE.kernel(s), _NOISE.kernel(t), _NOISE.kernel_between(s, t)
     p = torch.zeros(*x_t.shape, _NOISE.S, dtype=torch.float64)
     for u in range(_NOISE.V):
