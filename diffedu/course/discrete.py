@@ -24,7 +24,7 @@ from torch import Tensor
 from ..checks import require_in_range, require_integer
 
 __all__ = ["uniform_rate", "absorbing_rate", "check_rate_matrix", "DiscreteNoise", "MarkovData", "all_states",
-           "state_index", "marginal", "x0_posterior", "ratios", "reverse_rates", "masked_elbo", "entropy", "kl"]
+           "state_index", "marginal", "forward_matrix", "x0_posterior", "ratios", "reverse_rates", "masked_elbo", "entropy", "kl"]
 
 NOISES = ("uniform", "mask")
 SCHEDULES = ("linear", "cosine")

@@ -11,11 +11,12 @@ import torch
 from torch import Tensor, nn
 
 from ..checks import require_integer
-from .discrete import DiscreteNoise, MarkovData, all_states, kl, reverse_rates, state_index, x0_posterior
+from .discrete import (DiscreteNoise, MarkovData, all_states, forward_matrix, kl, reverse_rates, state_index,
+                       x0_posterior)
 
 __all__ = ["ExactX0", "unmasking_probs",
            "posterior_probs", "euler_probs", "SAMPLERS", "push_forward", "sampler_distribution", "sample", "kl_sweep",
-           "play_discrete", "rate_comparison"]
+           "play_discrete", "rate_comparison", "discrete_elbo"]
 
 
 class ExactX0:
@@ -134,3 +135,27 @@ def rate_comparison(x0_model, data: MarkovData, noise: DiscreteNoise, t: float) 
         model = reverse_rates(states, x0_model(states, t).double(), noise, t)
     keep = exact > 0
     return exact[keep], model[keep]
+
+
+def discrete_elbo(x0_model, data: MarkovData, noise: DiscreteNoise, n_steps: int) -> Tensor:
+    r"""The N-step ELBO of the posterior sampler (Austin et al. 2021, eq. 2; chapter 04's bound), for every clean
+    sequence: $-\log p_\theta(x_0) \le \sum_{k}\mathbb E_{q_t(x_t\mid x_0)}\sum_i
+    \mathrm{KL}\big(q(x_s^i\mid x_t^i, x_0^i)\,\|\,p_\theta(x_s^i\mid x_t)\big)$ over the uniform grid 1 → 0 (the prior
+    term is 0: $q_1 = \pi$), with every expectation enumerated. (V^L,)"""
+    n_steps = require_integer("n_steps", n_steps, 1)
+    states, x0 = all_states(noise.S, data.L), all_states(data.V, data.L)
+    ts = torch.linspace(1.0, 0.0, n_steps + 1, dtype=torch.float64).tolist()
+    bound = torch.zeros(len(x0), dtype=torch.float64)
+    for t, s in zip(ts[:-1], ts[1:]):
+        q_xt = forward_matrix(data, noise, t)  # (V^L, S^L): q_t(x_t | x0)
+        with torch.no_grad():
+            p_step = posterior_probs(states, x0_model(states, t).double(), noise, t, s)  # (S^L, L, S)
+        K_t = noise.kernel(t)[: data.V, :, None]  # (V, S, 1): q_t(a | u)
+        q_post = noise.kernel(s)[: data.V, None, :] * noise.kernel_between(s, t).T[None] / K_t  # [u, a, w]
+        q_post = torch.where(K_t > 0, q_post, 0.0)
+        for i in range(data.L):
+            qp = q_post[:, states[:, i]]  # (V, S^L, S): q(x_s^i = w | x_t^i, x0^i = u)
+            log_ratio = qp.clamp_min(1e-300).log() - p_step[None, :, i].log()
+            kl_i = torch.where(qp > 0, qp * log_ratio, 0.0).sum(-1)  # (V, S^L)
+            bound += torch.where(q_xt > 0, q_xt * kl_i[x0[:, i]], 0.0).sum(1)
+    return bound
