@@ -56,7 +56,7 @@ print(diffedu.banner())
 # each *position* is noised independently by a Markov chain that jumps between tokens at rate $\beta(t)\,Q$, with a
 # **rate matrix** Q: $Q_{uv} \ge 0$ is the rate of jumps $u \to v$, and each row sums to zero
 # ($Q_{uu} = -\sum_{v\ne u} Q_{uv}$). The distribution $p_t$ of one position (a row vector) obeys the Kolmogorov
-# forward equation — the discrete Fokker–Planck equation of chapter 03 (Campbell et al. 2022, eq. 1; Lou et al. 2024,
+# forward equation — the discrete Fokker–Planck equation of chapter 03 (Campbell et al. 2022, §2; Lou et al. 2024,
 # eq. 1 in their column convention):
 # $$\frac{d p_t}{dt} = \beta(t)\,p_t Q \quad\Longrightarrow\quad q_t(x_t^i\mid x_0^i) = \big[e^{\bar\sigma(t)Q}\big]_{x_0^i x_t^i},
 #   \qquad \bar\sigma(t) = \int_0^t\beta(r)\,dr .$$
