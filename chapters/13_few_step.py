@@ -30,13 +30,14 @@ import torch
 import diffedu
 import diffedu.ui.widgets
 from diffedu import RectifiedFlow, gmm_2d
-from diffedu.course.few_step import (cd_loss, ct_loss, flow_map, gaussian_average_velocity,
-                                     gaussian_flow_map, gaussian_velocity, teacher_step)
-from diffedu.course.few_step_train import (METHODS, exact_pairs, few_step_samples, map_error, train_consistency,
-                                           train_meanflow, train_progressive)
+from diffedu.course.few_step import (cd_loss, ct_loss, ddim_x0_sample, flow_map, gaussian_flow_map,
+                                     gaussian_average_velocity, gaussian_velocity, teacher_step)
+from diffedu.course.few_step_train import (METHODS, exact_pairs, few_step_samples, map_error,
+                                           train_consistency, train_meanflow, train_progressive)
 from diffedu.metrics import sliced_wasserstein
+from diffedu.timers import uniform
 from diffedu.toys import GaussianMixture
-from diffedu.ui.plots import figure, scatter2d, to_numpy
+from diffedu.ui.plots import figure, scatter2d
 from diffedu.ui.quiz import think
 
 g = diffedu.seed(0)
@@ -126,9 +127,10 @@ rf = RectifiedFlow()
 mu, s = torch.tensor([0.5, -1.0], dtype=torch.float64), 0.7
 one = GaussianMixture([1.0], mu[None], [s])
 gc = torch.Generator().manual_seed(1)
-z, eps = torch.randn(4000, 2, generator=gc, dtype=torch.float64), torch.randn(4000, 2, generator=gc, dtype=torch.float64)
+z, eps = (torch.randn(4000, 2, generator=gc, dtype=torch.float64) for _ in range(2))
 x0 = mu + s * z
-err_map = (flow_map(one, eps[:300], 1.0, 0.0, rf, 64) - gaussian_flow_map(eps[:300], 1.0, 0.0, mu, s, rf)).abs().max()
+rk4 = flow_map(one, eps[:300], 1.0, 0.0, rf, 64)
+err_map = (rk4 - gaussian_flow_map(eps[:300], 1.0, 0.0, mu, s, rf)).abs().max()
 assert err_map < 1e-7
 print(f"RK4 flow map vs closed form: max error {err_map:.0e} (< 1e-7)")
 
@@ -137,24 +139,26 @@ t6 = torch.full((4000,), 0.6, dtype=torch.float64)
 exact_step = lambda x, t, r: gaussian_flow_map(x, t, r, mu, s, rf)
 euler = teacher_step(one, rf, "euler")
 cd_zero = cd_loss(f_exact, x0, eps, t6, t6 - 0.1, exact_step, rf).item()
-cd_ratio = (cd_loss(f_exact, x0, eps, t6, t6 - 0.04, euler, rf) / cd_loss(f_exact, x0, eps, t6, t6 - 0.02, euler, rf)).item()
-ct_ratio = (ct_loss(f_exact, x0, eps, t6, t6 - 0.02, rf) / ct_loss(f_exact, x0, eps, t6, t6 - 0.01, rf)).item()
+cd_euler = lambda dt: cd_loss(f_exact, x0, eps, t6, t6 - dt, euler, rf).item()  # Euler teacher
+ct = lambda dt: ct_loss(f_exact, x0, eps, t6, t6 - dt, rf).item()
+cd_ratio, ct_ratio = cd_euler(0.04) / cd_euler(0.02), ct(0.02) / ct(0.01)
 assert cd_zero < 1e-24 and 12 < cd_ratio < 20 and 3.3 < ct_ratio < 4.7
 print(f"CD loss at the exact f, exact teacher step: {cd_zero:.0e} (< 1e-24)")
-print(f"CD loss, Euler teacher, Δt → Δt/2: ÷{cd_ratio:.0f} (fourth order: 16); CT loss: ÷{ct_ratio:.1f} (second: 4)")
+print(f"CD loss, Euler teacher, Δt → Δt/2: ÷{cd_ratio:.0f} (fourth order: 16)")
+print(f"CT loss, Δt → Δt/2: ÷{ct_ratio:.1f} (second order: 4)")
 
 r_mf = 0.05 + (t6 - 0.05) * torch.rand(4000, generator=gc, dtype=torch.float64)
 u_exact = lambda z, r, t: gaussian_average_velocity(z, r, t, mu, s, rf)
-v6, h = gaussian_velocity(eps, t6, mu, s, rf), 1e-4  # du/dt along the ODE path: a central difference, O(h²)
+v6, h = gaussian_velocity(eps, t6, mu, s, rf), 1e-4  # du/dt along the path: central difference
 du_dt = (u_exact(eps + h * v6, r_mf, t6 + h) - u_exact(eps - h * v6, r_mf, t6 - h)) / (2 * h)
 gap = (u_exact(eps, r_mf, t6) - (v6 - (t6 - r_mf)[:, None] * du_dt)).abs().max()
 assert gap < 1e-6
-print("MeanFlow identity u = v − (t − r)·du/dt for the exact u: holds to 1e-6 (finite-difference du/dt)")
+print("MeanFlow identity u = v − (t − r)·du/dt for the exact u: holds to 1e-6")
 
 # %% [markdown]
 # ## See it: 1, 2 and 4 network calls against the exact map
 # The mixture of the earlier chapters, rectified flow. All four methods train small MLPs on fresh mixture samples each
-# step (quick mode: a few hundred Adam steps each; CD and PD are taught by the *exact* velocity / denoiser, the best
+# step (quick mode: 1000–1500 Adam steps each; CD and PD are taught by the *exact* velocity / denoiser, the best
 # possible teacher; CT and MeanFlow see only data). Then, from the same 2000 noise points $x_T$, each samples with 1,
 # 2 and 4 NFE, and so does DPM-Solver++(2M) with the exact denoiser. Two numbers per sampler:
 # - **map error**: the mean distance $\frac1N\sum\lVert x^{(i)} - \Phi_{1\to0}(x_T^{(i)})\rVert$ to the exact flow map
@@ -162,12 +166,11 @@ print("MeanFlow identity u = v − (t − r)·du/dt for the exact u: holds to 1e
 # - **SW₂** to the exact samples $\Phi_{1\to0}(x_T)$, with its floor: the SW₂ of 2000 *independent* exact samples.
 
 # %%
-quick = diffedu.quick()
-steps = 600 if quick else 4000
+steps = 1000 if diffedu.quick() else 8000  # Adam steps (CD and CT: 1.5×; PD: ⅓ per round, 4 rounds)
 gt = lambda k: torch.Generator().manual_seed(k)
-models = {"consistency distillation": train_consistency(steps, generator=gt(1)),
-          "consistency training": train_consistency(steps, teacher=None, generator=gt(2)),
-          "progressive distillation": train_progressive(steps // 2, generator=gt(3)),
+models = {"consistency distillation": train_consistency(3 * steps // 2, generator=gt(1)),
+          "consistency training": train_consistency(3 * steps // 2, teacher=None, generator=gt(2)),
+          "progressive distillation": train_progressive(steps // 3, generator=gt(3)),
           "MeanFlow": train_meanflow(steps, generator=gt(4)),
           "DPM-Solver++(2M)": gmm_2d()}
 x_T, x_exact = exact_pairs(2000)
@@ -179,34 +182,40 @@ def sw(x):
 
 sw_floor = sw(gmm_2d().sample(2000, generator=gt(6)))
 nfes = (1, 2, 4)
+short = dict(zip(models, ("CD", "CT", "PD", "MeanFlow", "DPM-Solver++(2M)")))
+renoised = lambda name, n: name in METHODS[:2] and n > 1  # multistep CD/CT: not a map of x_T
 table = {}
 for name, model in models.items():
     for n in nfes:
         x = few_step_samples(name, model, x_T, n, generator=gt(7))
-        table[name, n] = dict(x=x, err=map_error(x, x_exact), sw=sw(x))
+        err = None if renoised(name, n) else map_error(x, x_exact)
+        table[name, n] = dict(x=x, err=err, sw=sw(x))
 
-fig, axes = figure(4, 6, size=2.3)
-for c, n in enumerate(nfes):
-    scatter2d(axes[0, c], x_exact, lim=3.5, color="C0", s=1, title=f"exact flow map\n({n} NFE column)")
-for r, name in enumerate(models, start=1):
+fig, axes = figure(3, 5, size=2.4)
+for r, name in enumerate(models):
     for c, n in enumerate(nfes):
         row = table[name, n]
-        scatter2d(axes[r, c], x_exact, lim=3.5, color="C0", s=1, alpha=0.1)
+        err = "re-noised" if row["err"] is None else f"err {row['err']:.2f}"
+        scatter2d(axes[r, c], x_exact, lim=3.5, color="C0", s=1, alpha=0.15)
         scatter2d(axes[r, c], row["x"], lim=3.5, color="C3", s=1,
-                  title=f"{name.replace('consistency', 'cons.')}, {n} NFE\nerr {row['err']:.2f} · SW {row['sw']:.2f}")
-for r in range(6):
-    axes[r, 3].axis("off")
-axes[0, 3].text(0, 0.5, "blue: exact samples Φ(x_T)\nred: the sampler's\nfrom the same x_T", fontsize=9)
+                  title=f"{short[name]}, {n} NFE\n{err} · SW {row['sw']:.2f}")
+fig.suptitle("red: samples from 2000 noise points $x_T$\nblue: the exact flow map $\\Phi(x_T)$")
 plt.show()
 
 # %%
-print(f"{'':28s}" + "".join(f"{'err@' + str(n):>9s}" for n in nfes) + "".join(f"{'SW@' + str(n):>8s}" for n in nfes))
+fmt = lambda v: f"{'—':>9s}" if v is None else f"{v:9.3f}"
+print(f"{'':28s}" + "".join(f"{'err@' + str(n):>9s}" for n in nfes)
+      + "".join(f"{'SW@' + str(n):>8s}" for n in nfes))
 for name in models:
-    print(f"{name:28s}" + "".join(f"{table[name, n]['err']:9.3f}" for n in nfes)
+    print(f"{name:28s}" + "".join(fmt(table[name, n]["err"]) for n in nfes)
           + "".join(f"{table[name, n]['sw']:8.3f}" for n in nfes))
 print(f"SW₂ floor (independent exact samples, n = 2000): {sw_floor:.3f}")
+exact_x0 = lambda x, t: gmm_2d().denoiser(x, t, rf)
+ddim_16 = map_error(ddim_x0_sample(exact_x0, x_T, uniform(rf, 16), rf), x_exact)
+print(f"PD's first teacher (16 DDIM steps, exact denoiser): map error {ddim_16:.3f}")
 best = min(METHODS, key=lambda m: table[m, 1]["err"])
-print(f"best at 1 NFE: {best}, map error {table[best, 1]['err']:.3f}, SW₂ {table[best, 1]['sw']:.3f}")
+print(f"best at 1 NFE: {best}, map error {table[best, 1]['err']:.3f}, "
+      f"SW₂ {table[best, 1]['sw']:.3f}")
 
 # %% [markdown]
 # ## Check it: who wins at which budget
@@ -222,23 +231,24 @@ for m in METHODS:
     assert table[m, 1]["sw"] < 0.6 * table["DPM-Solver++(2M)", 1]["sw"], m
 assert table["DPM-Solver++(2M)", 4]["err"] < table["DPM-Solver++(2M)", 1]["err"] / 5
 assert all(table[m, n]["sw"] > sw_floor - 0.02 for m in models for n in nfes)
-print("at 1 NFE each few-step model's map error is below half of DPM-Solver++'s, its SW₂ below 0.6×: True")
+print("at 1 NFE each few-step model's map error < ½ DPM-Solver++'s, its SW₂ < 0.6×: True")
 print("DPM-Solver++(2M): 4 NFE is at least 5× closer to the exact map than 1 NFE: True")
 
 # %% [markdown]
-# What the numbers say (quick mode, 600 Adam steps per method; read the values in the table above). With the exact
+# What the numbers say (quick mode; the values are in the table above, deterministic on a CPU). With the exact
 # teacher at hand, **progressive distillation** gives the most accurate one-step map here: each round is a plain
-# regression onto a target its teacher computes, and the one-step student carries the error of four rounds — at every
-# NFE about the same, because each student is only as good as its regression. **MeanFlow** comes close at one NFE and
-# improves with more steps: over a short interval $u \approx v$, which it learns as flow matching where $r = t$.
+# regression onto a target its teacher computes. Its first teacher, 16 DDIM steps on the exact denoiser, is itself
+# 0.09 from the exact map; four rounds of regression add the rest, and every student is about equally far off — PD
+# buys speed, never accuracy beyond its teacher. **MeanFlow** comes close at one NFE and is the best learned model at
+# two and four: over a short interval $u \approx v$, which it learns as flow matching where $r = t$.
 # **Consistency distillation and training** are the weakest on this budget: the target at grid time $t_{n+1}$ is the
-# network's own answer at $t_n$, so information crawls from the boundary $t = 0$ up the N = 16 grid, and after 600
-# steps the map at middle times is still poor — their multistep samples, which re-noise to $t = 0.5$ or $0.25$ and map
-# again, get *worse* with more steps, not better. (Full mode trains longer; Song et al. train for hundreds of
-# thousands of steps.) **DPM-Solver++(2M)** with the *exact* denoiser is useless at one NFE and at four NFE it matches
-# or beats every learned map: no learned model here has an exact denoiser behind it. The honest summary: a few-step
-# model buys the first one or two NFE; from about four on, a good solver on a good denoiser is hard to beat, and a
-# student is only as good as its training.
+# network's own answer at $t_n$, so information crawls from the boundary $t = 0$ up the grid, and the map at middle and
+# late times converges last. Their multistep sampler re-noises to $t = 0.5$ or $0.25$ and maps again; that helps only
+# where $f$ is good at those times (a little for CT here) and hurts where it is not (CD here). Song et al. train for
+# hundreds of thousands of steps; full mode trains 8× longer than quick mode. **DPM-Solver++(2M)** with the *exact*
+# denoiser is useless at one NFE (Think, question 1) and at four NFE matches the best learned map: no model here has an
+# exact denoiser behind it. The honest summary: a few-step model buys the first one or two NFE; from about four on, a
+# good solver on a good denoiser is as good, and a student is only as good as its training and its teacher.
 
 # %% [markdown]
 # ## Play
@@ -250,6 +260,27 @@ print("DPM-Solver++(2M): 4 NFE is at least 5× closer to the exact map than 1 NF
 # %%
 # NBVAL_IGNORE_OUTPUT
 diffedu.ui.widgets.few_step_panel()
+
+# %% [markdown]
+# ## Warm-up · the progressive-distillation target
+# Given $x_t$ and the point $x_s''$ that two teacher steps reach, return the $\tilde x_0$ whose *one* DDIM step
+# $t \to s$ lands on $x_s''$. `process.at(t)` returns $(\alpha_t, \sigma_t, \dot\alpha_t, \dot\sigma_t)$ as floats
+# (t, s are floats here; σ_t > 0).
+
+# %%
+from diffedu.course.exercises import check_pd_target
+
+
+def pd_x0_target(x_t, x_s, t, s, process):
+    # BEGIN SOLUTION
+    alpha_t, sigma_t = process.at(t)[:2]
+    alpha_s, sigma_s = process.at(s)[:2]
+    ratio = sigma_s / sigma_t  # one DDIM step: x_s = α_s x̃₀ + ratio·(x_t − α_t x̃₀), linear in x̃₀
+    return (x_s - ratio * x_t) / (alpha_s - ratio * alpha_t)
+    # END SOLUTION
+
+
+check_pd_target(pd_x0_target)
 
 # %% [markdown]
 # ## Build it · the MeanFlow loss
@@ -270,7 +301,7 @@ from diffedu.labs.few_step import THINK, check_meanflow_loss, hint
 
 def meanflow_loss(u_theta, x0, eps, r, t, process):
     # BEGIN SOLUTION
-    alpha_t, sigma_t, d_alpha_t, d_sigma_t = (c[:, None] for c in process.coefficients(t))  # each (N, 1)
+    alpha_t, sigma_t, d_alpha_t, d_sigma_t = (c[:, None] for c in process.coefficients(t))  # (N, 1)
     z_t = alpha_t * x0 + sigma_t * eps  # the conditional path, (N, D)
     v = d_alpha_t * x0 + d_sigma_t * eps  # its velocity, (N, D)
     tangents = (v, torch.zeros_like(r), torch.ones_like(t))  # move along the path, r fixed

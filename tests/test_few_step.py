@@ -147,3 +147,17 @@ def test_data_std_map_error_and_the_play_panel():
     out = play_few_step(n_steps=2, teacher_steps=8, train_steps=30, n_samples=200)
     assert out["samples"].shape == (200, 2) and torch.isfinite(out["samples"]).all()
     assert out["map_error"] > 0 and out["sw"] > 0 and 0 < out["sw_floor"] < 0.5
+
+
+def test_the_warm_up_check_accepts_the_pd_target_and_hints_at_a_wrong_one():
+    """Oracle: the package's pd_target algebra (one DDIM step with x̃₀ lands on x_s); returning x_s itself is right only
+    at s = 0, so it fails with the hint."""
+    from diffedu.course.exercises import check_pd_target
+
+    def right(x_t, x_s, t, s, process):
+        (alpha_t, sigma_t), (alpha_s, sigma_s) = process.at(t)[:2], process.at(s)[:2]
+        return (x_s - sigma_s / sigma_t * x_t) / (alpha_s - sigma_s / sigma_t * alpha_t)
+
+    check_pd_target(right)
+    with pytest.raises(AssertionError, match="solve it for x̃₀"):
+        check_pd_target(lambda x_t, x_s, t, s, process: x_s)

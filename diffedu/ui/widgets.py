@@ -262,7 +262,7 @@ def few_step_panel() -> W.VBox:
 
     return panel(draw, n_steps=int_slider(1, 1, 8, "NFE"),
                  teacher_steps=dropdown([4, 8, 16, 32, 64], 16, "teacher N"),
-                 train_steps=int_slider(300, 50, 2000, "Adam steps", step=50))
+                 train_steps=int_slider(600, 50, 2000, "Adam steps", step=50))
 
 
 def edm_panel() -> W.VBox:
