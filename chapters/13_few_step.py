@@ -132,7 +132,7 @@ x0 = mu + s * z
 rk4 = flow_map(one, eps[:300], 1.0, 0.0, rf, 64)
 err_map = (rk4 - gaussian_flow_map(eps[:300], 1.0, 0.0, mu, s, rf)).abs().max()
 assert err_map < 1e-7
-print(f"RK4 flow map vs closed form: max error {err_map:.0e} (< 1e-7)")
+print("RK4 flow map (64 steps) vs closed form: max error < 1e-7: True")
 
 f_exact = lambda x, t: gaussian_flow_map(x, t, 0.0, mu, s, rf)  # the exact consistency function
 t6 = torch.full((4000,), 0.6, dtype=torch.float64)
@@ -143,7 +143,7 @@ cd_euler = lambda dt: cd_loss(f_exact, x0, eps, t6, t6 - dt, euler, rf).item()  
 ct = lambda dt: ct_loss(f_exact, x0, eps, t6, t6 - dt, rf).item()
 cd_ratio, ct_ratio = cd_euler(0.04) / cd_euler(0.02), ct(0.02) / ct(0.01)
 assert cd_zero < 1e-24 and 12 < cd_ratio < 20 and 3.3 < ct_ratio < 4.7
-print(f"CD loss at the exact f, exact teacher step: {cd_zero:.0e} (< 1e-24)")
+print("CD loss at the exact f with an exact teacher step: < 1e-24 (zero up to round-off): True")
 print(f"CD loss, Euler teacher, Δt → Δt/2: ÷{cd_ratio:.0f} (fourth order: 16)")
 print(f"CT loss, Δt → Δt/2: ÷{ct_ratio:.1f} (second order: 4)")
 
