@@ -75,7 +75,8 @@ print(diffedu.banner())
 # Pick a grid $0 = t_0 < t_1 < \dots < t_N = 1$. **CD** (Song et al. 2023, eq. 7, Algorithm 2) takes $x_{t_{n+1}}$ from
 # data, one step of a *teacher* ODE solver to $\hat x_{t_n}$ (their eq. 6), and asks the network to agree with itself:
 # $$\mathcal L_{CD} = \mathbb E\,\big\lVert f_\theta(x_{t_{n+1}}, t_{n+1}) - f_{\theta^-}(\hat x_{t_n}, t_n)\big\rVert^2,$$
-# θ⁻ a frozen copy (stop-gradient; Song & Dhariwal 2024 show θ⁻ = θ works). Zero loss for all n plus the boundary
+# θ⁻ an exponential moving average of θ, under stop-gradient (decay μ = 0.99 here; Song & Dhariwal 2024
+# use θ⁻ = θ for CT). Zero loss for all n plus the boundary
 # makes $f_\theta = \Phi_{\cdot\to0}$ — up to the teacher's step error, which for Euler is $O(\Delta t^2)$ per step,
 # so the loss at the exact $f$ is $O(\Delta t^4)$. **CT** (eq. 10, Algorithm 3) needs no teacher: it uses the *same*
 # noise, $x_{t_n} = \alpha_{t_n}x_0 + \sigma_{t_n}\varepsilon$. That point lies on the straight conditional path, not
@@ -159,8 +160,10 @@ print("MeanFlow identity u = v − (t − r)·du/dt for the exact u: holds to 1e
 # ## See it: 1, 2 and 4 network calls against the exact map
 # The mixture of the earlier chapters, rectified flow. All four methods train small MLPs on fresh mixture samples each
 # step (quick mode: 1000–1500 Adam steps each; CD and PD are taught by the *exact* velocity / denoiser, the best
-# possible teacher; CT and MeanFlow see only data). Then, from the same 2000 noise points $x_T$, each samples with 1,
-# 2 and 4 NFE, and so does DPM-Solver++(2M) with the exact denoiser. Two numbers per sampler:
+# possible teacher; CT and MeanFlow see only data; CD and CT grow their grid from N = 2 to 16 during training, as
+# improved CT grows N, so that the boundary reaches $t = 1$ in few links first). Then, from the same 2000 noise points
+# $x_T$, each samples with 1, 2 and 4 NFE, and so does DPM-Solver++(2M) with the exact denoiser. Two numbers per
+# sampler:
 # - **map error**: the mean distance $\frac1N\sum\lVert x^{(i)} - \Phi_{1\to0}(x_T^{(i)})\rVert$ to the exact flow map
 #   (for the deterministic samplers; CD and CT re-noise after their first step, so only their 1-NFE map is a map);
 # - **SW₂** to the exact samples $\Phi_{1\to0}(x_T)$, with its floor: the SW₂ of 2000 *independent* exact samples.
@@ -241,10 +244,12 @@ print("DPM-Solver++(2M): 4 NFE is at least 5× closer to the exact map than 1 NF
 # 0.09 from the exact map; four rounds of regression add the rest, and every student is about equally far off — PD
 # buys speed, never accuracy beyond its teacher. **MeanFlow** comes close at one NFE and is the best learned model at
 # two and four: over a short interval $u \approx v$, which it learns as flow matching where $r = t$.
-# **Consistency distillation and training** are the weakest on this budget: the target at grid time $t_{n+1}$ is the
-# network's own answer at $t_n$, so information crawls from the boundary $t = 0$ up the grid, and the map at middle and
-# late times converges last. Their multistep sampler re-noises to $t = 0.5$ or $0.25$ and maps again; that helps only
-# where $f$ is good at those times (a little for CT here) and hurts where it is not (CD here). Song et al. train for
+# **Consistency distillation and training** learn most slowly: the target at grid time $t_{n+1}$ is the (averaged)
+# network's own answer at $t_n$, so information crawls from the boundary $t = 0$ up the grid, and the map at late
+# times converges last. CT's targets are also noisy (one point of the conditional path instead of a teacher step),
+# and its one-step map is the least accurate learned one. Their multistep sampler re-noises to $t = 0.5$ or $0.25$,
+# where $f$ is closer to the boundary and more accurate, and maps again: both improve with every step, CT most, and
+# at four NFE their SW₂ is close to the others'. Song et al. train for
 # hundreds of thousands of steps; full mode trains 8× longer than quick mode. **DPM-Solver++(2M)** with the *exact*
 # denoiser is useless at one NFE (Think, question 1) and at four NFE matches the best learned map: no model here has an
 # exact denoiser behind it. The honest summary: a few-step model buys the first one or two NFE; from about four on, a

@@ -13,7 +13,7 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
-from ..checks import require_integer
+from ..checks import require_in_range, require_integer
 from ..integrators import dpmpp_2m
 from ..metrics import sliced_wasserstein
 from ..nets import MLP
@@ -79,26 +79,36 @@ def grid_size(k: int, steps: int, n_grid: int, curriculum: bool = True) -> int:
 
 
 def train_consistency(steps: int, n_grid: int = 16, teacher: str | None = "heun", batch: int = 256, lr: float = 3e-3,
-                      hidden: int = 64, curriculum: bool = True,
+                      hidden: int = 64, curriculum: bool = True, ema: float = 0.99,
                       generator: torch.Generator | None = None) -> ConsistencyModel:
     r"""A consistency model $f_\theta$ on ``gmm_2d`` (rectified flow, up to N = ``n_grid`` equal steps, see
     :func:`grid_size`): distilled from the exact velocity with one ``teacher`` ('euler' or 'heun') step, or trained
-    without a teacher (``teacher=None``)."""
+    without a teacher (``teacher=None``). The target network θ⁻ is an exponential moving average of θ with decay
+    ``ema`` (Song et al. 2023, Algorithms 2–3: θ⁻ ← sg(μθ⁻ + (1 − μ)θ); ``ema=0`` is θ⁻ = θ)."""
     steps, n_grid = require_integer("steps", steps, 0), require_integer("n_grid", n_grid, 1, 1024)
     if n_grid & (n_grid - 1):
         raise ValueError(f"n_grid must be a power of two; got {n_grid}")
     process, gmm = RectifiedFlow(), gmm_2d(torch.float32)
     step = None if teacher is None else teacher_step(gmm, process, teacher)
     _init(generator)
+    ema = require_in_range("ema", ema, 0.0, 1.0)
     f, k = ConsistencyModel(MLP(hidden=hidden), process, data_std(gmm_2d())), iter(range(steps))
+    f_target = copy.deepcopy(f).requires_grad_(False)  # θ⁻
 
     def batch_loss(g):
         x0, eps = _draw(gmm, batch, g)
         t, s = _grid_pair(grid_size(next(k), steps, n_grid, curriculum), batch, g)
-        return ct_loss(f, x0, eps, t, s, process) if step is None else cd_loss(f, x0, eps, t, s, step, process)
+        if step is None:
+            return ct_loss(f, x0, eps, t, s, process, f_target=f_target)
+        return cd_loss(f, x0, eps, t, s, step, process, f_target=f_target)
+
+    @torch.no_grad()
+    def update_target(_step, _loss):
+        for p_target, p in zip(f_target.parameters(), f.parameters()):
+            p_target.mul_(ema).add_(p, alpha=1 - ema)  # θ⁻ ← μθ⁻ + (1 − μ)θ
 
     with one_thread():
-        fit(f, batch_loss, steps, lr, generator=generator)
+        fit(f, batch_loss, steps, lr, generator=generator, callback=update_target)
     return f.requires_grad_(False)
 
 
