@@ -299,6 +299,8 @@ think(*THINK)
 # python -m diffedu eval mnist --checkpoint mnist-edm --sampler heun --nfe 20 --n 10000 --device cuda --write-card
 # ```
 # Chapter 11 derives classifier-free guidance and uses these checkpoints for guided sampling and inpainting.
+# Chapter 13 (few-step generation) learns the flow map itself — consistency models, progressive distillation and
+# MeanFlow — and measures one to four network calls against the exact map of the 2-D mixture.
 #
 # ## References
 #

@@ -144,6 +144,7 @@ def test_readme_front_matter():
     assert re.search(r"mybinder\.org/v2/gh/[\w.-]+/diffedu/\w+\?urlpath=lab(/|%2F)tree(/|%2F)chapters", readme)
     for name in ["00_welcome", "01_noising", "02_tweedie", "03_fokker_planck", "04_ddpm", "05_ddim",
                  "06_score_matching", "07_sdes", "08_flows", "09_edm", "10_samplers", "11_guidance", "12_mnist",
+                 "13_few_step",
                  "14_discrete"]:
         assert f"`{name}`" in readme, f"the README's chapter table lacks {name}"
     assert "CC BY-SA 3.0" in readme or "Attribution-Share Alike 3.0" in readme, "MNIST's licence must be credited"

@@ -18,6 +18,7 @@ CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.py"))
 # GUIDE §1: the file names are fixed.
 CHAPTER_MAP = ["00_welcome", "01_noising", "02_tweedie", "03_fokker_planck", "04_ddpm", "05_ddim",
                "06_score_matching", "07_sdes", "08_flows", "09_edm", "10_samplers", "11_guidance", "12_mnist",
+               "13_few_step",
                "14_discrete"]
 REQUIRED = ["00_welcome", "01_noising", "02_tweedie"]  # issue 2
 

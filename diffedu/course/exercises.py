@@ -477,3 +477,21 @@ def check_drop_labels(fn: Callable) -> None:
             _report(False, "check_drop_labels", "replace the label by 10 exactly where u < p_uncond; keep the others")
     _report(True, "check_drop_labels", "")
 
+
+
+def check_pd_target(fn: Callable) -> None:
+    r"""``fn(x_t, x_s, t, s, process)`` → the $\tilde x_0$ whose one DDIM step t → s lands on ``x_s`` (Salimans & Ho
+    2022, Algorithm 2) (chapter 13). Oracle: the DDIM step itself, run with the answer, in float64."""
+    g = torch.Generator().manual_seed(13)
+    x_t, x_s = torch.randn(6, 2, generator=g, dtype=torch.float64), torch.randn(6, 2, generator=g, dtype=torch.float64)
+    for process in (RectifiedFlow(), CosineVP()):
+        for t, s in ((0.9, 0.5), (0.5, 0.0)):
+            (alpha_t, sigma_t), (alpha_s, sigma_s) = (process.at(v)[:2] for v in (t, s))
+            got = fn(x_t.clone(), x_s.clone(), t, s, process)
+            if not isinstance(got, torch.Tensor) or got.shape != x_t.shape:
+                _report(False, "check_pd_target", f"return a tensor of x_t's shape {tuple(x_t.shape)}")
+            landed = alpha_s * got + sigma_s * (x_t - alpha_t * got) / sigma_t  # one DDIM step with your x̃₀
+            if not _close(landed, x_s):
+                _report(False, "check_pd_target", "write one DDIM step x_s = α_s·x̃₀ + (σ_s/σ_t)(x_t − α_t·x̃₀) "
+                        "and solve it for x̃₀ (it is linear in x̃₀); at s = 0 the answer is x_s itself")
+    _report(True, "check_pd_target", "")

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 from ..course.discrete_sampling import play_discrete
 from ..course.edm_design import play_edm
 from ..course.elbo import play_ddim, play_schedule
+from ..course.few_step_train import play_few_step
 from ..course.flows import play_flows
 from ..course.fokker_planck import play_density, play_paths
 from ..course.guidance_demos import cfg_mixture
@@ -259,6 +260,25 @@ def flows_panel() -> W.VBox:
 
     return panel(draw, n_steps=int_slider(4, 1, 50, "Euler steps"),
                  path=dropdown(["rectified", "cosine"], "rectified", "path"))
+
+
+def few_step_panel() -> W.VBox:
+    """Chapter 13: sampling steps, the teacher's grid and the training budget of consistency distillation; trains a
+    fresh model and shows its samples beside the exact flow map (few_step_train.play_few_step)."""
+
+    def draw(n_steps, teacher_steps, train_steps):
+        out = play_few_step(n_steps, teacher_steps, train_steps)
+        fig, axes = figure(1, size=4.0)
+        scatter2d(axes[0, 0], out["exact"], lim=3.5, color="C0", s=4, label="exact flow map")
+        scatter2d(axes[0, 0], out["samples"], lim=3.5, color="C3", s=4, label=f"CD, {n_steps} NFE",
+                  title=f"1-NFE error to the exact map {out['map_error']:.3f}\n"
+                        f"SW₂ {out['sw']:.3f} (exact samples: {out['sw_floor']:.3f})")
+        axes[0, 0].legend(loc="lower right", fontsize=7)
+        axes[0, 0].set(xlabel="$x_1$", ylabel="$x_2$")
+
+    return panel(draw, n_steps=int_slider(1, 1, 8, "NFE"),
+                 teacher_steps=dropdown([4, 8, 16, 32, 64], 16, "teacher N"),
+                 train_steps=int_slider(600, 50, 2000, "Adam steps", step=50))
 
 
 def edm_panel() -> W.VBox:
