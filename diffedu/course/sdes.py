@@ -23,14 +23,14 @@ import math
 import torch
 from torch import Tensor
 
-from ..checks import require_float_tensor, require_integer
+from ..checks import require_float_tensor, require_integer, require_positive
 from ..integrators import euler_maruyama, predictor_corrector
 from ..metrics import sliced_wasserstein
 from ..processes import VP, DiscreteDDPM, Process
 from ..timers import uniform
-from ..toys import gmm_2d
+from ..toys import GaussianMixture, gmm_2d
 
-__all__ = ["simulate_forward", "forward_moments", "ddpm_vs_vp", "play_pc"]
+__all__ = ["simulate_forward", "forward_moments", "ddpm_vs_vp", "play_pc", "weak_error_log_q", "pc_vs_em"]
 
 
 def simulate_forward(x0: Tensor, ts, process: Process, generator: torch.Generator | None = None,
@@ -87,7 +87,8 @@ def ddpm_vs_vp(process: VP, T: int) -> dict[str, Tensor]:
 
 def play_pc(n_steps: int, snr: float, n_samples: int = 600, seed: int = 0) -> dict:
     """Chapter 07 panel: Euler–Maruyama and predictor–corrector (Langevin corrector with signal-to-noise ``snr``) on the
-    VP SDE with the exact score of ``gmm_2d``, from the same x_T; sliced W₂ of each to exact samples, and the floor."""
+    VP SDE with the exact score of ``gmm_2d``, from the same x_T; sliced W₂ of each to exact samples, and the floor;
+    ``weak_em``/``weak_pc``: the weak error of log q with its standard error (``weak_error_log_q``)."""
     n_steps = require_integer("n_steps", n_steps)
     process, gmm = VP(), gmm_2d()
     exact = gmm.predictor(process)
@@ -98,4 +99,46 @@ def play_pc(n_steps: int, snr: float, n_samples: int = 600, seed: int = 0) -> di
     pc = predictor_corrector(x_T, ts, exact, process, snr=float(snr), generator=torch.Generator().manual_seed(seed + 1))
     ref, ref2 = gmm.sample(n_samples, generator=g), gmm.sample(n_samples, generator=g)
     sw = lambda a: sliced_wasserstein(a, ref, generator=torch.Generator().manual_seed(7)).item()  # noqa: E731
-    return {"em": em, "pc": pc, "exact": ref, "sw_em": sw(em), "sw_pc": sw(pc), "floor": sw(ref2)}
+    log_q_exact = gmm.log_prob(gmm.sample(20 * n_samples, generator=g)).mean().item()
+    return {"em": em, "pc": pc, "exact": ref, "sw_em": sw(em), "sw_pc": sw(pc), "floor": sw(ref2),
+            "weak_em": weak_error_log_q(em, gmm, log_q_exact), "weak_pc": weak_error_log_q(pc, gmm, log_q_exact)}
+
+
+def weak_error_log_q(x0: Tensor, gmm: GaussianMixture, log_q_exact: float) -> tuple[float, float]:
+    r"""Weak error of samples ``x0`` for the test function $\log q$, q the exact mixture density:
+    $\Delta = \frac1n\sum_i\log q(x_0^{(i)}) - E_q[\log q]$, with the Monte Carlo standard error of the sample mean,
+    $\mathrm{sd}(\log q(x_0))/\sqrt n$. Δ < 0: the samples sit where q is lower than it should be (too spread, or
+    between the modes); Δ > 0: too concentrated. ``log_q_exact`` is $E_q[\log q] = -H(q)$ (e.g. from exact samples)."""
+    x0 = require_float_tensor("x0", x0, "the samples")
+    if x0.shape[0] < 2:
+        raise ValueError(f"x0 must hold at least 2 samples; got {x0.shape[0]}")
+    log_q = gmm.log_prob(x0)  # (n,)
+    return log_q.mean().item() - float(log_q_exact), log_q.std().item() / math.sqrt(x0.shape[0])
+
+
+def pc_vs_em(steps=(10, 20, 40), snr: float = 0.16, n_samples: int = 10_000, big_snr: float = 0.5,
+             seed: int = 0) -> list[dict]:
+    r"""Chapter 07: does the Langevin corrector pay? VP SDE, ``gmm_2d``, exact score, exact $x_T\sim p_1$; for each
+    step count N the weak error of $\log q$ (``weak_error_log_q``, with its standard error) of Euler–Maruyama with N
+    steps (N NFE), predictor–corrector with N steps and r = ``snr`` (2N NFE: equal steps) and Euler–Maruyama with 2N
+    steps (2N NFE: equal cost); for the largest N also PC with r = ``big_snr``. $E_q[\log q]$ from 20 n exact samples.
+    Returns one dict per N: ``em``, ``pc``, ``em_2n``, (``pc_big``), each a pair (Δ, SE)."""
+    n_samples = require_integer("n_samples", n_samples, lo=2)
+    snr, big_snr = require_positive("snr", snr), require_positive("big_snr", big_snr)
+    steps = [require_integer("steps", n) for n in steps]
+    process, gmm = VP(), gmm_2d()
+    exact = gmm.predictor(process)
+    g = torch.Generator().manual_seed(seed)
+    log_q_exact = gmm.log_prob(gmm.sample(20 * n_samples, generator=g)).mean().item()  # SE ≈ SE(Δ)/4.5
+    x_T = gmm.marginal(process.t_max, process).sample(n_samples, generator=g)  # exact start: only the sampler errs
+    noise = lambda: torch.Generator().manual_seed(seed + 1)  # noqa: E731
+    weak = lambda x: weak_error_log_q(x, gmm, log_q_exact)  # noqa: E731
+    em = {n: weak(euler_maruyama(x_T, uniform(process, n), exact, process, generator=noise()))
+          for n in sorted(set(steps) | {2 * n for n in steps})}
+    rows = []
+    for n in steps:
+        pc = predictor_corrector(x_T, uniform(process, n), exact, process, snr=snr, generator=noise())
+        rows.append({"steps": n, "em": em[n], "pc": weak(pc), "em_2n": em[2 * n]})
+    pc_big = predictor_corrector(x_T, uniform(process, max(steps)), exact, process, snr=big_snr, generator=noise())
+    rows[steps.index(max(steps))]["pc_big"] = weak(pc_big)
+    return rows
