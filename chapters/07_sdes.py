@@ -75,8 +75,8 @@ print(diffedu.banner())
 # **Reverse SDE and Euler–Maruyama.** Chapter 03 derived a whole family of reverse processes with the marginals
 # $p_t$, $dx = [f x - \tfrac{1+\eta^2}{2}g^2\nabla\log p_t]\,dt + \eta\,g\,d\bar W$, where the noise level η may
 # depend on t (chapter 03; the blog note *Diffusion 101*'s $u^{SDE} = u^{ODE} + \tfrac12\sigma_t^2 s$ and EDM's β(t) in
-# chapter 09 are the same freedom). Here we take η = 1, Anderson's reverse SDE, $dx = [f x - g^2\nabla\log p_t]\,dt + g\,d\bar W$, run
-# from t = 1 to 0 (dt < 0). Euler–Maruyama with a step Δ > 0 towards data:
+# chapter 09 are the same freedom). Here we take η = 1, Anderson's reverse SDE,
+# $dx = [f x - g^2\nabla\log p_t]\,dt + g\,d\bar W$, run from t = 1 to 0 (dt < 0). Euler–Maruyama with a step Δ > 0 towards data:
 # $x_{t-\Delta} = x_t - [f x_t - g^2 s(x_t, t)]\Delta + g\sqrt\Delta\,z$. Our sampler takes this full step into t = 0,
 # noise included (its last noise of variance $g^2\Delta$ is part of the O(Δ) bias); Song et al.'s code, and chapter
 # 08's `sde_sample`, instead end with the denoised $\hat x_0$ (one more evaluation). Both are first order.

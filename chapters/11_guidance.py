@@ -63,7 +63,8 @@ def sw(a, b):
 # Here $p_t(y\mid x_t) = \int p(y\mid x_0)\,p(x_0\mid x_t)\,dx_0$ is a classifier of *noisy* inputs.
 # **Classifier guidance** (Sohl-Dickstein et al. 2015; Dhariwal & Nichol 2021) trains such a classifier and samples
 # with $\tilde s = \nabla\log p_t(x_t) + \gamma\,\nabla\log p_t(y\mid x_t)$ (this γ is the classifier scale, not
-# chapter 09's churn); γ = 1 is the conditional score, γ > 1 sharpens. On a labelled Gaussian mixture the noisy classifier is exact: $p_t(y\mid x_t) = \sum_{k:\ell_k=y}P(k\mid x_t)$,
+# chapter 09's churn); γ = 1 is the conditional score, γ > 1 sharpens. On a labelled Gaussian mixture the noisy
+# classifier is exact: $p_t(y\mid x_t) = \sum_{k:\ell_k=y}P(k\mid x_t)$,
 # the responsibilities of the noised mixture grouped by label (`mixture_classifier`), and by Bayes its gradient is
 # $\nabla\log p_t(x_t\mid y) - \nabla\log p_t(x_t)$, two closed-form mixture scores (`mixture_classifier_grad`).
 #
