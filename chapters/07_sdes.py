@@ -45,6 +45,21 @@ g = diffedu.seed(0)
 print(diffedu.banner())
 
 # %% [markdown]
+# ## The idea in motion
+# Euler–Maruyama (left) and predictor–corrector (right) carry the same noise to the mixture, with the exact score of
+# VP; grey: the exact density $p_t$. Each PC step first runs a Langevin corrector at fixed t (red: how far it moves
+# each point), then the same Euler–Maruyama predictor. Play it: the corrector's moves are mostly noise. Check 5
+# measures what they buy.
+
+# %% tags=["nbval-ignore-output"]
+from IPython.display import HTML
+
+from diffedu.course.animation import animation_html
+from diffedu.course.sdes import pc_opening
+
+HTML(animation_html(*pc_opening()))  # press play; the frames are embedded, so it plays offline
+
+# %% [markdown]
 # ## Theory
 # **New symbols:** $B(t) = \int_0^t\beta$ (integrated rate), $\sigma_{min}, \sigma_{max}$ (VE's range), $s(x, t)$ (a score,
 # exact or learned), τ (the corrector's Langevin step; Song et al. call it ε), r (its target signal-to-noise ratio).

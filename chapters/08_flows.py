@@ -43,6 +43,20 @@ g = diffedu.seed(0)
 print(diffedu.banner())
 
 # %% [markdown]
+# ## The idea in motion
+# Rectified flow with its exact marginal velocity carries noise (t = 1) to the mixture (grey, t = 0) along curved
+# paths (left). Reflow trains a new flow on the pairs (start, end) that the first one produced; its ideal is the
+# straight line between each pair (right), which one Euler step could follow.
+
+# %% tags=["nbval-ignore-output"]
+from IPython.display import HTML
+
+from diffedu.course.animation import animation_html
+from diffedu.course.flows import reflow_opening
+
+HTML(animation_html(*reflow_opening()))  # press play; the frames are embedded, so it plays offline
+
+# %% [markdown]
 # ## Theory
 # ### Converting the time, once
 # The flow-matching papers (Lipman et al. 2023; Liu et al. 2023) and many lecture notes run a time $\tau$ from noise

@@ -43,6 +43,21 @@ g = diffedu.seed(0)
 print(diffedu.banner())
 
 # %% [markdown]
+# ## The idea in motion
+# Twelve paths of a 1-D two-component mixture under EDM, from σ = 80 to σ = 0.002 on a log axis. Heun's method on
+# the ρ = 7 grid (dotted) takes an Euler trial step (red, dashed), evaluates the slope there and averages the two
+# slopes. With ten steps its points stay close to the exact ODE paths (grey); the largest misses come where the
+# paths bend, between σ ≈ 5 and 0.5, where the grid's steps are still large — chapter 10 measures this.
+
+# %% tags=["nbval-ignore-output"]
+from IPython.display import HTML
+
+from diffedu.course.animation import animation_html
+from diffedu.course.edm_design import heun_opening
+
+HTML(animation_html(*heun_opening()))  # press play; the frames are embedded, so it plays offline
+
+# %% [markdown]
 # ## Theory
 # ### σ(t) and s(t)
 # Karras et al. (2022) write any diffusion as $x = s(t)\,(x_0 + \sigma(t)\,n)$, $n \sim \mathcal N(0, I)$ (their n is

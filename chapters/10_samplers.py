@@ -44,6 +44,21 @@ torch.set_num_threads(1)  # the arrays here are tiny: on a busy CPU a second thr
 print(diffedu.banner())
 
 # %% [markdown]
+# ## The idea in motion
+# Three ODE samplers race from the same noise on the same budget of 10 network evaluations (rectified flow, exact
+# mixture predictor): Euler and DPM-Solver++(2M) take 10 steps, Heun 5 (two evaluations each, one on the last).
+# Each frame is one more evaluation. Which sampler ends closest to the exact answer at a given budget is what this
+# chapter measures.
+
+# %% tags=["nbval-ignore-output"]
+from IPython.display import HTML
+
+from diffedu.course.animation import animation_html
+from diffedu.course.samplers import race_opening
+
+HTML(animation_html(*race_opening()))  # press play; the frames are embedded, so it plays offline
+
+# %% [markdown]
 # ## Theory
 #
 # A trained denoiser $\hat x_0(x_t, t)$ turns the forward process $x_t = \alpha_t x_0 + \sigma_t\varepsilon$ into a

@@ -50,6 +50,19 @@ def sw(a, b):
 
 
 # %% [markdown]
+# ## The idea in motion
+# Classifier-free guidance on a 2-D mixture with three classes, from the same noise: w = 0 samples the whole mixture,
+# w = 1 the class 0, w = 4 bends the paths further and piles the samples into the class's tightest part.
+
+# %% tags=["nbval-ignore-output"]
+from IPython.display import HTML
+
+from diffedu.course.animation import animation_html
+from diffedu.course.guidance_demos import guidance_opening
+
+HTML(animation_html(*guidance_opening()))  # press play; the frames are embedded, so it plays offline
+
+# %% [markdown]
 # ## Theory
 #
 # Time runs data → noise as everywhere in the course: $x_t = \alpha_t x_0 + \sigma_t\varepsilon$, and a sampler needs

@@ -42,6 +42,20 @@ g = diffedu.seed(0)
 print(diffedu.banner())
 
 # %% [markdown]
+# ## The idea in motion
+# The shipped `mnist-edm` checkpoint draws the labels 0–9 in 12 Heun steps. Top: the state $x_t$ (scaled to unit
+# variance), bottom: the network's guess $\hat x_0$ at the same σ. The guess settles on a digit long before the noise
+# is gone.
+
+# %% tags=["nbval-ignore-output"]
+from IPython.display import HTML
+
+from diffedu.course.animation import animation_html
+from diffedu.course.mnist_opening import digit_opening
+
+HTML(animation_html(*digit_opening()))  # press play; the frames are embedded, so it plays offline
+
+# %% [markdown]
 # ## Theory
 #
 # **Data.** MNIST (LeCun, Cortes & Burges) holds 70 000 grey 28×28 digits. We map each pixel $p\in\{0..255\}$ to
