@@ -62,7 +62,8 @@ HTML(animation_html(*pc_opening()))  # press play; the frames are embedded, so i
 # %% [markdown]
 # ## Theory
 # **New symbols:** $B(t) = \int_0^t\beta$ (integrated rate), $\sigma_{min}, \sigma_{max}$ (VE's range), $s(x, t)$ (a score,
-# exact or learned), τ (the corrector's Langevin step; Song et al. call it ε), r (its target signal-to-noise ratio).
+# exact or learned), h (a step in t), τ (the corrector's Langevin step; Song et al. call it ε), r (its target
+# signal-to-noise ratio), Δ (check 5's weak error of $\log q$).
 #
 # **The three SDEs.** Chapter 01 (§ "From the SDE to $(\alpha_t, \sigma_t)$") showed that a linear forward SDE
 # $dx = f(t)\,x\,dt + g(t)\,dW$ has the kernel $q(x_t|x_0) = \mathcal N(\alpha_t x_0, \sigma_t^2 I)$ with
@@ -91,15 +92,15 @@ HTML(animation_html(*pc_opening()))  # press play; the frames are embedded, so i
 # $p_t$, $dx = [f x - \tfrac{1+\eta^2}{2}g^2\nabla\log p_t]\,dt + \eta\,g\,d\bar W$, where the noise level η may
 # depend on t (chapter 03; the blog note *Diffusion 101*'s $u^{SDE} = u^{ODE} + \tfrac12\sigma_t^2 s$ and EDM's β(t) in
 # chapter 09 are the same freedom). Here we take η = 1, Anderson's reverse SDE,
-# $dx = [f x - g^2\nabla\log p_t]\,dt + g\,d\bar W$, run from t = 1 to 0 (dt < 0). Euler–Maruyama with a step Δ > 0 towards data:
-# $x_{t-\Delta} = x_t - [f x_t - g^2 s(x_t, t)]\Delta + g\sqrt\Delta\,z$. Our sampler takes this full step into t = 0,
-# noise included (its last noise of variance $g^2\Delta$ is part of the O(Δ) bias); Song et al.'s code, and chapter
+# $dx = [f x - g^2\nabla\log p_t]\,dt + g\,d\bar W$, run from t = 1 to 0 (dt < 0). Euler–Maruyama with a step h > 0 towards data:
+# $x_{t-h} = x_t - [f x_t - g^2 s(x_t, t)]\,h + g\sqrt h\,z$. Our sampler takes this full step into t = 0,
+# noise included (its last noise of variance $g^2 h$ is part of the O(h) bias); Song et al.'s code, and chapter
 # 08's `sde_sample`, instead end with the denoised $\hat x_0$ (one more evaluation). Both are first order.
 #
 # **Predictor–corrector** (Song et al. 2021, Alg. 1). Alternate a **Langevin corrector** at fixed t,
 # $x \leftarrow x + \tau\,s(x,t) + \sqrt{2\tau}\,z$ (the Langevin step of chapter 06), which pulls the samples back
 # towards $p_t$ (chapter 06: $p_t$ is its stationary law), with the EM **predictor** step to the next time. Here each
-# step corrects at t, then predicts to t − Δ (as Song et al.'s code does; the paper's Alg. 1 predicts first; no
+# step corrects at t, then predicts to t − h (as Song et al.'s code does; the paper's Alg. 1 predicts first; no
 # correction is possible at t = 0, where σ = 0). The step size comes from a target signal-to-noise ratio r:
 # $\tau = 2\,(r\,\lVert z\rVert/\lVert s\rVert)^2$ (norms averaged over the batch), so that the ratio of the signal
 # part to the noise part, $\tau\lVert s\rVert / \sqrt{2\tau}\lVert z\rVert$, equals r. This is Song et al.'s

@@ -58,6 +58,10 @@ HTML(animation_html(*reflow_opening()))  # press play; the frames are embedded, 
 
 # %% [markdown]
 # ## Theory
+# **New symbols:** τ (the papers' time, noise → data), $u_t(x)$ (the marginal velocity, chapter 02's $\hat v$),
+# $u_t(x\mid x_0)$ (the conditional velocity), $u_\theta$ (a velocity network), $\mathcal L_{CFM}, \mathcal L_{FM}$ (the two
+# losses), K and $s_k = k/K$ (the grid of the straightness measure).
+#
 # ### Converting the time, once
 # The flow-matching papers (Lipman et al. 2023; Liu et al. 2023) and many lecture notes run a time $\tau$ from noise
 # ($\tau = 0$) to data ($\tau = 1$) and write $x_\tau = \tau x_0 + (1-\tau)\varepsilon$ in our letters — they call

@@ -59,6 +59,10 @@ HTML(animation_html(*heun_opening()))  # press play; the frames are embedded, so
 
 # %% [markdown]
 # ## Theory
+# **New symbols:** σ(t) = σ_t/α_t and s(t) = α_t (Karras' noise level and scale), n (their ε), $D(x;\sigma)$ and
+# $F_\theta$, $c_{skip}, c_{out}, c_{in}, c_{noise}$, $\sigma_{data}$, λ(σ) (EDM's loss weight), $P_{mean}, P_{std}$, ρ (the
+# grid's exponent), $S_{churn}, S_{tmin}, S_{tmax}, S_{noise}$, γ (churn), $\hat\sigma, \hat x$, $d_{cur}, d_{prime}$.
+#
 # ### σ(t) and s(t)
 # Karras et al. (2022) write any diffusion as $x = s(t)\,(x_0 + \sigma(t)\,n)$, $n \sim \mathcal N(0, I)$ (their n is
 # our ε; this chapter keeps their letters). In the course's notation $s(t) = \alpha_t$ and $\sigma(t) = \sigma_t/\alpha_t$,

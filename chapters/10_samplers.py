@@ -61,6 +61,10 @@ HTML(animation_html(*race_opening()))  # press play; the frames are embedded, so
 # %% [markdown]
 # ## Theory
 #
+# **New symbols:** v(x, t) (the PF-ODE velocity, chapter 02's $\hat v$), y = x/σ, μ = λ/2 (the half log-SNR of
+# Lu et al.), h = (λ_s − λ_t)/2 (a step in μ), r and D (DPM-Solver++'s step ratio and combined $\hat x_0$); s is the end
+# time of a step.
+#
 # A trained denoiser $\hat x_0(x_t, t)$ turns the forward process $x_t = \alpha_t x_0 + \sigma_t\varepsilon$ into a
 # sampler: start at $x_T$ and integrate the **probability-flow ODE** (chapter 03) back to $t = 0$. With
 # $\hat\varepsilon = (x_t - \alpha_t\hat x_0)/\sigma_t$ it reads, for *any* process,

@@ -65,6 +65,10 @@ HTML(animation_html(*guidance_opening()))  # press play; the frames are embedded
 # %% [markdown]
 # ## Theory
 #
+# **New symbols:** y or c (a label or a measurement), ∅ (the null label), $p_{uncond}$, γ (classifier-guidance
+# scale), w (CFG weight), $u_c, u_\varnothing$, $\pi_w$ (the tilted law), A and $\sigma_y$ (a linear measurement), $K_k, S_k$
+# (gain and evidence covariance), ζ (DPS step), $A^+$ (pseudo-inverse).
+#
 # Time runs data → noise as everywhere in the course: $x_t = \alpha_t x_0 + \sigma_t\varepsilon$, and a sampler needs
 # only the score $\nabla\log p_t(x_t)$ (or any of its affine relatives $\hat x_0$, $\hat\varepsilon$, $\hat v$ —
 # chapter 02). To sample $p(x_0\mid y)$ instead of $p(x_0)$ we need the score of the noised *conditional* law,

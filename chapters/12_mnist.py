@@ -58,11 +58,14 @@ HTML(animation_html(*digit_opening()))  # press play; the frames are embedded, s
 # %% [markdown]
 # ## Theory
 #
+# **New symbols:** p (a pixel value), $F_\theta(x, c_{noise}, y)$ (the U-Net), $\theta_{ema}$ and d (the EMA
+# weights and decay).
+#
 # **Data.** MNIST (LeCun, Cortes & Burges) holds 70 000 grey 28×28 digits. We map each pixel $p\in\{0..255\}$ to
 # $x = 2p/255 - 1\in[-1,1]$, so that the data scale is close to EDM's $\sigma_{data} = 0.5$.
 #
-# **Network.** A U-Net $F_\theta(x, c, y)$ (Ronneberger et al. 2015) with GroupNorm residual blocks at 28, 14 and 7 pixels;
-# the noise input $c$ enters as a sinusoidal embedding, the label $y\in\{0..9\}$ as a learned embedding, and $y = 10$
+# **Network.** A U-Net $F_\theta(x, c_{noise}, y)$ (Ronneberger et al. 2015) with GroupNorm residual blocks at 28, 14 and 7 pixels;
+# the noise input $c_{noise}$ enters as a sinusoidal embedding, the label $y\in\{0..9\}$ as a learned embedding, and $y = 10$
 # means *no label* — the null class that classifier-free guidance (chapter 11) needs. Training drops each label to 10
 # with probability $p_{uncond} = 0.1$.
 #

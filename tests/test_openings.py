@@ -15,7 +15,8 @@ def _pixels(fig):
 def test_paths_animation_moves_and_stays_small():
     """Oracle: enumeration of the frames. Points on straight paths from (−1, −1) to (1, 1): the last frame's pixels
     differ from the first's; the HTML player holds every frame (one <img> data URI each, here 5) and a 31-frame
-    animation is refused (the ≤ 30-frame budget). About 1 s."""
+    animation is refused (the ≤ 30-frame budget); nothing is fetched from the network (no https:// link, no Font
+    Awesome icon left). About 1 s."""
     s = torch.linspace(0, 1, 5)[:, None, None]
     path = (-1 + 2 * s) * torch.ones(5, 3, 2)  # (5 frames, 3 points, 2)
     fig, update, n = paths_animation([("a", path)], [f"frame {k}" for k in range(5)], lim=1.5)
@@ -25,6 +26,7 @@ def test_paths_animation_moves_and_stays_small():
     assert n == 5 and not np.array_equal(first, _pixels(fig))
     html = animation_html(fig, update, n)
     assert html.count("data:image/jpeg;base64") == 5
+    assert "https://" not in html and 'class="fa' not in html and "▶" in html  # plays and is labelled offline
     with pytest.raises(ValueError, match="n_frames"):
         animation_html(*paths_animation([("a", torch.zeros(31, 1, 2))], ["t"] * 31))
     with pytest.raises(ValueError, match="every path"):

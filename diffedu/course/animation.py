@@ -10,8 +10,13 @@ from matplotlib.animation import FuncAnimation
 
 from ..checks import require_integer
 
-__all__ = ["animation_html", "opening_axes", "paths_animation", "FONT", "DPI"]
+__all__ = ["animation_html", "offline_controls", "opening_axes", "paths_animation", "FONT", "DPI"]
 
+# matplotlib's player draws its buttons with Font Awesome from a CDN; offline those icons are blank, so each one is
+# replaced by a plain Unicode symbol and the stylesheet link is dropped
+ICONS = {"fa fa-plus": "+", "fa fa-minus": "−", "fa fa-step-forward": "⏵|", "fa fa-step-backward": "|⏴",
+         "fa fa-fast-forward": "⏭", "fa fa-fast-backward": "⏮", "fa fa-play fa-flip-horizontal": "◀",
+         "fa fa-play": "▶", "fa fa-pause": "⏸"}
 FONT = 12  # points: 12 px at 72 dpi, and more when the notebook shows the figure wider than its pixels
 DPI = 72  # a 10-inch figure is 720 px; the frames stay small
 
@@ -31,6 +36,17 @@ def animation_html(fig, update: Callable[[int], None], n_frames: int, interval_m
     with plt.rc_context({"animation.frame_format": "jpeg"}):
         html = anim.to_jshtml(default_mode="loop")  # JPEG frames: a third of PNG's size for shaded panels
     plt.close(fig)
+    return offline_controls(html)
+
+
+def offline_controls(html: str) -> str:
+    """``html`` of ``to_jshtml`` with its Font Awesome icons replaced by Unicode symbols and the CDN link removed, so
+    that the player's buttons are labelled with no network."""
+    start = html.find('<link rel="stylesheet"')
+    if start >= 0:
+        html = html[:start] + html[html.index(">", start) + 1:]
+    for cls, symbol in ICONS.items():
+        html = html.replace(f'<i class="{cls}"></i>', symbol)
     return html
 
 
