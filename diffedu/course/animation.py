@@ -14,9 +14,9 @@ __all__ = ["animation_html", "offline_controls", "opening_axes", "paths_animatio
 
 # matplotlib's player draws its buttons with Font Awesome from a CDN; offline those icons are blank, so each one is
 # replaced by a plain Unicode symbol and the stylesheet link is dropped
-ICONS = {"fa fa-plus": "+", "fa fa-minus": "−", "fa fa-step-forward": "⏵|", "fa fa-step-backward": "|⏴",
-         "fa fa-fast-forward": "⏭", "fa fa-fast-backward": "⏮", "fa fa-play fa-flip-horizontal": "◀",
-         "fa fa-play": "▶", "fa fa-pause": "⏸"}
+ICONS = {"fa fa-plus": "+", "fa fa-minus": "−", "fa fa-step-forward": "&gt;", "fa fa-step-backward": "&lt;",
+         "fa fa-fast-forward": "&gt;|", "fa fa-fast-backward": "|&lt;", "fa fa-play fa-flip-horizontal": "◀",
+         "fa fa-play": "▶", "fa fa-pause": "||"}  # glyphs every font has (no emoji font needed)
 FONT = 12  # points: 12 px at 72 dpi, and more when the notebook shows the figure wider than its pixels
 DPI = 72  # a 10-inch figure is 720 px; the frames stay small
 
