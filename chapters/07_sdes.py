@@ -37,7 +37,7 @@ from diffedu.nets import MLP
 from diffedu.ui.plots import figure, scatter2d, to_numpy
 from diffedu.ui.quiz import think
 from diffedu.processes import SubVP
-from diffedu.course.sdes import ddpm_vs_vp, forward_moments, simulate_forward
+from diffedu.course.sdes import ddpm_vs_vp, forward_moments, pc_vs_em, simulate_forward
 from diffedu.timers import uniform
 
 torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
@@ -45,12 +45,30 @@ g = diffedu.seed(0)
 print(diffedu.banner())
 
 # %% [markdown]
+# ## The idea in motion
+# Euler–Maruyama (left) and predictor–corrector (right) carry the same noise to the mixture, with the exact score of
+# VP; grey: the exact density $p_t$. Each PC step first runs a Langevin corrector at fixed t (red: how far it moves
+# each point), then the same Euler–Maruyama predictor. Play it: the corrector's moves are mostly noise. Check 5
+# measures what they buy.
+
+# %% tags=["nbval-ignore-output"]
+from IPython.display import HTML
+
+from diffedu.course.animation import animation_html
+from diffedu.course.sdes import pc_opening
+
+HTML(animation_html(*pc_opening()))  # press play; the frames are embedded, so it plays offline
+
+# %% [markdown]
 # ## Theory
-# A forward SDE $dx = f(t)\,x\,dt + g(t)\,dW$ that is linear in x keeps Gaussians Gaussian. Its mean and variance obey
-# $\dot m = f m$ and $\dot v = 2 f v + g^2$ (apply Itô to $x$ and $x^2$), so
-# $q(x_t|x_0) = \mathcal N(\alpha_t x_0, \sigma_t^2 I)$ with $\alpha_t = e^{\int_0^t f}$ and
-# $\sigma_t^2 = \alpha_t^2\int_0^t g(s)^2/\alpha_s^2\,ds$. Conversely $f = \dot\alpha/\alpha$ and
-# $g^2 = d\sigma^2/dt - 2f\sigma^2$ — what `Process.f` and `Process.g2` compute.
+# **New symbols:** $B(t) = \int_0^t\beta$ (integrated rate), $\sigma_{min}, \sigma_{max}$ (VE's range), $s(x, t)$ (a score,
+# exact or learned), h (a step in t), τ (the corrector's Langevin step; Song et al. call it ε), r (its target
+# signal-to-noise ratio), Δ (check 5's weak error of $\log q$).
+#
+# **The three SDEs.** Chapter 01 (§ "From the SDE to $(\alpha_t, \sigma_t)$") showed that a linear forward SDE
+# $dx = f(t)\,x\,dt + g(t)\,dW$ has the kernel $q(x_t|x_0) = \mathcal N(\alpha_t x_0, \sigma_t^2 I)$ with
+# $\alpha_t = e^{\int_0^t f}$, $\sigma_t^2 = \alpha_t^2\int_0^t g(s)^2/\alpha_s^2\,ds$, and back
+# $f = \dot\alpha/\alpha$, $g^2 = d\sigma^2/dt - 2f\sigma^2$ (`Process.f`, `Process.g2`). Song et al. (2021) name three:
 #
 # | SDE | $f(t)$ | $g(t)^2$ | $\alpha_t$ | $\sigma_t$ |
 # |---|---|---|---|---|
@@ -58,27 +76,37 @@ print(diffedu.banner())
 # | sub-VP | $-\tfrac12\beta(t)$ | $\beta(t)(1 - e^{-2B(t)})$ | $e^{-B(t)/2}$ | $1 - e^{-B(t)}$ |
 # | VE | 0 | $d\sigma_t^2/dt$ | 1 | $\sigma_{min}(\sigma_{max}/\sigma_{min})^t$ |
 #
-# with $B(t) = \int_0^t\beta$. VE is the exception to "t = 0 is data": it starts at $\sigma_0 = \sigma_{min}$, so its
-# kernel from clean data has variance $\sigma_t^2 - \sigma_{min}^2$ (Song et al. 2021, eq. 29) — the formula above with
-# $v(0) = 0$ — and the table's $\sigma_t$ includes the $\sigma_{min}$ it started with. **Sub-VP derivation:** with $v(0) = 0$ try $v = (1 - e^{-B})^2$:
-# $\dot v = 2\beta e^{-B}(1 - e^{-B})$ and $2fv + g^2 = -\beta(1-e^{-B})^2 + \beta(1-e^{-B})(1+e^{-B}) = 2\beta e^{-B}(1-e^{-B})$. ✓
-# Its variance $(1 - e^{-B})^2 \le 1 - e^{-B}$ is *below* VP's: $\alpha_t^2 + \sigma_t^2 < 1$ (hence "sub").
+# **VE starts noisy.** Its table entry $\sigma_t$ is the total noise scale, and at t = 0 it is already
+# $\sigma_{min} > 0$: VE's t = 0 is data plus a little noise, not clean data. Started from clean data, VE's kernel has
+# variance $\sigma_t^2 - \sigma_{min}^2$ (Song et al. 2021, eq. 29; chapter 01's formula with $v(0) = 0$).
 #
-# **DDPM is a discretized VP SDE.** With N steps of size $\Delta t = 1/N$ and $\beta_n \approx \beta(t_n)\Delta t$ (DDPM's
-# linear schedule from $\beta_{min}/N$ to $\beta_{max}/N$),
-# $x_n = \sqrt{1-\beta_n}\,x_{n-1} + \sqrt{\beta_n}\,z \approx x_{n-1} - \tfrac12\beta(t_n)x_{n-1}\Delta t + \sqrt{\beta(t_n)\Delta t}\,z$,
-# one Euler–Maruyama step of the VP SDE; $\bar\alpha_n = \prod(1 - \beta_i) \to e^{-B(t_n)} = \alpha_{t_n}^2$ as N → ∞.
+# **Sub-VP, derived.** Only its $\sigma_t$ is new. The variance obeys $\dot v = 2fv + g^2$ with $v(0) = 0$; try
+# $v = (1 - e^{-B})^2$: $\dot v = 2\beta e^{-B}(1 - e^{-B})$ and
+# $2fv + g^2 = -\beta(1-e^{-B})^2 + \beta(1-e^{-B})(1+e^{-B}) = 2\beta e^{-B}(1-e^{-B})$. ✓ Its variance
+# $(1 - e^{-B})^2 \le 1 - e^{-B}$ is *below* VP's: $\alpha_t^2 + \sigma_t^2 < 1$ (hence "sub").
 #
-# **Reverse SDE and Euler–Maruyama.** From chapter 03, $dx = [f x - g^2\nabla\log p_t]\,dt + g\,d\bar W$ run from
-# t = 1 to 0. Euler–Maruyama: $x_{t-\Delta} = x_t - [f x_t - g^2 s(x_t, t)]\Delta + g\sqrt\Delta\,z$.
+# **DDPM is a discretized VP SDE** — chapter 01 (§ "Discrete DDPM and its continuous limit") derived it:
+# $\bar\alpha_n \to \alpha_{t_n}^2$ at first order in 1/N. Check 2 below only re-measures that order.
+#
+# **Reverse SDE and Euler–Maruyama.** Chapter 03 derived a whole family of reverse processes with the marginals
+# $p_t$, $dx = [f x - \tfrac{1+\eta^2}{2}g^2\nabla\log p_t]\,dt + \eta\,g\,d\bar W$, where the noise level η may
+# depend on t (chapter 03; the blog note *Diffusion 101*'s $u^{SDE} = u^{ODE} + \tfrac12\sigma_t^2 s$ and EDM's β(t) in
+# chapter 09 are the same freedom). Here we take η = 1, Anderson's reverse SDE,
+# $dx = [f x - g^2\nabla\log p_t]\,dt + g\,d\bar W$, run from t = 1 to 0 (dt < 0). Euler–Maruyama with a step h > 0 towards data:
+# $x_{t-h} = x_t - [f x_t - g^2 s(x_t, t)]\,h + g\sqrt h\,z$. Our sampler takes this full step into t = 0,
+# noise included (its last noise of variance $g^2 h$ is part of the O(h) bias); Song et al.'s code, and chapter
+# 08's `sde_sample`, instead end with the denoised $\hat x_0$ (one more evaluation). Both are first order.
 #
 # **Predictor–corrector** (Song et al. 2021, Alg. 1). Alternate a **Langevin corrector** at fixed t,
-# $x \leftarrow x + \tau\,s(x,t) + \sqrt{2\tau}\,z$ (step τ as in chapter 06; Song et al. call it ε), which pulls the
-# samples back towards $p_t$ (chapter 06: $p_t$ is its stationary law), with the EM **predictor** step to the next time. Here each step corrects at t, then predicts
-# to t − Δ (no correction is possible at t = 0, where σ = 0). The step size comes from a target signal-to-noise ratio r:
+# $x \leftarrow x + \tau\,s(x,t) + \sqrt{2\tau}\,z$ (the Langevin step of chapter 06), which pulls the samples back
+# towards $p_t$ (chapter 06: $p_t$ is its stationary law), with the EM **predictor** step to the next time. Here each
+# step corrects at t, then predicts to t − h (as Song et al.'s code does; the paper's Alg. 1 predicts first; no
+# correction is possible at t = 0, where σ = 0). The step size comes from a target signal-to-noise ratio r:
 # $\tau = 2\,(r\,\lVert z\rVert/\lVert s\rVert)^2$ (norms averaged over the batch), so that the ratio of the signal
-# part to the noise part, $\tau\lVert s\rVert / \sqrt{2\tau}\lVert z\rVert$, equals r. (For VP, Song et al.'s code also
-# multiplies τ by $\alpha_i = 1 - \beta_i$ of the 1000-step DDPM chain, within 2 % of 1; we leave it out.)
+# part to the noise part, $\tau\lVert s\rVert / \sqrt{2\tau}\lVert z\rVert$, equals r. This is Song et al.'s
+# Algorithm 4 (the VE corrector); their Algorithm 5 (VP) also multiplies τ by $\alpha_i = 1 - \beta_i$ of the
+# 1000-step DDPM chain, within 2 % of 1; we leave it out. Each PC step costs two score evaluations, EM's one — check 5
+# asks whether the second one is worth it.
 
 # %% [markdown]
 # ## See it
@@ -203,9 +231,49 @@ for ax in axes[0]:
 plt.show()
 
 # %% [markdown]
+# **5. Does the corrector pay?** Check 4 shows no gain from the corrector (PC is even a little worse), and SW₂ at
+# n = 1000 is too coarse to see a small one. A finer measure is the **weak error of $\log q$**, q the exact mixture
+# density: $\Delta = E[\log q(x_0)] - E_q[\log q]$ over the sampler's $x_0$ (0 for exact samples; negative when the
+# samples spread into low-density regions), with its Monte Carlo standard error $\mathrm{sd}(\log q)/\sqrt n$.
+# VP, exact score, exact $x_T$, n = 10 000 in quick mode (40 000 in full), `sdes.pc_vs_em`: EM with N steps, PC
+# (r = 0.16) with N steps — **equal steps**, twice the NFE — and EM with 2N steps — **equal NFE**. Tolerance: a
+# difference counts when it exceeds 3 standard errors of the difference (the two SEs added in quadrature).
+
+# %% tags=["nbval-check-output"]
+n_weak = 10_000 if diffedu.quick() else 40_000
+rows = pc_vs_em(steps=(10, 20, 40), snr=0.16, n_samples=n_weak, big_snr=0.5)
+fmt = lambda d: f"{d[0]:+.2f} ± {d[1]:.2f}"  # noqa: E731
+diff_se = lambda a, b: (a[0] - b[0], (a[1] ** 2 + b[1] ** 2) ** 0.5)  # noqa: E731
+print("steps | EM, N NFE     | PC r=0.16, 2N NFE | EM with 2N steps, 2N NFE")
+for r in rows:
+    print(f"{r['steps']:5d} | {fmt(r['em'])} | {fmt(r['pc'])}     | {fmt(r['em_2n'])}")
+big = rows[-1]["pc_big"]
+print(f"PC r=0.5, 40 steps: {fmt(big)} (r=0.16: {fmt(rows[-1]['pc'])}; EM: {fmt(rows[-1]['em'])})")
+for n_nfe in (0, 1):
+    d, se = diff_se(rows[n_nfe]["em_2n"], rows[n_nfe]["pc"])
+    assert d > 3 * se, (n_nfe, d, se)
+    nfe = 2 * rows[n_nfe]["steps"]
+    print(f"equal NFE {nfe}: EM better than PC by {d:.2f} > 3 SE = {3 * se:.2f}: True")
+d, se = diff_se(rows[-1]["em"], big)
+assert d > 3 * se, (d, se)
+print(f"r = 0.5 overshoots: worse than no corrector by {d:.2f} > 3 SE = {3 * se:.2f}: True")
+
+# %% [markdown]
+# **What the numbers say.** At **equal steps** the corrector buys little: at 20 and 40 steps Δ moves 0.03–0.06 closer
+# to 0 (over three seeds), and at 10 steps, where the predictor's own error of about −1 dominates, the change is
+# within noise — for twice the evaluations.
+# At **equal NFE** it loses: spending the corrector's evaluations on twice as many EM steps is far better at 20 NFE
+# and still better at 40 (at 80 the two are within a few standard errors). Too large an r (0.5) overshoots and is
+# worse than no corrector. On this problem the exact score leaves nothing for the corrector to repair; Song et al.
+# (2021, §4.2) use it to pull a *trained* score's samples back towards $p_t$ at a fixed t, where the predictor's
+# errors accumulate.
+
+# %% [markdown]
 # ## Play
-# Few steps: the EM predictor alone is coarse; the Langevin corrector (extra score calls) sharpens it. Too large an r
-# overshoots.
+# Move the steps and r and compare EM with PC (same N steps, so PC spends twice the NFE) from the same $x_T$. Each
+# title gives SW₂ and check 5's weak error Δ ± its standard error, at 600 samples. SW₂ (floor about 0.2) sees
+# nothing here; Δ sees large effects: EM's bias at few steps (Δ ≈ −1 at 10 steps, −4 at 5) and a too-large r
+# (r = 1 at 50 steps: Δ ≈ −0.9 against EM's −0.1). The small gains of check 5 (about 0.05) are below its noise.
 
 # %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.pc_panel()
@@ -296,3 +364,4 @@ think(*THINK)
 # * Y. Song et al., *Score-Based Generative Modeling through Stochastic Differential Equations*, ICLR 2021.
 # * J. Ho, A. Jain, P. Abbeel, *Denoising Diffusion Probabilistic Models*, NeurIPS 2020.
 # * P. Kloeden, E. Platen, *Numerical Solution of Stochastic Differential Equations*, Springer 1992.
+# * *Diffusion 101* (a blog note on SDE simulation, flow matching, score matching and guidance; time runs noise → data).

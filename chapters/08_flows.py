@@ -43,15 +43,35 @@ g = diffedu.seed(0)
 print(diffedu.banner())
 
 # %% [markdown]
+# ## The idea in motion
+# Rectified flow with its exact marginal velocity carries noise (t = 1) to the mixture (grey, t = 0) along curved
+# paths (left). Reflow trains a new flow on the pairs (start, end) that the first one produced; its ideal is the
+# straight line between each pair (right), which one Euler step could follow.
+
+# %% tags=["nbval-ignore-output"]
+from IPython.display import HTML
+
+from diffedu.course.animation import animation_html
+from diffedu.course.flows import reflow_opening
+
+HTML(animation_html(*reflow_opening()))  # press play; the frames are embedded, so it plays offline
+
+# %% [markdown]
 # ## Theory
+# **New symbols:** τ (the papers' time, noise → data), $u_t(x)$ (the marginal velocity, chapter 02's $\hat v$),
+# $u_t(x\mid x_0)$ (the conditional velocity), $u_\theta$ (a velocity network), $\mathcal L_{CFM}, \mathcal L_{FM}$ (the two
+# losses), K and $s_k = k/K$ (the grid of the straightness measure).
+#
 # ### Converting the time, once
-# The flow-matching papers (and many lecture notes) run a time $\tau$ from noise ($\tau = 0$) to data
-# ($\tau = 1$) and write $x_\tau = \tau x_0 + (1-\tau)\varepsilon$. The course runs $t$ from data ($t = 0$) to noise:
+# The flow-matching papers (Lipman et al. 2023; Liu et al. 2023) and many lecture notes run a time $\tau$ from noise
+# ($\tau = 0$) to data ($\tau = 1$) and write $x_\tau = \tau x_0 + (1-\tau)\varepsilon$ in our letters — they call
+# the data $x_1$ and the noise $x_0$; here $x_0$ stays the data. The course runs $t$ from data ($t = 0$) to noise:
 # $$t = 1 - \tau, \qquad x_t = (1-t)\,x_0 + t\,\varepsilon, \qquad \frac{dx}{dt} = -\frac{dx}{d\tau}.$$
 # From here on every formula is in the course's $t$; `diffedu.course.flows.course_time` does the conversion in code.
 #
 # ### A flow is an ODE
-# A velocity field $u_t(x)$ moves points by $dx/dt = u_t(x)$. Integrating it *backwards* from $t = 1$ (noise,
+# A velocity field $u_t(x)$ moves points by $dx/dt = u_t(x)$. (Flow-matching papers write u; it is the velocity
+# $\hat v$ of chapter 02 and of chapter 00's notation table, one field under two letters.) Integrating it *backwards* from $t = 1$ (noise,
 # $x_1 \sim \mathcal N(0, I)$) to $t = 0$ generates data if the field transports the noise distribution $p_1$ onto the
 # data distribution $p_0 = q$ — that is, if the densities $p_t$ of $x_t$ satisfy the continuity equation
 # $\partial_t p_t + \nabla\cdot(p_t u_t) = 0$.
@@ -89,7 +109,10 @@ print(diffedu.banner())
 #
 # ### The SDE variant
 # Adding the score once more gives the reverse SDE with the same marginals:
-# $dx = [u_t(x) - \tfrac12 g_t^2\nabla\log p_t(x)]\,dt + g_t\,d\bar W$ (backwards in $t$).
+# $dx = [u_t(x) - \tfrac12 g_t^2\nabla\log p_t(x)]\,dt + g_t\,d\bar W$ (backwards in $t$). It is the η = 1 member of
+# chapter 03's family $dx = [u_t - \tfrac{\eta^2}{2}g_t^2\nabla\log p_t]\,dt + \eta\,g_t\,d\bar W$, where η = η(t) may
+# vary with t; in the noise → data time τ this is the blog note *Diffusion 101*'s $u^{SDE} = u^{ODE} + \tfrac12\sigma_\tau^2 s$
+# with a free diffusion coefficient $\sigma_\tau = \eta\,g$ (that note's σ is not our noise scale σ_t).
 #
 # ### Rectified flow and reflow
 # Paths of the marginal ODE curve, because $u_t(x)$ averages many straight conditional lines. Liu et al. (2023) rerun flow
@@ -127,7 +150,8 @@ plt.show()
 # ## Check it
 # ### The marginal velocity: closed form against the posterior average
 # The mixture gives $u_t$ exactly (`GaussianMixture.velocity`); the Monte Carlo average uses 20 000 data samples.
-# Tolerance: the mean error must be below 5 % of the mean speed (the self-normalised estimate's noise in 2-D is ~1 %).
+# Tolerance: the mean error must be below 5 % of the mean speed (the self-normalised estimate's noise in 2-D is about
+# 1–2 %: 0.006–0.023 over five data seeds).
 
 # %% tags=["nbval-check-output"]
 x_check = gmm.sample(300, t=0.6, process=rf, generator=torch.Generator().manual_seed(1))
@@ -242,7 +266,9 @@ print(f"SW: 2-rectified at 1 step {sw['2-rectified', 1]:.3f} (tolerance: the 1-r
       f"1-rectified at 16 steps {sw['1-rectified', 16]:.3f} (floor + 0.1 = {sw_floor + 0.1:.3f})")
 
 # %% [markdown]
-# The SDE variant with the same network (50 Euler–Maruyama steps, from the same noise):
+# The SDE variant with the same network, from the same noise: `sde_sample` runs 50 steps from t = 1 to 1/51 — the
+# first an exact ancestral step (at t = 1 rectified flow has α = 0 and $g^2 = \infty$), then 49 Euler–Maruyama steps —
+# and ends with the denoised $\hat x_0$ (51 evaluations; chapter 07's EM instead steps into t = 0 with noise):
 
 # %%
 x_sde = sde_sample(net_1, x_T, 50, rf, generator=torch.Generator().manual_seed(6))
@@ -380,3 +406,4 @@ think(*THINK)
 # - Liu, Gong, Liu (2023). *Flow Straight and Fast: Learning to Generate and Transfer Data with Rectified Flow*. ICLR.
 # - Albergo, Vanden-Eijnden (2023). *Building Normalizing Flows with Stochastic Interpolants*. ICLR.
 # - Song et al. (2021). *Score-Based Generative Modeling through Stochastic Differential Equations*. ICLR.
+# - *Diffusion 101* (a blog note: SDE simulation, flow matching, score matching, guidance; time runs noise → data).

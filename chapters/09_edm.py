@@ -43,16 +43,45 @@ g = diffedu.seed(0)
 print(diffedu.banner())
 
 # %% [markdown]
+# ## The idea in motion
+# Twelve paths of a 1-D two-component mixture under EDM, from σ = 80 to σ = 0.002 on a log axis. Heun's method on
+# the ρ = 7 grid (dotted) takes an Euler trial step (red, dashed), evaluates the slope there and averages the two
+# slopes. With ten steps its points stay close to the exact ODE paths (grey); the largest misses come where the
+# paths bend, between σ ≈ 5 and 0.5, where the grid's steps are still large — chapter 10 measures this.
+
+# %% tags=["nbval-ignore-output"]
+from IPython.display import HTML
+
+from diffedu.course.animation import animation_html
+from diffedu.course.edm_design import heun_opening
+
+HTML(animation_html(*heun_opening()))  # press play; the frames are embedded, so it plays offline
+
+# %% [markdown]
 # ## Theory
+# **New symbols:** σ(t) = σ_t/α_t and s(t) = α_t (Karras' noise level and scale), n (their ε), $D(x;\sigma)$ and
+# $F_\theta$, $c_{skip}, c_{out}, c_{in}, c_{noise}$, $\sigma_{data}$, λ(σ) (EDM's loss weight), $P_{mean}, P_{std}$, ρ (the
+# grid's exponent), $S_{churn}, S_{tmin}, S_{tmax}, S_{noise}$, γ (churn), $\hat\sigma, \hat x$, $d_{cur}, d_{prime}$.
+#
 # ### σ(t) and s(t)
 # Karras et al. (2022) write any diffusion as $x = s(t)\,(x_0 + \sigma(t)\,n)$, $n \sim \mathcal N(0, I)$ (their n is
 # our ε; this chapter keeps their letters). In the course's notation $s(t) = \alpha_t$ and $\sigma(t) = \sigma_t/\alpha_t$,
-# the noise level. The probability-flow ODE becomes
+# the noise level. **Notation flag:** this σ(t) is *not* chapter 01's $\sigma_t$ but $\sigma_t/\alpha_t$, the quantity
+# chapter 05 called $\rho_t$ (and $\lambda_t = -2\ln\sigma(t)$); for EDM itself $\alpha_t = 1$, so the two agree. In this
+# chapter a bare σ is Karras' σ(t). The probability-flow ODE becomes
 # $$dx = \Big[\frac{\dot s}{s}x - s^2\dot\sigma\sigma\,\nabla\log p\big(\tfrac{x}{s}; \sigma\big)\Big]dt.$$
 # EDM picks $s = 1$ and $\sigma(t) = t$ (`diffedu.EDM`): then $dx/d\sigma = (x - D(x;\sigma))/\sigma$, with the denoiser
 # $D(x;\sigma) = \mathbb E[x_0\mid x]$ (Tweedie: $\nabla\log p = (D - x)/\sigma^2$). The tangent points straight at the
 # denoiser's output, which changes slowly at large σ (it is close to the data mean) and at small σ (it is close to $x$),
 # so the trajectories are nearly straight there and few, well-placed steps suffice (Karras et al. 2022, §3).
+#
+# **The large-σ limit.** $D(x;\sigma) = \int x_0\,\mathcal N(x; x_0, \sigma^2 I)\,q(x_0)\,dx_0 / p(x;\sigma)$, and
+# $\mathcal N(x; x_0, \sigma^2 I) \propto e^{-\lVert x\rVert^2/2\sigma^2}\,e^{(x\cdot x_0 - \lVert x_0\rVert^2/2)/\sigma^2}$. The first
+# factor does not depend on $x_0$ and cancels; for typical $x$ ($\lVert x\rVert \approx \sigma\sqrt d$) the exponent
+# of the second is $O(\lVert x_0\rVert/\sigma)$, so as σ grows past the data's spread every data point gets the same
+# weight and $D(x;\sigma) \to \mathbb E[x_0]$, the data mean, whatever x is (*A mathematical tutorial on diffusion
+# models*, 2024; chapter 02's arrows show it). That is why $c_{skip} \to 0$ below and why the first, large-σ steps
+# of a sampler all head for the same point.
 #
 # ### Preconditioning from unit variances
 # Let $\mathrm{Var}\,x_0 = \sigma_{data}^2$ per coordinate, $x = x_0 + \sigma n$, so $\mathrm{Var}\,x = \sigma^2 + \sigma_{data}^2$.
@@ -66,6 +95,13 @@ print(diffedu.banner())
 # $$c_{skip} = \frac{\sigma_{data}^2}{\sigma^2 + \sigma_{data}^2},\qquad c_{out} = \frac{\sigma\,\sigma_{data}}{\sqrt{\sigma^2 + \sigma_{data}^2}},\qquad
 #   c_{noise} = \tfrac14\ln\sigma.$$
 # At small σ, $c_{skip} \to 1$ (keep the input); at large σ, $c_{skip} \to 0$ (predict $x_0$ afresh).
+#
+# 4. **Why $c_{noise} = \tfrac14\ln\sigma$.** Unlike the other three, $c_{noise}$ is not fixed by a variance: it only
+#    tells the network which σ it sees, and any smooth one-to-one function of σ would do in principle. Two choices
+#    make it easy to learn. The logarithm turns σ's multiplicative range (0.002 to 80, more than four decades) into
+#    an additive one, where equal ratios of σ are equal steps of the input. The factor ¼ makes that input O(1): the
+#    training distribution below, $\ln\sigma \sim \mathcal N(-1.2, 1.2^2)$, becomes $c_{noise} \sim \mathcal N(-0.3, 0.3^2)$,
+#    and the whole sampling range maps into [−1.6, 1.1]. Karras et al. (2022, App. B.6) chose it empirically.
 #
 # ### Which σ to train on, and how much each counts
 # The loss is $\mathbb E_\sigma\,\lambda(\sigma)\,\mathbb E\lVert D_\theta(x_0 + \sigma n;\sigma) - x_0\rVert^2$ (EDM's loss
@@ -82,7 +118,11 @@ print(diffedu.banner())
 # $d_{cur} = (x - D(x;\sigma_i))/\sigma_i$, then a correction with the slope at the arrival point $d_{prime}$, averaged
 # (2 evaluations per step, 1 on the last step to σ = 0). **Churn** first raises the noise, $\hat\sigma = (1+\gamma)\sigma_i$,
 # $\hat x = x + \sqrt{\hat\sigma^2 - \sigma_i^2}\,S_{noise}\,z$ with $\gamma = \min(S_{churn}/N, \sqrt2 - 1)$, which lets
-# the sampler correct earlier errors (`diffedu.integrators.heun`).
+# the sampler correct earlier errors (`diffedu.integrators.heun`; our code caps $\hat\sigma$ at $\sigma_{max}$ = 80, so a
+# level above $80/(1+\gamma)$ is churned less than Karras' Algorithm 2 says — their ImageNet setting avoids this
+# range with $S_{tmax} = 50$). Churn is a discrete form of EDM's stochastic sampler (Karras et al. 2022, eq. 6), whose
+# free β(t) is chapter 03's noise level η(t) of the reverse family, $\beta(t)\,\sigma^2 = \tfrac12\eta(t)^2 g^2$
+# (chapter 07 samples its η = 1 member).
 
 # %% [markdown]
 # ## See it
@@ -187,7 +227,8 @@ print(f"strong churn: MMD² × 10³ {mmd[hc]:.2f} > Heun's {mmd[h7]:.2f} + 1 "
 # Reading the table. The ρ grid matters most: a uniform σ grid spends its steps at large σ, where nothing happens,
 # and takes a huge last step. At this budget Heun's second order pays off on the ρ grid, even though it gets only 16
 # steps for Euler's 31; on the uniform grid its fewer steps are too coarse. Below about 30 NFE it does not: at 19 NFE
-# Euler's 19 steps beat Heun's 10 on this mixture (try NFE 15 in the panel below; chapter 10 shows why). Churn does not help *here*: the exact denoiser makes
+# Euler's 19 steps beat Heun's 10 on this mixture (the panel below runs Heun only; chapter 10's error-vs-NFE figure
+# compares the two and shows why). Churn does not help *here*: the exact denoiser makes
 # no errors for fresh noise to wash out, so churn only adds the stochastic sampler's own discretisation error.
 # Karras et al. found it useful with trained networks, whose errors accumulate along a deterministic trajectory.
 

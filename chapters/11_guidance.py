@@ -21,7 +21,8 @@
 # (CFG) on top of any sampler, measure on an exact 2-D mixture what CFG with $w>1$ really samples (neither the
 # conditional law nor the "sharpened" one), solve linear inverse problems with DPS and a projection method against the
 # exact posterior, and steer the shipped MNIST model with a guidance-scale slider, then inpaint a masked digit.
-# **You need** chapters 02, 05 and 10 (chapter 12 describes the shipped MNIST models) · **Time** about 120 minutes
+# **You need** chapters 02, 05 and 10 (the shipped MNIST model is introduced where it is used; chapter 12 shows how it
+# was trained) · **Time** about 120 minutes
 
 # %%
 import matplotlib.pyplot as plt
@@ -31,7 +32,7 @@ import diffedu
 import diffedu.ui.widgets
 from diffedu import Predictor, gmm_2d, make_process, pretrained
 from diffedu.course.exercises import check_classifier_grad, check_gaussian_conditioning
-from diffedu.guidance import linear_gaussian_posterior
+from diffedu.guidance import CondDenoiser, linear_gaussian_posterior
 from diffedu.course.guidance_demos import MixturePredictor, cfg_mixture, inverse_mixture
 from diffedu.course.mnist_demos import guidance_table, inpaint
 from diffedu.metrics import sliced_wasserstein
@@ -49,7 +50,24 @@ def sw(a, b):
 
 
 # %% [markdown]
+# ## The idea in motion
+# Classifier-free guidance on a 2-D mixture with three classes, from the same noise: w = 0 samples the whole mixture,
+# w = 1 the class 0, w = 4 bends the paths further and piles the samples into the class's tightest part.
+
+# %% tags=["nbval-ignore-output"]
+from IPython.display import HTML
+
+from diffedu.course.animation import animation_html
+from diffedu.course.guidance_demos import guidance_opening
+
+HTML(animation_html(*guidance_opening()))  # press play; the frames are embedded, so it plays offline
+
+# %% [markdown]
 # ## Theory
+#
+# **New symbols:** y or c (a label or a measurement), ∅ (the null label), $p_{uncond}$, γ (classifier-guidance
+# scale), w (CFG weight), $u_c, u_\varnothing$, $\pi_w$ (the tilted law), A and $\sigma_y$ (a linear measurement), $K_k, S_k$
+# (gain and evidence covariance), ζ (DPS step), $A^+$ (pseudo-inverse).
 #
 # Time runs data → noise as everywhere in the course: $x_t = \alpha_t x_0 + \sigma_t\varepsilon$, and a sampler needs
 # only the score $\nabla\log p_t(x_t)$ (or any of its affine relatives $\hat x_0$, $\hat\varepsilon$, $\hat v$ —
@@ -61,8 +79,9 @@ def sw(a, b):
 # $$\nabla_{x_t}\log p_t(x_t\mid y) = \nabla_{x_t}\log p_t(x_t) + \nabla_{x_t}\log p_t(y\mid x_t).$$
 # Here $p_t(y\mid x_t) = \int p(y\mid x_0)\,p(x_0\mid x_t)\,dx_0$ is a classifier of *noisy* inputs.
 # **Classifier guidance** (Sohl-Dickstein et al. 2015; Dhariwal & Nichol 2021) trains such a classifier and samples
-# with $\tilde s = \nabla\log p_t(x_t) + \gamma\,\nabla\log p_t(y\mid x_t)$; γ = 1 is the conditional score, γ > 1
-# sharpens. On a labelled Gaussian mixture the noisy classifier is exact: $p_t(y\mid x_t) = \sum_{k:\ell_k=y}P(k\mid x_t)$,
+# with $\tilde s = \nabla\log p_t(x_t) + \gamma\,\nabla\log p_t(y\mid x_t)$ (this γ is the classifier scale, not
+# chapter 09's churn); γ = 1 is the conditional score, γ > 1 sharpens. On a labelled Gaussian mixture the noisy
+# classifier is exact: $p_t(y\mid x_t) = \sum_{k:\ell_k=y}P(k\mid x_t)$,
 # the responsibilities of the noised mixture grouped by label (`mixture_classifier`), and by Bayes its gradient is
 # $\nabla\log p_t(x_t\mid y) - \nabla\log p_t(x_t)$, two closed-form mixture scores (`mixture_classifier_grad`).
 #
@@ -85,6 +104,13 @@ def sw(a, b):
 # $$A_t\big[(1-w)u_\varnothing + w\,u_c\big] + B_t x_t = (1-w)\,(A_t u_\varnothing + B_t x_t) + w\,(A_t u_c + B_t x_t),$$
 # so guiding ε and converting to $\hat v$ is the same as guiding $\hat v$: CFG is one field, whatever the
 # parametrization (tested for x0, ε, score and velocity networks on four processes: VP, cosine, EDM, flow).
+#
+# **In code: a conditional denoiser.** A guided field is just another predictor, so every sampler of chapter 10 takes
+# it unchanged. `diffedu.guidance.CondDenoiser` — the conditional denoiser of J. Iollo's *Diffusion Crash Course*
+# (chapter 10 maps its other classes) — ties a base predictor, one kind of conditioning and a sampler into one object:
+# `CondDenoiser(process, predictor, w=…)` for CFG, `classifier_grad=…, scale=γ` for classifier guidance, and
+# `operator=A, measurement=y, method="dps"` or `"projection"` for the inverse problems below; `.sample(x_T or n, N, y=…)`
+# draws from $p(x_0\mid y)$ (or its guided approximation). The See-it section uses it.
 #
 # ### What w > 1 samples — and what it does not
 # The guided score at each t is $\nabla\log\big[p_t(x_t\mid c)^w\,p_t(x_t)^{1-w}\big]$. It is tempting to read this as
@@ -146,6 +172,18 @@ assert all(rows[w]["sw_exact"] > 4 * rows[w]["floor_exact"] for w in (2.0, 4.0))
 assert all(rows[w]["sw_tilted"] > 4 * rows[w]["floor_tilted"] for w in (2.0, 4.0))  # ... nor the tilted law
 
 # %% [markdown]
+# The same CFG samples from one object: `CondDenoiser` with the exact label-conditional model, w = 2, Heun on the
+# Karras grid — bit for bit what `cfg_mixture` drew above (same noise).
+
+# %% tags=["nbval-check-output"]
+edm = make_process("edm")
+cond = CondDenoiser(edm, MixturePredictor(gmm_2d(), edm, null_label=3), w=2.0, null_label=3, integrator="heun")
+x_cond = cond.sample(N_TOY, 20, shape=(2,), generator=torch.Generator().manual_seed(0), y=0)
+same = torch.equal(x_cond, rows[2.0]["x"])
+assert same
+print(f"CondDenoiser(edm, exact model, w=2, 'heun').sample(...) == cfg_mixture(w=2)['x']: {same}")
+
+# %% [markdown]
 # Class 0 sits far from the other classes, so $p(y=0\mid x_0)\approx 1$ wherever $q(x_0\mid y=0)$ has mass and the tilted
 # law is practically the conditional one (last column: at the floor). CFG is not: at high noise the classes overlap,
 # $p_t(y\mid x_t)$ is far from 1, and $w\,\nabla\log p_t(y\mid x_t)$ pushes hard — the samples shrink towards the
@@ -195,7 +233,7 @@ for name in ("inpaint", "downsample"):  # ... and projection fits y exactly
 # there. For denoising, DPS squeezes the posterior — a broad cloud over two components — into a small clump near y:
 # with A = I its step never sees σ_y and pulls every sample towards $\hat x_0 = y$. A smaller ζ leaves the samples
 # unconditioned instead: across ζ from 0.003 to 0.3 (100 steps; `tests/test_guidance.py` runs the scan) the distance
-# stays above 0.7.
+# stays at about 0.7 or more (0.70–1.4, depending on ζ and the seed).
 # The floor column says how much of each number is sampling noise.
 
 # %% tags=["nbval-check-output"]
@@ -204,7 +242,10 @@ for name in ("downsample", "denoise"):
 
 # %% [markdown]
 # ### MNIST: the guidance scale trades diversity for fidelity
-# The shipped `mnist-flow` checkpoint (rectified flow, a velocity network, trained with $p_{uncond} = 0.1$) sampled
+# The shipped `mnist-flow` checkpoint is a small conditional U-Net (about 0.3 M parameters) trained on MNIST, pixels
+# scaled to [−1, 1], as a rectified-flow velocity model $u_\theta(x_t, t, c)$ with labels c = 0–9 and the null label
+# ∅ = 10 ($p_{uncond} = 0.1$): exactly the CFG network of the Theory. `pretrained.load` returns it with its model card;
+# chapter 12 shows how it was trained and evaluated, but nothing here needs more than this. It is sampled
 # with CFG at several w, the same noise for every w (Euler, Karras grid). For each w we measure with the separate
 # evaluation classifier (`load_classifier()`) the **conditional accuracy** (does it read the asked-for digit?) and the
 # **within-class diversity**: the mean distance between the classifier features of two samples of the same class.

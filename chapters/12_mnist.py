@@ -42,23 +42,39 @@ g = diffedu.seed(0)
 print(diffedu.banner())
 
 # %% [markdown]
+# ## The idea in motion
+# The shipped `mnist-edm` checkpoint draws the labels 0–9 in 12 Heun steps. Top: the state $x_t$ (scaled to unit
+# variance), bottom: the network's guess $\hat x_0$ at the same σ. The guess settles on a digit long before the noise
+# is gone.
+
+# %% tags=["nbval-ignore-output"]
+from IPython.display import HTML
+
+from diffedu.course.animation import animation_html
+from diffedu.course.mnist_opening import digit_opening
+
+HTML(animation_html(*digit_opening()))  # press play; the frames are embedded, so it plays offline
+
+# %% [markdown]
 # ## Theory
+#
+# **New symbols:** p (a pixel value), $F_\theta(x, c_{noise}, y)$ (the U-Net), $\theta_{ema}$ and d (the EMA
+# weights and decay).
 #
 # **Data.** MNIST (LeCun, Cortes & Burges) holds 70 000 grey 28×28 digits. We map each pixel $p\in\{0..255\}$ to
 # $x = 2p/255 - 1\in[-1,1]$, so that the data scale is close to EDM's $\sigma_{data} = 0.5$.
 #
-# **Network.** A U-Net $F_\theta(x, c, y)$ (Ronneberger et al. 2015) with GroupNorm residual blocks at 28, 14 and 7 pixels;
-# the noise input $c$ enters as a sinusoidal embedding, the label $y\in\{0..9\}$ as a learned embedding, and $y = 10$
+# **Network.** A U-Net $F_\theta(x, c_{noise}, y)$ (Ronneberger et al. 2015) with GroupNorm residual blocks at 28, 14 and 7 pixels;
+# the noise input $c_{noise}$ enters as a sinusoidal embedding, the label $y\in\{0..9\}$ as a learned embedding, and $y = 10$
 # means *no label* — the null class that classifier-free guidance (chapter 11) needs. Training drops each label to 10
 # with probability $p_{uncond} = 0.1$.
 #
-# **EDM preconditioning** (Karras et al. 2022). Instead of asking $F_\theta$ for $x_0$ directly we write
-# $$D_x(x;\sigma) = c_{skip}(\sigma)\,x + c_{out}(\sigma)\,F_x\big(c_{in}(\sigma)\,x;\ c_{noise}(\sigma)\big).$$
-# Choose $c_{in}$ so that the network's input has unit variance: $\operatorname{Var}(x) = \sigma_{data}^2 + \sigma^2$ gives
-# $c_{in} = 1/\sqrt{\sigma^2+\sigma_{data}^2}$. The effective target of $F$ is $(x_0 - c_{skip}x)/c_{out}$; its variance is
-# $\big((1-c_{skip})^2\sigma_{data}^2 + c_{skip}^2\sigma^2\big)/c_{out}^2$. Minimising it over $c_{skip}$ gives
-# $c_{skip} = \sigma_{data}^2/(\sigma^2+\sigma_{data}^2)$, and setting it to 1 gives
-# $c_{out} = \sigma\sigma_{data}/\sqrt{\sigma^2+\sigma_{data}^2}$. Finally $c_{noise} = \tfrac14\ln\sigma$.
+# **EDM preconditioning** (Karras et al. 2022; derived in chapter 09, § "Preconditioning from unit variances"). The
+# network is wrapped as
+# $$D_x(x;\sigma) = c_{skip}(\sigma)\,x + c_{out}(\sigma)\,F_x\big(c_{in}(\sigma)\,x;\ c_{noise}(\sigma)\big),$$
+# with $c_{in} = 1/\sqrt{\sigma^2+\sigma_{data}^2}$ (unit-variance input), $c_{skip} = \sigma_{data}^2/(\sigma^2+\sigma_{data}^2)$
+# and $c_{out} = \sigma\sigma_{data}/\sqrt{\sigma^2+\sigma_{data}^2}$ (unit-variance target with the smallest $c_{out}$), and
+# $c_{noise} = \tfrac14\ln\sigma$ (the σ the network is told, scaled to O(1); chapter 09 says why).
 # At small σ, $c_{skip}\to1$ and $c_{out}\to0$: the net only nudges its input; at large σ it predicts $x_0$ outright.
 #
 # **One loop, three objectives.** With $x_t = \alpha_t x_0 + \sigma_t\varepsilon$ the loss is always a weighted regression
@@ -136,7 +152,9 @@ print(f"classifier accuracy on 2000 test digits {acc:.3f}; its card says {p_card
 # FD-MNIST is the Fréchet distance between classifier features of n generated digits (labels 0–9 in turn) and n test
 # digits; the *floor* is the same distance between n train and n test digits — what a perfect generator scores at this
 # n. Accuracy is the share of samples the evaluation classifier reads as the asked-for label; w is the guidance scale
-# (w = 1: no guidance; chapter 11).
+# (w = 1: no guidance; chapter 11). NFE counts guided evaluations: with w ≠ 1 each one runs the network on twice the
+# batch (the conditional and the unconditional half), so a guided sample costs twice the network work at the same
+# NFE — the samples/s column shows it.
 
 # %%
 clf_card = pretrained.card("mnist-classifier")
@@ -282,7 +300,8 @@ think(*THINK)
 # * MNIST scaled to [−1, 1], a small class-conditional U-Net (0.3 M parameters in the shipped checkpoints) with a null
 #   class, and one training loop serve all three objectives (ε on DDPM, velocity on rectified flow, preconditioned
 #   $x_0$ on EDM).
-# * EDM's $c_{skip}, c_{out}, c_{in}, c_{noise}$ keep the network's input and target at unit variance at every σ.
+# * EDM's $c_{skip}, c_{out}, c_{in}$ keep the network's input and target at unit variance at every σ; $c_{noise}$
+#   tells the network which σ it sees.
 # * The shipped checkpoints were trained for 20–35 minutes each on a shared 2-core **CPU** (no GPU was available): they
 #   draw recognisable digits, and classifier-free guidance (w = 2) lifts their conditional accuracy a lot, but their
 #   FD-MNIST is several times the floor. Their cards say exactly how they were made and what they score; the

@@ -14,16 +14,17 @@ import torch
 from torch import Tensor
 
 from ..checks import require_in_range, require_integer
-from ..integrators import euler, heun, steps_for_nfe
+from ..integrators import euler, euler_step, heun, heun_step, steps_for_nfe
 from ..metrics import mmd
 from ..nets import edm_preconditioning
 from ..parametrization import Counting
 from ..processes import EDM
 from ..runtime import one_thread
 from ..timers import karras, uniform
-from ..toys import GaussianMixture, gmm_2d
+from ..toys import GaussianMixture, gmm_1d, gmm_2d
+from .animation import FONT, opening_axes
 
-__all__ = ["precond_variances", "loss_weight_gap", "loss_weight", "lognormal_sigma_density", "sample_edm", "ABLATION", "ablation", "play_edm"]
+__all__ = ["heun_frames", "heun_opening", "precond_variances", "loss_weight_gap", "loss_weight", "lognormal_sigma_density", "sample_edm", "ABLATION", "ablation", "play_edm"]
 
 
 def precond_variances(x0: Tensor, sigmas: Tensor, sigma_data: float, generator: torch.Generator | None = None
@@ -180,3 +181,54 @@ def play_edm(rho: float, nfe: int, s_churn: float, s_noise: float, n: int = 1000
     sigmas = karras(process, steps_for_nfe("heun", nfe, final_jump=True), rho)
     return dict(samples=x, data=data, sigmas=sigmas, ode_error=(x - x_ref).norm(dim=1).mean().item(),
                 mmd2=mmd2)
+
+
+def heun_frames(n_steps: int = 10, n: int = 12, rho: float = 7.0, seed: int = 0) -> dict:
+    r"""Chapter 09's opening: Heun on EDM's ρ grid (Karras et al. 2022, Alg. 1) for ``n`` paths of ``gmm_1d`` with the
+    exact denoiser, and the exact ODE paths (200 Heun steps) behind. Returns ``sigmas`` (the grid down to σ_min; the
+    final Euler jump to 0 is left out of the picture), ``x`` (len(sigmas), n) Heun's states, ``trial`` (len − 1, n) its
+    Euler trial points, ``fine_sigmas``/``fine`` the reference paths."""
+    process, gmm = EDM(), gmm_1d()
+    pred = gmm.predictor(process)
+    x = gmm.marginal(process.t_max, process).sample(n, generator=torch.Generator().manual_seed(seed))  # (n, 1)
+    sigmas = karras(process, require_integer("n_steps", n_steps), rho=rho).tolist()[:-1]  # σ_0 … σ_min
+    states, trials = [x], []
+    for s, s_next in zip(sigmas[:-1], sigmas[1:]):
+        trials.append(euler_step(states[-1], s, s_next, pred, process)[0])  # Euler trial x̃
+        states.append(heun_step(states[-1], s, s_next, pred, process)[0])  # corrected with the slope at x̃
+    fine_sigmas = karras(process, 200, rho=rho).tolist()[:-1]
+    fine = [x]
+    heun(x, fine_sigmas, pred, process, callback=lambda info: fine.append(info["x"]))
+    return {"sigmas": sigmas, "x": torch.cat(states, 1).T, "trial": torch.cat(trials, 1).T,
+            "fine_sigmas": fine_sigmas, "fine": torch.cat(fine, 1).T}
+
+
+def heun_opening(n_steps: int = 10, n: int = 12, seed: int = 0):
+    """Chapter 09's opening animation as (fig, update, n_frames): ``heun_frames`` step by step — each step first its
+    Euler trial (dashed), then Heun's corrected point — on a log σ axis, the x values divided by √(σ² + 1)."""
+    fr = heun_frames(n_steps, n, seed=seed)
+    sig, fine_sig = torch.tensor(fr["sigmas"]), torch.tensor(fr["fine_sigmas"])
+    scale = lambda v, s: v / (s**2 + 1).sqrt()  # noqa: E731  (keeps x at σ = 80 and at σ = 0.002 on one axis)
+    fig, axes = opening_axes(1, height=3.8)
+    ax = axes[0]
+
+    def update(k: int):
+        ax.clear()
+        done, half = k // 2, k % 2  # steps completed; half = 1: the next step's Euler trial is shown
+        ax.plot(fine_sig, scale(fr["fine"], fine_sig[:, None]), color="0.8", lw=1)
+        for s in fr["sigmas"]:
+            ax.axvline(s, color="0.55", lw=0.9, ls=":")
+        ax.plot(sig[: done + 1], scale(fr["x"][: done + 1], sig[: done + 1, None]), "o-", color="C0", ms=4)
+        if half and done < len(sig) - 1:
+            s2 = sig[done: done + 2]
+            trial = torch.stack([fr["x"][done], fr["trial"][done]])
+            ax.plot(s2, scale(trial, s2[:, None]), "--", color="C3", lw=1.2)
+        ax.set(xscale="log", xlim=(100, 1e-3), ylim=(-2.5, 2.5), xlabel="σ (log scale; the ρ = 7 grid dotted)",
+               ylabel="x / √(σ² + 1)")
+        ax.xaxis.label.set_fontsize(FONT)
+        ax.yaxis.label.set_fontsize(FONT)
+        what = "Euler trial (red, dashed)" if half else "Heun: average of the two slopes"
+        ax.set_title(f"Heun on EDM's ρ grid, step {min(done + half, len(sig) - 1)} of {len(sig) - 1}: {what}"
+                     " — grey: the exact ODE paths", fontsize=FONT)
+
+    return fig, update, 2 * (len(sig) - 1) + 1

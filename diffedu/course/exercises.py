@@ -207,8 +207,9 @@ def check_corrector_step(fn: Callable) -> None:
     r"""``fn(snr, z_norm, score_norm)`` → the Langevin corrector's step $\epsilon = 2(r\lVert z\rVert/\lVert s\rVert)^2$."""
     for r, zn, sn in [(0.16, 1.4, 10.0), (0.5, 2.0, 0.3), (0.01, 1.0, 1.0)]:
         if not _close(fn(r, zn, sn), 2 * (r * zn / sn) ** 2):
-            _report(False, "check_corrector_step", "Song et al. (2021, Alg. 5): ε = 2·(r·‖z‖/‖score‖)², so the signal "
-                    "ε‖score‖ and the noise sqrt(2ε)‖z‖ keep the ratio r")
+            _report(False, "check_corrector_step", "Song et al. (2021, Alg. 4, the VE corrector): ε = 2·(r·‖z‖/‖score‖)², "
+                    "so the signal ε‖score‖ and the noise sqrt(2ε)‖z‖ keep the ratio r "
+                    "(Alg. 5, for VP, also multiplies ε by α_i)")
     _report(True, "check_corrector_step", "")
 
 

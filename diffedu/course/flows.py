@@ -26,9 +26,10 @@ from ..processes import CosineVP, Process, RectifiedFlow, expand_like
 from ..runtime import one_thread
 from ..timers import uniform
 from ..toys import GaussianMixture, gmm_2d
+from .animation import paths_animation
 from .fit import fit
 
-__all__ = ["course_time", "conditional_path", "conditional_velocity",
+__all__ = ["reflow_opening", "course_time", "conditional_path", "conditional_velocity",
            "marginal_velocity_mc", "cfm_loss", "marginal_fm_loss", "train_velocity", "velocity_trajectories",
            "straightness", "excess_length", "reflow_pairs", "train_velocity_on_pairs", "sde_sample", "play_flows", "PATHS"]
 
@@ -225,3 +226,23 @@ def play_flows(n_steps: int, path: str = "rectified", n_samples: int = 400, seed
     return dict(traj=traj, samples=traj[-1], data=data, straightness=straightness(traj).item(),
                 excess_length=excess_length(traj).item(), sw=sw, sw_floor=sw_floor,
                 path=path, n_steps=n_steps)
+
+
+def reflow_opening(n: int = 300, n_frames: int = 16, seed: int = 0):
+    r"""Chapter 08's opening animation as (fig, update, n_frames): rectified flow on ``gmm_2d`` with the *exact*
+    marginal velocity, Euler from t = 1 to 0 — curved paths — beside the straight lines between the same pairs
+    $(x_1, x_0)$, the coupling that reflow trains its next flow on (a perfectly straight 2-rectified flow would move
+    along them)."""
+    process, gmm = RectifiedFlow(), gmm_2d()
+    g = torch.Generator().manual_seed(seed)
+    x_T = torch.randn(n, 2, generator=g, dtype=torch.float64)
+    states = [x_T]
+    euler(x_T, uniform(process, n_frames - 1), gmm.predictor(process), process,
+          callback=lambda info: states.append(info["x"]))
+    curved = torch.stack(states)  # (n_frames, n, 2), t from 1 to 0
+    t = torch.linspace(1, 0, n_frames, dtype=torch.float64)[:, None, None]
+    straight = t * x_T + (1 - t) * curved[-1]  # the chord from x_1 to the same x_0
+    titles = [f"t = {v:.2f}" for v in t.flatten().tolist()]
+    return paths_animation([("exact flow: curved paths", curved),
+                            ("after reflow: straight, same pairs", straight)], titles,
+                           background=gmm.sample(600, generator=g).numpy(), lim=3.2)

@@ -18,8 +18,9 @@ from ..metrics import sliced_wasserstein
 from ..parametrization import convert, require_kind
 from ..processes import as_tensor, make_process
 from ..toys import gmm_2d
+from .animation import paths_animation
 
-__all__ = ["MixturePredictor", "mixture_classifier", "mixture_classifier_grad", "tilted_samples", "cfg_mixture",
+__all__ = ["guidance_opening", "MixturePredictor", "mixture_classifier", "mixture_classifier_grad", "tilted_samples", "cfg_mixture",
            "inverse_mixture"]
 
 
@@ -169,3 +170,20 @@ def inverse_mixture(problems: dict, n: int, n_steps: int, zeta: float = 0.05) ->
 def _sw(a: Tensor, b: Tensor) -> float:
     """SW₂ with fixed projections (seed 0), as chapter 11 prints it."""
     return float(sliced_wasserstein(a, b, generator=torch.Generator().manual_seed(0)))
+
+
+def guidance_opening(n: int = 300, n_steps: int = 15, label: int = 0, ws=(0.0, 1.0, 4.0), seed: int = 0):
+    r"""Chapter 11's opening animation as (fig, update, n_frames): classifier-free guidance on ``gmm_2d`` with the exact
+    label-conditional model (``MixturePredictor``), rectified flow, Euler, the same $x_1$ for every w: w = 0 samples
+    the whole mixture, w = 1 class ``label``, w > 1 bends the paths further into the class."""
+    process, gmm = make_process("flow"), gmm_2d()
+    x_T = torch.randn(n, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    base = MixturePredictor(gmm, process, null_label=3)
+    panels = []
+    for w in ws:
+        den = Denoiser(process, ClassifierFreeGuidance(base, w, null_label=3), "euler", "uniform")
+        _, traj = den.sample(x_T, n_steps, return_trajectory=True, y=int(label))  # (n_steps + 1, n, 2)
+        panels.append((f"w = {w:g}", traj))
+    ts = torch.linspace(1, 0, n_steps + 1).tolist()
+    titles = [f"CFG towards class {label} (grey: the whole mixture), t = {t:.2f}" for t in ts]
+    return paths_animation(panels, titles, background=gmm.sample(600, generator=torch.Generator().manual_seed(1)).numpy())

@@ -24,8 +24,9 @@ from ..processes import Process, make_process
 from ..runtime import quick as quick_mode
 from ..timers import make_grid
 from ..toys import GaussianMixture, gmm_2d, gmm_nd
+from .animation import paths_animation
 
-__all__ = ["run_sampler", "play_samplers", "fit_order", "fixed_map", "log_factor", "endpoint_errors", "sde_distances", "run", "main",
+__all__ = ["race_frames", "race_opening", "run_sampler", "play_samplers", "fit_order", "fixed_map", "log_factor", "endpoint_errors", "sde_distances", "run", "main",
            "ODE_METHODS", "THEORY_ORDER", "SDE_METHODS", "NFES", "ASYMPTOTIC_NFE"]
 
 THEORY_ORDER = {name: s.order for name, s in SAMPLERS.items() if s.order is not None}  # the ODE samplers' orders
@@ -350,3 +351,34 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def race_frames(names=("euler", "heun", "dpmpp_2m"), nfe: int = 10, n: int = 300, seed: int = 0) -> dict:
+    r"""Chapter 10's opening: samplers of the probability-flow ODE (rectified flow, uniform grid, exact ``gmm_2d``
+    predictor) racing on the same budget of ``nfe`` evaluations from the same $x_1$. Returns ``paths``: name →
+    (nfe + 1, n, 2), the state each sampler holds after k evaluations (a 2-NFE step shows up when both are done),
+    and ``steps``: name → its number of steps."""
+    nfe = require_integer("nfe", nfe, lo=2)
+    process, gmm = make_process("flow"), gmm_2d()
+    x_T = torch.randn(n, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    paths, steps = {}, {}
+    for name in names:
+        pred = Counting(gmm.predictor(process))
+        done = [(0, x_T)]  # (evaluations so far, state)
+        steps[name] = steps_for_nfe(name, nfe, final_jump=True)
+        get_integrator(name)(x_T, make_grid("uniform", process, steps[name]), pred, process,
+                             callback=lambda info: done.append((pred.nfe, info["x"])))
+        paths[name] = torch.stack([max((d for d in done if d[0] <= k), key=lambda d: d[0])[1]
+                                   for k in range(nfe + 1)])  # (nfe + 1, n, 2)
+    return {"paths": paths, "steps": steps, "gmm": gmm}
+
+
+def race_opening(nfe: int = 10, n: int = 300, seed: int = 0):
+    """Chapter 10's opening animation as (fig, update, n_frames): ``race_frames`` drawn frame by frame, one frame per
+    network evaluation."""
+    fr = race_frames(nfe=nfe, n=n, seed=seed)
+    label = {"euler": "Euler", "heun": "Heun", "dpmpp_2m": "DPM-Solver++(2M)"}
+    panels = [(f"{label.get(k, k)}: {fr['steps'][k]} steps", p) for k, p in fr["paths"].items()]
+    titles = [f"the same {nfe} evaluations each: after {k}" for k in range(nfe + 1)]
+    background = fr["gmm"].sample(600, generator=torch.Generator().manual_seed(1)).numpy()
+    return paths_animation(panels, titles, background=background)

@@ -21,16 +21,19 @@ from __future__ import annotations
 import math
 
 import torch
+from matplotlib.collections import LineCollection
 from torch import Tensor
 
-from ..checks import require_float_tensor, require_integer
-from ..integrators import euler_maruyama, predictor_corrector
+from ..checks import require_float_tensor, require_integer, require_positive
+from ..integrators import euler_maruyama, euler_maruyama_step, langevin_corrector, predictor_corrector
 from ..metrics import sliced_wasserstein
 from ..processes import VP, DiscreteDDPM, Process
 from ..timers import uniform
-from ..toys import gmm_2d
+from ..toys import GaussianMixture, gmm_2d
+from .animation import FONT, opening_axes
 
-__all__ = ["simulate_forward", "forward_moments", "ddpm_vs_vp", "play_pc"]
+__all__ = ["simulate_forward", "forward_moments", "ddpm_vs_vp", "play_pc", "weak_error_log_q", "pc_vs_em",
+           "pc_frames", "pc_opening", "density_grid"]
 
 
 def simulate_forward(x0: Tensor, ts, process: Process, generator: torch.Generator | None = None,
@@ -87,7 +90,8 @@ def ddpm_vs_vp(process: VP, T: int) -> dict[str, Tensor]:
 
 def play_pc(n_steps: int, snr: float, n_samples: int = 600, seed: int = 0) -> dict:
     """Chapter 07 panel: Euler–Maruyama and predictor–corrector (Langevin corrector with signal-to-noise ``snr``) on the
-    VP SDE with the exact score of ``gmm_2d``, from the same x_T; sliced W₂ of each to exact samples, and the floor."""
+    VP SDE with the exact score of ``gmm_2d``, from the same x_T; sliced W₂ of each to exact samples, and the floor;
+    ``weak_em``/``weak_pc``: the weak error of log q with its standard error (``weak_error_log_q``)."""
     n_steps = require_integer("n_steps", n_steps)
     process, gmm = VP(), gmm_2d()
     exact = gmm.predictor(process)
@@ -98,4 +102,101 @@ def play_pc(n_steps: int, snr: float, n_samples: int = 600, seed: int = 0) -> di
     pc = predictor_corrector(x_T, ts, exact, process, snr=float(snr), generator=torch.Generator().manual_seed(seed + 1))
     ref, ref2 = gmm.sample(n_samples, generator=g), gmm.sample(n_samples, generator=g)
     sw = lambda a: sliced_wasserstein(a, ref, generator=torch.Generator().manual_seed(7)).item()  # noqa: E731
-    return {"em": em, "pc": pc, "exact": ref, "sw_em": sw(em), "sw_pc": sw(pc), "floor": sw(ref2)}
+    log_q_exact = gmm.log_prob(gmm.sample(20 * n_samples, generator=g)).mean().item()
+    return {"em": em, "pc": pc, "exact": ref, "sw_em": sw(em), "sw_pc": sw(pc), "floor": sw(ref2),
+            "weak_em": weak_error_log_q(em, gmm, log_q_exact), "weak_pc": weak_error_log_q(pc, gmm, log_q_exact)}
+
+
+def weak_error_log_q(x0: Tensor, gmm: GaussianMixture, log_q_exact: float) -> tuple[float, float]:
+    r"""Weak error of samples ``x0`` for the test function $\log q$, q the exact mixture density:
+    $\Delta = \frac1n\sum_i\log q(x_0^{(i)}) - E_q[\log q]$, with the Monte Carlo standard error of the sample mean,
+    $\mathrm{sd}(\log q(x_0))/\sqrt n$. Δ < 0: the samples sit where q is lower than it should be (too spread, or
+    between the modes); Δ > 0: too concentrated. ``log_q_exact`` is $E_q[\log q] = -H(q)$ (e.g. from exact samples)."""
+    x0 = require_float_tensor("x0", x0, "the samples")
+    if x0.shape[0] < 2:
+        raise ValueError(f"x0 must hold at least 2 samples; got {x0.shape[0]}")
+    log_q = gmm.log_prob(x0)  # (n,)
+    return log_q.mean().item() - float(log_q_exact), log_q.std().item() / math.sqrt(x0.shape[0])
+
+
+def pc_vs_em(steps=(10, 20, 40), snr: float = 0.16, n_samples: int = 10_000, big_snr: float = 0.5,
+             seed: int = 0) -> list[dict]:
+    r"""Chapter 07: does the Langevin corrector pay? VP SDE, ``gmm_2d``, exact score, exact $x_T\sim p_1$; for each
+    step count N the weak error of $\log q$ (``weak_error_log_q``, with its standard error) of Euler–Maruyama with N
+    steps (N NFE), predictor–corrector with N steps and r = ``snr`` (2N NFE: equal steps) and Euler–Maruyama with 2N
+    steps (2N NFE: equal cost); for the largest N also PC with r = ``big_snr``. $E_q[\log q]$ from 20 n exact samples.
+    Returns one dict per N: ``em``, ``pc``, ``em_2n``, (``pc_big``), each a pair (Δ, SE)."""
+    n_samples = require_integer("n_samples", n_samples, lo=2)
+    snr, big_snr = require_positive("snr", snr), require_positive("big_snr", big_snr)
+    steps = [require_integer("steps", n) for n in steps]
+    process, gmm = VP(), gmm_2d()
+    exact = gmm.predictor(process)
+    g = torch.Generator().manual_seed(seed)
+    log_q_exact = gmm.log_prob(gmm.sample(20 * n_samples, generator=g)).mean().item()  # SE ≈ SE(Δ)/4.5
+    x_T = gmm.marginal(process.t_max, process).sample(n_samples, generator=g)  # exact start: only the sampler errs
+    noise = lambda: torch.Generator().manual_seed(seed + 1)  # noqa: E731
+    weak = lambda x: weak_error_log_q(x, gmm, log_q_exact)  # noqa: E731
+    em = {n: weak(euler_maruyama(x_T, uniform(process, n), exact, process, generator=noise()))
+          for n in sorted(set(steps) | {2 * n for n in steps})}
+    rows = []
+    for n in steps:
+        pc = predictor_corrector(x_T, uniform(process, n), exact, process, snr=snr, generator=noise())
+        rows.append({"steps": n, "em": em[n], "pc": weak(pc), "em_2n": em[2 * n]})
+    pc_big = predictor_corrector(x_T, uniform(process, max(steps)), exact, process, snr=big_snr, generator=noise())
+    rows[steps.index(max(steps))]["pc_big"] = weak(pc_big)
+    return rows
+
+
+def pc_frames(n: int = 300, n_steps: int = 8, snr: float = 0.16, seed: int = 0) -> dict:
+    r"""Chapter 07's opening: Euler–Maruyama and predictor–corrector on VP with the exact score of ``gmm_2d``, from the
+    same exact $x_T$, recorded sub-step by sub-step. Returns ``ts``, ``em`` and ``pc`` (each a list of 2·n_steps + 1
+    states: start, then per step the state after the corrector (EM: unchanged) and after the predictor)."""
+    process, gmm = VP(), gmm_2d()
+    exact = gmm.predictor(process)
+    g = torch.Generator().manual_seed(seed)
+    x_T = gmm.marginal(process.t_max, process).sample(n, generator=g)
+    ts = uniform(process, require_integer("n_steps", n_steps)).tolist()
+    em, pc = [x_T], [x_T]
+    g_em, g_pc = torch.Generator().manual_seed(seed + 1), torch.Generator().manual_seed(seed + 2)
+    for t, t_next in zip(ts[:-1], ts[1:]):
+        pc.append(langevin_corrector(pc[-1], t, exact, process, snr=snr, generator=g_pc))  # corrector at t
+        em.append(em[-1])
+        pc.append(euler_maruyama_step(pc[-1], t, t_next, exact, process, g_pc)[0])  # predictor t → t_next
+        em.append(euler_maruyama_step(em[-1], t, t_next, exact, process, g_em)[0])
+    return {"ts": ts, "em": em, "pc": pc, "gmm": gmm, "process": process, "snr": snr}
+
+
+def density_grid(gmm: GaussianMixture, t: float, process, lim: float = 3.2, size: int = 80) -> Tensor:
+    """The exact density $p_t$ of the noised mixture on a size × size grid over [−lim, lim]² (rows: x₂, columns: x₁)."""
+    u = torch.linspace(-lim, lim, size, dtype=torch.float64)
+    grid = torch.stack(torch.meshgrid(u, u, indexing="xy"), -1).reshape(-1, 2)  # (size², 2)
+    log_p = gmm.log_prob(grid, t, process) if t > 0 else gmm.log_prob(grid)
+    return log_p.exp().reshape(size, size)
+
+
+def pc_opening(n: int = 300, n_steps: int = 8, snr: float = 0.16, seed: int = 0):
+    """Chapter 07's opening animation as (fig, update, n_frames) for ``animation.animation_html``: EM beside PC, the
+    exact density $p_t$ behind, PC's corrector moves drawn as short segments."""
+    fr = pc_frames(n, n_steps, snr, seed)
+    fig, axes = opening_axes(2, width=8.0, height=4.3)
+    lim = 3.2
+    dens = {t: density_grid(fr["gmm"], t, fr["process"], lim).numpy() for t in fr["ts"]}
+    grid_u = torch.linspace(-lim, lim, 80, dtype=torch.float64).numpy()
+
+    def update(k: int):
+        step, sub = (k + 1) // 2, k % 2  # odd k: after the corrector; even k: after the predictor
+        t = fr["ts"][step] if sub == 0 else fr["ts"][step - 1]
+        for ax, name in zip(axes, ("em", "pc")):
+            ax.clear()
+            ax.contour(grid_u, grid_u, dens[t], levels=5, colors="0.6", linewidths=0.8)
+            x = fr[name][k]
+            if name == "pc" and sub == 1:  # corrector move: from the previous state to this one
+                segments = torch.stack([fr["pc"][k - 1][:100], x[:100]], 1).numpy()  # (100, 2, 2)
+                ax.add_collection(LineCollection(segments, colors="C3", linewidths=1.2))
+            ax.scatter(x[:, 0], x[:, 1], s=6, color="C0" if name == "em" else "C1")
+            ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xticks=[], yticks=[], aspect="equal")
+        what = f"after the corrector (red: its moves, r = {fr['snr']:g})" if sub == 1 else "after the predictor step"
+        axes[0].set_title(f"Euler–Maruyama, t = {t:.2f}\n(one score call per step)", fontsize=FONT)
+        axes[1].set_title(f"predictor–corrector, t = {t:.2f}\n{what}", fontsize=FONT)
+
+    return fig, update, len(fr["pc"])

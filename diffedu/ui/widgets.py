@@ -198,8 +198,11 @@ def pc_panel() -> W.VBox:
         out = play_pc(n_steps, snr)
         fig, axes = figure(3, size=3.3)
         scatter2d(axes[0, 0], out["exact"], color="gray", title=f"exact (floor SW₂ {out['floor']:.3f})")
-        scatter2d(axes[0, 1], out["em"], color="C0", title=f"EM, {n_steps} steps: SW₂ {out['sw_em']:.3f}")
-        scatter2d(axes[0, 2], out["pc"], color="C1", title=f"PC, r = {snr:.2f}: SW₂ {out['sw_pc']:.3f}")
+        weak = lambda d: f"Δ log q {d[0]:+.2f} ± {d[1]:.2f}"  # noqa: E731
+        scatter2d(axes[0, 1], out["em"], color="C0",
+                  title=f"EM, {n_steps} steps: SW₂ {out['sw_em']:.3f}\n{weak(out['weak_em'])}")
+        scatter2d(axes[0, 2], out["pc"], color="C1",
+                  title=f"PC, r = {snr:.2f}: SW₂ {out['sw_pc']:.3f}\n{weak(out['weak_pc'])}")
 
     return panel(draw, n_steps=int_slider(50, 1, 500, "steps"), snr=log_slider(0.16, 0.01, 1.0, "corrector SNR r"))
 
