@@ -3,7 +3,7 @@
 Oracles: the package's ``course.flows.cfm_loss`` (the grader's own loss equals it), the exact mixture velocity (Euler
 written in the grader, to 1e-8), C and E|ε − x0|² (Monte Carlo, 4 SE), a recording network (the segment of each given
 pair), and the pipeline on the mixture (relative error to the exact velocity, SW against the exact velocity's).
-Cost: about 35 s on one core (two full gradings of ~11 s, one training with a flipped target, one reflow).
+Cost: about 45 s of CPU (two full gradings of ~11 s, one training with a flipped target, one reflow).
 """
 from __future__ import annotations
 
@@ -124,11 +124,22 @@ def test_stub_scores_zero_with_the_stub_hint():
     assert score.points == 0 and "replace this line" in score.parts[0]["hint"]
 
 
-@pytest.mark.parametrize("functions", [SOLUTION, OTHER], ids=["solution", "written-differently"])
-def test_correct_implementations_get_full_marks(functions):
+@pytest.fixture(scope="module")
+def graded_solution():
+    """The instructor solution graded once; its trained model (``memo``) serves the reflow mistake below."""
+    functions = Functions(**SOLUTION)
+    return functions, lab.LAB.grade(functions)
+
+
+def test_the_solution_gets_full_marks(graded_solution):
     """Oracle: every part — the same loss (exact), C and E|ε − x0|² (4 SE), the pairs' segments, Euler on the exact
     velocity (1e-8), the trained velocity, its samples' SW and one reflow against their thresholds."""
-    score = lab.LAB.grade(Functions(**functions))
+    assert graded_solution[1].full_marks, graded_solution[1]
+
+
+def test_a_solution_written_differently_gets_full_marks():
+    """Oracle: as above, for another loss formula, shuffled epochs, Python-float times and .detach()."""
+    score = lab.LAB.grade(Functions(**OTHER))
     assert score.full_marks, score
 
 
@@ -227,7 +238,7 @@ def test_each_coupling_mistake_gets_its_own_hint(coupling, words):
     assert not verdict.passed and words in verdict.hint, verdict
 
 
-def test_a_flipped_target_trains_a_model_that_runs_away_and_reflow_needs_its_pairs():
+def test_a_flipped_target_trains_a_model_that_runs_away_and_reflow_needs_its_pairs(graded_solution):
     """Oracle: the exact velocity (relative error) and the exact velocity's samples (SW); reflow on fresh noise instead
     of the ODE's own ε does not straighten the paths (one-step error against the model before reflow)."""
     def flipped_loss(u, x0, eps, t, process):
@@ -237,6 +248,7 @@ def test_a_flipped_target_trains_a_model_that_runs_away_and_reflow_needs_its_pai
     assert not velocity.passed and "direction" in velocity.hint
     assert not samples.passed and "direction" in samples.hint
     fresh = solution(reflow_coupling=lambda u, eps, ts: (reflow_coupling(u, eps, ts)[0], torch.randn_like(eps)))
+    fresh.memo["trained"] = graded_solution[0].memo["trained"]  # the same first model: only the coupling differs
     verdict = lab._reflow(fresh)
     assert not verdict.passed and "coupling's own pairs" in verdict.hint, verdict
 

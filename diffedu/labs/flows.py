@@ -100,7 +100,8 @@ def _loss_exact(sol: Functions) -> Verdict:
         if isinstance(got, torch.Tensor):
             got = got.detach()
         if not close(got, _reference(_field, x0, eps, t, process), rtol=1e-8, atol=1e-10):
-            return Verdict(False, f"differs from the CFM loss on {process.name}", diagnose(
+            path = "rectified flow" if isinstance(process, RectifiedFlow) else "cosine VP"
+            return Verdict(False, f"differs from the CFM loss on {path}", diagnose(
                 got, _loss_mistakes(x0, eps, t, process),
                 "follow: x_t = α_t·x0 + σ_t·ε, target α̇_t·x0 + σ̇_t·ε, squared error summed over coordinates, "
                 "averaged over samples — with (α_t, σ_t, α̇_t, σ̇_t) of shape (N, 1)"))
