@@ -207,7 +207,8 @@ diffedu.ui.widgets.mix_panel()
 
 # %% [markdown]
 # ## Exercise
-# **1.** Write the forward mixing: return $x_t = \alpha_t x_0 + \sigma_t\varepsilon$.
+# ### Exercise 1 · the forward mixing
+# Return $x_t = \alpha_t x_0 + \sigma_t\varepsilon$.
 
 # %%
 def noise_by_hand(x0, eps, alpha_t, sigma_t):
@@ -219,7 +220,8 @@ def noise_by_hand(x0, eps, alpha_t, sigma_t):
 check_noise(noise_by_hand)
 
 # %% [markdown]
-# **2.** Compute the log-SNR $\lambda = \log(\alpha_t^2/\sigma_t^2)$ for tensors `alpha_t`, `sigma_t` (both positive).
+# ### Exercise 2 · the log-SNR
+# Compute the log-SNR $\lambda = \log(\alpha_t^2/\sigma_t^2)$ for tensors `alpha_t`, `sigma_t` (both positive).
 
 # %%
 def log_snr_by_hand(alpha_t, sigma_t):

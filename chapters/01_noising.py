@@ -228,7 +228,8 @@ diffedu.ui.widgets.noising_panel()
 
 # %% [markdown]
 # ## Warm-up
-# VP's signal scale. With $\beta(t) = \beta_{min} + t(\beta_{max}-\beta_{min})$, return $\alpha_t = \exp(-\tfrac12\int_0^t\beta(s)\,ds)$
+# ### Warm-up · VP's signal scale
+# With $\beta(t) = \beta_{min} + t(\beta_{max}-\beta_{min})$, return $\alpha_t = \exp(-\tfrac12\int_0^t\beta(s)\,ds)$
 # for a tensor `t`.
 
 # %%

@@ -251,7 +251,8 @@ diffedu.ui.widgets.ddim_eta_panel()
 
 # %% [markdown]
 # ## Warm-up
-# **Exercise 1 (ddim_noise_scale).** DDIM's noise scale: return $c(\eta) = \eta\,\sigma_s\sqrt{1 - \alpha_t^2\sigma_s^2/(\alpha_s^2\sigma_t^2)}$.
+# ### Warm-up 1 · DDIM's noise scale c(η)
+# Return $c(\eta) = \eta\,\sigma_s\sqrt{1 - \alpha_t^2\sigma_s^2/(\alpha_s^2\sigma_t^2)}$.
 
 # %%
 def ddim_noise_scale(alpha_t: float, sigma_t: float, alpha_s: float, sigma_s: float, eta: float) -> float:
@@ -263,7 +264,8 @@ def ddim_noise_scale(alpha_t: float, sigma_t: float, alpha_s: float, sigma_s: fl
 check_ddim_noise_scale(ddim_noise_scale)
 
 # %% [markdown]
-# **Exercise 2 (ddim_update).** One DDIM update from its three parts: given $x_t$, $\hat x_0$, the coefficients, the noise scale c and the noise
+# ### Warm-up 2 · one DDIM update from its three parts
+# Given $x_t$, $\hat x_0$, the coefficients, the noise scale c and the noise
 # z, return $x_s$.
 
 # %%

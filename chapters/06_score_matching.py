@@ -167,7 +167,8 @@ diffedu.ui.widgets.langevin_panel()
 
 # %% [markdown]
 # ## Warm-up
-# **Exercise 1 (langevin_step).** One Langevin step from x with the score, step τ and the noise z.
+# ### Warm-up 1 · one Langevin step
+# One Langevin step from x with the score, step τ and the noise z.
 
 # %%
 def langevin_step(x, score, tau, z):
@@ -179,7 +180,8 @@ def langevin_step(x, score, tau, z):
 check_langevin_step(langevin_step)
 
 # %% [markdown]
-# **Exercise 2 (dsm_target).** The DSM regression target: the score of $\mathcal N(\tilde x; x_0, \sigma^2 I)$ in $\tilde x$.
+# ### Warm-up 2 · the DSM regression target
+# The score of $\mathcal N(\tilde x; x_0, \sigma^2 I)$ in $\tilde x$.
 
 # %%
 def dsm_target(x_tilde, x0, sigma):

@@ -280,7 +280,8 @@ diffedu.ui.widgets.pc_panel()
 
 # %% [markdown]
 # ## Warm-up
-# **Exercise 1 (subvp_sigma).** The sub-VP kernel's $\sigma_t$ for a linear $\beta(t)$.
+# ### Warm-up 1 · the sub-VP kernel's noise level
+# The sub-VP kernel's $\sigma_t$ for a linear $\beta(t)$.
 
 # %%
 def subvp_sigma(t, beta_min, beta_max):
@@ -293,7 +294,8 @@ def subvp_sigma(t, beta_min, beta_max):
 check_subvp_sigma(subvp_sigma)
 
 # %% [markdown]
-# **Exercise 2 (corrector_step).** The Langevin corrector's step size from the target signal-to-noise ratio r.
+# ### Warm-up 2 · the corrector's step size from the SNR
+# The Langevin corrector's step size from the target signal-to-noise ratio r.
 
 # %%
 def corrector_step(snr, z_norm, score_norm):

@@ -314,34 +314,81 @@ def rf_velocity_to_x0(v, x_t, t):
 check_rf_velocity_to_x0(rf_velocity_to_x0)
 
 # %% [markdown]
-# ## Build it · the flow-matching loss
-# Write the loss that trains every velocity model of this chapter, for *any* path $x_t = \alpha_t x_0 + \sigma_t\varepsilon$:
-# `cfm_loss(u_theta, x0, eps, t, process)` with data `x0` and noise `eps` of shape (N, D), one time per sample `t` of
-# shape (N,), and a velocity model `u_theta(x_t, t)` that returns (N, D). Return the 0-dimensional tensor
-# $$\mathcal L_{CFM} = \frac1N\sum_{i=1}^N\big\lVert u_\theta(x_t^{(i)}, t_i) - u_{t_i}(x_t^{(i)}\mid x_0^{(i)})\big\rVert^2,$$
-# with the conditional path and its velocity from the Theory, in the course's time (t = 0 is data).
-# `process.coefficients(t)` returns $(\alpha_t, \sigma_t, \dot\alpha_t, \dot\sigma_t)$, each of shape (N,).
-# The grader compares your loss with its own on the same draws, for rectified flow and cosine VP (4 points, to 1e-8);
-# checks two values it knows — at the exact marginal velocity your loss must be the constant
-# $C = \mathbb E\lVert u_t(x_t\mid x_0) - u_t(x_t)\rVert^2$, at the zero field $\mathbb E\lVert\varepsilon - x_0\rVert^2$
-# (3 points, Monte Carlo within 4 standard errors); then trains a small MLP with your loss, samples it with 32 Euler
-# steps and measures the sliced Wasserstein distance to exact samples against the exact velocity's on the same steps
-# (3 points, within 0.1; a few seconds). Stuck? `hint(1)`, then `hint(2)`.
+# ## Build it · flow matching from scratch: loss, training, Euler, reflow
+# Build the pipeline of "Train a velocity model" yourself, in four short functions (about 20 lines), in the course's
+# time (t = 0 is data, t = 1 noise):
+# 1. `cfm_loss(u_theta, x0, eps, t, process)`: data `x0` and noise `eps` (N, D), one time per sample `t` (N,), a model
+#    `u_theta(x_t, t)` → (N, D). Return the 0-dimensional tensor
+#    $$\mathcal L_{CFM} = \frac1N\sum_{i=1}^N\big\lVert u_\theta(x_t^{(i)}, t_i) - u_{t_i}(x_t^{(i)}\mid x_0^{(i)})\big\rVert^2$$
+#    with the conditional path and its velocity from the Theory; `process.coefficients(t)` returns
+#    $(\alpha_t, \sigma_t, \dot\alpha_t, \dot\sigma_t)$, each (N,).
+# 2. `train_flow(u_theta, x0, eps, process, steps, generator)`: `steps` Adam steps (learning rate 3e-3) of your loss on
+#    minibatches of 256 **pairs** `(x0[i], eps[i])` with one $t \sim U(0, 1)$ per pair, all draws from `generator`;
+#    train `u_theta` in place and return it. The pairs are the coupling: independent for the first model, the ODE's
+#    own for reflow.
+# 3. `euler_sample(u_theta, x_1, ts)`: from noise `x_1` at `ts[0]` = 1 down the decreasing grid `ts` to `ts[-1]` = 0,
+#    one Euler step per interval, $x \leftarrow x + (t_{k+1} - t_k)\,u_\theta(x, t_k)$, with `t` of shape (N,) for the
+#    model. Return the last state. The grid's steps need not be equal.
+# 4. `reflow_coupling(u_theta, eps, ts)`: reflow's pairs $(x_0, \varepsilon)$ with $x_0 = \mathrm{ODE}_{1\to0}(\varepsilon)$
+#    by your sampler — made without a graph, they are data for the next training.
+#
+# The grader (20 points, about 15 s): your loss against its own on the same draws, rectified flow and cosine VP
+# (3 points, 1e-8) and at two values it knows in advance — the constant
+# $C = \mathbb E\lVert u_t(x_t\mid x_0) - u_t(x_t)\rVert^2$ at the exact velocity and $\mathbb E\lVert\varepsilon - x_0\rVert^2$
+# at zero (2 points, within 4 standard errors); your loop with a model that records what it is asked (2 points: each
+# $x_t$ on its pair's segment, t uniform, weights updated); your sampler's calls and result on the exact mixture
+# velocity over an uneven grid (2 + 2 points: NFE and times, Euler to 1e-8); then it trains an MLP with your loop on the
+# mixture (2000 steps) and compares its velocity with the exact one (2 points: relative error ≤ 0.1), samples it with
+# 32 of your Euler steps (2 points: sliced Wasserstein distance to exact samples within 0.25 of the exact velocity's),
+# checks your coupling on the exact velocity (2 points) and runs one reflow (3 points: one Euler step after reflow
+# within 0.2× the error before, and its SW within 0.3 of the exact velocity's). Stuck? `hint(1)`, then `hint(2)`.
 
 # %%
-from diffedu.labs.flows import THINK, check_cfm_loss, hint
+from diffedu.labs.flows import THINK, check_flow_matching, hint
 
 
 def cfm_loss(u_theta, x0, eps, t, process):
     # BEGIN SOLUTION
-    alpha_t, sigma_t, d_alpha_t, d_sigma_t = (c[:, None] for c in process.coefficients(t))  # each (N, 1)
+    coefficients = (c[:, None] for c in process.coefficients(t))  # each (N, 1)
+    alpha_t, sigma_t, d_alpha_t, d_sigma_t = coefficients
     x_t = alpha_t * x0 + sigma_t * eps  # the conditional path, (N, D)
     target = d_alpha_t * x0 + d_sigma_t * eps  # its velocity dx_t/dt, (N, D)
     return ((u_theta(x_t, t) - target) ** 2).sum(1).mean()
     # END SOLUTION
 
 
-check_cfm_loss(cfm_loss)
+def train_flow(u_theta, x0, eps, process, steps, generator):
+    # BEGIN SOLUTION
+    opt = torch.optim.Adam(u_theta.parameters(), lr=3e-3)
+    for _ in range(steps):
+        idx = torch.randint(0, len(x0), (256,), generator=generator)  # a minibatch of pairs
+        t = torch.rand(256, generator=generator, dtype=x0.dtype)  # one time per pair
+        loss = cfm_loss(u_theta, x0[idx], eps[idx], t, process)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()  # Adam step
+    return u_theta
+    # END SOLUTION
+
+
+def euler_sample(u_theta, x_1, ts):
+    # BEGIN SOLUTION
+    x = x_1
+    for k in range(len(ts) - 1):
+        t_k = ts[k].expand(len(x))  # one time per sample, (N,)
+        x = x + (ts[k + 1] - ts[k]) * u_theta(x, t_k)  # Euler step, towards data (dt < 0)
+    return x
+    # END SOLUTION
+
+
+def reflow_coupling(u_theta, eps, ts):
+    # BEGIN SOLUTION
+    with torch.no_grad():  # the pairs are data for the next training: no graph
+        return euler_sample(u_theta, eps, ts), eps
+    # END SOLUTION
+
+
+check_flow_matching(cfm_loss, train_flow, euler_sample, reflow_coupling)
 
 # %% [markdown]
 # ### Check it with the CFM loss: L_CFM − L_FM is the same for every network

@@ -413,7 +413,8 @@ diffedu.ui.widgets.samplers_panel()
 # %% [markdown]
 # ## Warm-up
 #
-# **1 · A Heun step.** Implement `heun_step(x, t, t_next, predictor, process)` for any process: velocity
+# ### Warm-up 1 · a Heun step for any process
+# Implement `heun_step(x, t, t_next, predictor, process)` for any process: velocity
 # $v = \dot\alpha\hat x_0 + \dot\sigma\hat\varepsilon$ (use `process.coefficients(t)` and `predictor(x, t)` for $\hat x_0$),
 # Euler to $\tilde x$, then the average of the two velocities — and plain Euler when $\sigma(t_{next}) = 0$. Return
 # $x_{next}$ (the package's `heun_step`, printed after the warm-ups, also returns $\hat x_0$ for the sampler's
@@ -441,7 +442,8 @@ check_heun_step(my_heun_step)
 
 
 # %% [markdown]
-# **2 · A DDIM step.** Implement the deterministic step $x_s = \alpha_s\hat x_0 + \sigma_s\hat\varepsilon$ for any process.
+# ### Warm-up 2 · a DDIM step for any process
+# Implement the deterministic step $x_s = \alpha_s\hat x_0 + \sigma_s\hat\varepsilon$ for any process.
 
 # %%
 def my_ddim_step(x, t, t_next, predictor, process):

@@ -339,7 +339,8 @@ diffedu.ui.widgets.mnist_guidance_panel()
 # %% [markdown]
 # ## Warm-up
 #
-# **1 · Gaussian conditioning.** Implement `gaussian_posterior(mu, cov, A, y, sigma_y)` returning the mean and covariance
+# ### Warm-up 1 · Gaussian conditioning
+# Implement `gaussian_posterior(mu, cov, A, y, sigma_y)` returning the mean and covariance
 # of $p(x_0\mid y)$ for $x_0\sim N(\mu, \Sigma)$ and $y = Ax_0 + \sigma_y z$ — one component of
 # `linear_gaussian_posterior`. The check compares with the information form
 # $\Sigma'^{-1} = \Sigma^{-1} + A^\top A/\sigma_y^2$, a different route to the same answer.
@@ -356,7 +357,8 @@ def gaussian_posterior(mu, cov, A, y, sigma_y):
 check_gaussian_conditioning(gaussian_posterior)
 
 # %% [markdown]
-# **2 · The noisy classifier's gradient.** Implement `classifier_grad(gmm, x_t, t, process, y)` =
+# ### Warm-up 2 · the noisy classifier's gradient
+# Implement `classifier_grad(gmm, x_t, t, process, y)` =
 # $\nabla_{x_t}\log p_t(y\mid x_t)$ for a labelled mixture and an integer label y, using only `gmm.restrict(y)` and
 # `.score(x_t, t, process)`. (Start from Bayes' rule at noise level t, as in the Theory.)
 

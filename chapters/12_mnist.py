@@ -199,7 +199,8 @@ if shipped:
 # %% [markdown]
 # ## Warm-up
 #
-# **Label dropout (drop_labels).** For classifier-free guidance: given labels `y`, a probability `p_uncond` and
+# ### Warm-up · label dropout for classifier-free guidance
+# For classifier-free guidance: given labels `y`, a probability `p_uncond` and
 # uniform draws `u` (one per label), replace a label by the null class 10 where `u < p_uncond`.
 
 # %%

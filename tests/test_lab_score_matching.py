@@ -97,6 +97,16 @@ def test_plain_langevin_misses_the_mode_weights():
     assert score.parts[2]["points"] == 0 and "50/50" in score.parts[2]["hint"]
 
 
+@pytest.mark.parametrize("mistake", [dict(noise=1.0), dict(drift=0.5), dict(power=0), dict(ladder="reversed"),
+                                     dict(level="last")], ids=["sqrt-tau-noise", "half-drift", "no-sigma2", "reversed",
+                                                               "last-level"])
+def test_the_mode_weight_part_fails_the_mistakes_that_change_the_weights(mistake):
+    """Oracle: the true weight 0.8 with the stated tolerance (lab.WEIGHT_TOL); these mistakes put the share at least
+    0.12 away (measured: 0.92, 0.66, 0.54, 0.64, 0.00), while the solution sits about 0.02 below 0.8."""
+    assert not lab._weights(make(**mistake)).passed
+    assert lab._weights(make()).passed
+
+
 def test_an_exception_inside_the_function_becomes_a_hint():
     """Oracle: grading.explain's meaning of an index error; no traceback escapes."""
     def broken(x, score, sigma_max, sigma_min, tau, z):

@@ -212,6 +212,26 @@ def test_every_chapter_has_exercises():
     assert not short, f"chapters with fewer than two exercises: {short}"
 
 
+def test_every_exercise_has_a_name_that_says_what_it_practises():
+    """Oracle: the chapters' headings — no exercise falls back to the bare "Exercise N" title (its heading names it,
+    e.g. "Warm-up 1 · DDIM's noise scale c(η)"), and no two exercises of a chapter share a title."""
+    for path in CHAPTERS:
+        titles = [e.title for e in student.exercises(nbformat.read(path, as_version=4))]
+        assert not [t for t in titles if re.fullmatch(r"Exercise \d+", t)], (path.name, titles)
+        assert len(set(titles)) == len(titles), (path.name, titles)
+
+
+def test_a_lab_stub_names_the_function_of_each_block():
+    """Oracle: a two-function lab cell, read by hand — each stub names its own function."""
+    source = ("def f(x):\n    # BEGIN SOLUTION\n    return x\n    # END SOLUTION\n\n\n"
+              "def g(x):\n    # BEGIN SOLUTION\n    return -x\n    # END SOLUTION\n")
+    ns: dict = {}
+    exec(student.stub(source, "Build it · two"), ns)
+    for name in ("f", "g"):
+        with pytest.raises(NotImplementedError, match=rf"Build it · two \({name}\): replace this line"):
+            ns[name](1)
+
+
 def test_a_check_that_crashes_on_the_stub_is_caught(tmp_path):
     """Oracle: a deliberately bad check that swallows the stub's error and then crashes inside torch (TypeError)
     must make this test machinery fail, not pass."""

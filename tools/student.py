@@ -96,22 +96,25 @@ def exercises(nb) -> list[Exercise]:
     return found
 
 
-def stub(source: str, label: str) -> str:
+def stub(source: str, title: str) -> str:
     """``source`` with every ``# BEGIN SOLUTION … # END SOLUTION`` block replaced by a ``NotImplementedError`` stub.
 
-    The stub keeps the block's indentation, so it sits inside the student's function exactly where the answer goes.
+    The stub keeps the block's indentation, so it sits inside the student's function exactly where the answer goes,
+    and its message names the exercise's ``title`` and the function that block belongs to (a lab may ask for several).
     Raises ``ValueError`` on an unterminated or nested block.
     """
     out: list[str] = []
     inside = False
-    for number, line in enumerate(source.splitlines(), 1):
+    lines = source.splitlines()
+    for number, line in enumerate(lines, 1):
         begin = BEGIN.match(line)
         if begin:
             if inside:
                 raise ValueError(f"line {number}: BEGIN SOLUTION inside another solution block")
             inside = True
-            pad = begin["indent"]
-            message = f"{label}: replace this line with your code"
+            pad, function = begin["indent"], _enclosing_function(lines, number - 1)
+            message = f"{title} ({function}): replace this line with your code" if function else \
+                f"{title}: replace this line with your code"
             out += [f"{pad}# YOUR CODE HERE", f"{pad}raise NotImplementedError({message!r})"]
         elif END.match(line):
             if not inside:
@@ -133,7 +136,7 @@ def student_notebook(nb):
         for index in {exercise.cell, exercise.check}:
             cell = nb.cells[index]
             if index == exercise.cell:
-                cell.source = stub(cell.source, exercise.label)
+                cell.source = stub(cell.source, exercise.title)
             cell.outputs, cell.execution_count = [], None
     title = next((c for c in nb.cells if c.cell_type == "markdown"), None)
     if title is not None:

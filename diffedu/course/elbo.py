@@ -311,6 +311,13 @@ class ClippedX0:
 
 
 # --- compute functions behind the chapters' panels and sweeps (tested in tests/test_elbo.py) ---------------------
+def _mixture_start(process: DiscreteDDPM, n: int, generator: torch.Generator):
+    r"""Chapters 04–05's setting: the 2-D mixture, its exact denoiser on ``process``, and ``n`` starts
+    $x_T \sim \mathcal N(0, I)$ (float64) drawn from ``generator``; returns (gmm, predictor, x_T)."""
+    gmm = gmm_2d()
+    return gmm, gmm.predictor(process), torch.randn(n, 2, generator=generator, dtype=torch.float64)
+
+
 @torch.no_grad()
 def play_schedule(T: int, beta_1: float, beta_T: float, n_samples: int = 400, seed: int = 0) -> dict:
     r"""Chapter 04's panel: a linear β schedule (T, β_1, β_T), its $\bar\alpha_n$, and ancestral DDPM samples of the
@@ -318,11 +325,8 @@ def play_schedule(T: int, beta_1: float, beta_T: float, n_samples: int = 400, se
 
     Returns ``alpha_bar`` (T+1,), ``samples`` (n, 2), ``sw`` (sliced Wasserstein distance to fresh mixture samples).
     """
-    process = DiscreteDDPM(T, beta_1, beta_T)
-    gmm = gmm_2d()
-    predictor = gmm.predictor(process)
-    g = torch.Generator().manual_seed(seed)
-    x_T = torch.randn(n_samples, 2, generator=g, dtype=torch.float64)
+    process, g = DiscreteDDPM(T, beta_1, beta_T), torch.Generator().manual_seed(seed)
+    gmm, predictor, x_T = _mixture_start(process, n_samples, g)
     samples = ddpm(x_T, torch.arange(process.T, -1, -1, dtype=torch.float64), predictor, process, generator=g)
     sw = sliced_wasserstein(samples, gmm.sample(n_samples, generator=g), generator=g).item()
     return {"alpha_bar": process.alpha_bar, "samples": samples, "sw": sw, "process": process}
@@ -335,11 +339,8 @@ def play_ddim(eta: float, n_steps: int, n_samples: int = 500, seed: int = 0, T: 
 
     Returns ``samples`` (n, 2), ``x_T`` (n, 2), ``sw`` (sliced Wasserstein distance to fresh mixture samples).
     """
-    process = DiscreteDDPM(T)
-    gmm = gmm_2d()
-    predictor = gmm.predictor(process)
-    g = torch.Generator().manual_seed(seed)
-    x_T = torch.randn(n_samples, 2, generator=g, dtype=torch.float64)
+    process, g = DiscreteDDPM(T), torch.Generator().manual_seed(seed)
+    gmm, predictor, x_T = _mixture_start(process, n_samples, g)
     reference = gmm.sample(n_samples, generator=g)
     samples = ddim(x_T, uniform(process, n_steps), predictor, process, eta=eta, generator=g)
     sw = sliced_wasserstein(samples, reference, generator=torch.Generator().manual_seed(seed)).item()
@@ -357,11 +358,8 @@ def steps_sweep(steps: list[int], n_samples: int = 1000, seed: int = 0, T: int =
     steps from the same $x_T$ (the error of integrating the probability-flow ODE). The Monte Carlo floor is the same
     distance for ``n_floor`` fresh sets of ``n_samples`` exact samples: ``sw_floor`` (their mean), ``sw_floor_sd``.
     """
-    process = DiscreteDDPM(T)
-    gmm = gmm_2d()
-    predictor = gmm.predictor(process)
-    g = torch.Generator().manual_seed(seed)
-    x_T = torch.randn(n_samples, 2, generator=g, dtype=torch.float64)
+    process, g = DiscreteDDPM(T), torch.Generator().manual_seed(seed)
+    gmm, predictor, x_T = _mixture_start(process, n_samples, g)
     reference = gmm.sample(n_reference, generator=g)
     sw = lambda x: sliced_wasserstein(x, reference, generator=torch.Generator().manual_seed(seed)).item()  # noqa: E731
     floors = torch.tensor([sw(gmm.sample(n_samples, generator=g)) for _ in range(n_floor)])
@@ -385,8 +383,7 @@ def ddim_paths(etas, n_steps: int, n_samples: int = 600, seed: int = 0, T: int =
 
     Returns ``x_T`` (n, 2) and ``paths``: η → (n_steps + 1, n, 2), the start and the state after each step."""
     process = DiscreteDDPM(T)
-    predictor = gmm_2d().predictor(process)
-    x_T = torch.randn(n_samples, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    _, predictor, x_T = _mixture_start(process, n_samples, torch.Generator().manual_seed(seed))
     paths = {}
     for eta in etas:
         path = [x_T]
@@ -401,8 +398,7 @@ def ddim_ddpm_gap(t: float, s: float, n: int = 256, seed: int = 7, T: int = 1000
     r"""$\max|x_s^{DDIM,\,\eta=1} - x_s^{DDPM}|$ for one step t → s from the same $x_t\sim\mathcal N(0, I)$ with the
     exact mixture denoiser, both drawing their noise from ``Generator(seed)``: 0 up to round-off if η = 1 is DDPM."""
     process = DiscreteDDPM(T)
-    predictor = gmm_2d().predictor(process)
-    x = torch.randn(n, 2, generator=torch.Generator().manual_seed(seed + 1), dtype=torch.float64)
+    _, predictor, x = _mixture_start(process, n, torch.Generator().manual_seed(seed + 1))
     a, _ = ddim_step(x, t, s, predictor, process, eta=1.0, generator=torch.Generator().manual_seed(seed))
     b, _ = ddpm_step(x, t, s, predictor, process, generator=torch.Generator().manual_seed(seed))
     return (a - b).abs().max().item()

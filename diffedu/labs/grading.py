@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-__all__ = ["Verdict", "Part", "Score", "Lab", "StudentError", "call", "explain", "close", "diagnose"]
+__all__ = ["Verdict", "Part", "Score", "Lab", "Functions", "StudentError", "call", "explain", "close", "diagnose"]
 
 
 @dataclass
@@ -68,6 +68,26 @@ class Score:
         return "\n".join(lines)
 
 
+class Functions:
+    """A lab's several student functions graded as one (``Lab.grade`` takes one callable).
+
+    ``Functions(cfg=cfg, dps_step=dps_step)``: each function is an attribute under its name, calling the bundle calls
+    the first, and ``memo`` keeps what several parts share (e.g. a model trained once with the student's code)."""
+
+    def __init__(self, **functions: Callable):
+        if not functions:
+            raise ValueError("give at least one function, by name")
+        for name, fn in functions.items():
+            if not callable(fn):
+                raise TypeError(f"pass your functions themselves, without calling them: {name} is a "
+                                f"{type(fn).__name__}, not a function (check_…({', '.join(functions)}))")
+        self.__dict__.update(functions)
+        self.names, self.memo = tuple(functions), {}
+
+    def __call__(self, *args, **kwargs):
+        return getattr(self, self.names[0])(*args, **kwargs)
+
+
 class StudentError(Exception):
     """An exception raised inside the student's function, with what it usually means."""
 
@@ -99,6 +119,9 @@ _MEANINGS = (  # (exception type, words in its message, what it usually means)
                             "dtype=x.dtype)`)"),
     (ZeroDivisionError, "", "a division by zero: a σ, a step size or a count is 0 somewhere — the step into σ = 0 "
                             "needs its own branch"),
+    (RuntimeError, "backward through the graph a second time", "a tensor made with the graph of an earlier step is "
+                   "used again (e.g. pairs made by a network without torch.no_grad()): make it under torch.no_grad() "
+                   "or .detach() it"),
     (IndexError, "", "an index out of range: check the bounds of your loop (an off-by-one in the grid?)"),
     (TypeError, "", "a value of the wrong type: a tensor where a number is expected (use float(t)), or a function "
                     "called with the wrong arguments"),

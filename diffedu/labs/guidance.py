@@ -29,27 +29,15 @@ from ..metrics import sliced_wasserstein
 from ..processes import make_process
 from ..timers import make_grid
 from ..toys import gmm_2d
-from .grading import Lab, Part, StudentError, Verdict, call, close, diagnose, explain
+from .grading import Functions, Lab, Part, StudentError, Verdict, call, close, diagnose, explain
 from .think import Question
 
-__all__ = ["check_guidance", "hint", "LAB", "ANSWERS", "Pair", "THINK"]
+__all__ = ["check_guidance", "hint", "LAB", "ANSWERS", "THINK"]
 
 ANSWERS: tuple[str, ...] = ("ClassifierFreeGuidance", "CondDenoiser")
 
 NULL = 3  # gmm_2d has the labels 0, 1, 2: the null label is 3
 N_SAMPLES, SW_MARGIN = 1000, 0.03
-
-
-class Pair:
-    """The student's two functions graded as one (``Lab.grade`` takes one callable; calling the pair calls ``cfg``)."""
-
-    def __init__(self, cfg, dps_step):
-        if not callable(cfg) or not callable(dps_step):
-            raise TypeError("pass your two functions themselves (without calling them): check_guidance(cfg, dps_step)")
-        self.cfg, self.dps_step = cfg, dps_step
-
-    def __call__(self, *args, **kwargs):
-        return self.cfg(*args, **kwargs)
 
 
 def _sw(a, b) -> float:
@@ -59,7 +47,7 @@ def _sw(a, b) -> float:
 
 # --- classifier-free guidance --------------------------------------------------------------------------------------
 
-def _cfg_exact(pair: Pair) -> Verdict:
+def _cfg_exact(pair: Functions) -> Verdict:
     """Exact: the guided prediction of every kind, on VP and EDM, at w = 0, 1, 2.5, against ``ClassifierFreeGuidance``."""
     gmm, g = gmm_2d(), torch.Generator().manual_seed(11)
     x_t = 1.5 * torch.randn(64, 2, generator=g, dtype=torch.float64)
@@ -98,7 +86,7 @@ def _cfg_mistakes(exact, x_t, t, kind, y, w):
     return mistakes
 
 
-def _cfg_samples(pair: Pair) -> Verdict:
+def _cfg_samples(pair: Functions) -> Verdict:
     """Monte Carlo: 1000 Heun samples (20 EDM steps) of class 0 with the student's guidance at w = 1 and at w = 0;
     SW₂ to exact samples of q(x | y = 0) and of q(x) must be within the floor (two exact sets) + 0.03."""
     gmm, process = gmm_2d(), make_process("edm")
@@ -177,7 +165,7 @@ def _dps_mistakes(args):
                                     "result (the gradient is still the one at x_t)")]
 
 
-def _dps_exact(pair: Pair) -> Verdict:
+def _dps_exact(pair: Functions) -> Verdict:
     """Exact: one DPS step on VP at t = 0.5 → 0.45 for three measurements, against the step written here with the
     same prior step (same draws)."""
     gmm, process = gmm_2d(), make_process("vp")
@@ -197,7 +185,7 @@ def _dps_exact(pair: Pair) -> Verdict:
     return Verdict(True, "equals the DPS step for inpainting, downsampling and denoising, to 1e-7")
 
 
-def _dps_samples(pair: Pair) -> Verdict:
+def _dps_samples(pair: Functions) -> Verdict:
     """Monte Carlo: 1000 samples of inpainting (we see x₁ = −1.5, σ_y = 0.05) with 60 DPS steps (ζ = 0.05, DDIM η = 1,
     log-SNR grid on VP); the mean |x₁ − y| must be ≤ 0.25 and SW₂ to the exact posterior ≤ 0.4 (the prior's is ≈ 1.4)."""
     gmm, process = gmm_2d(), make_process("vp")
@@ -246,7 +234,7 @@ LAB = Lab("11 · classifier-free guidance and a DPS step", [
 def check_guidance(cfg, dps_step) -> None:
     """Grade chapter 11's lab — ``cfg(predictor, x_t, t, kind, y, w, null_label)`` and ``dps_step(x_t, t, predictor, A,
     y, zeta, prior_step)`` — and print the score."""
-    LAB.grade(Pair(cfg, dps_step))
+    LAB.grade(Functions(cfg=cfg, dps_step=dps_step))
 
 
 def hint(level: int = 1) -> None:

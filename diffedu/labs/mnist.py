@@ -31,10 +31,10 @@ from ..metrics import conditional_accuracy
 from ..nets import NULL_CLASS, EDMPrecond, UNet
 from ..processes import EDM
 from ..timers import make_grid
-from .grading import Lab, Part, Verdict, call, close, diagnose
+from .grading import Functions, Lab, Part, Verdict, call, close, diagnose
 from .think import Question
 
-__all__ = ["check_edm_lab", "hint", "LAB", "ANSWERS", "Pair", "THINK"]
+__all__ = ["check_edm_lab", "hint", "LAB", "ANSWERS", "THINK"]
 
 ANSWERS: tuple[str, ...] = ("edm_loss", "denoising_loss", "EDMPrecond", "edm_preconditioning")
 
@@ -53,19 +53,6 @@ def _mnist():
 def _shipped():
     """The shipped mnist-edm network and the evaluation classifier, loaded once per session."""
     return load("mnist-edm").net, load_classifier()
-
-
-class Pair:
-    """The student's two functions graded as one (``Lab.grade`` takes one callable; calling the pair calls the loss)."""
-
-    def __init__(self, loss, sampler):
-        if not callable(loss) or not callable(sampler):
-            raise TypeError("pass your two functions themselves (without calling them): "
-                            "check_edm_lab(training_loss, euler_sampler)")
-        self.loss, self.sampler = loss, sampler
-
-    def __call__(self, *args, **kwargs):
-        return self.loss(*args, **kwargs)
 
 
 # --- the loss ------------------------------------------------------------------------------------------------------
@@ -115,7 +102,7 @@ def _tiny_unet(seed: int):
     return F
 
 
-def _loss_exact(pair: Pair) -> Verdict:
+def _loss_exact(pair: Functions) -> Verdict:
     """Exact: the loss of a fixed random U-Net on 8 digits with fixed draws, against ``edm_loss`` with the same draws."""
     F = _tiny_unet(21).eval()
     x0, y, n_sigma, eps, u = _batch(22)  # draws from seed 23
@@ -173,12 +160,12 @@ def _one_thread():
         torch.set_num_threads(threads)
 
 
-def _loss_trains(pair: Pair) -> Verdict:
+def _loss_trains(pair: Functions) -> Verdict:
     with _one_thread():
         return _train(pair)
 
 
-def _train(pair: Pair) -> Verdict:
+def _train(pair: Functions) -> Verdict:
     """Training: TRAIN_STEPS Adam steps (lr 1e-3, batch 16) of a tiny U-Net (channels 8, 16) with the student's loss;
     the mean loss of the last 25 steps must be ≤ TRAIN_FACTOR × that of the first 25."""
     data, g = _mnist(), torch.Generator().manual_seed(23)
@@ -224,12 +211,12 @@ def _euler(D, x, sigmas, y, *, sign=1.0, last=True, at="start"):
     return x
 
 
-def _sampler_exact(pair: Pair) -> Verdict:
+def _sampler_exact(pair: Functions) -> Verdict:
     with _one_thread():
         return _exact_sampler(pair)
 
 
-def _exact_sampler(pair: Pair) -> Verdict:
+def _exact_sampler(pair: Functions) -> Verdict:
     """Exact: 5 Euler steps of the shipped mnist-edm model from fixed noise for 4 digits, against the same recursion."""
     D = _denoiser(_shipped()[0])
     sigmas = make_grid("karras", EDM(), 5).float()
@@ -248,12 +235,12 @@ def _exact_sampler(pair: Pair) -> Verdict:
                        "sigmas"))
 
 
-def _sampler_accuracy(pair: Pair) -> Verdict:
+def _sampler_accuracy(pair: Functions) -> Verdict:
     with _one_thread():
         return _accuracy(pair)
 
 
-def _accuracy(pair: Pair) -> Verdict:
+def _accuracy(pair: Functions) -> Verdict:
     """The shipped classifier reads N_DIGITS digits (labels 0–9 in turn) sampled with the student's sampler at N_STEPS
     Euler steps (NFE = N_STEPS); the conditional accuracy must be ≥ MIN_ACCURACY (chance: 0.1)."""
     net, classifier = _shipped()
@@ -294,7 +281,7 @@ LAB = Lab("12 · EDM's training loss and an Euler sampler on MNIST", [
 def check_edm_lab(loss, sampler) -> None:
     """Grade chapter 12's lab — ``training_loss(F, x0, y, n_sigma, eps, u)`` and ``euler_sampler(D, x_T, sigmas, y)`` —
     and print the score."""
-    LAB.grade(Pair(loss, sampler))
+    LAB.grade(Functions(loss=loss, sampler=sampler))
 
 
 def hint(level: int = 1) -> None:
