@@ -350,6 +350,15 @@ think(*THINK)
 #     --time-budget 180 --fd-at 60,120,180 --device cuda
 # python -m diffedu eval mnist --checkpoint mnist-edm --sampler heun --nfe 20 --n 10000 --device cuda --write-card
 # ```
+# or all of it in one call — the `gpu` tests, the benchmark, the four models trained at once, evaluation at n = 2,000
+# and a summary — with `python -m tools.gpu_run --out DIR` (`--smoke` runs the same steps on a CPU in minutes).
+# Several GPUs (or CPU processes) train one model through PyTorch's DistributedDataParallel:
+# ```
+# python -m torch.distributed.run --standalone --nproc_per_node=4 -m diffedu train mnist --batch 64 --device cuda
+# ```
+# Each of the 4 processes draws its own 64 digits (global batch 256), gradients are averaged after every backward,
+# and only process 0 evaluates and writes the checkpoint, whose card records the world size.
+#
 # Chapter 11 derives classifier-free guidance and uses these checkpoints for guided sampling and inpainting.
 #
 # ## References
