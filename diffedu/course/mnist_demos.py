@@ -11,8 +11,9 @@ from ..denoiser import Denoiser
 from ..guidance import ClassifierFreeGuidance, Mask, Projection, dps, parse_guidance
 from ..integrators import nfe_per_step, steps_for_nfe
 from ..metrics import classifier_features, conditional_accuracy
-from ..mnist.pretrained import Pretrained, available, load, load_classifier
+from ..mnist.pretrained import DATA_RANGE, Pretrained, available, load, load_classifier
 from ..nets import NULL_CLASS
+from ..parametrization import ClippedPredictor
 
 __all__ = ["SHIPPED", "shipped", "evaluation_classifier", "play_mnist", "PANEL_SAMPLERS", "PANEL_NFE",
            "panel_steps", "expected_poor", "out_of_range", "sample_rows", "cfg_sample", "within_class_diversity", "guidance_table", "play_guidance", "inpaint"]
@@ -97,10 +98,12 @@ def sample_rows(rows: list[dict], labels: Tensor, seed: int = 0) -> list[Tensor]
 
 
 def cfg_sample(model, w: float, y: Tensor, n_steps: int = 8, integrator: str = "euler", timer: str = "karras",
-               generator: torch.Generator | None = None) -> Tensor:
-    """Class-conditional samples (len(y), 1, 28, 28) of a shipped checkpoint with classifier-free guidance scale w."""
+               generator: torch.Generator | None = None, clip_x0: bool = True) -> Tensor:
+    """Class-conditional samples (len(y), 1, 28, 28) of a shipped checkpoint with classifier-free guidance scale w;
+    the guided x̂₀ is clipped to the pixel range [−1, 1] unless ``clip_x0=False`` (as in ``Pretrained.sample``)."""
     cfg = ClassifierFreeGuidance(model.predictor, w, null_label=10)
-    den = Denoiser(model.process, cfg, integrator, timer, shape=(1, 28, 28))
+    den = Denoiser(model.process, ClippedPredictor(cfg, *DATA_RANGE) if clip_x0 else cfg, integrator, timer,
+                   shape=(1, 28, 28))
     x_T = den.prior(len(y), (1, 28, 28), generator, dtype=torch.float32)
     with torch.no_grad():
         return den.sample(x_T, n_steps, generator=generator, y=y).float()
