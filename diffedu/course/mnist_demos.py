@@ -53,7 +53,7 @@ def expected_poor(integrator: str, n_steps: int) -> str:
     (one ODE step from pure noise lands near the mean image); ancestral DDPM adds fresh noise at every step and
     needs many more steps than an ODE sampler (chapters 04–05)."""
     if n_steps < 6:
-        return f"{n_steps} steps: expect blurred, malformed digits"
+        return f"{n_steps} steps are few: expect blurred or noisy digits"
     if integrator == "ddpm" and n_steps < 20:
         return "ancestral DDPM needs many steps: expect noisy digits"
     return ""
