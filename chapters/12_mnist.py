@@ -104,33 +104,79 @@ plt.show()
 
 # %%
 steps, budget = (300, 20.0) if diffedu.quick() else (2000, 300.0)
-run = train_diffusion("edm", steps, batch=16, lr=1e-3, channels=(8, 16), data=data, time_budget=budget,
-                      progress=False)
+run = train_diffusion("edm", steps, batch=16, lr=1e-3, channels=(8, 16), data=data,
+                      time_budget=budget, progress=False)
 loss = torch.tensor(run["losses"])
-smooth = torch.nn.functional.avg_pool1d(loss[None, None], 10, 1)[0, 0] if len(loss) >= 10 else loss
+k = 10  # window of the running mean, centred: the mean of steps i … i+9 is drawn at step i + 4.5
+smooth = loss.unfold(0, k, 1).mean(1) if len(loss) >= k else loss
+centre = torch.arange(len(smooth)) + ((k - 1) / 2 if len(loss) >= k else 0)
 fig, ax = plt.subplots(figsize=(5.5, 3.5))
 ax.plot(loss, alpha=0.3, label="per step")
-ax.plot(range(len(smooth)), smooth, label="mean of 10")
-ax.set(xlabel="step", ylabel="EDM loss", title=f"live training: {run['steps']} steps on {run['device'].split()[0]}")
+ax.plot(centre, smooth, label=f"mean of {k} (centred)")
+where = run["device"].split()[0]
+ax.set(xlabel="step", ylabel="EDM loss", title=f"live training: {run['steps']} steps on {where}")
 ax.legend()
 plt.show()
 
 # %% [markdown]
-# The shipped checkpoints, sampled with several integrators and step counts (labels 0–9 in each row), the last panel
-# with classifier-free guidance w = 2 (chapter 11). Same starting noise in every panel.
+# ### Sampling the shipped checkpoints
+#
+# Three figures, one question each; every row starts from the same noise and asks for the digits 0–9 in turn.
+# First the three objectives of the Theory side by side, each sampled with DPM-Solver++(2M) at 10 steps (NFE 10;
+# chapter 10). All three draw digits; their measured quality is in the table of *Check it*.
 
 # %%
+from diffedu.course.mnist_demos import out_of_range, sample_rows
+
 shipped = [n for n in ("mnist-edm", "mnist-ddpm", "mnist-flow") if n in pretrained.available()]
 print("shipped:", shipped)
-configs = [("euler", 20, 1.0), ("dpmpp_2m", 10, 1.0), ("heun", 10, 1.0), ("heun", 10, 2.0)]
-for name in shipped:
-    model = pretrained.load(name)
-    fig, axes = plt.subplots(1, len(configs), figsize=(3.3 * len(configs), 3.6))
-    for ax, (integ, n, w) in zip(axes, configs):
-        x = model.sample(20, torch.arange(20) % 10, n_steps=n, integrator=integ, w=w,
-                         generator=torch.Generator().manual_seed(0))
-        digit_grid(ax, x, nrow=10, title=f"{name}\n{integ}, {n} steps" + (f", w = {w:g}" if w != 1 else ""))
+digits = torch.arange(10)
+
+
+def show_rows(xs, labels, title):
+    """One row of ten digits per setting, labelled on the left; 1,000 px wide, 80 px per digit."""
+    fig, axes = plt.subplots(len(xs), 1, figsize=(10, 1.05 * len(xs) + 0.5), squeeze=False)
+    for ax, x, label in zip(axes[:, 0], xs, labels):
+        digit_grid(ax, x, nrow=10)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=11)
+    fig.suptitle(title, fontsize=12)
     plt.show()
+
+
+rows = [dict(name=n, integrator="dpmpp_2m", n_steps=10) for n in shipped]
+show_rows(sample_rows(rows, digits), shipped, "three objectives, DPM-Solver++(2M), 10 steps")
+
+# %% [markdown]
+# **How many steps?** mnist-edm with Heun at 3, 5, 10 and 20 steps. A Karras grid of N steps has N noise levels
+# and a final jump to σ = 0. With 3 steps the first jump goes from σ = 80 straight to σ ≈ 2.5: one Euler step from
+# pure noise lands near the *mean* image of the label, and no later step can put the detail back. The jumps of a
+# short grid are also too large for Heun's correction (below), so these 3 steps cost 3 NFE, the 5 steps 8, the 10
+# steps 19 and the 20 steps 39. Around 10 steps the digits stop changing.
+
+# %%
+rows = [dict(name="mnist-edm", integrator="heun", n_steps=n) for n in (3, 5, 10, 20)]
+show_rows(sample_rows(rows, digits), [f"{r['n_steps']} steps" for r in rows],
+          "mnist-edm, Heun: more steps, the same noise")
+
+# %% [markdown]
+# **Clipping $\hat x_0$ and Heun at few steps.** Pixels lie in [−1, 1], but nothing forces a network's $\hat x_0$ to
+# stay there. By default `Pretrained.sample` clips every $\hat x_0$ to [−1, 1] (`clip_x0=True`, what Ho et al.'s DDPM
+# sampler does; `parametrization.ClippedPredictor`), and Heun skips its second evaluation where it would multiply
+# the network's error by more than 10 (`max_correction_gain`). Why that bound: the corrected step
+# $x + \tfrac{\Delta t}{2}(d + d')$ evaluates $d'$ at $t_{next}$, and an error δ of $\hat x_0$ there moves the result
+# by $\tfrac12(r - 1)\,\delta$ on EDM, $r = \sigma_t/\sigma_{t_{next}}$ the factor by which the noise level falls.
+# EDM's 2-step grid is [80, 0.002, 0]: r = 40 000, and the correction is evaluated on a point one huge Euler jump
+# away from where the network was trained. Grids of 8 steps or more have every gain below 10, so there nothing
+# changes (EDM's Algorithm 1). Below: the raw network with Algorithm 1 (top) against the defaults (bottom), at 4 steps.
+
+# %%
+raw = dict(name="mnist-edm", integrator="heun", n_steps=4, clip_x0=False,
+           max_correction_gain=float("inf"))
+xs = sample_rows([raw, dict(raw, clip_x0=True, max_correction_gain=10.0)], digits)
+for tag, x in zip(("raw, Algorithm 1", "defaults"), xs):
+    share, biggest = out_of_range(x)
+    print(f"{tag:17s}: {share:6.1%} of pixels outside [-1.1, 1.1], max |x| = {biggest:.3g}")
+show_rows(xs, ["raw", "defaults"], "mnist-edm, Heun, 4 steps (display clamps to [−1, 1])")
 
 # %% [markdown]
 # ## Check it
@@ -144,7 +190,8 @@ with torch.no_grad():
     acc = (classifier(data.x_test[:2000]).argmax(1) == data.y_test[:2000]).double().mean().item()
 p_card = pretrained.card("mnist-classifier")["test_accuracy"]
 assert abs(acc - p_card) < 4 * (p_card * (1 - p_card) / 2000) ** 0.5 + 1e-12
-print(f"classifier accuracy on 2000 test digits {acc:.3f}; its card says {p_card:.3f} on the whole test set")
+print(f"classifier accuracy on 2000 test digits {acc:.3f}; "
+      f"its card says {p_card:.3f} on the whole test set")
 
 # %% [markdown]
 # The measured figures of the shipped checkpoints, read from their model cards (each row written by
@@ -158,16 +205,18 @@ print(f"classifier accuracy on 2000 test digits {acc:.3f}; its card says {p_card
 
 # %%
 clf_card = pretrained.card("mnist-classifier")
-print(f"evaluation classifier: {clf_card['params']:,} parameters, test accuracy {clf_card['test_accuracy']:.4f}")
-print(f"{'checkpoint':11s} {'params':>7s} {'trained':>14s} {'sampler':>8s} {'NFE':>4s} {'w':>4s} {'n':>5s} "
-      f"{'FD':>7s} {'floor':>6s} {'FD/floor':>8s} {'acc':>6s} {'smp/s':>6s}")
+print(f"evaluation classifier: {clf_card['params']:,} parameters, "
+      f"test accuracy {clf_card['test_accuracy']:.4f}")
+print(f"{'checkpoint':11s} {'params':>7s} {'trained':>14s} {'sampler':>8s} {'NFE':>4s} {'w':>4s} "
+      f"{'n':>5s} {'FD':>7s} {'floor':>6s} {'FD/floor':>8s} {'acc':>6s} {'smp/s':>6s}")
 for name in shipped:
     c = pretrained.card(name)
     trained = f"{c['wall_s'] / 60:.0f} min {c['device'].split()[0]}"
     for e in c.get("evaluations", []):
-        print(f"{name:11s} {c['params']:7,d} {trained:>14s} {e['integrator']:>8s} {e['nfe']:4d} {e['guidance']:4g} "
-              f"{e['n']:5d} {e['fd_mnist']:7.2f} {e['fd_floor']:6.2f} {e['fd_mnist'] / e['fd_floor']:8.1f} "
-              f"{e['conditional_accuracy']:6.3f} {e['samples_per_s']:6.1f}")
+        print(f"{name:11s} {c['params']:7,d} {trained:>14s} {e['integrator']:>8s} {e['nfe']:4d} "
+              f"{e['guidance']:4g} {e['n']:5d} {e['fd_mnist']:7.2f} {e['fd_floor']:6.2f} "
+              f"{e['fd_mnist'] / e['fd_floor']:8.1f} {e['conditional_accuracy']:6.3f} "
+              f"{e['samples_per_s']:6.1f}")
 
 # %% [markdown]
 # How fast does a checkpoint get good? `train mnist --fd-at 300,600,1190` kept a copy of the EMA weights at those
@@ -179,7 +228,8 @@ fig, ax = plt.subplots(figsize=(5.5, 3.5))
 for name in shipped:
     curve = pretrained.card(name).get("fd_vs_wall_time") or []
     if curve:
-        ax.plot([p["wall_s"] / 60 for p in curve], [p["fd_mnist"] / p["fd_floor"] for p in curve], "o-", label=name)
+        minutes = [p["wall_s"] / 60 for p in curve]
+        ax.plot(minutes, [p["fd_mnist"] / p["fd_floor"] for p in curve], "o-", label=name)
 ax.set(xlabel="training wall time (min)", ylabel="FD-MNIST / floor", yscale="log",
        title="FD-MNIST against training time (EMA snapshots)")
 ax.legend()
@@ -188,9 +238,11 @@ plt.show()
 # %% [markdown]
 # ## Play
 #
-# Pick a checkpoint, an integrator, the number of steps, a label (10 = no label) and the classifier-free guidance
-# scale w (chapter 11 derives it: w = 1 is the conditional model, w > 1 pushes the digits to look *more* like their
-# label and less varied; with no label there is nothing to guide towards).
+# Pick a checkpoint, a sampler, a budget of network evaluations (NFE; Heun spends two per step), a label (10 = no
+# label) and the classifier-free guidance scale w (chapter 11 derives it: w = 1 is the conditional model, w > 1 pushes
+# the digits to look *more* like their label and less varied; with no label there is nothing to guide towards).
+# The title counts how many of the 16 digits the evaluation classifier reads as the label, and says when a setting is
+# expected to be poor. Each position is computed once (about 0.3–0.8 s of CPU); going back to it is instant.
 
 # %% tags=["nbval-ignore-output"]
 if shipped:
@@ -266,22 +318,15 @@ def euler_sampler(D, x_T, sigmas, y):
 check_edm_lab(training_loss, euler_sampler)
 
 # %% [markdown]
-# The coefficients your loss used, as the package computes them (`edm_preconditioning`, chapter 09): at small σ,
-# $c_{skip}\to1$ and $c_{out}\to0$ — the net only nudges its input; at large σ it predicts $x_0$ outright. The
-# preconditioning keeps the network's input at unit variance for every σ, $c_{in}^2(\sigma^2+\sigma_{data}^2) = 1$,
-# and at σ = σ_data gives $c_{skip} = 1/2$ (tolerance 1e-12, float64).
+# The coefficients your loss used are the package's `edm_preconditioning` (chapter 09 plots them against σ). Two of
+# their defining properties, checked in float64 (tolerance 1e-12): the network's input has unit variance at every σ,
+# $c_{in}^2(\sigma^2+\sigma_{data}^2) = 1$, and at σ = σ_data the skip and the network share the work, $c_{skip} = 1/2$.
 
 # %%
 from diffedu.nets import edm_preconditioning
 
 sigma = torch.logspace(-2.7, 1.9, 200, dtype=torch.float64)
 c_skip, c_out, c_in, c_noise = edm_preconditioning(sigma, 0.5)
-fig, ax = plt.subplots(figsize=(5.5, 3.5))
-for c, name in [(c_skip, "c_skip"), (c_out, "c_out"), (c_in, "c_in"), (c_noise, "c_noise")]:
-    ax.semilogx(sigma, c, label=name)
-ax.set(xlabel="σ", ylabel="coefficient", title="EDM preconditioning, σ_data = 0.5")
-ax.legend()
-plt.show()
 
 # %% tags=["nbval-check-output"]
 unit = (c_in**2 * (sigma**2 + 0.25) - 1).abs().max().item()
@@ -303,6 +348,9 @@ think(*THINK)
 #   $x_0$ on EDM).
 # * EDM's $c_{skip}, c_{out}, c_{in}$ keep the network's input and target at unit variance at every σ; $c_{noise}$
 #   tells the network which σ it sees.
+# * `Pretrained.sample` clips $\hat x_0$ to the pixel range and lets Heun skip a correction that would multiply the
+#   network's error by more than 10 (EDM's few-step grids: a jump from σ = 80 to 0.002); with both, every sample stays
+#   in [−1, 1]. Few steps still blur: below about 6 steps one ODE step from pure noise lands near the mean digit.
 # * The shipped checkpoints were trained for 20–35 minutes each on a shared 2-core **CPU** (no GPU was available): they
 #   draw recognisable digits, and classifier-free guidance (w = 2) lifts their conditional accuracy a lot, but their
 #   FD-MNIST is several times the floor. Their cards say exactly how they were made and what they score; the
@@ -318,6 +366,15 @@ think(*THINK)
 #     --time-budget 180 --fd-at 60,120,180 --device cuda
 # python -m diffedu eval mnist --checkpoint mnist-edm --sampler heun --nfe 20 --n 10000 --device cuda --write-card
 # ```
+# or all of it in one call — the `gpu` tests, the benchmark, the four models trained at once, evaluation at n = 2,000
+# and a summary — with `python -m tools.gpu_run --out DIR` (`--smoke` runs the same steps on a CPU in minutes).
+# Several GPUs (or CPU processes) train one model through PyTorch's DistributedDataParallel:
+# ```
+# python -m torch.distributed.run --standalone --nproc_per_node=4 -m diffedu train mnist --batch 64 --device cuda
+# ```
+# Each of the 4 processes draws its own 64 digits (global batch 256), gradients are averaged after every backward,
+# and only process 0 evaluates and writes the checkpoint, whose card records the world size.
+#
 # Chapter 11 derives classifier-free guidance and uses these checkpoints for guided sampling and inpainting.
 # Chapter 13 (few-step generation) learns the flow map itself — consistency models, progressive distillation and
 # MeanFlow — and measures one to four network calls against the exact map of the 2-D mixture.

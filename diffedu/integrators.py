@@ -31,7 +31,7 @@ from .processes import Process
 from .timers import require_grid
 
 __all__ = ["euler", "heun", "ddim", "ddpm", "dpmpp_1", "dpmpp_2s", "dpmpp_2m", "euler_maruyama", "langevin_corrector",
-           "predictor_corrector", "euler_step", "heun_step", "ddim_step", "ddpm_step", "dpmpp_1_step", "dpmpp_2s_step",
+           "predictor_corrector", "euler_step", "heun_step", "heun_corrects", "ddim_step", "ddpm_step", "dpmpp_1_step", "dpmpp_2s_step",
            "dpm_first_order", "euler_maruyama_step", "integrate", "pf_ode_velocity", "Sampler", "SAMPLERS",
            "get_sampler", "sampler_options", "nfe_per_step", "steps_for_nfe", "INTEGRATORS", "get_integrator"]
 
@@ -135,17 +135,39 @@ def euler(x: Tensor, ts, predictor: PredictorFn, process: Process, *, generator=
 
 
 def heun_step(x: Tensor, t: float, t_next: float, predictor: PredictorFn, process: Process,
-              **cond) -> tuple[Tensor, Tensor]:
+              max_correction_gain: float = math.inf, **cond) -> tuple[Tensor, Tensor]:
     r"""One Heun step (Karras et al. 2022, Algorithm 1): Euler to $\tilde x$, then
-    $x_{next} = x + (t_{next} - t)\tfrac12(d(x, t) + d(\tilde x, t_{next}))$; into σ = 0 it is Euler's step.
+    $x_{next} = x + (t_{next} - t)\tfrac12(d(x, t) + d(\tilde x, t_{next}))$; into σ = 0 it is Euler's step, and so
+    it is where the correction would multiply the predictor's error by more than ``max_correction_gain``
+    (:func:`heun_corrects`).
     Returns $(x_{next}, \hat x_0)$."""
     x, t, t_next = _step_args(x, t, t_next)
     d_cur, x0_hat = pf_ode_velocity(x, t, predictor, process, **cond)
     x_next = x + (t_next - t) * d_cur  # Euler step
-    if _coef(process, t_next)[1] > 0:  # 2nd-order correction (skipped into σ = 0: the last step is Euler)
+    if heun_corrects(process, t, t_next, max_correction_gain):  # 2nd-order correction
         d_prime, _ = pf_ode_velocity(x_next, t_next, predictor, process, **cond)
         x_next = x + (t_next - t) * 0.5 * (d_cur + d_prime)
     return x_next, x0_hat
+
+
+def heun_corrects(process: Process, t: float, t_next: float, max_correction_gain: float = math.inf) -> bool:
+    r"""Whether Heun's step t → t_next takes its 2nd-order correction: σ_{t_next} > 0 and the correction's gain on
+    the predictor's error at t_next, $G = \tfrac12|t_{next} - t|\,|\dot\alpha\sigma - \dot\sigma\alpha|/\sigma$ (at
+    t_next), is at most ``max_correction_gain``.
+
+    Why a bound. The corrected step is $x + \tfrac{\Delta t}2(d + d')$ with $d' = \dot\alpha\hat x_0' +
+    \dot\sigma(\tilde x - \alpha\hat x_0')/\sigma$ at t_next, so an error δ of $\hat x_0'$ moves $x_{next}$ by Gδ.
+    On EDM (α = 1, σ = t) $G = \tfrac12(r - 1)$ with $r = \sigma_t/\sigma_{t_{next}}$, while the Euler step's own
+    gain on its $\hat x_0$ error is $1 - 1/r < 1$; and $\tilde x$ comes from one Euler jump over a factor r, off the
+    marginal at t_next, where a network errs most. With an exact denoiser (δ = 0) the correction is harmless at any
+    G; with a trained one at few steps it is not: EDM's grid at 2 steps, [80, 0.002, 0], has r = 40 000 (G ≈ 20 000).
+    ``inf`` is Algorithm 1 (Karras et al. 2022). EDM's 10-step grid has G ≤ 4.6.
+    """
+    alpha_next, sigma_next, d_alpha_next, d_sigma_next = _coef(process, t_next)
+    if sigma_next == 0:
+        return False  # the last step into σ = 0 is Euler (Karras et al. 2022, Algorithm 1, line 6)
+    gain = 0.5 * abs(t_next - t) * abs(d_alpha_next * sigma_next - d_sigma_next * alpha_next) / sigma_next
+    return gain <= max_correction_gain
 
 
 def _churn(x, t, gamma, s_noise, process, generator):
@@ -173,13 +195,19 @@ def _churn_gamma(process: Process, t: float, n_steps: int, s_churn: float, s_tmi
 
 
 def heun(x: Tensor, ts, predictor: PredictorFn, process: Process, *, s_churn: float = 0.0, s_tmin: float = 0.0,
-         s_tmax: float = math.inf, s_noise: float = 1.0, generator=None, callback=None, **cond) -> Tensor:
+         s_tmax: float = math.inf, s_noise: float = 1.0, max_correction_gain: float = math.inf, generator=None,
+         callback=None, **cond) -> Tensor:
     r"""EDM's stochastic Heun sampler (Karras et al. 2022, Algorithm 2) for any process; ``s_churn = 0`` is Algorithm 1.
 
     Churn raises the noise level $s_t = \sigma_t/\alpha_t \in [s_{tmin}, s_{tmax}]$ to $\hat s = (1 + \gamma)s_t$ by the
     forward transition $\hat x = \tfrac{\alpha_{\hat t}}{\alpha_t}x + \sqrt{\sigma_{\hat t}^2 -
     (\alpha_{\hat t}/\alpha_t)^2\sigma_t^2}\,S_{noise}z$ ($\hat t$ capped at t_max), then takes a Heun step to $t_{next}$.
+    A step whose correction would multiply the predictor's error by more than ``max_correction_gain`` is an Euler step
+    (:func:`heun_corrects`).
     """
+    gain_max = max_correction_gain
+    if isinstance(gain_max, bool) or not (isinstance(gain_max, (int, float)) and gain_max > 0):
+        raise ValueError(f"max_correction_gain must be a number > 0 (inf: always correct); got {gain_max!r}")
     for name, value in (("s_churn", s_churn), ("s_tmin", s_tmin), ("s_noise", s_noise)):
         require_positive(name, value, allow_zero=True)
     if not s_tmax >= s_tmin:
@@ -189,7 +217,7 @@ def heun(x: Tensor, ts, predictor: PredictorFn, process: Process, *, s_churn: fl
         gamma = _churn_gamma(process, t, len(ts) - 1, s_churn, s_tmin, s_tmax)
         if gamma > 0:
             x, t = _churn(x, t, gamma, s_noise, process, generator)  # increase the noise level
-        x, x0_hat = heun_step(x, t, t_next, predictor, process, **cond)
+        x, x0_hat = heun_step(x, t, t_next, predictor, process, max_correction_gain, **cond)
         _callback(callback, i, t, t_next, x, x0_hat)
     return x
 

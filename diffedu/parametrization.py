@@ -22,7 +22,7 @@ from torch import Tensor
 from .processes import Process, as_tensor, expand_like
 
 __all__ = ["KINDS", "coefficients", "convert", "eps_to_x0", "x0_to_eps", "x0_to_score", "score_to_x0",
-           "eps_to_score", "score_to_eps", "x0_to_velocity", "velocity_to_x0", "Predictor", "Counting"]
+           "eps_to_score", "score_to_eps", "x0_to_velocity", "velocity_to_x0", "Predictor", "ClippedPredictor", "Counting"]
 
 KINDS = ("x0", "eps", "score", "velocity")
 
@@ -151,6 +151,34 @@ class Predictor:
 
     def velocity(self, x_t: Tensor, t, **cond) -> Tensor:
         return self(x_t, t, "velocity", **cond)
+
+
+class ClippedPredictor:
+    r"""A predictor whose $\hat x_0$ is clipped to the data range [lo, hi], answering in any kind.
+
+    What Ho et al.'s (2020) image sampler does at every step (``clip_denoised``): pixels lie in [−1, 1], and a
+    briefly trained network extrapolates $\hat x_0$ far outside at high noise ($\hat x_0 = (x_t - \sigma_t\hat
+    \varepsilon)/\alpha_t$ multiplies the ε̂ error by $1/\alpha_t$) or after a large step. Other kinds are converted
+    from the clipped $\hat x_0$ (``convert``), so a sampler asking for ε̂ or the velocity sees the same clipped answer.
+    Where $\hat x_0$ already lies in [lo, hi] it changes nothing. For data with a known range only (images).
+    """
+
+    def __init__(self, predictor: Callable[..., Tensor], lo: float = -1.0, hi: float = 1.0):
+        if not callable(predictor):
+            raise TypeError(f"predictor must be callable; got {type(predictor).__name__}")
+        if not (isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo < hi):
+            raise ValueError(f"lo must be < hi (two numbers); got lo = {lo!r}, hi = {hi!r}")
+        self.predictor, self.lo, self.hi = predictor, float(lo), float(hi)
+        self.process = getattr(predictor, "process", None)
+
+    def __call__(self, x_t: Tensor, t, kind: str = "x0", **cond) -> Tensor:
+        require_kind(kind, "kind")
+        x0_hat = self.predictor(x_t, t, "x0", **cond).clamp(self.lo, self.hi)
+        if kind == "x0":
+            return x0_hat
+        if self.process is None:
+            raise ValueError(f"a ClippedPredictor answers kind {kind!r} only around a predictor with a .process")
+        return convert(x0_hat, "x0", kind, x_t, t, self.process)
 
 
 class Counting:

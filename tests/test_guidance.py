@@ -313,12 +313,14 @@ def tiny_flow(tmp_path_factory):
 
 
 def test_play_guidance_at_slider_extremes(tiny_flow):
-    """Oracle: the unguided samplers. At w = 0 the panel's digits are the unconditional model's (label 10) from the
-    same noise, at w = 1 the conditional model's (float32, 1e-5); at w = 8 they are finite and differ from both."""
+    """Oracle: the unguided samplers with x̂₀ clipped to [−1, 1] (as the panel clips). At w = 0 the panel's digits are
+    the unconditional model's (label 10) from the same noise, at w = 1 the conditional model's (float32, 1e-5); at
+    w = 8 they are finite and differ from both."""
     from diffedu.course.mnist_demos import play_guidance
+    from diffedu.parametrization import ClippedPredictor
 
     def plain(label):
-        den = Denoiser(tiny_flow.process, tiny_flow.predictor, "euler", "karras", shape=(1, 28, 28))
+        den = Denoiser(tiny_flow.process, ClippedPredictor(tiny_flow.predictor), "euler", "karras", shape=(1, 28, 28))
         gen = torch.Generator().manual_seed(0)
         x_T = den.prior(4, (1, 28, 28), gen, dtype=torch.float32)
         with torch.no_grad():

@@ -385,3 +385,35 @@ def test_the_sampler_table():
             steps_for_nfe(name, nfe)
     with pytest.raises(ValueError, match="unknown integrator"):
         steps_for_nfe("rk45", 10)
+
+
+def test_heun_skips_its_correction_only_past_the_gain_bound():
+    """Oracle: EDM's 2-step grid [80, 0.002, 0] (correction gain ½(r − 1) ≈ 20 000, then σ = 0) and its 10-step grid
+    (gains ½(σ_i/σ_{i+1} − 1) < 10, computed here from the grid itself); a step past the bound equals ``euler_step``
+    bit for bit, and ``max_correction_gain = inf`` is the default Algorithm 1 bit for bit."""
+    from diffedu.integrators import euler_step, heun_corrects
+    process, pred, x_T, _ = gaussian_setup("edm")
+    two = make_grid("karras", process, 2)
+    assert [heun_corrects(process, a, b, 10.0) for a, b in zip(two[:-1].tolist(), two[1:].tolist())] == [False, False]
+    assert heun_corrects(process, two[0].item(), two[1].item())  # Algorithm 1 corrects there
+    ten = make_grid("karras", process, 10).tolist()
+    gains = [0.5 * (a / b - 1) for a, b in zip(ten[:-2], ten[1:-1])]
+    assert max(gains) < 10 and all(heun_corrects(process, a, b, 10.0) for a, b in zip(ten[:-2], ten[1:-1]))
+    assert not heun_corrects(process, ten[-3], ten[-2], 0.99 * max(gains))
+    step, _ = heun_step(x_T, two[0].item(), two[1].item(), pred, process, max_correction_gain=10.0)
+    assert torch.equal(step, euler_step(x_T, two[0].item(), two[1].item(), pred, process)[0])
+    grid = torch.tensor(ten, dtype=torch.float64)
+    assert torch.equal(heun(x_T, grid, pred, process, max_correction_gain=math.inf), heun(x_T, grid, pred, process))
+    for bad in (0.0, float("nan"), True, "a"):
+        with pytest.raises(ValueError, match="max_correction_gain"):
+            heun(x_T, grid, pred, process, max_correction_gain=bad)
+
+
+@pytest.mark.parametrize("process_name,timer", [("edm", "karras"), ("cosine", "log_snr")])
+def test_heun_with_a_gain_bound_keeps_order_two(process_name, timer):
+    """Oracle: the closed-form PF-ODE endpoint for Gaussian data (as above); with ``max_correction_gain = 10`` (what
+    ``Pretrained.sample`` uses) the measured order over N = 16 → 64 stays within ±0.25 of 2."""
+    process, pred, x_T, exact = gaussian_setup(process_name)
+    errs = [(heun(x_T, make_grid(timer, process, n), pred, process, max_correction_gain=10.0) - exact)
+            .norm(dim=1).mean().item() for n in (16, 32, 64)]
+    assert abs(math.log2(errs[0] / errs[2]) / 2 - 2) <= 0.25, errs

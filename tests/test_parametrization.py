@@ -190,3 +190,57 @@ def test_predictor_refuses_a_t_without_one_entry_per_sample():
         with pytest.raises(ValueError, match="one entry per sample"):
             pred(x, t)
     assert torch.equal(pred(x, 0.5), x) and torch.equal(pred(x, torch.full((4,), 0.5)), x)
+
+
+def _boxed_mixture():
+    """Four tight components (sd 0.01) at (±0.4, ±0.4): posterior means E[x0 | x_t] stay near the convex hull of the
+    means, well inside [−1, 1]² (the test asserts it along each path)."""
+    from diffedu.toys import GaussianMixture
+    means = torch.tensor([[0.4, 0.4], [-0.4, 0.4], [0.4, -0.4], [-0.4, -0.4]], dtype=torch.float64)
+    return GaussianMixture(torch.ones(4) / 4, means, torch.eye(2, dtype=torch.float64).expand(4, 2, 2) * 1e-4)
+
+
+@pytest.mark.parametrize("process_name", ["edm", "vp"])
+@pytest.mark.parametrize("integrator", ["heun", "dpmpp_2m", "ddim", "euler"])
+def test_clipped_predictor_changes_nothing_inside_the_box(process_name, integrator):
+    """Oracle: clamp is the identity on [−1, 1]; with the exact mixture denoiser whose x̂₀ stays in the box along the
+    whole path (asserted through the callback), the clipped and unclipped samplers give the same tensor bit for bit."""
+    from diffedu.denoiser import Denoiser
+    process = make_process(process_name)
+    pred = _boxed_mixture().predictor(process)
+    clipped = P.ClippedPredictor(pred)
+    seen = []
+    out = {}
+    for name, p in (("raw", pred), ("clipped", clipped)):
+        g = torch.Generator().manual_seed(1)
+        out[name] = Denoiser(process, p, integrator).sample(64, 8, shape=(2,), generator=g,
+                                                           callback=lambda d: seen.append(d["x0_hat"]))
+    assert max(float(x.abs().max()) for x in seen) < 1.0  # the premise: x̂₀ never left the box
+    assert torch.equal(out["raw"], out["clipped"])
+
+
+def test_clipped_predictor_clamps_x0_and_converts_other_kinds():
+    """Oracle: torch.clamp of the wrapped x̂₀; ε̂ = (x_t − α x̂₀_clipped)/σ (the definition, float64 round-off); the
+    EDM sampler's last step into σ = 0 lands on a clipped x̂₀, so every sample lies in [lo, hi]."""
+    from diffedu.denoiser import Denoiser
+    process = make_process("edm")
+    pred = gmm_2d().predictor(process)  # a mixture whose x̂₀ reaches beyond ±0.5
+    clipped = P.ClippedPredictor(pred, -0.5, 0.5)
+    x = 3 * torch.randn(50, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x0 = pred(x, 1.0, "x0")
+    assert float(x0.abs().max()) > 0.5
+    assert torch.equal(clipped(x, 1.0), x0.clamp(-0.5, 0.5))
+    torch.testing.assert_close(clipped(x, 1.0, "eps"), (x - x0.clamp(-0.5, 0.5)) / 1.0, rtol=1e-12, atol=1e-12)
+    out = Denoiser(process, clipped, "heun").sample(50, 4, shape=(2,), generator=torch.Generator().manual_seed(0))
+    assert float(out.abs().max()) <= 0.5 + 1e-12
+
+
+def test_clipped_predictor_refuses_bad_arguments():
+    """Oracle: the documented refusals — lo ≥ hi, a non-callable, an unknown kind."""
+    pred = gmm_2d().predictor(make_process("edm"))
+    with pytest.raises(ValueError, match="lo"):
+        P.ClippedPredictor(pred, 1.0, -1.0)
+    with pytest.raises(TypeError, match="callable"):
+        P.ClippedPredictor(3.0)
+    with pytest.raises(ValueError, match="kind"):
+        P.ClippedPredictor(pred)(torch.zeros(2, 2, dtype=torch.float64), 1.0, "noise")

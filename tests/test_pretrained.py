@@ -85,3 +85,26 @@ def test_sample_guidance(tmp_path):
             run(y, bad)
     with pytest.raises(ValueError, match="label"):
         run(None, 2.0)
+
+
+@pytest.mark.parametrize("name", ["mnist-edm", "mnist-ddpm", "mnist-flow"])
+def test_default_samples_stay_in_the_pixel_range(name):
+    """Oracle: the data range [−1, 1] (MNIST pixels 2p/255 − 1). With x̂₀ clipped (the default), ≥ 99 % of pixels lie
+    in [−1.1, 1.1] and none is NaN for the panel's samplers at its fewest steps (5) and below; the raw network with
+    EDM's Algorithm 1 at 2 steps (the reviewers' D2 case, [80, 0.002, 0]) does leave it on mnist-edm, so the check can
+    fail. Not asserted: Euler and Heun on mnist-ddpm below 5 steps, whose steps in t on DDPM's schedule do not end on
+    the clipped x̂₀ (measured: 16–32 % of pixels outside at 2–4 Euler steps; chapter 12 says so)."""
+    if name not in pretrained.available():
+        pytest.skip(f"{name} not shipped yet")
+    m = pretrained.load(name)
+    for integrator in ("heun", "dpmpp_2m", "ddim", "ddpm", "euler"):
+        for n_steps in (5,) if name == "mnist-ddpm" and integrator in ("heun", "euler") else (2, 3, 5):
+            x = m.sample(2, torch.tensor([3, 8]), n_steps=n_steps, integrator=integrator,
+                         generator=torch.Generator().manual_seed(0))
+            assert not torch.isnan(x).any() and (x.abs() <= 1.1).float().mean() >= 0.99, (integrator, n_steps)
+    if name == "mnist-edm":
+        raw = m.sample(2, torch.tensor([3, 8]), n_steps=2, clip_x0=False, max_correction_gain=float("inf"),
+                       generator=torch.Generator().manual_seed(0))
+        assert (raw.abs() > 1.1).float().mean() > 0.5
+    with pytest.raises(TypeError, match="clip_x0"):
+        m.sample(2, 3, n_steps=2, clip_x0="yes")

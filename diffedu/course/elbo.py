@@ -23,6 +23,7 @@ from ..integrators import ddim, ddim_step, ddpm, ddpm_step
 from ..metrics import sliced_wasserstein
 from ..checks import require_integer
 from ..nets import MLP
+from ..parametrization import ClippedPredictor
 from ..processes import DiscreteDDPM, Process
 from ..timers import uniform
 from ..toys import gmm_2d
@@ -293,21 +294,14 @@ class _TrueX0:
         return self.x0
 
 
-class ClippedX0:
-    r"""A predictor whose $\hat x_0$ is clipped to the data range [lo, hi] — what Ho et al.'s (2020) ancestral image
-    sampler does at every step (``clip_denoised``; the official DDIM code does not). For images only: pixels lie in [−1, 1],
-    and an ε-model trained briefly extrapolates $\hat x_0 = (x_t - \sigma_t\hat\varepsilon)/\alpha_t$ far outside it
-    at high noise, where $1/\alpha_t$ is large. Answers kind 'x0' only (DDIM and DDPM ask for nothing else)."""
-
-    def __init__(self, predictor, lo: float = -1.0, hi: float = 1.0):
-        if not lo < hi:
-            raise ValueError(f"lo must be < hi; got lo = {lo}, hi = {hi}")
-        self.predictor, self.lo, self.hi = predictor, float(lo), float(hi)
+class ClippedX0(ClippedPredictor):
+    r"""Chapters 04–05's clipped predictor: ``parametrization.ClippedPredictor`` answering kind 'x0' only (DDIM and
+    DDPM ask for nothing else), so that a wrapped callable needs no ``.process``."""
 
     def __call__(self, x_t: Tensor, t, kind: str = "x0", **cond) -> Tensor:
         if kind != "x0":
             raise ValueError(f"ClippedX0 answers kind='x0' only; got {kind!r}")
-        return self.predictor(x_t, t, "x0", **cond).clamp(self.lo, self.hi)
+        return super().__call__(x_t, t, "x0", **cond)
 
 
 # --- compute functions behind the chapters' panels and sweeps (tested in tests/test_elbo.py) ---------------------

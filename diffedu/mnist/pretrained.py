@@ -16,16 +16,18 @@ from ..checks import require_device, require_integer
 from ..denoiser import Denoiser
 from ..guidance import ClassifierFreeGuidance
 from ..nets import NULL_CLASS, require_labels
-from ..parametrization import Predictor
+from ..parametrization import ClippedPredictor, Predictor
 from ..processes import Process
 from ..runtime import DATA_DIR
 from .data import sha256_of
 from .models import Classifier, build_model
 
-__all__ = ["CHECKPOINT_DIR", "available", "card", "load", "load_classifier", "read_weights", "save_checkpoint",
+__all__ = ["CHECKPOINT_DIR", "DATA_RANGE", "HEUN_MAX_CORRECTION_GAIN", "available", "card", "load", "load_classifier", "read_weights", "save_checkpoint",
            "Pretrained"]
 
 CHECKPOINT_DIR = DATA_DIR / "checkpoints"
+DATA_RANGE = (-1.0, 1.0)  # MNIST pixels, 2p/255 − 1 (chapter 12)
+HEUN_MAX_CORRECTION_GAIN = 10.0  # Heun corrects only where that multiplies x̂₀'s error by ≤ 10 (heun_corrects)
 
 
 def available(folder: str | Path | None = None) -> list[str]:
@@ -84,14 +86,20 @@ class Pretrained:
     @torch.no_grad()
     def sample(self, n: int, y: Tensor | int | None = None, n_steps: int = 20, integrator: str = "heun",
                timer: str = "karras", generator: torch.Generator | None = None, w: float = 1.0,
-               **integrator_kw) -> Tensor:
-        """n samples of shape (n, 1, 28, 28) in about [−1, 1] with labels y ((n,), an int 0–9, or None = no label).
+               clip_x0: bool = True, **integrator_kw) -> Tensor:
+        """n samples of shape (n, 1, 28, 28) in [−1, 1] with labels y ((n,), an int 0–9, or None = no label).
 
         Uses ``diffedu.Denoiser``; ``n_steps`` is the number of steps (Heun: 2 NFE per step but the last).
         ``w`` is the classifier-free guidance scale (chapter 11; Ho & Salimans 2022): 1 samples the conditional model,
         0 the unconditional one, w > 1 extrapolates away from the unconditional prediction. It needs labels.
+        ``clip_x0`` (default) clips every x̂₀ (guided or not) to the pixel range [−1, 1]
+        (``parametrization.ClippedPredictor``); ``clip_x0=False`` shows the raw network. Heun skips its correction
+        where it would multiply the network's error by more than ``HEUN_MAX_CORRECTION_GAIN`` (10; on EDM's grid:
+        a noise level falling by more than 21×), unless ``max_correction_gain`` is given.
         """
         n = require_integer("n", n)
+        if not isinstance(clip_x0, bool):
+            raise TypeError(f"clip_x0 must be True or False; got {clip_x0!r}")
         device = next(self.net.parameters()).device
         if isinstance(y, int) and not isinstance(y, bool):
             y = torch.full((int(n),), y, dtype=torch.long)
@@ -102,6 +110,10 @@ class Pretrained:
                 raise ValueError(f"guidance scale w = {w} needs a label 0–9 for every sample; got the null label "
                                  f"{NULL_CLASS}")
             predictor = ClassifierFreeGuidance(self.predictor, w, null_label=NULL_CLASS)
+        if clip_x0:
+            predictor = ClippedPredictor(predictor, *DATA_RANGE)
+        if integrator == "heun":
+            integrator_kw.setdefault("max_correction_gain", HEUN_MAX_CORRECTION_GAIN)
         den = Denoiser(self.process, predictor, integrator, timer, shape=(1, 28, 28), **integrator_kw)
         x_T = den.prior(int(n), (1, 28, 28), generator, dtype=torch.float32).to(device)
         return den.sample(x_T, n_steps, generator=generator, y=y)

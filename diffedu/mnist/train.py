@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from ..checks import require_device, require_in_range, require_integer, require_output_path, require_positive
 from ..nets import NULL_CLASS
+from . import distributed
 from .data import load_mnist
 from .evaluate import fd_versus_wall_time
 from .models import OBJECTIVES, Classifier, build_model
@@ -123,12 +124,14 @@ def train_diffusion(objective: str, steps: int, batch: int = 128, lr: float = 2e
     if (bf16 or compile) and device.type != "cuda":
         raise ValueError("bf16 and compile are supported on CUDA only in this course; drop --bf16/--compile on CPU")
     torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
+    device, g = distributed.setup(device), distributed.rank_generator(seed)  # torchrun: this rank's device, draws
     data = data if data is not None else load_mnist(device=device)  # whole set on the device
     net, ema, step_fn, opt, process, kind = _model(objective, channels, blocks, init, device, lr, compile)
+    step_fn = distributed.wrap(net, step_fn, device)  # DistributedDataParallel under torchrun
     batches = _batches(data.x_train.to(device), data.y_train.to(device), batch, p_uncond, g, device.type == "cuda")
     hist, snapshots, t0 = [], _Snapshots(snapshot_at), time.perf_counter()
-    with tqdm(total=steps, desc=f"train {objective}", leave=True, disable=not progress) as bar:
+    show = progress and distributed.is_main()  # torchrun: one progress bar, rank 0's
+    with tqdm(total=steps, desc=f"train {objective}", leave=True, disable=not show) as bar:
         for step, (x0, y) in zip(range(steps), batches):
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):  # bf16 autocast on CUDA if asked
                 loss = OBJECTIVES[objective][2](step_fn, x0, process, generator=g, y=y)
@@ -142,11 +145,12 @@ def train_diffusion(objective: str, steps: int, batch: int = 128, lr: float = 2e
             elapsed = time.perf_counter() - t0
             snapshots(elapsed, step + 1, ema)
             _show(bar, step, hist[-1], (step + 1) * batch / elapsed)
-            if time_budget is not None and elapsed > time_budget:
+            if distributed.agree_to_stop(time_budget is not None and elapsed > time_budget, device):
                 break
     wall = time.perf_counter() - t0
     return dict(net=ema, process=process, kind=kind, losses=hist, steps=len(hist), wall_s=wall,
-                snapshots=snapshots.taken, img_per_s=len(hist) * batch / wall, batch=batch, objective=objective,
+                snapshots=snapshots.taken, img_per_s=len(hist) * batch * distributed.world_size() / wall, batch=batch,
+                objective=objective, **distributed.card_fields(batch),
                 net_config=dict(channels=list(channels), blocks=blocks), device=_device_name(device))
 
 
@@ -296,7 +300,7 @@ def diffusion_card(args, res: dict, before: dict, command: str, fd_curve: list[d
                 bf16=args.bf16, compile=args.compile, params=sum(p.numel() for p in res["net"].parameters()),
                 loss_curve=loss_curve(res["losses"]), torch=torch.__version__, evaluation=None,
                 fd_vs_wall_time=[*before.get("fd_vs_wall_time", []), *fd_curve],
-                continued_from=before.get("command"))
+                continued_from=before.get("command"), **distributed.card_fields(args.batch))
 
 
 def _earlier_run(args, channels: tuple) -> tuple[dict, dict | None]:
@@ -318,6 +322,8 @@ def _train_mnist(args, device: torch.device, channels: tuple, fd_at: tuple, comm
     res = train_diffusion(args.objective, args.steps, args.batch, args.lr, args.p_uncond, args.ema, args.seed,
                           device, args.bf16, args.compile, channels, args.blocks, args.time_budget,
                           progress=not args.no_progress, snapshot_at=fd_at, init=init)
+    if not distributed.is_main():  # torchrun: only rank 0 evaluates and writes
+        return None
     if args.init:  # one continued run: add up what came before, and shift the FD curve by the earlier wall time
         res["steps"] += before["steps"]
         res["snapshots"] = [(w + before["wall_s"], k + before["steps"], st) for w, k, st in res["snapshots"]]
