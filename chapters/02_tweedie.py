@@ -50,10 +50,11 @@ print(diffedu.banner())
 # %%
 gmm, process = gmm_2d(), VP()
 fig, axes = figure(2, size=4.2)
-data = gmm.sample(400, generator=g)  # (400, 2) clean points
+g_demo = torch.Generator().manual_seed(1)  # its own stream: the checks below draw from g as before
+data = gmm.sample(400, generator=g_demo)  # (400, 2) clean points
 for ax, t in zip(axes[0], (0.1, 0.3)):
     t_ = torch.tensor(t, dtype=torch.float64)
-    x_t = gmm.sample(60, t_, process, generator=g)  # (60, 2) noisy points
+    x_t = gmm.sample(60, t_, process, generator=g_demo)  # (60, 2) noisy points
     x0_hat = gmm.denoiser(x_t, t_, process)  # E[x0 | x_t]
     ax.scatter(data[:, 0], data[:, 1], s=4, color="0.75", label="data $x_0$")
     ax.quiver(x_t[:, 0], x_t[:, 1], *(x0_hat - x_t).T, angles="xy", scale_units="xy", scale=1, width=0.004,
@@ -68,7 +69,8 @@ plt.show()
 # ## Theory
 #
 # **New symbols:** $\hat x_0, \hat\varepsilon, \hat v$ (predictions), $p_t$ (density of $x_t$), the coefficients
-# $(a, b)$ of a kind, $D(x) = \hat x_0$ (the denoiser, EDM's name).
+# $(a, b)$ of a kind, $D(x) = \hat x_0$ (the denoiser, EDM's name; Iollo's *Diffusion Crash Course* uses $D_\theta$ for
+# its ε-predictor instead — in this course D is always the $x_0$-denoiser).
 #
 # ### Four things a network could predict
 # Given a noisy $x_t = \alpha_t x_0 + \sigma_t\varepsilon$, a network can be trained to predict
@@ -229,7 +231,7 @@ for kind in KINDS:
 # NBVAL_CHECK_OUTPUT
 for p, t_end in ((VP(), "t_min"), (RectifiedFlow(), "t_min"), (RectifiedFlow(), "t_max"), (CosineVP(), "t_max")):
     t_ = torch.tensor(getattr(p, t_end), dtype=torch.float64)
-    x_t = gmm.sample(4, t_, p, generator=g)
+    x_t = gmm.sample(4, t_, p, generator=torch.Generator().manual_seed(4))
     works = []
     for src, dst in itertools.permutations(KINDS, 2):
         try:
