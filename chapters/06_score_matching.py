@@ -48,10 +48,11 @@ print(diffedu.banner())
 
 # %%
 demo = diffedu.course.langevin.two_mode_mixture()
-paths = [(torch.rand(8, 2, generator=g, dtype=torch.float64) - 0.5) * 8]  # 8 starts, uniform on [−4, 4]²
+g_demo = torch.Generator().manual_seed(1)  # its own stream: the checks below draw from g as before
+paths = [(torch.rand(8, 2, generator=g_demo, dtype=torch.float64) - 0.5) * 8]  # 8 starts, uniform on [−4, 4]²
 for _ in range(150):
     x = paths[-1]
-    z = torch.randn(x.shape, generator=g, dtype=torch.float64)
+    z = torch.randn(x.shape, generator=g_demo, dtype=torch.float64)
     paths.append(x + 0.02 * demo.score(x) + math.sqrt(2 * 0.02) * z)  # one Langevin step, τ = 0.02
 paths = torch.stack(paths)  # (151, 8, 2)
 fig, axes = figure(1, size=5.0)
@@ -104,9 +105,10 @@ plt.show()
 # Each term is minimised separately by the true score of its level, so any weight $\lambda(\sigma) > 0$ has the same
 # optimum — but a finite network and a finite budget trade levels against each other, and λ sets the exchange rate.
 # The target $\varepsilon/\sigma$ has size $\sqrt d/\sigma$, so with $\lambda = 1$ the smallest σ dominates; NCSN's choice
-# $\lambda(\sigma) = \sigma^2$ makes every term O(1) (it is the ε-loss above, level by level). Seeds 000 and 003 write the
-# continuous version $\mathbb E_{t}\,\lambda(t)\,\lVert\cdot\rVert^2$ with t uniform, and seed 002 writes the same loss for a
-# denoiser, $\lambda(\sigma) = \sigma^{-2}\lambda^{ideal}(\sigma)$ with weight $\lambda^{ideal}$ on $\lVert D_\theta - x_0\rVert^2$.
+# $\lambda(\sigma) = \sigma^2$ makes every term O(1) (it is the ε-loss above, level by level). Iollo's *Diffusion Crash
+# Course* and Miao Zhou's *Introduction to Diffusion Models* write the continuous version
+# $\mathbb E_{t}\,\lambda(t)\,\lVert\cdot\rVert^2$ with t uniform; *A mathematical tutorial on diffusion models* (2024) writes
+# the same loss for a denoiser, $\lambda(\sigma) = \sigma^{-2}\lambda^{ideal}(\sigma)$ with weight $\lambda^{ideal}$ on $\lVert D_\theta - x_0\rVert^2$.
 # **Chapter 09 returns to this weight:** EDM's $\lambda(\sigma) = (\sigma^2 + \sigma_{data}^2)/(\sigma\sigma_{data})^2$ on
 # $\lVert D_\theta - x_0\rVert^2$ is $\sigma^2(\sigma^2 + \sigma_{data}^2)/\sigma_{data}^2$ on the score loss, together with a
 # σ-dependent scaling of the network's output (here simply $s_\theta = F_\theta/\sigma$, as in Song & Ermon 2020).
