@@ -94,13 +94,15 @@ plt.show()
 # **The diffusion ELBO, step by step.** With $z = x_{1:T}$, $p_\theta(x_{0:T}) = p(x_T)\prod_{n=1}^T p_\theta(x_{n-1}|x_n)$
 # and $q(x_{1:T}|x_0) = \prod_{n=1}^T q(x_n|x_{n-1})$, the log-ratio inside the ELBO is a sum:
 # $$\mathrm{ELBO} = \mathbb E_q\Big[\log p(x_T) + \sum_{n=1}^T\log p_\theta(x_{n-1}|x_n) - \sum_{n=1}^T\log q(x_n|x_{n-1})\Big].$$
-# *Step 1 (Markov, then Bayes).* For $n\ge2$ the chain is Markov, so $q(x_n|x_{n-1}) = q(x_n|x_{n-1}, x_0)$, and Bayes'
-# rule in $(x_{n-1}, x_n)$ given $x_0$ turns it around:
+# *Step 1 (Markov, then Bayes).* The chain is Markov, so for $n\ge2$ also conditioning on $x_0$ changes nothing,
+# $q(x_n|x_{n-1}) = q(x_n|x_{n-1}, x_0)$, and Bayes' rule in $(x_{n-1}, x_n)$ given $x_0$ turns it around (for n = 1,
+# $x_{n-1}$ is $x_0$ itself and the term stays as it is):
 # $$q(x_n|x_{n-1}) = \frac{q(x_{n-1}|x_n, x_0)\,q(x_n|x_0)}{q(x_{n-1}|x_0)} .$$
 # *Step 2 (telescoping).* Take logs and sum over $n = 2..T$; the ratio's logs cancel in pairs,
 # $$\sum_{n=2}^T\big[\log q(x_n|x_0) - \log q(x_{n-1}|x_0)\big] = \log q(x_T|x_0) - \log q(x_1|x_0),$$
 # so $\sum_{n=1}^T\log q(x_n|x_{n-1}) = \log q(x_1|x_0) + \sum_{n=2}^T\log q(x_{n-1}|x_n, x_0) + \log q(x_T|x_0) - \log q(x_1|x_0)$,
 # and the two $\log q(x_1|x_0)$ cancel.
+#
 # *Step 3 (regroup).* Pair each model term with the matching $q$ term:
 # $$\mathrm{ELBO} = \mathbb E_q\Big[\log\frac{p(x_T)}{q(x_T|x_0)} + \sum_{n=2}^T\log\frac{p_\theta(x_{n-1}|x_n)}{q(x_{n-1}|x_n, x_0)}
 #   + \log p_\theta(x_0|x_1)\Big].$$
