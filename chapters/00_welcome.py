@@ -153,7 +153,7 @@ print("quick mode:", diffedu.quick(), "· device:", diffedu.device())
 # | $\tilde x$ | | a noisy sample $x_0 + \sigma\varepsilon$ (chapter 06) | 06 |
 # | $s_\theta$ | | a score network, $s_\theta(x)$ or $s_\theta(x, \sigma)$ | 06 |
 # | $\tau$ | `tau` | Langevin's step size (06); flow-matching papers' time $1 - t$ (01, 08) | 06 |
-# | $\sigma_1 > \dots > \sigma_L$, $\lambda(\sigma)$ | `sigmas`, `weight` | a noise ladder and the loss weight per level | 06 |
+# | $\sigma_1 > \dots > \sigma_L$, $\lambda(\sigma)$ | `sigmas`, `weight` | a noise ladder and the loss weight per level (λ with the argument σ; not the log-SNR $\lambda_t$) | 06 |
 # | $r$ | `r` | the predictor–corrector's signal-to-noise ratio | 07 |
 # | $u_t$, $u_\theta$ | | flow matching's velocity field ($= \hat v$) and its network | 08 |
 # | $c_{skip}, c_{out}, c_{in}, c_{noise}$ | `c_skip`, `c_out`, `c_in`, `c_noise` | EDM's preconditioning: $D_x = c_{skip}x + c_{out}F_x(c_{in}x, c_{noise})$ | 09 |

@@ -66,8 +66,8 @@ plt.show()
 # %% [markdown]
 # ## Theory
 # **New symbols:** $\tilde x = x_0 + \sigma\varepsilon$ and its density $p_\sigma = p(\cdot\,;\sigma)$, the score network
-# $s_\theta$, the Langevin step τ, the noise ladder $\sigma_1 > \dots > \sigma_L$ and its weight $\lambda(\sigma)$, the
-# constant $C$. (Here the process is EDM's, α = 1 and σ = t, so $p_\sigma$ is chapter 01's $p_t$ at $t = \sigma$.)
+# $s_\theta$, the Langevin step τ, the noise ladder $\sigma_1 > \dots > \sigma_L$ and its weight $\lambda(\sigma)$ (a function
+# of σ, as in NCSN and EDM — not the log-SNR $\lambda_t$ of chapter 00), the constant $C$. (Here the process is EDM's, α = 1 and σ = t, so $p_\sigma$ is chapter 01's $p_t$ at $t = \sigma$.)
 #
 # We want a network $s_\theta(x)\approx\nabla_x\log p_\sigma(x)$, the score of the noisy data $\tilde x = x_0 + \sigma\varepsilon$.
 #
