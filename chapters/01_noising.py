@@ -60,8 +60,9 @@ fig, axes = figure(3, size=3.6)
 axes[0, 1].plot(ts_demo, path[:, :40], lw=0.6)
 axes[0, 1].set(xlabel="t", ylabel="$x_t$", title="40 particle paths (VP)")
 for k, color in zip((0, 20, 60, 200), ("C0", "C1", "C2", "C3")):
-    axes[0, 0 if k == 0 else 2].hist(path[k], bins=60, range=(-3.5, 3.5), density=True, histtype="step",
-                                      color=color, label=f"t = {ts_demo[k]:.1f}")
+    ax = axes[0, 0 if k == 0 else 2]
+    ax.hist(path[k], bins=60, range=(-3.5, 3.5), density=True, histtype="step", color=color,
+            label=f"t = {ts_demo[k]:.1f}")
 axes[0, 0].set(xlabel="$x_0$", title="data: two spikes")
 axes[0, 2].set(xlabel="$x_t$", title="the density flattens", ylim=(0, 1.2))
 axes[0, 2].legend(fontsize=10)

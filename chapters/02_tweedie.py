@@ -57,11 +57,12 @@ for ax, t in zip(axes[0], (0.1, 0.3)):
     x_t = gmm.sample(60, t_, process, generator=g_demo)  # (60, 2) noisy points
     x0_hat = gmm.denoiser(x_t, t_, process)  # E[x0 | x_t]
     ax.scatter(data[:, 0], data[:, 1], s=4, color="0.75", label="data $x_0$")
-    ax.quiver(x_t[:, 0], x_t[:, 1], *(x0_hat - x_t).T, angles="xy", scale_units="xy", scale=1, width=0.004,
-              color="0.3")
+    ax.quiver(x_t[:, 0], x_t[:, 1], *(x0_hat - x_t).T, angles="xy", scale_units="xy", scale=1,
+              width=0.004, color="0.3")
     ax.scatter(x_t[:, 0], x_t[:, 1], s=12, color="C0", label="noisy $x_t$")
     ax.scatter(x0_hat[:, 0], x0_hat[:, 1], s=12, color="C3", label=r"$\hat x_0(x_t)$")
-    ax.set(aspect="equal", xlim=(-3.5, 3.5), ylim=(-3.5, 3.5), title=f"VP, t = {t}: σ = {process.sigma(t_):.2f}")
+    ax.set(aspect="equal", xlim=(-3.5, 3.5), ylim=(-3.5, 3.5),
+           title=f"VP, t = {t}: σ = {process.sigma(t_):.2f}")
 axes[0, 0].legend(fontsize=10, loc="lower left")
 plt.show()
 
@@ -229,7 +230,9 @@ for kind in KINDS:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-for p, t_end in ((VP(), "t_min"), (RectifiedFlow(), "t_min"), (RectifiedFlow(), "t_max"), (CosineVP(), "t_max")):
+ends = ((VP(), "t_min"), (RectifiedFlow(), "t_min"), (RectifiedFlow(), "t_max"),
+        (CosineVP(), "t_max"))
+for p, t_end in ends:
     t_ = torch.tensor(getattr(p, t_end), dtype=torch.float64)
     x_t = gmm.sample(4, t_, p, generator=torch.Generator().manual_seed(4))
     works = []
@@ -240,7 +243,8 @@ for p, t_end in ((VP(), "t_min"), (RectifiedFlow(), "t_min"), (RectifiedFlow(), 
         except ValueError:
             pass
     det_v = diffedu.parametrization.determinant("velocity", t_, p).item()
-    print(f"{p.name} at t = {t_.item():g} (α = {p.alpha(t_).item():.0f}, σ = {p.sigma(t_).item():.0f}), "
+    alpha_t, sigma_t = p.alpha(t_).item(), p.sigma(t_).item()
+    print(f"{p.name} at t = {t_.item():g} (α = {alpha_t:.0f}, σ = {sigma_t:.0f}), "
           f"velocity determinant {det_v:+.3f}, converts:\n    {', '.join(works)}")
 
 # %% [markdown]

@@ -51,18 +51,21 @@ print(diffedu.banner())
 demo_process, demo_gmm = VP(), gmm_1d()
 t_axis = torch.linspace(1.0, 1e-3, 201, dtype=torch.float64)
 x_axis = torch.linspace(-4, 4, 161, dtype=torch.float64)
-dens = torch.stack([demo_gmm.log_prob(x_axis[:, None], t, demo_process).exp() for t in t_axis.tolist()], 1)
+dens = torch.stack([demo_gmm.log_prob(x_axis[:, None], t, demo_process).exp()
+                    for t in t_axis.tolist()], 1)  # (161, 201) p_t(x) on the grid
 starts = demo_gmm.sample(6, 1.0, demo_process, generator=torch.Generator().manual_seed(3))  # (6, 1)
 demo_score = lambda x, t: demo_gmm.score(x, t, demo_process)  # noqa: E731
-demo_paths = {eta: reverse_family(starts, t_axis.tolist(), demo_score, demo_process, eta=eta, return_path=True,
-                                  generator=torch.Generator().manual_seed(4)) for eta in (0.0, 1.0)}
+demo_paths = {eta: reverse_family(starts, t_axis.tolist(), demo_score, demo_process, eta=eta,
+                                  return_path=True, generator=torch.Generator().manual_seed(4))
+              for eta in (0.0, 1.0)}  # η = 0: probability-flow ODE; η = 1: reverse SDE
 fig, axes = figure(1, size=5.5)
 ax = axes[0, 0]
 ax.pcolormesh(to_numpy(t_axis), to_numpy(x_axis), to_numpy(dens), cmap="Blues", shading="auto")
 for k in range(6):
     ax.plot(to_numpy(t_axis), to_numpy(demo_paths[0.0][:, k, 0]), color=f"C{k + 1}", lw=2)
     ax.plot(to_numpy(t_axis), to_numpy(demo_paths[1.0][:, k, 0]), color=f"C{k + 1}", lw=0.7)
-ax.set(xlim=(1, 0), xlabel="t (noise → data)", ylabel="x", title="ODE (solid) and SDE (thin) from the same starts")
+ax.set(xlim=(1, 0), xlabel="t (noise → data)", ylabel="x",
+       title="ODE (solid) and SDE (thin) from the same starts")
 plt.show()
 
 # %% [markdown]

@@ -64,8 +64,9 @@ chain = torch.stack(chain)  # (101, 600, 2), chain[k] is x_{100-k}
 fig, axes = figure(len(show), size=2.9)
 for ax, n in zip(axes[0], show):
     scatter2d(ax, chain[100 - n], lim=3.5, title=f"n = {n}", color="0.6")
-    for k, color in enumerate(("C0", "C1", "C3")):  # three chains: their path so far and where they are now
-        ax.plot(to_numpy(chain[: 101 - n, k, 0]), to_numpy(chain[: 101 - n, k, 1]), color=color, lw=0.6, alpha=0.6)
+    for k, color in enumerate(("C0", "C1", "C3")):  # three chains: path so far, where they are now
+        trace = to_numpy(chain[: 101 - n, k])  # (steps so far, 2)
+        ax.plot(trace[:, 0], trace[:, 1], color=color, lw=0.6, alpha=0.6)
         ax.plot(*to_numpy(chain[100 - n, k]), "o", color=color, ms=8, mec="k")
 plt.show()
 

@@ -51,9 +51,12 @@ print(diffedu.banner())
 demo = ddim_paths((0.0,), n_steps=20, n_samples=600, seed=3)["paths"][0.0]  # (21, 600, 2)
 angle = torch.atan2(demo[0, :, 1], demo[0, :, 0])
 fig, axes = figure(2, size=3.8)
-for ax, x, title in ((axes[0, 0], demo[0], "start: noise $x_T$"), (axes[0, 1], demo[-1], "end: DDIM sample $x_0$")):
+panels = ((axes[0, 0], demo[0], "start: noise $x_T$"),
+          (axes[0, 1], demo[-1], "end: DDIM sample $x_0$"))
+for ax, x, title in panels:
     ax.scatter(to_numpy(x[:, 0]), to_numpy(x[:, 1]), c=to_numpy(angle), cmap="hsv", s=6)
-    ax.set(aspect="equal", xlim=(-3.5, 3.5), ylim=(-3.5, 3.5), xlabel="$x_1$", ylabel="$x_2$", title=title)
+    ax.set(aspect="equal", xlim=(-3.5, 3.5), ylim=(-3.5, 3.5), xlabel="$x_1$", ylabel="$x_2$",
+           title=title)
 plt.show()
 
 # %% [markdown]

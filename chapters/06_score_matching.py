@@ -49,7 +49,7 @@ print(diffedu.banner())
 # %%
 demo = diffedu.course.langevin.two_mode_mixture()
 g_demo = torch.Generator().manual_seed(1)  # its own stream: the checks below draw from g as before
-paths = [(torch.rand(8, 2, generator=g_demo, dtype=torch.float64) - 0.5) * 8]  # 8 starts, uniform on [−4, 4]²
+paths = [(torch.rand(8, 2, generator=g_demo, dtype=torch.float64) - 0.5) * 8]  # 8 starts
 for _ in range(150):
     x = paths[-1]
     z = torch.randn(x.shape, generator=g_demo, dtype=torch.float64)
@@ -225,17 +225,21 @@ from diffedu.course.noise_conditional import level_errors, train_noise_condition
 
 two_modes, ladder = two_mode_mixture(), sigma_ladder(4.0, 0.05, 10)
 steps_nc = 400 if diffedu.quick() else 3000
-start = (torch.rand(1000, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64) - 0.5) * 10
+g_nc = torch.Generator().manual_seed(0)
+start = (torch.rand(1000, 2, generator=g_nc, dtype=torch.float64) - 0.5) * 10  # on [−5, 5]²
 print("sigma:       " + " ".join(f"{s_:6.2f}" for s_ in ladder.tolist()))
 for label, weight in (("λ = σ²", None), ("λ = 1 ", torch.ones_like)):
     s_net = train_noise_conditional(two_modes, ladder, steps_nc, weight=weight)
-    errors = level_errors(s_net, two_modes, ladder, n=2000, generator=torch.Generator().manual_seed(1))
+    g_err = torch.Generator().manual_seed(1)
+    errors = level_errors(s_net, two_modes, ladder, n=2000, generator=g_err)  # vs exact score
     with torch.no_grad():
-        x_end = annealed_langevin(start, s_net, ladder, 0.3 * 0.05**2, 30, torch.Generator().manual_seed(2))
+        g_run = torch.Generator().manual_seed(2)
+        x_end = annealed_langevin(start, s_net, ladder, 0.3 * 0.05**2, 30, g_run)  # learned score
     print(f"{label} error: " + " ".join(f"{e:6.3f}" for e in errors.tolist())
           + f" | left share {mode_fraction(x_end):.2f}")
     if weight is None:
-        assert errors.max() < 0.15 and abs(mode_fraction(x_end) - 0.8) < 0.05, (errors, mode_fraction(x_end))
+        share = mode_fraction(x_end)
+        assert errors.max() < 0.15 and abs(share - 0.8) < 0.05, (errors, share)
 
 # %% [markdown]
 # ## Play
