@@ -112,38 +112,66 @@ print("quick mode:", diffedu.quick(), "· device:", diffedu.device())
 # $$\mathrm{SNR}(t) = \frac{\alpha_t^2}{\sigma_t^2}, \qquad \lambda_t = \log\mathrm{SNR}(t) = 2\log\alpha_t - 2\log\sigma_t .$$
 # $\lambda_t$ decreases from $+\infty$ (clean data, $\sigma_0 = 0$; VE starts at $\sigma_0 = \sigma_{min}$, so its
 # $\lambda_0$ is large but finite) towards $-\infty$ (pure noise). Two processes with
-# the same $\lambda_t$ curve differ only by a rescaling of $x_t$: dividing by $\sqrt{\alpha_t^2 + \sigma_t^2}$ maps one onto
-# the other. That is why much of the course measures time by $\lambda$.
+# the same $\lambda_t$ curve differ only by a rescaling of $x_t$: divided by $\sqrt{\alpha_t^2 + \sigma_t^2}$, both become the
+# same variance-preserving process (to map process A onto process B, multiply A's $x_t$ by $\alpha^B_t/\alpha^A_t$; Kingma
+# et al. 2021). That is why much of the course measures time by $\lambda$.
 #
-# ### The notation table
-# The same symbols are used in the text and, spelled out, in the code. This table is the reference for all chapters.
+# ### The notation table (a glossary)
+# The same symbols are used in the text and, spelled out, in the code. This glossary is the reference for all
+# chapters: every symbol of the course, with the chapter that introduces it (ch.); each chapter also opens its Theory
+# with the few symbols it adds. Rows for 07–12 are the symbols as those chapters use them.
 #
-# | symbol | code | meaning |
-# |---|---|---|
-# | $x_0$ | `x0` | a data point (t = 0) |
-# | $\varepsilon$ | `eps` | standard Gaussian noise, $\mathcal N(0, I)$ |
-# | $x_t$ | `x_t` | the noised point $\alpha_t x_0 + \sigma_t\varepsilon$ |
-# | $t$ | `t` | time, data → noise, in $[t_{min}, t_{max}]$; for EDM $t = \sigma$ |
-# | $\alpha_t,\ \sigma_t$ | `alpha_t`, `sigma_t` | signal and noise scales (`process.alpha(t)`, `process.sigma(t)`) |
-# | $\dot\alpha_t,\ \dot\sigma_t$ | `d_alpha_t`, `d_sigma_t` | their time derivatives |
-# | $f(t),\ g(t)$ | `f_t`, `g_t` | drift and diffusion of the forward SDE $dx = f(t)x\,dt + g(t)\,dW$ |
-# | $\lambda_t$ | `lambda_t` | log-SNR $\log(\alpha_t^2/\sigma_t^2)$ (`process.log_snr(t)`) |
-# | $\beta_n,\ \beta(t)$ | `beta_t` | DDPM's per-step noise variance; VP's noise rate $\beta(t) = g(t)^2$ |
-# | $\bar\alpha_n$ | `alpha_bar` | $\prod_{i\le n}(1-\beta_i) = \alpha_t^2$ — never written `alpha` |
-# | $\nabla_x\log p_t(x)$ | `score` | the score of the noised density $p_t$ |
-# | $\hat x_0$ | `x0_hat` | the denoiser $D(x_t, t) \approx E[x_0\mid x_t]$ |
-# | $\hat\varepsilon$ | `eps_hat` | the noise prediction $\approx E[\varepsilon\mid x_t]$ |
-# | $\hat v$ | `v_hat` | the velocity prediction $\approx E[\dot\alpha_t x_0 + \dot\sigma_t\varepsilon\mid x_t]$ |
-# | $c_{skip}, c_{out}, c_{in}, c_{noise}$ | `c_skip`, `c_out`, `c_in`, `c_noise` | EDM's preconditioning: $D_x = c_{skip}x + c_{out}F_x(c_{in}x, c_{noise})$ |
-# | $F_\theta$, $D_\theta$ | `F_x`, `D_x` | the raw network output and the preconditioned denoiser |
-# | $\hat t,\ \hat x$ | `t_hat`, `x_hat` | EDM's time and state after adding churn noise |
-# | $d_i,\ d'_i$ | `d_cur`, `d_prime` | slopes $dx/dt$ at the start and end of a Heun step |
-# | $\eta$ | `eta` | DDIM's stochasticity (0: deterministic, 1: DDPM-like) |
-# | $w$ | `w` | guidance weight (classifier-free guidance) |
-# | $\rho$ | `rho` | the exponent of the Karras time grid |
-# | $S_{churn}, S_{tmin}, S_{tmax}, S_{noise}$ | `S_churn`, … | EDM's stochastic-sampler settings |
-# | $\sigma_{data}$ | `sigma_data` | the data's standard deviation (EDM) |
-# | $p_t$, $q(x_0)$ | | the marginal density of $x_t$; the data distribution |
+# | symbol | code | meaning | ch. |
+# |---|---|---|---|
+# | $x_0$, $q(x_0)$ | `x0` | a data point (t = 0); the data distribution | 00 |
+# | $\varepsilon$ | `eps` | standard Gaussian noise, $\mathcal N(0, I)$ | 00 |
+# | $x_t$ | `x_t` | the noised point $\alpha_t x_0 + \sigma_t\varepsilon$ | 00 |
+# | $t$; $t_{min}, t_{max}$ | `t` | time, data → noise, in $[t_{min}, t_{max}]$; for EDM $t = \sigma$ | 00 |
+# | $\alpha_t,\ \sigma_t$ | `alpha_t`, `sigma_t` | signal and noise scales (`process.alpha(t)`, `process.sigma(t)`) | 00 |
+# | $\lambda_t$ | `lambda_t` | log-SNR $\log(\alpha_t^2/\sigma_t^2)$ (`process.log_snr(t)`) — always the full log-SNR | 00 |
+# | $d$ | | the data's dimension | 00 |
+# | $\dot\alpha_t,\ \dot\sigma_t$ | `d_alpha_t`, `d_sigma_t` | their time derivatives (a dot is $d/dt$) | 01 |
+# | $f(t),\ g(t)$ | `f_t`, `g_t` | drift and diffusion of the forward SDE $dx = f(t)x\,dt + g(t)\,dW$ | 01 |
+# | $W_t$, $dW$ | | Brownian motion and its increment ($E\,dW^2 = dt$) | 01 |
+# | $\Delta t$ | | a time step | 01 |
+# | $u = t/t_{max}$ | `u` | normalised time, for comparing processes | 01 |
+# | $s$ (cosine) | `s` | the cosine schedule's small offset (0.008) — a constant, not a time | 01 |
+# | $n$, $T$ | `n`, `T` | DDPM's step index $1..T$ and number of steps | 01 |
+# | $\beta_n,\ \beta(t)$ | `beta_t` | DDPM's per-step noise variance; VP's noise rate $\beta(t) = g(t)^2$ | 01 |
+# | $\bar\alpha_n$ | `alpha_bar` | $\prod_{i\le n}(1-\beta_i) = \alpha_t^2$ — never written `alpha` | 01 |
+# | $p_t$ | | the marginal density of $x_t$ | 02 |
+# | $\nabla_x\log p_t(x)$ | `score` | the score of the noised density $p_t$ | 02 |
+# | $\hat x_0$, $D$ | `x0_hat` | the denoiser $D(x_t, t) \approx E[x_0\mid x_t]$ | 02 |
+# | $\hat\varepsilon$ | `eps_hat` | the noise prediction $\approx E[\varepsilon\mid x_t]$ | 02 |
+# | $\hat v$ | `v_hat` | the velocity $\approx E[\dot\alpha_t x_0 + \dot\sigma_t\varepsilon\mid x_t]$, the probability-flow $dx/dt$ (flow matching, 08, writes $u_t$ for the same field) | 02 |
+# | $(a, b)$ | | a prediction kind's coefficients: target $= a x_0 + b\varepsilon$ | 02 |
+# | $p(x;\sigma)$, $p_\sigma$ | | the data blurred by noise of level σ (α = 1) | 03 |
+# | $\bar W$, $dt < 0$ | | reverse-time Brownian motion; a sampler's steps run backwards | 03 |
+# | $\eta$, $\eta(t)$ | `eta` | noise level of the reverse family (03: 0 = probability-flow ODE, 1 = reverse SDE); DDIM's stochasticity (05: 0 = deterministic, 1 = DDPM) — the same η as steps → 0 | 03, 05 |
+# | $a_n$ | | DDPM's per-step factor $1-\beta_n$ (Ho et al.'s $\alpha_n$) | 04 |
+# | $\tilde\beta_n,\ \tilde\mu_n$ | | variance and mean of the posterior $q(x_{n-1}\mid x_n, x_0)$ | 04 |
+# | $p_\theta$, $\mu_\theta$, θ | | the model's reverse steps, their mean; the network's parameters | 04 |
+# | $L_T, L_{n-1}, L_0$ | | the ELBO's prior, transition and reconstruction terms | 04 |
+# | $s$ (time) | `s` | a sampler step's next, less noisy time, $s < t$ | 05 |
+# | $c$ | `c` | DDIM's noise scale per step (Song et al.'s $\sigma_t(\eta)$) | 05 |
+# | $\rho_t$, $\bar x$ | | $\sigma_t/\alpha_t$, the noise level of $\bar x = x/\alpha_t$ (EDM's σ; not the grid exponent ρ) | 05 |
+# | $\tilde x$ | | a noisy sample $x_0 + \sigma\varepsilon$ (chapter 06) | 06 |
+# | $s_\theta$ | | a score network, $s_\theta(x)$ or $s_\theta(x, \sigma)$ | 06 |
+# | $\tau$ | `tau` | Langevin's step size (06); flow-matching papers' time $1 - t$ (01, 08) | 06 |
+# | $\sigma_1 > \dots > \sigma_L$, $\lambda(\sigma)$ | `sigmas`, `weight` | a noise ladder and the loss weight per level (λ with the argument σ; not the log-SNR $\lambda_t$) | 06 |
+# | $r$ | `r` | the predictor–corrector's signal-to-noise ratio | 07 |
+# | $u_t$, $u_\theta$ | | flow matching's velocity field ($= \hat v$) and its network | 08 |
+# | $c_{skip}, c_{out}, c_{in}, c_{noise}$ | `c_skip`, `c_out`, `c_in`, `c_noise` | EDM's preconditioning: $D_x = c_{skip}x + c_{out}F_x(c_{in}x, c_{noise})$ | 09 |
+# | $F_\theta$, $D_\theta$ | `F_x`, `D_x` | the raw network output and the preconditioned denoiser | 09 |
+# | $\sigma_{data}$; $P_{mean}, P_{std}$ | `sigma_data` | the data's standard deviation; EDM's log-normal σ distribution | 09 |
+# | $\rho$ | `rho` | the exponent of the Karras time grid | 09 |
+# | $\hat t,\ \hat x$; $\gamma$ | `t_hat`, `x_hat` | EDM's time and state after adding churn noise; the churn factor | 09 |
+# | $d_i,\ d'_i$ | `d_cur`, `d_prime` | slopes $dx/dt$ at the start and end of a Heun step | 09 |
+# | $S_{churn}, S_{tmin}, S_{tmax}, S_{noise}$ | `S_churn`, … | EDM's stochastic-sampler settings | 09 |
+# | $h$ | `h` | DPM-Solver's step in half log-SNR, $h = (\lambda_s - \lambda_t)/2$ | 10 |
+# | NFE | `nfe` | number of function (network) evaluations | 10 |
+# | $w$ | `w` | guidance weight (classifier-free guidance) | 11 |
+# | $y$, $A$, $\sigma_y$; ζ | | a label or measurement, the measurement operator and its noise; DPS's step | 11 |
 
 # %% [markdown]
 # ## See it

@@ -41,16 +41,67 @@ g = diffedu.seed(0)
 print(diffedu.banner())
 
 # %% [markdown]
+# **The picture first.** 1-D data at −1 and +1 (histogram at t = 0, left), each particle pushed by the VP forward
+# process: shrunk a little towards 0 and shaken by noise at every step. Forty particle paths (middle) lose their
+# start; the histogram of 5000 particles (right) flattens from two spikes into one standard Gaussian. This chapter
+# writes that motion as an SDE and solves it.
+
+# %%
+demo, n_demo, steps_demo = VP(), 5000, 200
+g_demo = torch.Generator().manual_seed(1)  # its own stream: the checks below draw from g as before
+x_demo = torch.where(torch.rand(n_demo, generator=g_demo) < 0.5, -1.0, 1.0).double()  # data: ±1
+ts_demo, path, snapshots = torch.linspace(0, 1, steps_demo + 1, dtype=torch.float64), [x_demo], {}
+for k in range(steps_demo):  # Euler–Maruyama: x ← x + f x Δt + g √Δt z
+    t_k, dt = ts_demo[k], ts_demo[k + 1] - ts_demo[k]
+    z = torch.randn(n_demo, generator=g_demo, dtype=torch.float64)
+    path.append(path[-1] + demo.f(t_k) * path[-1] * dt + demo.g(t_k) * dt.sqrt() * z)
+path = torch.stack(path)  # (201, 5000)
+fig, axes = figure(3, size=3.6)
+axes[0, 1].plot(ts_demo, path[:, :40], lw=0.6)
+axes[0, 1].set(xlabel="t", ylabel="$x_t$", title="40 particle paths (VP)")
+for k, color in zip((0, 20, 60, 200), ("C0", "C1", "C2", "C3")):
+    ax = axes[0, 0 if k == 0 else 2]
+    ax.hist(path[k], bins=60, range=(-3.5, 3.5), density=True, histtype="step", color=color,
+            label=f"t = {ts_demo[k]:.1f}")
+axes[0, 0].set(xlabel="$x_0$", title="data: two spikes")
+axes[0, 2].set(xlabel="$x_t$", title="the density flattens", ylim=(0, 1.2))
+axes[0, 2].legend(fontsize=10)
+plt.show()
+
+# %% [markdown]
 # ## Theory
 #
+# **New symbols:** the drift and diffusion coefficients $f(t), g(t)$; Brownian motion $W_t$; VP's rate $\beta(t)$
+# (and $\beta_{min}, \beta_{max}$); DDPM's steps $n = 1..T$, $\beta_n$, $\bar\alpha_n$; the log-SNR $\lambda_t$; a time
+# step $\Delta t$; the normalised time $u = t/t_{max}$; cosine's offset $s$ (a constant, not a time).
+#
+# ### A primer: $dW$, Euler–Maruyama and Itô's formula
+# *Brownian motion* $W_t$ (one per coordinate) starts at $W_0 = 0$ and has independent Gaussian increments,
+# $W_{t+h} - W_t \sim \mathcal N(0, h)$. Its increment over a short step is of size $\sqrt h$, not $h$; $dW$ is that
+# increment over an infinitesimal $dt$: $E[dW] = 0$, $E[dW^2] = dt$.
+#
+# *An SDE* $dx = f(t)\,x\,dt + g(t)\,dW$ is shorthand for the limit of small steps: a deterministic push $f x\,\Delta t$
+# plus a random kick $g$ times a Brownian increment. Taking the steps literally is the **Euler–Maruyama** method:
+# $$x_{k+1} = x_k + f(t_k)\,x_k\,\Delta t + g(t_k)\sqrt{\Delta t}\,z_k, \qquad z_k \sim \mathcal N(0, I)$$
+# (the opening figure used 200 such steps). Its error in expectations falls like $\Delta t$ (weak order 1).
+#
+# *Itô's formula* is the chain rule for such an $x$. Expand a smooth $\varphi(x)$ to second order:
+# $d\varphi = \varphi'(x)\,dx + \tfrac12\varphi''(x)\,(dx)^2$. In ordinary calculus $(dx)^2$ is negligible; here
+# $(dx)^2 = g^2\,dW^2 + O(dt^{3/2})$, and $dW^2$ has mean $dt$ and a variance $2\,dt^2$ that vanishes in the limit, so
+# $dW^2 = dt$. Hence
+# $$d\varphi(x) = \varphi'(x)\,dx + \tfrac12 g^2\varphi''(x)\,dt, \qquad\text{e.g.}\quad d(x^2) = 2x\,dx + g^2\,dt.$$
+# One more rule: $x_t$ depends only on the past, so $E[x_t\,dW_t] = E[x_t]\,E[dW_t] = 0$.
+#
 # ### From the SDE to $(\alpha_t, \sigma_t)$
-# Run the linear SDE $dx = f(t)\,x\,dt + g(t)\,dW$ from a fixed $x_0$ at $t = 0$. Because drift and noise are linear in
-# $x$, $x_t$ stays Gaussian; we only need its mean $m_t$ and variance $v_t$ (per coordinate).
+# Run the linear SDE $dx = f(t)\,x\,dt + g(t)\,dW$ from a fixed $x_0$ at $t = 0$. Because the drift is linear in $x$ and
+# the noise does not depend on $x$ (a noise $g\,x\,dW$ would give a log-normal $x_t$), $x_t$ is a linear function of
+# Gaussian increments and stays Gaussian; we only need its mean $m_t$ and variance $v_t$ (per coordinate).
 #
 # *Mean.* Take expectations ($E[dW] = 0$): $\dot m_t = f(t)\,m_t$, $m_0 = x_0$, so
 # $$m_t = \alpha_t x_0, \qquad \alpha_t = \exp\Big(\int_0^t f(s)\,ds\Big).$$
 #
-# *Variance.* By Itô's formula $d(x^2) = 2x\,dx + g^2 dt$, so $\tfrac{d}{dt}E[x^2] = 2f\,E[x^2] + g^2$, and subtracting
+# *Variance.* By Itô's formula $d(x^2) = 2x\,dx + g^2 dt = 2f x^2\,dt + 2g\,x\,dW + g^2 dt$; the $x\,dW$ term has mean 0,
+# so $\tfrac{d}{dt}E[x^2] = 2f\,E[x^2] + g^2$, and subtracting
 # $\tfrac{d}{dt}m^2 = 2f m^2$: $\dot v_t = 2f(t)\,v_t + g(t)^2$, $v_0 = 0$. Divide by $\alpha_t^2$ — note
 # $\tfrac{d}{dt}(v/\alpha^2) = (\dot v - 2fv)/\alpha^2 = g^2/\alpha^2$ — and integrate:
 # $$\sigma_t^2 = v_t = \alpha_t^2\int_0^t \frac{g(s)^2}{\alpha_s^2}\,ds .$$
@@ -64,12 +115,17 @@ print(diffedu.banner())
 # | process | $\alpha_t$ | $\sigma_t$ | $f(t)$ | $g(t)^2$ | t range |
 # |---|---|---|---|---|---|
 # | VP, linear β | $e^{-\frac12\int_0^t\beta}$, $\beta(t) = \beta_{min} + t(\beta_{max}-\beta_{min})$ | $\sqrt{1-\alpha_t^2}$ | $-\beta(t)/2$ | $\beta(t)$ | [0, 1] |
-# | cosine VP | $\cos(\frac\pi2\frac{t+s}{1+s})/\cos(\frac\pi2\frac{s}{1+s})$ | $\sqrt{1-\alpha_t^2}$ | $\dot\alpha/\alpha$ | $-2\dot\alpha\alpha - 2f\sigma^2$ | [0, 1] |
+# | cosine VP | $\cos(\frac\pi2\frac{t+s}{1+s})/\cos(\frac\pi2\frac{s}{1+s})$ | $\sqrt{1-\alpha_t^2}$ | $\dot\alpha/\alpha$ | $-2f$ | [0, 1] |
 # | VE | 1 | $\sigma_{min}(\sigma_{max}/\sigma_{min})^t$ | 0 | $2\sigma_t^2\log(\sigma_{max}/\sigma_{min})$ | [0, 1] |
 # | EDM | 1 | $t$ | 0 | $2t$ | [0, σ_max] |
 # | rectified flow | $1-t$ | $t$ | $-1/(1-t)$ | $2t + 2t^2/(1-t)$ | [0, 1] |
 #
-# (Liu et al. and Lipman et al. run flow time from noise to data; the course's t is theirs reversed, $t = 1 - \tau$.)
+# (Liu et al. and Lipman et al. run flow time from noise to data; the course's t is theirs reversed, $t = 1 - \tau$.
+# The blog note *Diffusion 101* does the same and writes $\beta_t$ for our $\sigma_t$; in the course β is always
+# DDPM's or VP's noise *rate*.) For any VP process $g^2 = \tfrac{d\sigma^2}{dt} - 2f\sigma^2 = -2\alpha\dot\alpha - 2f\sigma^2 = -2f$,
+# since $\sigma^2 = 1 - \alpha^2$ and $\dot\alpha = f\alpha$. Cosine and flow have $\alpha_1 = 0$: there $f$ and $g^2$ diverge and
+# the SDE is not defined at $t = 1$ itself (Nichol & Dhariwal clip the cosine β at 0.999 for this reason); the
+# samplers of chapters 05–10 use the velocity form, which stays finite there (chapter 02).
 #
 # *Variance preserving* means $\alpha_t^2 + \sigma_t^2 = 1$: if the data have unit variance, so does every $x_t$.
 # *Variance exploding* keeps $\alpha_t = 1$ and lets $\sigma_t$ grow large; EDM is VE with time equal to the noise level.
@@ -84,7 +140,8 @@ print(diffedu.banner())
 # DDPM (Ho et al. 2020) uses steps $n = 1, \dots, T$: $x_n = \sqrt{1-\beta_n}\,x_{n-1} + \sqrt{\beta_n}\,z_n$, hence
 # $q(x_n\mid x_0) = \mathcal N(\sqrt{\bar\alpha_n}x_0, (1-\bar\alpha_n)I)$ with $\bar\alpha_n = \prod_{i\le n}(1-\beta_i)$,
 # i.e. $\alpha = \sqrt{\bar\alpha_n}$, $\sigma = \sqrt{1-\bar\alpha_n}$. Put $t = n/T$, $\Delta t = 1/T$ and
-# $\beta_n = \beta(t_n)\Delta t$. Then one step is $x_n - x_{n-1} = (\sqrt{1-\beta(t)\Delta t} - 1)x_{n-1} + \sqrt{\beta(t)\Delta t}\,z
+# $\beta_n = \beta(t_n)\Delta t$ (in code, `DiscreteDDPM` keeps t in step units, $t = n \in [0, T]$, so its t = 500 is VP's
+# t = 0.5). Then one step is $x_n - x_{n-1} = (\sqrt{1-\beta(t)\Delta t} - 1)x_{n-1} + \sqrt{\beta(t)\Delta t}\,z
 # \approx -\tfrac12\beta(t)x\,\Delta t + \sqrt{\beta(t)}\,\Delta W$: an Euler–Maruyama step of the VP SDE with
 # $f = -\beta/2$, $g^2 = \beta$. And $\log\bar\alpha_n = \sum_i\log(1-\beta_i) \approx -\sum_i\beta(t_i)\Delta t
 # \to -\int_0^t\beta$. So DDPM(T, β_1, β_T) is close to VP(β_min = Tβ_1, β_max = Tβ_T). To watch the limit, fix VP(0.1, 20) and take
@@ -103,7 +160,9 @@ plt.show()
 
 # %% [markdown]
 # **Data → noise.** The moons under each process at five normalised times, all with the same ε. VE and EDM keep
-# the data's scale and add ever larger noise (their windows grow); VP, cosine and flow shrink the data while adding noise.
+# the data's scale and add ever larger noise (their windows grow with σ, so EDM's panels all look alike: by u = 0.1 its
+# σ is already 8, λ ≈ −4.2, and the moons are gone — linear time is a poor clock for EDM, the log-SNR is a good one);
+# VP, cosine and flow shrink the data while adding noise.
 
 # %%
 x0 = sample_2d("moons", 800, generator=g)

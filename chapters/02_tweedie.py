@@ -41,7 +41,37 @@ g = diffedu.seed(0)
 print(diffedu.banner())
 
 # %% [markdown]
+# **The picture first.** Noisy points $x_t$ (blue) of the six-component mixture `gmm_2d()` under the VP process, and
+# for each one an arrow to its best guess of the clean point, $\hat x_0(x_t) = E[x_0\mid x_t]$ (red dots). By Tweedie's
+# formula below, each arrow is a step up the score field, $\hat x_0 = (x_t + \sigma_t^2\nabla\log p_t(x_t))/\alpha_t$: it
+# pulls every noisy point back towards the data (grey). At larger noise (right) it pulls towards fewer, broader targets. This chapter shows why that pull, the score, the noise and the
+# velocity are one object.
+
+# %%
+gmm, process = gmm_2d(), VP()
+fig, axes = figure(2, size=4.2)
+g_demo = torch.Generator().manual_seed(1)  # its own stream: the checks below draw from g as before
+data = gmm.sample(400, generator=g_demo)  # (400, 2) clean points
+for ax, t in zip(axes[0], (0.1, 0.3)):
+    t_ = torch.tensor(t, dtype=torch.float64)
+    x_t = gmm.sample(60, t_, process, generator=g_demo)  # (60, 2) noisy points
+    x0_hat = gmm.denoiser(x_t, t_, process)  # E[x0 | x_t]
+    ax.scatter(data[:, 0], data[:, 1], s=4, color="0.75", label="data $x_0$")
+    ax.quiver(x_t[:, 0], x_t[:, 1], *(x0_hat - x_t).T, angles="xy", scale_units="xy", scale=1,
+              width=0.004, color="0.3")
+    ax.scatter(x_t[:, 0], x_t[:, 1], s=12, color="C0", label="noisy $x_t$")
+    ax.scatter(x0_hat[:, 0], x0_hat[:, 1], s=12, color="C3", label=r"$\hat x_0(x_t)$")
+    ax.set(aspect="equal", xlim=(-3.5, 3.5), ylim=(-3.5, 3.5),
+           title=f"VP, t = {t}: σ = {process.sigma(t_):.2f}")
+axes[0, 0].legend(fontsize=10, loc="lower left")
+plt.show()
+
+# %% [markdown]
 # ## Theory
+#
+# **New symbols:** $\hat x_0, \hat\varepsilon, \hat v$ (predictions), $p_t$ (density of $x_t$), the coefficients
+# $(a, b)$ of a kind, $D(x) = \hat x_0$ (the denoiser, EDM's name; Iollo's *Diffusion Crash Course* uses $D_\theta$ for
+# its ε-predictor instead — in this course D is always the $x_0$-denoiser).
 #
 # ### Four things a network could predict
 # Given a noisy $x_t = \alpha_t x_0 + \sigma_t\varepsilon$, a network can be trained to predict
@@ -64,6 +94,9 @@ print(diffedu.banner())
 # the posterior mean, this is **Tweedie's formula** (Robbins 1956; Efron 2011):
 # $$\boxed{\;E[x_0\mid x_t] = \frac{x_t + \sigma_t^2\,\nabla\log p_t(x_t)}{\alpha_t}\;}$$
 # The best denoiser is one gradient step of size $\sigma_t^2$ up the log-density, rescaled by $1/\alpha_t$.
+# At very large noise ($\sigma_t/\alpha_t \to \infty$) the likelihood $\mathcal N(x_t;\alpha_t x_0,\sigma_t^2 I)$ is flat
+# over the data, the posterior becomes the prior and $\hat x_0 \to E[x_0]$, the data mean, whatever $x_t$ is (Karras et
+# al. 2022, App. B.6; the arrows in "See it" below all point to one place at large t).
 #
 # ### Noise and score
 # Take conditional expectations of $x_t = \alpha_t x_0 + \sigma_t\varepsilon$ given $x_t$: $x_t = \alpha_t\hat x_0 + \sigma_t\hat\varepsilon$.
@@ -86,10 +119,22 @@ print(diffedu.banner())
 # $$x_t = \alpha_t\hat x_0 + \sigma_t\hat\varepsilon, \qquad \text{pred} = a\,\hat x_0 + b\,\hat\varepsilon
 #  \quad\Longrightarrow\quad \hat x_0 = \frac{\sigma_t\,\text{pred} - b\,x_t}{a\sigma_t - b\alpha_t},\;\;
 #  \hat\varepsilon = \frac{a\,x_t - \alpha_t\,\text{pred}}{a\sigma_t - b\alpha_t}.$$
-# Any other kind is then $c\,\hat x_0 + d\,\hat\varepsilon$ with its own $(c, d)$. The system is solvable when
-# $a\sigma_t - b\alpha_t \ne 0$: for the velocity that is $\dot\alpha_t\sigma_t - \dot\sigma_t\alpha_t = \tfrac12\alpha_t\sigma_t\,\dot\lambda_t$ (differentiate $\lambda_t = 2\log\alpha_t - 2\log\sigma_t$), non-zero
-# wherever $\alpha_t, \sigma_t > 0$ and $\dot\lambda_t < 0$ — inside $(t_{min}, t_{max})$ for every process here. At the
-# ends (σ = 0 at data, α = 0 for cosine and flow at t = 1) the system is singular and `convert` raises an error. `diffedu.convert(pred, src, dst, x_t, t, process)` does exactly this. So the four kinds
+# Any other kind is then $c\,\hat x_0 + d\,\hat\varepsilon$ with its own $(c, d)$. The system is solvable when its
+# determinant $a\sigma_t - b\alpha_t$ is finite and non-zero. It is $\sigma_t$ for $\hat x_0$, $-\alpha_t$ for $\hat\varepsilon$,
+# $\alpha_t/\sigma_t$ for the score, and for the velocity
+# $\dot\alpha_t\sigma_t - \dot\sigma_t\alpha_t = \tfrac12\alpha_t\sigma_t\,\dot\lambda_t$ (differentiate
+# $\lambda_t = 2\log\alpha_t - 2\log\sigma_t$) — non-zero wherever $\alpha_t, \sigma_t > 0$ and $\dot\lambda_t < 0$, i.e.
+# inside $(t_{min}, t_{max})$ for every process here. At the ends it depends on the pair:
+#
+# | end | what $x_t$ says | conversions that fail | conversions that still work |
+# |---|---|---|---|
+# | $\sigma_t = 0$ (data) | $x_t = \alpha_t x_0$: nothing about ε; the score's $b = -1/\sigma_t$ is infinite | every pair with the score; $\hat x_0 \to \hat\varepsilon$, $\hat x_0 \to \hat v$ | $\hat\varepsilon \to \hat x_0$ (determinant $-\alpha_t$); $\hat\varepsilon \leftrightarrow \hat v$, $\hat v \to \hat x_0$ where $\dot\sigma_t$ is finite (sub-VP, flow, EDM; not VP, cosine, DDPM, where $\sigma_t \propto \sqrt t$) |
+# | $\alpha_t = 0$ (noise; cosine and flow at t = 1) | $x_t = \sigma_t\varepsilon$: nothing about $x_0$ | $\hat\varepsilon$ or score $\to \hat x_0$ or $\hat v$ | everything from $\hat x_0$ (determinant $\sigma_t$) and from $\hat v$ (determinant $\dot\alpha_t\sigma_t \ne 0$); $\hat\varepsilon \leftrightarrow$ score |
+#
+# So the velocity is *not* singular at the pure-noise end: for rectified flow its determinant is
+# $\dot\alpha_t\sigma_t - \dot\sigma_t\alpha_t = -t - (1-t) = -1$ at every t, both ends included — one reason flow and
+# velocity parametrisations are used near pure noise. `diffedu.convert(pred, src, dst, x_t, t, process)` solves the
+# system and raises a `ValueError` exactly where the table says a conversion fails. So the four kinds
 # carry the same information; they differ in *scale* — which matters for training (chapters 04, 08, 09) but not for
 # what the optimum is.
 
@@ -174,6 +219,30 @@ alpha_t, sigma_t = process.alpha(t_).item(), process.sigma(t_).item()
 for kind in KINDS:
     a, b = (c.item() for c in coefficients(kind, t_, process))
     print(f"{kind:9s} a = {a:+.4f}  b = {b:+.4f}  aσ − bα = {a * sigma_t - b * alpha_t:+.4f}")
+
+# %% [markdown]
+# **4. The ends.** At each end of three processes, try all 12 conversions and list those that succeed; the table in
+# the Theory says which must (`tests/test_parametrization.py` checks every process against that table and the values
+# against the exact targets). The velocity's determinant at α = 0 is $\dot\alpha_t\sigma_t$.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ends = ((VP(), "t_min"), (RectifiedFlow(), "t_min"), (RectifiedFlow(), "t_max"),
+        (CosineVP(), "t_max"))
+for p, t_end in ends:
+    t_ = torch.tensor(getattr(p, t_end), dtype=torch.float64)
+    x_t = gmm.sample(4, t_, p, generator=torch.Generator().manual_seed(4))
+    works = []
+    for src, dst in itertools.permutations(KINDS, 2):
+        try:
+            convert(x_t, src, dst, x_t, t_, p)
+            works.append(f"{src}→{dst}")
+        except ValueError:
+            pass
+    det_v = diffedu.parametrization.determinant("velocity", t_, p).item()
+    alpha_t, sigma_t = p.alpha(t_).item(), p.sigma(t_).item()
+    print(f"{p.name} at t = {t_.item():g} (α = {alpha_t:.0f}, σ = {sigma_t:.0f}), "
+          f"velocity determinant {det_v:+.3f}, converts:\n    {', '.join(works)}")
 
 # %% [markdown]
 # ## Play

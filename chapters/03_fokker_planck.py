@@ -42,7 +42,38 @@ g = diffedu.seed(0)
 print(diffedu.banner())
 
 # %% [markdown]
+# **The picture first.** The density $p_t(x)$ of a 1-D two-component mixture under the VP process (shading: data at
+# t = 0 on the right, noise at t = 1 on the left), and, from the same six noisy starts at t = 1, the paths of two
+# samplers that use only the score: the probability-flow ODE (solid, deterministic) and the reverse-time SDE (thin,
+# random). Both carry the noise back to the data's two bumps with the right proportions; this chapter derives both.
+
+# %%
+demo_process, demo_gmm = VP(), gmm_1d()
+t_axis = torch.linspace(1.0, 1e-3, 201, dtype=torch.float64)
+x_axis = torch.linspace(-4, 4, 161, dtype=torch.float64)
+dens = torch.stack([demo_gmm.log_prob(x_axis[:, None], t, demo_process).exp()
+                    for t in t_axis.tolist()], 1)  # (161, 201) p_t(x) on the grid
+starts = demo_gmm.sample(6, 1.0, demo_process, generator=torch.Generator().manual_seed(3))  # (6, 1)
+demo_score = lambda x, t: demo_gmm.score(x, t, demo_process)  # noqa: E731
+demo_paths = {eta: reverse_family(starts, t_axis.tolist(), demo_score, demo_process, eta=eta,
+                                  return_path=True, generator=torch.Generator().manual_seed(4))
+              for eta in (0.0, 1.0)}  # η = 0: probability-flow ODE; η = 1: reverse SDE
+fig, axes = figure(1, size=5.5)
+ax = axes[0, 0]
+ax.pcolormesh(to_numpy(t_axis), to_numpy(x_axis), to_numpy(dens), cmap="Blues", shading="auto")
+for k in range(6):
+    ax.plot(to_numpy(t_axis), to_numpy(demo_paths[0.0][:, k, 0]), color=f"C{k + 1}", lw=2)
+    ax.plot(to_numpy(t_axis), to_numpy(demo_paths[1.0][:, k, 0]), color=f"C{k + 1}", lw=0.7)
+ax.set(xlim=(1, 0), xlabel="t (noise → data)", ylabel="x",
+       title="ODE (solid) and SDE (thin) from the same starts")
+plt.show()
+
+# %% [markdown]
 # ## Theory
+# **New symbols:** $p(x;\sigma)$ (also $p_\sigma$) the data blurred by noise of level σ; the Gaussian kernel $G_\sigma$;
+# a velocity field $u$; the Laplacian $\nabla^2 = \sum_i\partial_i^2$ and divergence $\nabla\cdot$; the reverse-time
+# Brownian motion $\bar W$; the reverse family's noise level $\eta$ (or $\eta(t)$).
+#
 # ### The heat equation
 # Add Gaussian noise of level σ to data $x_0\sim q$: $x = x_0 + \sigma\varepsilon$ has the density
 # $$p(x;\sigma) = \int \mathcal N(x; x_0, \sigma^2 I)\,q(x_0)\,dx_0 .$$
@@ -64,17 +95,54 @@ print(diffedu.banner())
 # For $dx = f(t)\,x\,dt + g(t)\,dW$ the density obeys the **Fokker–Planck equation**
 # $$\partial_t p_t = -\nabla\cdot\big(f(t)\,x\,p_t\big) + \tfrac12 g(t)^2\,\nabla^2 p_t
 #                  = -\nabla\cdot\Big(p_t\,\big[f(t)\,x - \tfrac12 g(t)^2\nabla\log p_t\big]\Big).$$
-# The second form is again a continuity equation, with velocity
+# *Sketch of why* (in 1-D; the same in d dimensions). Take any smooth test function φ that vanishes far away. By
+# Itô's formula (chapter 01), $d\varphi(x_t) = \varphi'(x_t)\,[f x_t\,dt + g\,dW] + \tfrac12 g^2\varphi''(x_t)\,dt$; the
+# $dW$ term has mean 0, so
+# $$\frac{d}{dt}\int\varphi\,p_t\,dx = \frac{d}{dt}E[\varphi(x_t)] = E\big[f x_t\,\varphi'(x_t) + \tfrac12 g^2\varphi''(x_t)\big]
+#   = \int\big(f x\,\varphi' + \tfrac12 g^2\varphi''\big)\,p_t\,dx
+#   = \int\varphi\,\big(-\partial_x(f x\,p_t) + \tfrac12 g^2\,\partial_x^2 p_t\big)\,dx,$$
+# integrating by parts once and twice (the boundary terms vanish). This holds for every φ, so the integrands agree:
+# that is the first form. The second form uses $\nabla^2 p = \nabla\cdot(p\nabla\log p)$, as for the heat equation,
+# and is again a continuity equation, with velocity
 # $$\frac{dx}{dt} = f(t)\,x - \tfrac12 g(t)^2\,\nabla\log p_t(x) .$$
 # For VE ($f = 0$, $g^2 = d\sigma^2/dt$) this is $dx/dt = -\sigma\dot\sigma\nabla\log p$, i.e. the ODE above in σ.
 #
+# **The same ODE in $(\alpha, \sigma)$ form.** With chapter 01's $f = \dot\alpha_t/\alpha_t$ and
+# $\tfrac12 g^2 = \sigma_t\dot\sigma_t - \tfrac{\dot\alpha_t}{\alpha_t}\sigma_t^2$:
+# $$\frac{dx}{dt} = \frac{\dot\alpha_t}{\alpha_t}\,x - \Big(\dot\sigma_t\sigma_t - \frac{\dot\alpha_t\sigma_t^2}{\alpha_t}\Big)\nabla\log p_t(x)$$
+# (the form in Iollo's *Diffusion Crash Course*). Put in Tweedie, $\nabla\log p_t = (\alpha_t\hat x_0 - x)/\sigma_t^2$:
+# the $x$ terms give $\tfrac{\dot\alpha_t}{\alpha_t}x - \tfrac{\dot\alpha_t}{\alpha_t}x + \tfrac{\dot\sigma_t}{\sigma_t}x$ and the
+# $\hat x_0$ terms $\dot\alpha_t\hat x_0 - \tfrac{\dot\sigma_t\alpha_t}{\sigma_t}\hat x_0$, so
+# $dx/dt = \dot\alpha_t\hat x_0 + \dot\sigma_t\,(x - \alpha_t\hat x_0)/\sigma_t = \dot\alpha_t\hat x_0 + \dot\sigma_t\hat\varepsilon = \hat v$,
+# chapter 02's velocity. For EDM ($\alpha = 1$, $\sigma = t$) it is $dx/dt = -t\,\nabla\log p = (x - \hat x_0)/t$.
+#
 # ### The reverse-time SDE
-# Split $\tfrac12 g^2\nabla\log p$ differently: for any $\eta\ge0$,
-# $-\nabla\cdot(p[fx - \tfrac12 g^2\nabla\log p]) = -\nabla\cdot(p[fx - \tfrac{1+\eta^2}2 g^2\nabla\log p])
-#  - \tfrac{\eta^2}{2}g^2\nabla^2 p$. Read backwards in time, the right side is the Fokker–Planck equation of
-# $$dx = \big[f(t)\,x - \tfrac{1+\eta^2}{2}\,g(t)^2\nabla\log p_t(x)\big]\,dt + \eta\,g(t)\,d\bar W,$$
-# so every member has the marginals $p_t$. η = 0 is the probability-flow ODE; η = 1 is Anderson's (1982)
-# **reverse SDE** $dx = [f x - g^2\nabla\log p_t]\,dt + g\,d\bar W$.
+# *Running time backwards.* A sampler starts at $t = t_{max}$ and moves to $t = 0$, so each of its steps has
+# $dt = -\Delta < 0$. Its noise is a **reverse-time Brownian motion** $\bar W$: increments
+# $\bar W_{t-\Delta} - \bar W_t \sim \mathcal N(0, \Delta I)$, each independent of the current state $x_t$ and of everything
+# at later times (what the backward-running sampler has already seen). One Euler–Maruyama step of
+# $dx = b(x, t)\,dt + \eta g\,d\bar W$ is therefore
+# $$x_{t-\Delta} = x_t - b(x_t, t)\,\Delta + \eta\,g(t)\sqrt\Delta\,z, \qquad z\sim\mathcal N(0, I).$$
+# *Which backward SDEs keep the marginals?* Split $\tfrac12 g^2\nabla\log p$ differently: for any $\eta = \eta(t)\ge0$
+# (the split is pointwise in t, so η may change with t),
+# $$-\nabla\cdot\big(p[fx - \tfrac12 g^2\nabla\log p]\big) = -\nabla\cdot\big(p[fx - \tfrac{1+\eta^2}2 g^2\nabla\log p]\big)
+#  - \tfrac{\eta^2}{2}g^2\nabla^2 p .$$
+# Now read the right side in the sampler's time $t' = -t$ (increasing as t decreases): $\partial_{t'} p = -\partial_t p
+# = -\nabla\cdot(p\,[-b]) + \tfrac{\eta^2}{2}g^2\nabla^2 p$ with $b = fx - \tfrac{1+\eta^2}{2}g^2\nabla\log p$. That is the
+# ordinary (forward-in-$t'$) Fokker–Planck equation of a process with drift $-b$ per unit of $t'$ and noise $\eta g$ — exactly
+# the step above. So the backward SDE
+# $$dx = \big[f(t)\,x - \tfrac{1+\eta^2}{2}\,g(t)^2\nabla\log p_t(x)\big]\,dt + \eta\,g(t)\,d\bar W \qquad (dt < 0)$$
+# has the marginals $p_t$ for every η. *Why it is plausible:* backwards, the added noise spreads mass out by
+# $\tfrac{\eta^2}2 g^2\nabla^2 p$, and the extra score drift $\tfrac{\eta^2}{2}g^2\nabla\log p$ pushes mass uphill by exactly
+# as much, so only the ODE's transport is left. η = 0 is the probability-flow ODE; η = 1 is Anderson's (1982)
+# **reverse SDE** $dx = [f x - g^2\nabla\log p_t]\,dt + g\,d\bar W$ (Song et al. 2021).
+#
+# *The same family elsewhere.* The blog note *Diffusion 101* runs time from noise to data and writes a free diffusion
+# coefficient ($\sigma_t$ there; $w_t$ here): velocity $u^{SDE} = u^{ODE} + \tfrac{w_t^2}{2}\nabla\log p$ with noise $w_t$ —
+# our family with $w_t = \eta(t)\,g(t)$. EDM (Karras et al. 2022, eq. 6) writes it with $\beta(t)$:
+# $\beta(t)\sigma_t^2 = \tfrac12\eta(t)^2 g(t)^2$ (chapter 09's churn is a discrete version). DDIM's η (chapter 05) is the
+# same η in the limit of small steps: to first order in the step, a DDIM(η) step has noise variance $\eta^2 g^2\Delta$ and
+# the mean of the Euler–Maruyama step above. Chapters 07–09 use this family.
 
 # %% [markdown]
 # ## See it

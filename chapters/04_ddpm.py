@@ -43,7 +43,38 @@ g = diffedu.seed(0)
 print(diffedu.banner())
 
 # %% [markdown]
+# **The picture first.** Ancestral sampling on the 2-D six-component mixture, T = 100 steps: 600 chains start as pure
+# noise $x_T\sim\mathcal N(0, I)$ and each step draws $x_{n-1}$ from a Gaussian around a slightly denoised point (here the
+# exact denoiser plays the network). Three chains are traced in colour (big dots: where they are at step n). The
+# cloud condenses, step by random step, onto the data. This chapter derives those Gaussian steps from a likelihood
+# bound.
+
+# %%
+demo_process, demo_gmm = DiscreteDDPM(100, beta_1=1e-3, beta_T=0.2), gmm_2d()
+g_demo = torch.Generator().manual_seed(1)  # its own stream: the checks below draw from g as before
+x_n = torch.randn(600, 2, generator=g_demo, dtype=torch.float64)  # x_T
+chain, show = [x_n], (100, 60, 30, 0)
+for n in range(100, 0, -1):  # x_{n-1} = c_0 x̂_0 + c_n x_n + √β̃_n z
+    c_0, c_n, beta_tilde_n = posterior_coefficients(demo_process, n)
+    x0_hat = demo_gmm.denoiser(x_n, float(n), demo_process)
+    z = torch.randn(600, 2, generator=g_demo, dtype=torch.float64)
+    x_n = c_0 * x0_hat + c_n * x_n + math.sqrt(beta_tilde_n) * z
+    chain.append(x_n)
+chain = torch.stack(chain)  # (101, 600, 2), chain[k] is x_{100-k}
+fig, axes = figure(len(show), size=2.9)
+for ax, n in zip(axes[0], show):
+    scatter2d(ax, chain[100 - n], lim=3.5, title=f"n = {n}", color="0.6")
+    for k, color in enumerate(("C0", "C1", "C3")):  # three chains: path so far, where they are now
+        trace = to_numpy(chain[: 101 - n, k])  # (steps so far, 2)
+        ax.plot(trace[:, 0], trace[:, 1], color=color, lw=0.6, alpha=0.6)
+        ax.plot(*to_numpy(chain[100 - n, k]), "o", color=color, ms=8, mec="k")
+plt.show()
+
+# %% [markdown]
 # ## Theory
+# **New symbols:** DDPM's per-step factor $a_n = 1 - \beta_n$; the posterior's variance $\tilde\beta_n$ and mean
+# $\tilde\mu_n$; the model's steps $p_\theta(x_{n-1}\mid x_n)$ and mean $\mu_\theta$; the ELBO's terms $L_T$, $L_{n-1}$,
+# $L_0$; a VAE's latent $z$.
 #
 # ### Why a bound
 # A latent-variable model $p_\theta(x_0) = \int p_\theta(x_0, z)\,dz$ has a likelihood we cannot evaluate: the integral
@@ -61,13 +92,36 @@ print(diffedu.banner())
 # | decoder $p$ | $p_\theta(x_0\mid z)$ | $p(x_T)\prod_n p_\theta(x_{n-1}\mid x_n)$ |
 # | ELBO | $\mathbb E_q\log p_\theta(x_0\mid z) - \mathrm{KL}(q_\phi(z\mid x_0)\,\|\,p(z))$ | $-L_T - \sum_{n=2}^T L_{n-1} - L_0$ |
 #
-# For diffusion, rewriting $q(x_n\mid x_{n-1}) = q(x_{n-1}\mid x_n, x_0)\,q(x_n\mid x_0)/q(x_{n-1}\mid x_0)$ (Bayes, using
-# that the chain is Markov) and telescoping the ratio gives three kinds of terms (Sohl-Dickstein et al. 2015; Ho et al.
+# **The diffusion ELBO, step by step.** With $z = x_{1:T}$, $p_\theta(x_{0:T}) = p(x_T)\prod_{n=1}^T p_\theta(x_{n-1}|x_n)$
+# and $q(x_{1:T}|x_0) = \prod_{n=1}^T q(x_n|x_{n-1})$, the log-ratio inside the ELBO is a sum:
+# $$\mathrm{ELBO} = \mathbb E_q\Big[\log p(x_T) + \sum_{n=1}^T\log p_\theta(x_{n-1}|x_n) - \sum_{n=1}^T\log q(x_n|x_{n-1})\Big].$$
+# *Step 1 (Markov, then Bayes).* The chain is Markov, so for $n\ge2$ also conditioning on $x_0$ changes nothing,
+# $q(x_n|x_{n-1}) = q(x_n|x_{n-1}, x_0)$, and Bayes' rule in $(x_{n-1}, x_n)$ given $x_0$ turns it around (for n = 1,
+# $x_{n-1}$ is $x_0$ itself and the term stays as it is):
+# $$q(x_n|x_{n-1}) = \frac{q(x_{n-1}|x_n, x_0)\,q(x_n|x_0)}{q(x_{n-1}|x_0)} .$$
+# *Step 2 (telescoping).* Take logs and sum over $n = 2..T$; the ratio's logs cancel in pairs,
+# $$\sum_{n=2}^T\big[\log q(x_n|x_0) - \log q(x_{n-1}|x_0)\big] = \log q(x_T|x_0) - \log q(x_1|x_0),$$
+# so $\sum_{n=1}^T\log q(x_n|x_{n-1}) = \log q(x_1|x_0) + \sum_{n=2}^T\log q(x_{n-1}|x_n, x_0) + \log q(x_T|x_0) - \log q(x_1|x_0)$,
+# and the two $\log q(x_1|x_0)$ cancel.
+#
+# *Step 3 (regroup).* Pair each model term with the matching $q$ term:
+# $$\mathrm{ELBO} = \mathbb E_q\Big[\log\frac{p(x_T)}{q(x_T|x_0)} + \sum_{n=2}^T\log\frac{p_\theta(x_{n-1}|x_n)}{q(x_{n-1}|x_n, x_0)}
+#   + \log p_\theta(x_0|x_1)\Big].$$
+# *Step 4 (KLs).* Each log-ratio is averaged over the variable in it under $q$'s matching distribution: $x_T$ has law
+# $q(x_T|x_0)$, and given $(x_n, x_0)$ the variable $x_{n-1}$ has law $q(x_{n-1}|x_n, x_0)$. An average of
+# $\log(p/q)$ under $q$ is $-\mathrm{KL}(q\,\|\,p)$, which gives three kinds of terms (Sohl-Dickstein et al. 2015; Ho et al.
 # 2020, eq. 5):
 # $$\mathrm{ELBO} = -\underbrace{\mathrm{KL}(q(x_T|x_0)\,\|\,p(x_T))}_{L_T\ \text{prior}}
-#  - \sum_{n=2}^T \underbrace{\mathbb E_q\,\mathrm{KL}(q(x_{n-1}|x_n,x_0)\,\|\,p_\theta(x_{n-1}|x_n))}_{L_{n-1}\ \text{transitions}}
-#  + \underbrace{\mathbb E_q\log p_\theta(x_0|x_1)}_{-L_0\ \text{reconstruction}}.$$
+#  - \sum_{n=2}^T \underbrace{\mathbb E_{q(x_n|x_0)}\,\mathrm{KL}(q(x_{n-1}|x_n,x_0)\,\|\,p_\theta(x_{n-1}|x_n))}_{L_{n-1}\ \text{transitions}}
+#  + \underbrace{\mathbb E_{q(x_1|x_0)}\log p_\theta(x_0|x_1)}_{-L_0\ \text{reconstruction}}.$$
 # $L_T$ has no parameters; it is small when $\bar\alpha_T \approx 0$.
+#
+# *Another grouping, and why this one.* Without step 1 one can pair $\log p_\theta(x_n|x_{n+1})$ with
+# $\log q(x_n|x_{n-1})$ directly; that gives "consistency" terms $\mathbb E_{q(x_{n-1}, x_{n+1}|x_0)}
+# \mathrm{KL}(q(x_n|x_{n-1})\,\|\,p_\theta(x_n|x_{n+1}))$ (the form in Miao Zhou's slides *Introduction to Diffusion Models*;
+# Luo 2022). It is the same ELBO, but each term's expectation runs over two random variables ($x_{n-1}$ and
+# $x_{n+1}$) instead of one, so its Monte Carlo estimate is noisier; Ho's form averages over one $x_n$ a KL between two
+# Gaussians known in closed form (below).
 #
 # ### Discrete DDPM
 # Steps n = 1..T with $\beta_n \in (0, 1)$, $a_n = 1-\beta_n$, $\bar\alpha_n = \prod_{i\le n}a_i$ ($\bar\alpha_0=1$)
@@ -80,14 +134,23 @@ print(diffedu.banner())
 # $\sigma_t = \sqrt{1-\bar\alpha_n}$ (the `DiscreteDDPM` process).
 #
 # ### The posterior $q(x_{n-1}\mid x_n, x_0)$
-# Multiply the two Gaussians $q(x_n|x_{n-1})\,q(x_{n-1}|x_0)$ as functions of $x_{n-1}$ and complete the square. The
-# precisions add: $1/\tilde\beta_n = a_n/\beta_n + 1/(1-\bar\alpha_{n-1})$, so
+# By Bayes, $q(x_{n-1}|x_n, x_0) \propto q(x_n|x_{n-1})\,q(x_{n-1}|x_0)$; as a function of $x_{n-1}$ its logarithm is, up to
+# a constant,
+# $$-\frac{\lVert x_n - \sqrt{a_n}x_{n-1}\rVert^2}{2\beta_n} - \frac{\lVert x_{n-1} - \sqrt{\bar\alpha_{n-1}}x_0\rVert^2}{2(1-\bar\alpha_{n-1})}
+#   = -\frac12\Big(\frac{a_n}{\beta_n} + \frac{1}{1-\bar\alpha_{n-1}}\Big)\lVert x_{n-1}\rVert^2
+#     + \Big(\frac{\sqrt{a_n}}{\beta_n}x_n + \frac{\sqrt{\bar\alpha_{n-1}}}{1-\bar\alpha_{n-1}}x_0\Big)^{\!\top} x_{n-1} + \text{const}.$$
+# A quadratic $-\tfrac12 P\lVert x\rVert^2 + m^\top x$ is the log of $\mathcal N(m/P, P^{-1}I)$ ("completing the square"). So the
+# precisions add, $1/\tilde\beta_n = a_n/\beta_n + 1/(1-\bar\alpha_{n-1})$, and the mean is the linear coefficient times
+# $\tilde\beta_n$ (use $a_n(1-\bar\alpha_{n-1}) + \beta_n = 1-\bar\alpha_n$ to simplify):
 # $$\tilde\beta_n = \frac{1-\bar\alpha_{n-1}}{1-\bar\alpha_n}\,\beta_n, \qquad
 #   \tilde\mu_n(x_n, x_0) = \frac{\sqrt{\bar\alpha_{n-1}}\,\beta_n}{1-\bar\alpha_n}\,x_0
 #   + \frac{\sqrt{a_n}\,(1-\bar\alpha_{n-1})}{1-\bar\alpha_n}\,x_n.$$
 #
 # ### From KL to ε-regression
-# Choose $p_\theta(x_{n-1}|x_n) = \mathcal N(\mu_\theta(x_n, n), \tilde\beta_n I)$ with the *same* variance. The KL between
+# Choose $p_\theta(x_{n-1}|x_n) = \mathcal N(\mu_\theta(x_n, n), \tilde\beta_n I)$ with the *same* variance. (Ho et al. try
+# both $\sigma_n^2 = \tilde\beta_n$ and $\sigma_n^2 = \beta_n$ and report similar samples, §3.2: $\tilde\beta_n$ is optimal when
+# the data are one point, $\beta_n$ when $x_0\sim\mathcal N(0, I)$; their released CIFAR-10 run uses $\beta_n$. The course
+# uses $\tilde\beta_n$ throughout, and the KL below needs equal variances.) The KL between
 # two Gaussians of equal variance is the squared distance of their means over twice the variance:
 # $L_{n-1} = \frac{1}{2\tilde\beta_n}\,\mathbb E\lVert\tilde\mu_n - \mu_\theta\rVert^2$. Substituting
 # $x_0 = (x_n - \sqrt{1-\bar\alpha_n}\,\varepsilon)/\sqrt{\bar\alpha_n}$ gives
@@ -192,8 +255,8 @@ print(f"SW2(ancestral, mixture) = {sw:.3f}, noise floor {sw_floor:.3f}: within 1
 # its ELBO two ways on the same held-out $x_0$:
 # * **term by term** (`elbo_terms`): $L_T$ and the KLs in closed form, $L_0$ as a Gaussian log-density, one $x_n$ per
 #   sample and step;
-# * **independently** (`elbo_trajectory`): run the forward chain and add $\log p(x_T) + \sum\log p_\theta(x_{n-1}|x_n)
-#   - \sum\log q(x_n|x_{n-1})$ — no posterior, no KL formula.
+# * **independently** (`elbo_trajectory`): run the forward chain and add
+#   $\log p(x_T) + \sum\log p_\theta(x_{n-1}|x_n) - \sum\log q(x_n|x_{n-1})$ — no posterior, no KL formula.
 #
 # Both are unbiased for the same ELBO, so their means must agree within four combined standard errors; and the ELBO
 # must lie below the data's exact mean log-density $\mathbb E\log p_{data}(x_0)$ (cross-entropy ≥ entropy), again up to
@@ -214,6 +277,13 @@ axes[0, 0].set(xlabel="training step", ylabel="ε-loss (batch)", yscale="log", t
 scatter2d(axes[0, 1], gmm.sample(1000, generator=g), title="data (mixture)")
 scatter2d(axes[0, 2], x_gen, title=f"trained ε-model, {process_small.T} ancestral steps", color="C1")
 plt.show()
+
+# %% [markdown]
+# Do not expect the trained model's samples (right) to match the data (middle) exactly: points stray between the
+# components and nearby components blur into each other. A small MLP after a couple of thousand Adam steps learns
+# $\hat\varepsilon$ well where the data are dense and less well elsewhere, and ancestral sampling compounds the errors
+# over 100 steps. The ELBO below measures the shortfall, and the per-step plot after it locates it against the exact
+# denoiser.
 
 # %%
 n_elbo = 600 if diffedu.quick() else 5000
@@ -274,9 +344,11 @@ print(f"sum of L_(n-1) for n = 2..10: trained {L_trans[:9].sum().item():.2f}, ex
 # %% [markdown]
 # ### MNIST: the shipped DDPM checkpoint
 # The course ships a small, CPU-trained ε-model `mnist-ddpm` (`diffedu.mnist.pretrained.load`). We run ancestral sampling
-# and show the reverse chain as an image strip: pure noise on the left, digits on the right. As in Ho et al.'s sampler,
-# $\hat x_0$ is clipped to the pixel range [−1, 1] at every step (`ClippedX0`; chapter 05 says why a briefly trained
-# network needs it). If the checkpoint is not in `data/checkpoints/` yet, the cell says so and moves on.
+# and show the reverse chain as an image strip: pure noise on the left, digits on the right. As in Ho et al.'s
+# released sampler (`clip_denoised`; Algorithm 2 in the paper does not clip), $\hat x_0$ is clipped to the pixel range
+# [−1, 1] at every step (`ClippedX0`; chapter 05 says why a briefly trained network needs it). In quick mode the chain
+# skips steps (100 of the 1000); the posterior between any two steps $m < n$ has the same form, with
+# $1 - \bar\alpha_n/\bar\alpha_m$ in place of $\beta_n$ (chapter 05 derives it). If the checkpoint is not in `data/checkpoints/` yet, the cell says so and moves on.
 
 # %%
 from diffedu import pretrained
@@ -318,7 +390,7 @@ diffedu.ui.widgets.ddpm_schedule_panel()
 # %% [markdown]
 # ## Warm-up
 # ### Warm-up 1 · ᾱ from the β's
-# Write $\bar\alpha_n$ for n = 0..T from the β's (a tensor of T+1 values with $\bar\alpha_0 = 1$).
+# From the T β's, return $\bar\alpha_0, \dots, \bar\alpha_T$ (a tensor of T+1 values, $\bar\alpha_0 = 1$).
 
 # %%
 def alpha_bar_from_betas(betas: torch.Tensor) -> torch.Tensor:
@@ -405,4 +477,5 @@ think(*THINK)
 # * J. Sohl-Dickstein, E. Weiss, N. Maheswaranathan, S. Ganguli. *Deep Unsupervised Learning using Nonequilibrium
 #   Thermodynamics*. ICML 2015.
 # * D. P. Kingma, M. Welling. *Auto-Encoding Variational Bayes*. ICLR 2014.
+# * C. Luo. *Understanding Diffusion Models: A Unified Perspective*. arXiv:2208.11970, 2022.
 # * D. P. Kingma, T. Salimans, B. Poole, J. Ho. *Variational Diffusion Models*. NeurIPS 2021.

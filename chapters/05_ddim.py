@@ -42,7 +42,30 @@ g = diffedu.seed(0)
 print(diffedu.banner())
 
 # %% [markdown]
+# **The picture first.** DDIM with η = 0 is a deterministic map from noise to data. Left: 600 noise starts $x_T$,
+# coloured by their angle. Right: where 20 DDIM steps (exact denoiser) take each of them, in the same colours. Whole
+# sectors of the noise land on the same component: the map is smooth, and the same start always gives the same
+# sample. This chapter derives DDIM and shows why it may take far fewer steps than DDPM.
+
+# %%
+demo = ddim_paths((0.0,), n_steps=20, n_samples=600, seed=3)["paths"][0.0]  # (21, 600, 2)
+angle = torch.atan2(demo[0, :, 1], demo[0, :, 0])
+fig, axes = figure(2, size=3.8)
+panels = ((axes[0, 0], demo[0], "start: noise $x_T$"),
+          (axes[0, 1], demo[-1], "end: DDIM sample $x_0$"))
+for ax, x, title in panels:
+    ax.scatter(to_numpy(x[:, 0]), to_numpy(x[:, 1]), c=to_numpy(angle), cmap="hsv", s=6)
+    ax.set(aspect="equal", xlim=(-3.5, 3.5), ylim=(-3.5, 3.5), xlabel="$x_1$", ylabel="$x_2$",
+           title=title)
+plt.show()
+
+# %% [markdown]
 # ## Theory
+# **New symbols:** $s < t$, the next (less noisy) time of a sampler step; the family $q_\sigma$ (Song et al.'s name) with
+# its slope $k$ and noise scale $c$ (Song et al.'s $\sigma_t(\eta)$, renamed so as not to clash with $\sigma_t$); DDIM's
+# $\eta$; $\rho_t = \sigma_t/\alpha_t$ and $\bar x = x/\alpha$. (The DDIM paper, and Miao Zhou's slides after it, write
+# $\alpha_t$ for DDPM's $\bar\alpha_n$, i.e. for our $\alpha_t^2$.)
+#
 # We write the process in the course's notation, $x_t = \alpha_t x_0 + \sigma_t\varepsilon$; for DDPM,
 # $\alpha_t = \sqrt{\bar\alpha_n}$ and $\sigma_t = \sqrt{1-\bar\alpha_n}$. Let $s < t$ be the next (less noisy) time.
 #
@@ -50,6 +73,16 @@ print(diffedu.banner())
 # DDPM's simplified loss $\mathbb E\lVert\varepsilon - \hat\varepsilon_\theta(x_t, t)\rVert^2$ depends on the forward
 # process only through the marginals $q(x_t\mid x_0)$. So any joint process with the same marginals leads to the *same*
 # trained network — and may give a different, faster sampler (Song, Meng & Ermon 2021).
+#
+# ### The quickest route: keep the same ε
+# Iollo's *Diffusion Crash Course* derives the deterministic sampler in one line. If $x_t = \alpha_t x_0 + \sigma_t\varepsilon$
+# and we move to time $s$ *keeping the same* ε, then $x_s = \alpha_s x_0 + \sigma_s\varepsilon$ with
+# $\varepsilon = (x_t - \alpha_t x_0)/\sigma_t$:
+# $$x_s = \Big(\alpha_s - \frac{\alpha_t\sigma_s}{\sigma_t}\Big)x_0 + \frac{\sigma_s}{\sigma_t}\,x_t .$$
+# Replace the unknown $x_0$ by the network's $\hat x_0(x_t)$ and this is DDIM with η = 0 (below:
+# $x_s = \alpha_s\hat x_0 + \sigma_s\hat\varepsilon$). It is exact when every $x_t$ on the path has the same $\hat x_0$.
+# What this route does not show is that the sampler is consistent with training for every amount of fresh noise —
+# the family below does.
 #
 # ### A family of reverse kernels with the same marginals
 # Look for $q_\sigma(x_s\mid x_t, x_0) = \mathcal N(\alpha_s x_0 + k\,(x_t - \alpha_t x_0),\ c^2 I)$. If
@@ -71,6 +104,10 @@ print(diffedu.banner())
 # The DDPM posterior $q(x_s|x_t, x_0)$ is the member with $c^2 = \sigma_s^2\big(1 - \frac{\alpha_t^2\sigma_s^2}{\alpha_s^2\sigma_t^2}\big)$
 # (chapter 04's $\tilde\beta$ in this notation). DDIM scales it: $c(\eta) = \eta\,\sigma_s\sqrt{1 - \alpha_t^2\sigma_s^2/(\alpha_s^2\sigma_t^2)}$.
 # η = 1 is ancestral DDPM; η = 0 is deterministic: $x_s = \alpha_s\hat x_0 + \sigma_s\hat\varepsilon$.
+# This η is chapter 03's η in the limit of small steps: with $s = t - \Delta$, $\alpha_t^2\sigma_s^2/(\alpha_s^2\sigma_t^2) =
+# e^{\lambda_t - \lambda_s} \approx 1 + \dot\lambda_t\Delta$, so $c(\eta)^2 \approx -\eta^2\sigma_t^2\dot\lambda_t\,\Delta = \eta^2 g(t)^2\Delta$
+# (chapter 01: $g^2 = \tfrac{d\sigma^2}{dt} - 2f\sigma^2 = -\sigma^2\dot\lambda$) — the noise of one Euler–Maruyama step of the
+# reverse family with the same η, whose mean the DDIM step also matches to first order. For finite steps they differ.
 #
 # ### Step skipping
 # Nothing above assumed that $s$ is the step right before $t$: the update holds for any $s < t$, so we may sample on a
@@ -166,7 +203,7 @@ print(f"DDIM convergence order in [0.8, 1.3]: {0.8 <= slope <= 1.3}  (slope {slo
 # %% [markdown]
 # **4. Inversion reconstructs.** Encode mixture samples with the forward η = 0 update, decode with DDIM on the same
 # grid. The mean reconstruction error must fall with the step count and be below 0.05 at 200 steps (the data spread
-# is about 2; points between components, where $\hat x_0$ changes fastest, dominate the error).
+# is about 2; points between components, where $\hat x_0$ changes fastest, carry more than their share of the error).
 
 # %% tags=["nbval-check-output"]
 errors = inversion_errors((20, 50, 200), n=300)  # N → mean |decode(encode(x0)) − x0|
@@ -213,9 +250,10 @@ plt.show()
 # $\hat x_0$ to the pixel range [−1, 1] at every step (`ClippedX0`), for both samplers — an image-only fix that uses
 # what we know about the data. DDPM's fresh noise at every step also washes out some of the network's errors, which
 # DDIM's deterministic path carries to the end; with well-trained networks DDIM wins on
-# coarse grids (Song et al. 2021, Table 1). Notice also that each DDIM column barely changes from 10 to 100 steps:
+# coarse grids (Song et al. 2021, Table 1). Notice also that most DDIM columns barely change from 10 to 100 steps:
 # DDIM is a deterministic map from $x_T$ to an image (the map that inversion, check 4, runs backwards), while DDPM
-# draws a new image for every grid.
+# draws a new image for every grid. The map depends on the grid, though, and converges only as the number of steps
+# grows: a start near the boundary between two digits can switch digit between a coarse and a fine grid.
 
 # %%
 from diffedu import pretrained

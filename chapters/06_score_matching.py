@@ -41,7 +41,34 @@ g = diffedu.seed(0)
 print(diffedu.banner())
 
 # %% [markdown]
+# **The picture first.** Eight Langevin chains on a two-mode density (contours; 80 % of the mass on the left), each
+# following the score uphill plus a little noise: $x \leftarrow x + \tau\nabla\log p(x) + \sqrt{2\tau}\,z$. Each chain
+# runs to the nearest mode and jitters there; none crosses the empty middle. This chapter learns the score from data
+# and shows how a ladder of noise levels lets chains find the right mode weights.
+
+# %%
+demo = diffedu.course.langevin.two_mode_mixture()
+g_demo = torch.Generator().manual_seed(1)  # its own stream: the checks below draw from g as before
+paths = [(torch.rand(8, 2, generator=g_demo, dtype=torch.float64) - 0.5) * 8]  # 8 starts
+for _ in range(150):
+    x = paths[-1]
+    z = torch.randn(x.shape, generator=g_demo, dtype=torch.float64)
+    paths.append(x + 0.02 * demo.score(x) + math.sqrt(2 * 0.02) * z)  # one Langevin step, τ = 0.02
+paths = torch.stack(paths)  # (151, 8, 2)
+fig, axes = figure(1, size=5.0)
+density_contours(axes[0, 0], demo, lim=5)
+for k in range(8):
+    axes[0, 0].plot(to_numpy(paths[:, k, 0]), to_numpy(paths[:, k, 1]), lw=0.8, color=f"C{k}")
+    axes[0, 0].plot(*to_numpy(paths[0, k]), "o", color=f"C{k}", ms=5)
+axes[0, 0].set(xlabel="$x_1$", ylabel="$x_2$", title="Langevin chains (dots: starts)")
+plt.show()
+
+# %% [markdown]
 # ## Theory
+# **New symbols:** $\tilde x = x_0 + \sigma\varepsilon$ and its density $p_\sigma = p(\cdot\,;\sigma)$, the score network
+# $s_\theta$, the Langevin step τ, the noise ladder $\sigma_1 > \dots > \sigma_L$ and its weight $\lambda(\sigma)$ (a function
+# of σ, as in NCSN and EDM — not the log-SNR $\lambda_t$ of chapter 00), the constant $C$. (Here the process is EDM's, α = 1 and σ = t, so $p_\sigma$ is chapter 01's $p_t$ at $t = \sigma$.)
+#
 # We want a network $s_\theta(x)\approx\nabla_x\log p_\sigma(x)$, the score of the noisy data $\tilde x = x_0 + \sigma\varepsilon$.
 #
 # **Explicit score matching (ESM)** regresses on the true score — which we know only for toys:
@@ -60,20 +87,40 @@ print(diffedu.banner())
 # *Theorem:* $L_{ESM}(\theta) - L_{DSM}(\theta)$ does not depend on θ. Proof: both have the term $\mathbb E\lVert s_\theta\rVert^2$;
 # the cross terms agree because $\nabla\log p_\sigma(\tilde x) = \mathbb E[\nabla\log p(\tilde x|x_0)\mid\tilde x]$
 # (differentiate $p_\sigma = \int p(\tilde x|x_0)q(x_0)dx_0$), so
-# $\mathbb E[s_\theta^\top\nabla\log p_\sigma] = \mathbb E[s_\theta^\top\nabla\log p(\tilde x|x_0)]$. What is left is
-# $C = \mathbb E\lVert\nabla\log p_\sigma\rVert^2 - d/\sigma^2$.
+# $\mathbb E[s_\theta^\top\nabla\log p_\sigma] = \mathbb E[s_\theta^\top\nabla\log p(\tilde x|x_0)]$. What is left are the squared
+# targets: $L_{ESM} - L_{DSM} = \mathbb E\lVert\nabla\log p_\sigma\rVert^2 - \mathbb E\lVert\varepsilon/\sigma\rVert^2 = C$ with
+# $C = \mathbb E\lVert\nabla\log p_\sigma\rVert^2 - d/\sigma^2$, since $\mathbb E\lVert\varepsilon\rVert^2 = d$ in d dimensions.
 #
 # **DSM is denoising.** Write $s_\theta(\tilde x) = (D_\theta(\tilde x) - \tilde x)/\sigma^2$. Then
 # $s_\theta + \varepsilon/\sigma = (D_\theta(\tilde x) - x_0)/\sigma^2$ and
 # $L_{DSM} = \sigma^{-4}\,\mathbb E\lVert D_\theta(\tilde x) - x_0\rVert^2$: learning the score is learning a denoiser,
-# and the optimum $D^* = \mathbb E[x_0|\tilde x]$ gives Tweedie's formula of chapter 02.
+# and the optimum $D^* = \mathbb E[x_0|\tilde x]$ gives Tweedie's formula of chapter 02. Written with a noise predictor
+# instead, $s_\theta = -\hat\varepsilon_\theta/\sigma$ (chapter 02), $\lVert s_\theta + \varepsilon/\sigma\rVert^2
+# = \lVert\hat\varepsilon_\theta - \varepsilon\rVert^2/\sigma^2$: **DSM is DDPM's ε-loss (chapter 04) divided by σ²**.
+#
+# **Across noise levels.** Sampling (below, and chapters 07–10) needs the score at *every* σ, so one network
+# $s_\theta(x, \sigma)$ takes σ as an input and is trained on a ladder $\sigma_1 > \dots > \sigma_L$ at once (NCSN, Song &
+# Ermon 2019, eq. 5–6):
+# $$L(\theta) = \frac1L\sum_{i=1}^L \lambda(\sigma_i)\;\mathbb E\,\big\lVert s_\theta(x_0 + \sigma_i\varepsilon, \sigma_i) + \varepsilon/\sigma_i\big\rVert^2 .$$
+# Each term is minimised separately by the true score of its level, so any weight $\lambda(\sigma) > 0$ has the same
+# optimum — but a finite network and a finite budget trade levels against each other, and λ sets the exchange rate.
+# The target $\varepsilon/\sigma$ has size $\sqrt d/\sigma$, so with $\lambda = 1$ the smallest σ dominates; NCSN's choice
+# $\lambda(\sigma) = \sigma^2$ makes every term O(1) (it is the ε-loss above, level by level). Iollo's *Diffusion Crash
+# Course* and Miao Zhou's *Introduction to Diffusion Models* write the continuous version
+# $\mathbb E_{t}\,\lambda(t)\,\lVert\cdot\rVert^2$ with t uniform; *A mathematical tutorial on diffusion models* (2024) writes
+# the same loss for a denoiser, $\lambda(\sigma) = \sigma^{-2}\lambda^{ideal}(\sigma)$ with weight $\lambda^{ideal}$ on $\lVert D_\theta - x_0\rVert^2$.
+# **Chapter 09 returns to this weight:** EDM's $\lambda(\sigma) = (\sigma^2 + \sigma_{data}^2)/(\sigma\sigma_{data})^2$ on
+# $\lVert D_\theta - x_0\rVert^2$ is $\sigma^2(\sigma^2 + \sigma_{data}^2)/\sigma_{data}^2$ on the score loss, together with a
+# σ-dependent scaling of the network's output (here simply $s_\theta = F_\theta/\sigma$, as in Song & Ermon 2020).
 #
 # **Langevin dynamics.** $x \leftarrow x + \tau\nabla\log p(x) + \sqrt{2\tau}\,z$ has $p$ as its stationary law as τ → 0
 # (it discretizes $dx = \nabla\log p\,dt + \sqrt2\,dW$, whose Fokker–Planck equation is solved by $p$).
 # **Failure modes:** between well separated modes the *density* is ≈ 0, so there is no data there and a learned
 # score is poor. The exact score is not small there: it points back to the nearest mode, and inside each basin it is
-# the score of that mode alone — it does not depend on the mixture weights. A chain started in one basin stays there,
-# so the modes' *weights* come from the start, not from $p$ (Song & Ermon 2019, §3.2).
+# the score of that mode alone — it does not depend on the mixture weights. A chain started in one basin stays there
+# for any practical number of steps (the expected escape time grows exponentially with the log-density barrier
+# between the modes, 26–28 nats for the two modes below), so the modes' *weights* come from the start, not from
+# $p$ (Song & Ermon 2019, §3.2: Langevin cannot recover them "in reasonable time").
 # **Annealed Langevin** (Song & Ermon 2019) runs Langevin on $p(x;\sigma_1),\dots,p(x;\sigma_L)$ for a decreasing ladder:
 # at large σ the modes merge and chains move freely; each level ends near the next level's law, so the next level
 # starts close to its target. Step $\tau_i\propto\sigma_i^2$.
@@ -159,8 +206,42 @@ print(f"left-mode share: annealed {out['frac_annealed']:.2f}, within 0.05 of 0.8
       f"  plain {out['frac_plain']:.2f}, off by > 0.2: {abs(out['frac_plain'] - 0.8) > 0.2}")
 
 # %% [markdown]
+# **5. One network for every σ, and why the weight matters.** Train $s_\theta(x, \sigma)$ on the two-mode mixture with
+# the noise-conditional loss over the ladder of the annealing (10 levels from 4 to 0.05), once with NCSN's
+# $\lambda = \sigma^2$ and once with $\lambda = 1$ (same steps, same seed; `diffedu.course.noise_conditional`). For each
+# level print the relative error against the mixture's exact score, then run annealed Langevin with the *learned*
+# score from the uniform start. With $\lambda = \sigma^2$ every level is learned (error < 0.15) and the left share is
+# within 0.05 of 0.8 (1000 chains: binomial SE 0.013); with $\lambda = 1$ the large-σ levels, which annealing needs to
+# move mass between the modes, are learned worst.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from diffedu.course.langevin import annealed_langevin, mode_fraction, sigma_ladder, two_mode_mixture
+from diffedu.course.noise_conditional import level_errors, train_noise_conditional
+
+two_modes, ladder = two_mode_mixture(), sigma_ladder(4.0, 0.05, 10)
+steps_nc = 400 if diffedu.quick() else 3000
+g_nc = torch.Generator().manual_seed(0)
+start = (torch.rand(1000, 2, generator=g_nc, dtype=torch.float64) - 0.5) * 10  # on [−5, 5]²
+print("sigma:       " + " ".join(f"{s_:6.2f}" for s_ in ladder.tolist()))
+for label, weight in (("λ = σ²", None), ("λ = 1 ", torch.ones_like)):
+    s_net = train_noise_conditional(two_modes, ladder, steps_nc, weight=weight)
+    g_err = torch.Generator().manual_seed(1)
+    errors = level_errors(s_net, two_modes, ladder, n=2000, generator=g_err)  # vs exact score
+    with torch.no_grad():
+        g_run = torch.Generator().manual_seed(2)
+        x_end = annealed_langevin(start, s_net, ladder, 0.3 * 0.05**2, 30, g_run)  # learned score
+    print(f"{label} error: " + " ".join(f"{e:6.3f}" for e in errors.tolist())
+          + f" | left share {mode_fraction(x_end):.2f}")
+    if weight is None:
+        share = mode_fraction(x_end)
+        assert errors.max() < 0.15 and abs(share - 0.8) < 0.05, (errors, share)
+
+# %% [markdown]
 # ## Play
-# τ is the step relative to the local variance; try few noise levels (annealing off) and many, few steps and many.
+# τ is the step relative to the local variance: at level σ the step is $\tau\sigma^2$ (plain Langevin: $\tau\cdot 0.4^2$,
+# one mode's variance), so τ is the fraction of the local width that one step moves. Try few noise levels (annealing
+# off) and many, few steps and many.
 
 # %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.langevin_panel()
@@ -237,6 +318,8 @@ think(*THINK)
 # * ESM needs the true score; implicit/sliced SM replace it by a trace (Hutchinson); DSM by the conditional score.
 # * $L_{ESM} - L_{DSM}$ is a constant: DSM learns the true score, and with $s = (D - x)/\sigma^2$ it is denoising.
 # * Langevin samples from a score but mixes poorly between modes; annealing over a σ ladder fixes the weights.
+# * One network $s_\theta(x, \sigma)$ learns every level of the ladder; the weight $\lambda(\sigma)$ (NCSN: σ²) decides which
+#   levels it learns well — chapter 09's EDM weighting is the same choice made for a denoiser.
 #
 # ## What next
 # Chapter 07 makes the σ ladder continuous: SDEs, Euler–Maruyama and predictor–corrector sampling.
@@ -246,4 +329,5 @@ think(*THINK)
 # * P. Vincent, *A connection between score matching and denoising autoencoders*, Neural Computation 2011.
 # * Y. Song, S. Garg, J. Shi, S. Ermon, *Sliced score matching*, UAI 2019.
 # * Y. Song, S. Ermon, *Generative modeling by estimating gradients of the data distribution*, NeurIPS 2019.
+# * Y. Song, S. Ermon, *Improved techniques for training score-based generative models*, NeurIPS 2020.
 # * G. Roberts, R. Tweedie, *Exponential convergence of Langevin distributions*, Bernoulli 1996.

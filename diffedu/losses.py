@@ -4,7 +4,8 @@ Every diffusion loss regresses a network onto a target $a\,x_0 + b\,\varepsilon$
 $x_t = \alpha_t x_0 + \sigma_t\varepsilon$, with some weighting $w(t)$ and some distribution of t:
 
 * ε-loss (DDPM, Ho et al. 2020): kind ``eps``, w = 1, t uniform;
-* denoising score matching (Vincent 2011; Song & Ermon 2019): kind ``score``, $w = \sigma_t^2$;
+* denoising score matching (Vincent 2011; Song & Ermon 2019): kind ``score``, $w = \sigma_t^2$; across a ladder of
+  noise levels with a weight $\lambda(\sigma)$ (NCSN, :func:`noise_conditional_dsm_loss`);
 * flow matching / rectified flow (Lipman et al. 2023; Liu et al. 2023): kind ``velocity``, w = 1;
 * EDM (Karras et al. 2022): kind ``x0``, $\ln\sigma\sim\mathcal N(P_{mean}, P_{std}^2)$,
   $w = (\sigma^2 + \sigma_{data}^2)/(\sigma\,\sigma_{data})^2$.
@@ -23,7 +24,7 @@ from .parametrization import coefficients
 from .processes import EDM, Process, expand_like
 
 __all__ = ["sample_t_uniform", "sample_sigma_lognormal", "denoising_loss", "eps_loss", "dsm_loss",
-           "flow_matching_loss", "edm_loss", "esm_loss", "sliced_score_matching_loss"]
+           "noise_conditional_dsm_loss", "flow_matching_loss", "edm_loss", "esm_loss", "sliced_score_matching_loss"]
 
 Net = Callable[..., Tensor]
 
@@ -87,6 +88,26 @@ def dsm_loss(net: Net, x0: Tensor, process: Process, generator: torch.Generator 
         t = sample_t_uniform(process, x0.shape[0], generator, dtype=x0.dtype, device=x0.device)
     eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
     return denoising_loss(net, x0, process, "score", t, eps, weight=process.sigma(t) ** 2, **cond)
+
+
+def noise_conditional_dsm_loss(net: Net, x0: Tensor, sigmas: Tensor, generator: torch.Generator | None = None,
+                               weight: Callable[[Tensor], Tensor] | None = None, **cond) -> Tensor:
+    r"""Score matching across noise levels (Song & Ermon 2019, eq. 5–6; chapter 06):
+    $\tfrac1L\sum_i \lambda(\sigma_i)\,E\lVert s_\theta(x_0 + \sigma_i\varepsilon, \sigma_i) + \varepsilon/\sigma_i\rVert^2$.
+
+    Each sample gets a level $\sigma_i$ drawn uniformly from ``sigmas`` (a 1-D tensor of positive noise levels).
+    ``weight`` is $\lambda(\sigma)$, NCSN's $\sigma^2$ by default (each level's term is then O(1)); EDM's weighting
+    (chapter 09) is $\lambda(\sigma) = \sigma^2(\sigma^2 + \sigma_{data}^2)/\sigma_{data}^2$ in this score form. ``net(x, sigma)``
+    receives the levels as its time (EDM's time is σ).
+    """
+    if not isinstance(sigmas, Tensor) or sigmas.ndim != 1 or sigmas.numel() == 0 or not bool((sigmas > 0).all()):
+        raise ValueError("sigmas must be a non-empty 1-D tensor of positive noise levels")
+    index = torch.randint(sigmas.numel(), (x0.shape[0],), generator=generator).to(sigmas.device)
+    sigma = sigmas[index].to(dtype=x0.dtype, device=x0.device)  # (B,) one level per sample
+    eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+    lam = sigma**2 if weight is None else weight(sigma)  # λ(σ)
+    process = EDM(sigma_max=float(sigmas.max()))
+    return denoising_loss(net, x0, process, "score", sigma, eps, weight=lam, **cond)
 
 
 def flow_matching_loss(net: Net, x0: Tensor, process: Process, generator: torch.Generator | None = None,

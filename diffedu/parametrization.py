@@ -10,7 +10,20 @@ Given $x_t = \alpha_t x_0 + \sigma_t\varepsilon$, each target is a fixed linear 
 | ``velocity``| $\dot\alpha_t$ | $\dot\sigma_t$   | the probability-flow velocity $dx_t/dt$                    |
 
 Predicting the conditional mean of one target is predicting all of them: with $x_t$ known, two linear equations
-($x_t = \alpha x_0 + \sigma\varepsilon$ and $\text{pred} = a x_0 + b\varepsilon$) pin down $(\hat x_0, \hat\varepsilon)$.
+($x_t = \alpha x_0 + \sigma\varepsilon$ and $\text{pred} = a x_0 + b\varepsilon$) pin down $(\hat x_0, \hat\varepsilon)$
+wherever their determinant $a\sigma_t - b\alpha_t$ (``determinant``) is finite and non-zero: $\sigma_t$ (x0),
+$-\alpha_t$ (eps), $\alpha_t/\sigma_t$ (score), $\dot\alpha_t\sigma_t - \dot\sigma_t\alpha_t = \tfrac12\alpha_t\sigma_t\dot\lambda_t$
+(velocity; $\dot\alpha_t\sigma_t \ne 0$ where $\alpha_t = 0$).
+
+Exactly which conversions fail at the ends (``convert`` raises there and nowhere else):
+
+- $\sigma_t = 0$ (data end): $x_t = \alpha_t x_0$ says nothing about ε, and the score's $b = -1/\sigma_t$ is infinite.
+  Every pair with ``score`` fails, and so do x0 → eps and x0 → velocity. eps → x0 works ($x_0 = x_t/\alpha_t$);
+  eps ↔ velocity and velocity → x0 work where $\dot\sigma_t$ is finite (sub-VP, flow, EDM), not where
+  $\sigma_t \propto \sqrt t$ makes it infinite (VP, cosine, DDPM).
+- $\alpha_t = 0$ (noise end of cosine and flow): $x_t = \sigma_t\varepsilon$ says nothing about $x_0$. eps or score →
+  x0 or velocity fail; eps ↔ score works (score $= -\varepsilon/\sigma_t$ needs no $x_0$); from x0 and from the velocity
+  (determinant $\dot\alpha_t\sigma_t$) every conversion works.
 """
 from __future__ import annotations
 
@@ -22,7 +35,8 @@ from torch import Tensor
 from .processes import Process, as_tensor, expand_like
 
 __all__ = ["KINDS", "coefficients", "convert", "eps_to_x0", "x0_to_eps", "x0_to_score", "score_to_x0",
-           "eps_to_score", "score_to_eps", "x0_to_velocity", "velocity_to_x0", "Predictor", "ClippedPredictor", "Counting"]
+           "eps_to_score", "score_to_eps", "x0_to_velocity", "velocity_to_x0", "determinant", "Predictor", "ClippedPredictor",
+           "Counting"]
 
 KINDS = ("x0", "eps", "score", "velocity")
 
@@ -41,13 +55,24 @@ def coefficients(kind: str, t, process: Process) -> tuple[Tensor, Tensor]:
             "velocity": (d_alpha_t, d_sigma_t)}[kind]
 
 
-def convert(pred: Tensor, src: str, dst: str, x_t: Tensor, t, process: Process) -> Tensor:
-    r"""Convert a prediction of kind ``src`` into kind ``dst`` at $(x_t, t)$.
+def determinant(kind: str, t, process: Process) -> Tensor:
+    r"""$a\sigma_t - b\alpha_t$: the determinant of $x_t = \alpha_t x_0 + \sigma_t\varepsilon$, pred $= a x_0 + b\varepsilon$.
 
-    Solves $x_t = \alpha x_0 + \sigma\varepsilon$, $\text{pred} = a x_0 + b\varepsilon$ for $(x_0, \varepsilon)$:
-    $x_0 = (\sigma\,\text{pred} - b\,x_t)/(a\sigma - b\alpha)$, $\varepsilon = (a\,x_t - \alpha\,\text{pred})/(a\sigma - b\alpha)$,
-    then returns $c\,x_0 + d\,\varepsilon$ with (c, d) the coefficients of ``dst``. Where the system is singular
-    (σ_t = 0 or α_t = 0, the ends of the process) it raises a ValueError instead of dividing by zero.
+    $\sigma_t$ (x0), $-\alpha_t$ (eps), $\alpha_t/\sigma_t$ (score), $\dot\alpha_t\sigma_t - \dot\sigma_t\alpha_t$ (velocity).
+    """
+    alpha_t, sigma_t = process.coefficients(t)[:2]
+    a, b = coefficients(kind, t, process)
+    return a * sigma_t - b * alpha_t
+
+
+def convert(pred: Tensor, src: str, dst: str, x_t: Tensor, t, process: Process) -> Tensor:
+    r"""Convert a prediction of kind ``src`` into kind ``dst`` at $(x_t, t)$ (chapter 02).
+
+    Writes dst $= P\,\text{pred} + Q\,x_t$ with $P(a, b) + Q(\alpha_t, \sigma_t) = (c, d)$, (a, b) and (c, d) the
+    coefficients of ``src`` and ``dst``: $P = (c\sigma_t - d\alpha_t)/\det$, $Q = (ad - bc)/\det$, $\det = a\sigma_t - b\alpha_t$.
+    Where $\det = 0$ (pred tells nothing beyond $x_t$) dst is still determined if it is a multiple of src (eps ↔ score
+    at $\alpha_t = 0$). It raises a ValueError exactly where dst is not determined or a coefficient is infinite
+    (the list in the module docstring), instead of returning inf or NaN.
     """
     require_kind(src, "src")
     require_kind(dst, "dst")
@@ -61,18 +86,19 @@ def convert(pred: Tensor, src: str, dst: str, x_t: Tensor, t, process: Process) 
     alpha_t, sigma_t = (expand_like(c, x_t) for c in process.coefficients(t)[:2])
     a, b = (expand_like(c, x_t) for c in coefficients(src, t, process))
     c, d = (expand_like(c, x_t) for c in coefficients(dst, t, process))
-    det = a * sigma_t - b * alpha_t
-    if not bool((det != 0).all() & torch.isfinite(det).all() & torch.isfinite(c).all() & torch.isfinite(d).all()):
+    finite = torch.isfinite(a) & torch.isfinite(b) & torch.isfinite(c) & torch.isfinite(d)
+    det, num_p, num_q = a * sigma_t - b * alpha_t, c * sigma_t - d * alpha_t, a * d - b * c
+    solvable = det != 0
+    if not bool((finite & (solvable | (num_p == 0))).all()):
         raise ValueError(f"cannot convert {src!r} to {dst!r} at t = {t.min().item():g}…{t.max().item():g} for the "
-                         f"{process.name} process: where σ_t = 0 or α_t = 0 (the ends of [t_min, t_max]) x_t does not "
-                         "determine both x0 and ε; samplers take an explicit branch there instead")
-    x0 = (sigma_t * pred - b * x_t) / det
-    eps = (a * x_t - alpha_t * pred) / det
-    if dst == "x0":
-        return x0
-    if dst == "eps":
-        return eps
-    return c * x0 + d * eps
+                         f"{process.name} process: there x_t and a {src} prediction do not determine {dst} (σ_t = 0 "
+                         "leaves ε and the score undetermined, α_t = 0 leaves x0; see parametrization's docstring); "
+                         "samplers take an explicit branch there instead")
+    one = torch.ones_like(det)
+    ratio = torch.where(a != 0, c / torch.where(a != 0, a, one), d / torch.where(b != 0, b, one))  # dst = ratio·src
+    p_coef = torch.where(solvable, num_p / torch.where(solvable, det, one), ratio)
+    q_coef = torch.where(solvable, num_q / torch.where(solvable, det, one), torch.zeros_like(det))
+    return p_coef * pred + q_coef * x_t
 
 
 def eps_to_x0(eps: Tensor, x_t: Tensor, t, process: Process) -> Tensor:

@@ -167,17 +167,70 @@ def test_convert_bad_shapes_and_types():
         Predictor(lambda x, t: x, "eps", process)(torch.zeros(2, 2), -0.1)
 
 
-@pytest.mark.parametrize("name,t_end", [("vp", "t_min"), ("flow", "t_min"), ("flow", "t_max"), ("cosine", "t_max")])
-def test_convert_refuses_the_singular_ends(name, t_end):
-    """Oracle: the linear system x_t = α x0 + σ ε, pred = a x0 + b ε. Where σ_t = 0 or α_t = 0 it has no unique
-    solution for (x0, ε), so converting between kinds there raises a ValueError naming both kinds (never inf/NaN)."""
+# Which conversions x_t and a prediction determine at the ends, derived by hand (chapter 02, parametrization's
+# docstring). σ_t = 0: ε and the score are undetermined; eps → x0 always works; eps ↔ velocity and velocity → x0 work
+# where σ̇_t is finite (sub-VP, flow, EDM: determinant -σ̇_t α_t), not where σ_t ∝ √t (VP, cosine, DDPM: σ̇_t = ∞).
+# α_t = 0: x0 is undetermined; x0 → anything and velocity → anything work (determinants σ_t and α̇_t σ_t), and so
+# does eps ↔ score (score = -ε/σ_t). VE (σ_min > 0) and the other ends (α, σ > 0) convert every pair.
+AT_SIGMA_0_STIFF = {"eps>x0"}
+AT_SIGMA_0_SMOOTH = {"eps>x0", "eps>velocity", "velocity>x0", "velocity>eps"}
+AT_ALPHA_0 = {"x0>eps", "x0>score", "x0>velocity", "velocity>x0", "velocity>eps", "velocity>score", "eps>score",
+              "score>eps"}
+EVERY_PAIR = {f"{s}>{d}" for s, d in PAIRS if s != d}
+CONVERTIBLE_AT_ENDS = {("vp", "t_min"): AT_SIGMA_0_STIFF, ("cosine", "t_min"): AT_SIGMA_0_STIFF,
+                       ("ddpm", "t_min"): AT_SIGMA_0_STIFF, ("subvp", "t_min"): AT_SIGMA_0_SMOOTH,
+                       ("flow", "t_min"): AT_SIGMA_0_SMOOTH, ("edm", "t_min"): AT_SIGMA_0_SMOOTH,
+                       ("cosine", "t_max"): AT_ALPHA_0, ("flow", "t_max"): AT_ALPHA_0}
+
+
+@pytest.mark.parametrize("t_end", ["t_min", "t_max"])
+@pytest.mark.parametrize("name", NAMES)
+def test_convert_raises_exactly_where_the_target_is_undetermined(name, t_end):
+    """Oracle: the hand-derived table above. Every ordered pair outside it raises a ValueError naming both kinds
+    (never inf/NaN); every pair in it returns the exact target, built from known (x0, ε) with x_t = α x0 + σ ε
+    (float64, 1e-10)."""
     process = make_process(name)
-    t = getattr(process, t_end)
-    x = torch.randn(4, 2, dtype=torch.float64)
-    src, dst = ("x0", "eps") if t_end == "t_min" else ("eps", "x0")
-    with pytest.raises(ValueError, match=f"cannot convert '{src}' to '{dst}'"):
-        convert(x, src, dst, x, t, process)
-    assert torch.equal(convert(x, src, src, x, t, process), x)  # no conversion, nothing to solve
+    t = torch.tensor(getattr(process, t_end), dtype=torch.float64)
+    g = torch.Generator().manual_seed(3)
+    x0, eps = (torch.randn(4, 2, generator=g, dtype=torch.float64) for _ in range(2))
+    x_t = process.noise(x0, t, eps)
+    convertible = CONVERTIBLE_AT_ENDS.get((name, t_end), EVERY_PAIR)
+    for src, dst in PAIRS:
+        if src == dst:
+            continue
+        if f"{src}>{dst}" not in convertible:
+            with pytest.raises(ValueError, match=f"cannot convert '{src}' to '{dst}'"):
+                convert(x_t, src, dst, x_t, t, process)
+            continue
+        out = convert(target(src, x0, eps, t, process), src, dst, x_t, t, process)
+        torch.testing.assert_close(out, target(dst, x0, eps, t, process), rtol=1e-10, atol=1e-10, msg=f"{src}→{dst}")
+    assert torch.equal(convert(x_t, "eps", "eps", x_t, t, process), x_t)  # no conversion, nothing to solve
+
+
+def test_determinant_closed_forms():
+    """Oracle: the determinants written out by hand. Flow (α = 1-t, σ = t): σ = t, -α = t-1, α/σ = (1-t)/t and
+    α̇σ - σ̇α = -t - (1-t) = -1 at every t, the ends included. Cosine at t = 1 (α = 0, σ = 1): the velocity's is
+    α̇_1 = -π/(2(1+s) cos(πs/(2(1+s)))). VP at t = 0 (σ = 0, σ̇ = ∞): 0, -1, ∞, -∞. Inside, the velocity's is
+    ½ α σ dλ/dt (dλ/dt by float64 central differences inside one of DDPM's linear pieces, 1e-6)."""
+    flow, t = make_process("flow"), torch.tensor([0.0, 0.3, 1.0], dtype=torch.float64)
+    expected = {"x0": t, "eps": t - 1, "score": (1 - t) / t, "velocity": -torch.ones(3, dtype=torch.float64)}
+    for kind, value in expected.items():
+        torch.testing.assert_close(P.determinant(kind, t, flow), value, rtol=1e-12, atol=1e-12)
+    cosine = make_process("cosine")
+    s, one = cosine.s, torch.tensor(1.0, dtype=torch.float64)
+    d_alpha_1 = -torch.pi / (2 * (1 + s) * torch.cos(torch.tensor(torch.pi * s / (2 * (1 + s)), dtype=torch.float64)))
+    torch.testing.assert_close(P.determinant("velocity", one, cosine), d_alpha_1, rtol=1e-12, atol=0)
+    assert float(P.determinant("eps", one, cosine)) == 0.0
+    vp, zero = make_process("vp"), torch.tensor(0.0, dtype=torch.float64)
+    dets = [float(P.determinant(kind, zero, vp)) for kind in KINDS]
+    assert dets == [0.0, -1.0, float("inf"), float("-inf")], dets
+    for name in NAMES:
+        process = make_process(name)
+        tm = torch.tensor(process.t_min + 0.4123 * (process.t_max - process.t_min), dtype=torch.float64)
+        h = 1e-5 * (process.t_max - process.t_min)
+        d_lambda = (process.log_snr(tm + h) - process.log_snr(tm - h)) / (2 * h)
+        half = 0.5 * process.alpha(tm) * process.sigma(tm) * d_lambda
+        torch.testing.assert_close(P.determinant("velocity", tm, process), half, rtol=1e-6, atol=0)
 
 
 def test_predictor_refuses_a_t_without_one_entry_per_sample():
