@@ -56,8 +56,8 @@ def schedules(curves: dict, axes=None, title_suffix: str = ""):
         axes[2].plot(to_numpy(c["u"]), to_numpy(c["lambda_t"]), **kw)
     axes[0].set(xlabel=r"$u = t/t_{max}$", ylabel=r"$\alpha_t$", title=r"signal scale $\alpha_t$" + title_suffix)
     axes[1].set(xlabel=r"$u = t/t_{max}$", ylabel=r"$\sigma_t$", yscale="log", title=r"noise scale $\sigma_t$")
-    axes[2].set(xlabel=r"$u = t/t_{max}$", ylabel=r"$\lambda_t$", title=r"log-SNR $\lambda_t=\log\alpha_t^2/\sigma_t^2$")
-    axes[0].legend(fontsize=7)
+    axes[2].set(xlabel=r"$u = t/t_{max}$", ylabel=r"$\lambda_t$", title=r"log-SNR $\lambda_t$")
+    axes[0].legend(fontsize=9, handlelength=1.5, borderaxespad=0.3)
     return axes[0].figure
 
 
