@@ -34,7 +34,7 @@ from diffedu.integrators import euler, euler_maruyama, predictor_corrector
 from diffedu.losses import eps_loss
 from diffedu.metrics import sliced_wasserstein
 from diffedu.nets import MLP
-from diffedu.ui.plots import figure, scatter2d, to_numpy
+from diffedu.ui.plots import figure, scatter2d, sde_scales, to_numpy
 from diffedu.ui.quiz import think
 from diffedu.processes import SubVP
 from diffedu.course.sdes import ddpm_vs_vp, forward_moments, simulate_forward
@@ -88,18 +88,11 @@ print(diffedu.banner())
 processes = {"VP": VP(), "sub-VP": SubVP(), "VE": VE(0.01, 5.0)}
 tt = torch.linspace(0, 1, 201, dtype=torch.float64)
 ts_fwd = torch.linspace(0, 1, 201).tolist()
-fig, axes = figure(4, size=3.2)
-for i, (name, proc) in enumerate(processes.items()):
-    axes[0, 0].plot(to_numpy(tt), to_numpy(proc.alpha(tt)), f"C{i}", label=name)
-    axes[0, 1].plot(to_numpy(tt), to_numpy(proc.sigma(tt)), f"C{i}", label=name)
-axes[0, 0].set(xlabel="t", ylabel=r"$\alpha_t$", title="signal scale")
-axes[0, 1].set(xlabel="t", ylabel=r"$\sigma_t$", title="noise scale", yscale="log")
-axes[0, 0].legend()
-for ax, name in zip(axes[0, 2:], ("VP", "sub-VP")):
-    path = simulate_forward(torch.full((30, 1), 1.5, dtype=torch.float64), ts_fwd, processes[name], generator=g,
-                            return_path=True)  # (201, 30, 1)
-    ax.plot(ts_fwd, to_numpy(path[..., 0]), lw=0.6)
-    ax.set(xlabel="t", ylabel="x", title=f"{name}: forward paths from 1.5")
+curves = {name: (proc.alpha(tt), proc.sigma(tt)) for name, proc in processes.items()}
+paths = {name: (ts_fwd, simulate_forward(torch.full((30, 1), 1.5, dtype=torch.float64), ts_fwd, processes[name],
+                                         generator=g, return_path=True)[..., 0])  # (201, 30)
+         for name in ("VP", "sub-VP")}
+sde_scales(tt, curves, paths)
 plt.show()
 
 # %% [markdown]

@@ -91,14 +91,16 @@ print(diffedu.banner())
 # %%
 sigma = torch.logspace(-3, 2, 200, dtype=torch.float64)
 sd = 0.5
-fig, axes = figure(3, size=3.6)
+fig, axes = figure(3, size=3.3)
 precond_curves(axes[0, 0], sigma, sd)
 ax = axes[0, 1]
 ax.semilogx(to_numpy(sigma), to_numpy(lognormal_sigma_density(sigma) * sigma), label=r"density of $\ln\sigma$")
 ax2 = ax.twinx()
 ax2.loglog(to_numpy(sigma), to_numpy(loss_weight(sigma, sd)), color="C3", label=r"$\lambda(\sigma)$")
 ax.set(title="training σ and loss weight", xlabel=r"$\sigma$", ylabel=r"density of $\ln\sigma$")
-ax2.set_ylabel(r"$\lambda(\sigma)$", color="C3")
+ax2.set_ylabel(r"$\lambda(\sigma)$ (log scale)", color="C3")
+ax.legend(ax.get_lines() + ax2.get_lines(), [r"density of $\ln\sigma$ (left)", r"weight $\lambda(\sigma)$ (right)"],
+          loc="upper left", fontsize=9)
 edm = EDM()
 ax = axes[0, 2]
 for rho in (1.0, 3.0, 7.0):
