@@ -38,6 +38,7 @@ from diffedu.ui.plots import figure, scatter2d, sde_scales, to_numpy
 from diffedu.ui.quiz import think
 from diffedu.processes import SubVP
 from diffedu.course.sdes import ddpm_vs_vp, forward_moments, simulate_forward
+from diffedu.course.noise_floor import floor_band, reading
 from diffedu.timers import uniform
 
 torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
@@ -191,10 +192,11 @@ for name, x in samples.items():
     print(f"{name:6s}: SW2 to exact samples {sw(x):.2f} < 0.3: {sw(x) < 0.3}")
 
 # %%
-fig, axes = figure(4, size=3.2)
-scatter2d(axes[0, 0], ref, title=f"exact (floor {floor:.3f})", color="gray")
+band = floor_band(lambda m, gen: gmm.sample(m, generator=gen), ref, lambda a, b: sw(a))  # exact sets of size n
+fig, axes = figure(4, size=2.5)
+scatter2d(axes[0, 0], ref, title=f"exact, n = {n}\nnoise: SW₂ {band['mean']:.2f} ± {2 * band['sd']:.2f}", color="gray")
 for ax, (name, x) in zip(axes[0, 1:], samples.items()):
-    scatter2d(ax, x, title=f"learned, {name}: SW₂ {sw(x):.2f}")
+    scatter2d(ax, x, title=f"learned, {name}\nSW₂ {sw(x):.2f}: {reading(sw(x), band)}")
 for ax in axes[0]:
     ax.set(xlabel="$x_1$", ylabel="$x_2$")
 plt.show()

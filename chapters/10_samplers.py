@@ -341,8 +341,9 @@ print("stochastic Heun and DDIM(η=1) within the noise floor:", True)
 # %% [markdown]
 # ## Play
 #
-# NFE, the Karras ρ, DDIM's η and Heun's churn. With η = 0 and churn = 0 the "ODE error" is the distance to the exact
-# ODE answer from the same start; once noise is injected, watch SW₂ against the floor instead.
+# NFE, the Karras ρ, DDIM's η and Heun's churn γ (γ itself, over [0, √2 − 1]; the title shows its S_churn). With η = 0
+# and γ = 0 the title's "ODE error" is the distance to the exact ODE answer from the same start; once noise is
+# injected it says "distance to ODE answer": watch SW₂ against the noise band of exact samples instead.
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -30,9 +30,9 @@ def floor_band(sample: Callable[[int, torch.Generator], Tensor], ref: Tensor, di
             "draws": draws}
 
 
-def reading(value: float, band: dict, fmt: str = ".3f") -> str:
-    """'within noise' when ``value`` ≤ the band's top (an unbiased estimate below 0 included), else how many floor
-    widths above it: a line a student can read next to the number."""
+def reading(value: float, band: dict) -> str:
+    """'within noise' when ``value`` ≤ the band's top (an unbiased estimate below 0 included), else 'above noise':
+    the words a student reads next to the number (the band itself is shown beside the exact samples)."""
     if value <= band["hi"]:
-        return "within noise" + (" (estimate < 0)" if value < 0 else "")
-    return f"above noise (floor {band['mean']:{fmt}} ± {2 * band['sd']:{fmt}})"
+        return "within noise" + (" (< 0)" if value < 0 else "")
+    return "above noise"

@@ -224,10 +224,14 @@ def convergence_figure(results: dict):
     fig, axes = figure(len(results), size=3.3)
     for ax, r in zip(axes[0], results.values()):
         error_vs_nfe(r, ax=ax, legend=False)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
+        handles, labels = ax.get_legend_handles_labels()  # "name (measured; theory)": this panel's orders only
+        ax.legend(handles, [label.split("(")[1].split(";")[0] for label in labels], title="order", fontsize=9,
+                  title_fontsize=9, loc="lower left", handlelength=1.2, labelspacing=0.2, borderpad=0.3)
+    methods = next(iter(results.values()))["methods"]
     star = any(m.get("log_factor") for r in results.values() for m in r["methods"].values())
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(3, len(labels)), fontsize=9, title_fontsize=9,
-               title="method (measured order; theory order, dotted)" + ("   * order of err / ln N" if star else ""))
+    fig.legend(handles, [f"{name} (theory order {m['theory']}, dotted)" for name, m in methods.items()],
+               loc="outside lower center", ncol=3, fontsize=9,
+               title="* order fitted to err / ln N" if star else None, title_fontsize=9)
     return fig
 
 

@@ -14,6 +14,7 @@ from typing import Callable
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from ..course.churn import GAMMA_MAX, heun_steps, s_churn_for_gamma
 from ..course.edm_design import play_edm
@@ -64,11 +65,12 @@ def panel(draw: Callable[..., None], **controls: W.ValueWidget) -> W.VBox:
     """
     image = W.Image(format="png", layout=W.Layout(max_width="100%"))
     busy = W.HTML(value="", layout=W.Layout(height="1.6em", margin="0"))
+    layouts = {}  # the axes' positions that constrained layout found at the first draw, reused by the next ones
 
     def redraw(change=None):
         busy.value = BUSY_HTML
         try:
-            image.value = _drawn_png(draw, {name: c.value for name, c in controls.items()})
+            image.value = _drawn_png(draw, {name: c.value for name, c in controls.items()}, layouts)
         except Exception as e:
             busy.value = f"<span style='color:#b00'>could not draw: {html.escape(f'{type(e).__name__}: {e}')}</span>"
             raise
@@ -96,16 +98,27 @@ def figure_png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _drawn_png(draw, values: dict) -> bytes:
+def _drawn_png(draw, values: dict, layouts: dict) -> bytes:
     """Call ``draw(**values)``, return the PNG of the figure it made and close that figure (a callback's figures are
-    not shown by the inline backend, which flushes only after a cell runs)."""
+    not shown by the inline backend, which flushes only after a cell runs). A constrained-layout figure of a shape
+    seen before (size, number of axes) takes the axes' positions found then instead of solving the layout again."""
     before = set(plt.get_fignums())
     try:
         draw(**values)
         new = [n for n in plt.get_fignums() if n not in before]
         if not new:
             raise RuntimeError("the panel's draw function made no figure")
-        return figure_png(plt.figure(new[-1]))
+        fig = plt.figure(new[-1])
+        key = (tuple(fig.get_size_inches()), len(fig.axes))
+        constrained = isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
+        if constrained and key in layouts:
+            fig.set_layout_engine("none")
+            for ax, position in zip(fig.axes, layouts[key]):
+                ax.set_position(position)
+        png = figure_png(fig)
+        if constrained and key not in layouts:
+            layouts[key] = [ax.get_position() for ax in fig.axes]
+        return png
     finally:
         for n in plt.get_fignums():
             if n not in before:
@@ -211,10 +224,10 @@ def langevin_panel() -> W.VBox:
     (``langevin.play_langevin``)."""
 
     def draw(tau, n_steps, n_levels):
-        out = play_langevin(tau, n_steps, n_levels, n_samples=600)
+        out = play_langevin(tau, n_steps, n_levels, n_samples=400)
         fig, axes = figure(2, size=3.6)
         for ax in axes[0]:
-            density_contours(ax, out["gmm"], lim=5)
+            density_contours(ax, out["gmm"], lim=5, n=71)
         scatter2d(axes[0, 0], out["plain"], lim=5, color="C0",
                   title=f"Langevin, {n_steps * n_levels} steps\nleft-mode share {out['frac_plain']:.2f} (true 0.80)")
         scatter2d(axes[0, 1], out["annealed"], lim=5, color="C1",
@@ -244,6 +257,11 @@ def pc_panel() -> W.VBox:
     return panel(draw, n_steps=int_slider(50, 1, 200, "steps"), snr=log_slider(0.16, 0.01, 1.0, "corrector SNR r"))
 
 
+def at_cap(gamma: float) -> float:
+    """A churn slider's value, its top end (γ rounded to the slider's 0.001) read as the cap √2 − 1 itself."""
+    return GAMMA_MAX if gamma >= round(GAMMA_MAX, 3) else gamma
+
+
 def band_text(band: dict, scale: float = 1.0, fmt: str = ".3f") -> str:
     """'0.14 ± 0.09': a noise band (``noise_floor.floor_band``) as mean ± 2 sd, times ``scale``."""
     return f"{scale * band['mean']:{fmt}} ± {2 * scale * band['sd']:{fmt}}"
@@ -255,7 +273,7 @@ def ddpm_schedule_panel() -> W.VBox:
     """Chapter 04: sliders for T and the β range; draws ᾱ_n and exact-denoiser ancestral samples (elbo.play_schedule)."""
 
     def draw(T, beta_1, beta_T):
-        out = play_schedule(T, beta_1, beta_T, n_samples=300)
+        out = play_schedule(T, beta_1, beta_T, n_samples=200)
         fig, axes = figure(2, size=3.6)
         ax = axes[0, 0]
         ax.plot(range(T + 1), out["alpha_bar"].numpy(), label=r"$\bar\alpha_n$")
@@ -312,6 +330,7 @@ def edm_panel() -> W.VBox:
     (edm_design.play_edm). The slider moves γ itself over [0, √2 − 1] (``course.churn``): S_churn saturates there."""
 
     def draw(rho, nfe, gamma, s_noise):
+        gamma = at_cap(gamma)
         n_steps = heun_steps(nfe)
         s_churn = s_churn_for_gamma(gamma, n_steps)
         out = play_edm(rho, nfe, s_churn, s_noise)
@@ -321,12 +340,12 @@ def edm_panel() -> W.VBox:
                  f"distance to the ODE solution {out['ode_error']:.3f}")
         mmd = f"MMD² × 10³ = {1e3 * out['mmd2']:.2f}: {reading(out['mmd2'], out['band'])}"
         scatter2d(axes[0, 0], out["samples"], lim=3.5, color="C3", s=3, label="Heun samples",
-                  title=f"{error}\n{mmd}\n(exact samples: {band_text(out['band'], 1e3, '.2f')})")
+                  title=f"{error}\n{mmd}\n(noise band: {band_text(out['band'], 1e3, '.2f')})")
         axes[0, 0].legend(loc="lower right", fontsize=9, markerscale=3)
         axes[0, 0].set(xlabel="$x_1$", ylabel="$x_2$")
         s = to_numpy(out["sigmas"])
         axes[0, 1].semilogy(range(len(s) - 1), s[:-1], "o-", ms=3)
-        cap = " (the cap)" if gamma >= GAMMA_MAX - 1e-9 else ""
+        cap = " (the cap)" if gamma == GAMMA_MAX else ""
         axes[0, 1].set(title=f"ρ = {rho:g} grid, {n_steps} Heun steps\nγ = {gamma:.2f}{cap} ⇔ S_churn = {s_churn:.1f}"
                        f"\n(S_churn saturates at {out['churn_saturates_at']:.1f})", xlabel="step i",
                        ylabel=r"$\sigma_i$")
@@ -344,6 +363,7 @@ def samplers_panel() -> W.VBox:
     (``samplers.play_samplers``; γ as in ``course.churn``)."""
 
     def draw(nfe, rho, eta, gamma):
+        gamma = at_cap(gamma)
         churn = s_churn_for_gamma(gamma, heun_steps(nfe))
         out = play_samplers(nfe, rho, eta, churn)
         fig, axes = figure(3, size=3.3)
@@ -368,7 +388,7 @@ def cfg_mixture_panel() -> W.VBox:
     conditional law and the tilted density q(x|y)^w q(x)^(1−w) (``guidance.cfg_mixture``)."""
 
     def draw(w, label):
-        out = cfg_mixture(w, label, n=1000, n_steps=20)
+        out = cfg_mixture(w, label, n=600, n_steps=20)
         fig, axes = figure(3, size=3.3)
         scatter2d(axes[0, 0], out["x"], title=f"CFG, w = {w:g}, class {label}\nmass per component "
                   + " / ".join(f"{m:.2f}" for m in out["mass"]), s=2)
