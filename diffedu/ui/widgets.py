@@ -14,6 +14,7 @@ from typing import Callable
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from ..course.churn import GAMMA_MAX, heun_steps, s_churn_for_gamma
@@ -100,11 +101,14 @@ def figure_png(fig) -> bytes:
 
 def _drawn_png(draw, values: dict, layouts: dict) -> bytes:
     """Call ``draw(**values)``, return the PNG of the figure it made and close that figure (a callback's figures are
-    not shown by the inline backend, which flushes only after a cell runs). A constrained-layout figure of a shape
+    not shown by the inline backend, which flushes only after a cell runs); or, when ``draw`` returns a Figure that it
+    keeps and updates between calls, that figure's PNG. A constrained-layout figure of a shape
     seen before (size, number of axes) takes the axes' positions found then instead of solving the layout again."""
     before = set(plt.get_fignums())
     try:
-        draw(**values)
+        kept = draw(**values)
+        if isinstance(kept, Figure):  # a figure the panel keeps and updates: saved, not closed
+            return figure_png(kept)
         new = [n for n in plt.get_fignums() if n not in before]
         if not new:
             raise RuntimeError("the panel's draw function made no figure")
@@ -146,33 +150,59 @@ def mix_panel() -> W.VBox:
 
 def noising_panel() -> W.VBox:
     """Chapter 01: schedule parameters and the normalised time u; draws every process at u on the moons (top) and
-    the schedule curves with u marked (bottom) (noising.play_noising). A 10-inch figure laid out by hand (no layout
-    engine to re-run on every redraw); each scatter states its window instead of tick labels."""
+    the schedule curves with u marked (bottom) (noising.play_noising). One 10-inch figure, laid out by hand and built
+    once; each redraw only moves its points, curves and texts (``_noising_figure``, ``_noising_update``)."""
+    state = {}
 
     def draw(beta_min, beta_max, sigma_max, s, u):
         out = play_noising(beta_min, beta_max, sigma_max, s, u, n=600)
-        fig = plt.figure(figsize=(10, 6.4))
-        fig.fixed_layout = True  # figure_png: saved as laid out here
-        top = fig.add_gridspec(1, 6, left=0.01, right=0.99, top=0.9, bottom=0.6, wspace=0.08)
-        bottom = fig.add_gridspec(1, 3, left=0.07, right=0.99, top=0.5, bottom=0.09, wspace=0.32)
-        panels = [("data $x_0$", out["x0"], 4.0, "0.3")]
-        panels += [(f"{name}\nα {p['alpha_t']:.2f}, σ {p['sigma_t']:.3g}", p["x_t"], max(4.0, 3 * p["sigma_t"]),
-                    PROCESS_COLORS[name]) for name, p in out["points"].items()]
-        for k, (title, x, lim, color) in enumerate(panels):
-            ax = fig.add_subplot(top[0, k])
-            scatter2d(ax, x, lim=lim, color=color, s=1.5)
-            ax.set_title(title, fontsize=10)
-            ax.set_xticks([]), ax.set_yticks([])
-            ax.set_xlabel(f"window ±{lim:.3g}", fontsize=9, labelpad=2)
-        axes = [fig.add_subplot(bottom[0, k]) for k in range(3)]
-        schedules(out["curves"], axes=axes)
-        for ax in axes:
-            ax.axvline(u, color="k", lw=1.2, ls="--")
-        fig.suptitle(f"every process at u = t/t_max = {u:.2f} (dashed line below), same data, same ε", fontsize=12)
+        if not state:
+            state.update(_noising_figure(out))
+        _noising_update(state, out, u)
+        return state["fig"]
 
     return panel(draw, beta_min=slider(0.1, 0.0, 2.0, 0.05, "β_min"), beta_max=slider(20.0, 5.0, 40.0, 0.5, "β_max"),
                  sigma_max=log_slider(50.0, 1.0, 100.0, "σ_max"), s=log_slider(0.008, 1e-3, 0.2, "cosine s"),
                  u=slider(0.3, 0.0, 1.0, 0.01, "u = t/t_max"))
+
+
+def _noising_figure(out: dict) -> dict:
+    """The chapter 01 panel's figure and the artists a redraw moves: a scatter per process (top, no ticks: each
+    states its window), the three schedule panels (bottom) with a dashed line at u."""
+    fig = Figure(figsize=(10, 6.4))
+    fig.fixed_layout = True  # figure_png: saved as laid out here
+    top = fig.add_gridspec(1, 6, left=0.01, right=0.99, top=0.9, bottom=0.6, wspace=0.08)
+    bottom = fig.add_gridspec(1, 3, left=0.07, right=0.99, top=0.5, bottom=0.09, wspace=0.32)
+    scatters = []
+    for k, name in enumerate(["data", *out["points"]]):
+        ax = fig.add_subplot(top[0, k])
+        scatters.append(ax.scatter([], [], s=1.5, alpha=0.5, color=PROCESS_COLORS.get(name, "0.3")))
+        ax.set_aspect("equal")
+        ax.set_xticks([]), ax.set_yticks([])
+    axes = [fig.add_subplot(bottom[0, k]) for k in range(3)]
+    schedules(out["curves"], axes=axes)
+    vlines = [ax.axvline(0, color="k", lw=1.2, ls="--") for ax in axes]
+    return {"fig": fig, "scatters": scatters, "axes": axes, "vlines": vlines}
+
+
+def _noising_update(state: dict, out: dict, u: float) -> None:
+    panels = [("data $x_0$", out["x0"], 4.0)]
+    panels += [(f"{name}\nα {p['alpha_t']:.2f}, σ {p['sigma_t']:.3g}", p["x_t"], max(4.0, 3 * p["sigma_t"]))
+               for name, p in out["points"].items()]
+    for sc, (title, x, lim) in zip(state["scatters"], panels):
+        sc.set_offsets(to_numpy(x))
+        sc.axes.set(xlim=(-lim, lim), ylim=(-lim, lim))
+        sc.axes.set_title(title, fontsize=10)
+        sc.axes.set_xlabel(f"window ±{lim:.3g}", fontsize=9, labelpad=2)
+    for ax, key in zip(state["axes"], ("alpha_t", "sigma_t", "lambda_t")):
+        for line, c in zip(ax.get_lines(), out["curves"].values()):  # the curves, in schedules' order
+            line.set_data(to_numpy(c["u"]), to_numpy(c[key]))
+        ax.relim()
+        ax.autoscale_view()
+    for line in state["vlines"]:
+        line.set_xdata([u, u])
+    state["fig"].suptitle(f"every process at u = t/t_max = {u:.2f} (dashed line below), same data, same ε",
+                          fontsize=12)
 
 
 def tweedie_panel() -> W.VBox:
