@@ -4,6 +4,7 @@ to the output area's width when wider (``max-width: 100%``). At the default 1,40
 """
 from __future__ import annotations
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
@@ -34,6 +35,8 @@ def text_px(t: Text, scale: float) -> float:
 def smallest_text(fig: Figure, notebook_px: float = NOTEBOOK_PX) -> tuple[float, str]:
     """(px, text) of the smallest visible text of ``fig`` as JupyterLab shows it; (inf, '') for a figure without
     text."""
+    if not hasattr(fig.canvas, "get_renderer"):  # a Figure made without pyplot
+        FigureCanvasAgg(fig)
     fig.canvas.draw()  # lays out the figure (constrained layout, tick labels) as it will be saved
     scale = shown_scale(fig, notebook_px)
     sizes = [(text_px(t, scale), t.get_text()) for t in _visible_texts(fig)]

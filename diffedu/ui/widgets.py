@@ -14,6 +14,7 @@ from typing import Callable
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
@@ -170,6 +171,7 @@ def _noising_figure(out: dict) -> dict:
     """The chapter 01 panel's figure and the artists a redraw moves: a scatter per process (top, no ticks: each
     states its window), the three schedule panels (bottom) with a dashed line at u."""
     fig = Figure(figsize=(10, 6.4))
+    FigureCanvasAgg(fig)  # drawn off-screen; never handed to pyplot, so no backend shows or closes it
     fig.fixed_layout = True  # figure_png: saved as laid out here
     top = fig.add_gridspec(1, 6, left=0.01, right=0.99, top=0.9, bottom=0.6, wspace=0.08)
     bottom = fig.add_gridspec(1, 3, left=0.07, right=0.99, top=0.5, bottom=0.09, wspace=0.32)
