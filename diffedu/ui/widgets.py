@@ -13,8 +13,10 @@ import math
 from typing import Callable
 
 import ipywidgets as W
+import numpy as np
 import matplotlib.pyplot as plt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
@@ -245,7 +247,11 @@ def ode_sde_paths_panel() -> W.VBox:
         fig, axes = figure(2, size=3.8, sharey=True)
         for ax, key, title in ((axes[0, 0], "ode", "probability-flow ODE (η = 0)"),
                                (axes[0, 1], "sde", f"reverse family, η = {eta:.2f}")):
-            ax.plot(to_numpy(out["ts"]), to_numpy(out[key]), lw=0.7, alpha=0.7)
+            ts, paths = to_numpy(out["ts"]), to_numpy(out[key])  # (T,), (T, n_paths)
+            segments = np.stack([np.broadcast_to(ts[:, None], paths.shape), paths], -1).transpose(1, 0, 2)
+            colors = [f"C{k % 10}" for k in range(paths.shape[1])]  # one artist for all paths: cheap to draw
+            ax.add_collection(LineCollection(segments, colors=colors, linewidths=0.7, alpha=0.7))
+            ax.autoscale_view()
             ax.set(xlabel="t (noise → data, right to left)", ylabel="x", title=title, xlim=(1, 0))
 
     return panel(draw, n_paths=int_slider(20, 1, 200, "paths"), eta=slider(1.0, 0.0, 2.0, 0.1, "noise level η"))
