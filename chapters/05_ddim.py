@@ -33,7 +33,7 @@ from diffedu import DiscreteDDPM, gmm_2d
 from diffedu.course.elbo import (ddim_ddpm_gap, ddim_paths, ddim_sigma_path, ddim_vs_ddpm_images, inversion_errors,
                                  steps_sweep)
 from diffedu.course.exercises import check_ddim_noise_scale, check_ddim_update
-from diffedu.ui.plots import figure, scatter2d, to_numpy
+from diffedu.ui.plots import ddim_vs_ddpm_figure, figure, scatter2d, to_numpy
 from diffedu.ui.quiz import think
 from diffedu.timers import uniform
 
@@ -265,18 +265,7 @@ else:
     step_list = [10, 20, 50, 100]
     n_img = 6 if diffedu.quick() else 8
     images = ddim_vs_ddpm_images(model, step_list, n_img)  # (name, N) → (n_img, 1, 28, 28), one x_T for all
-    fig, axes = plt.subplots(2 * len(step_list), n_img, figsize=(max(1.2 * n_img, 5.5), 1.2 * 2 * len(step_list) + 0.8),
-                             layout="constrained", squeeze=False)
-    for k, N in enumerate(step_list):
-        for j, name in enumerate(("DDIM", "DDPM")):
-            imgs = images[name, N]
-            for i in range(n_img):
-                ax = axes[2 * k + j, i]
-                ax.imshow(to_numpy(imgs[i, 0]), cmap="gray", vmin=-1, vmax=1)
-                ax.set_xticks([])
-                ax.set_yticks([])
-            axes[2 * k + j, 0].set_ylabel(f"{name}\n{N} steps", fontsize=8)
-    fig.suptitle("mnist-ddpm from the same x_T, x̂₀ clipped to [−1, 1]:\nDDIM (η = 0) against DDPM (η = 1)")
+    ddim_vs_ddpm_figure(images, step_list)
     plt.show()
 
 # %% [markdown]

@@ -33,7 +33,7 @@ import diffedu.ui.widgets
 from diffedu import EDM, gmm_2d
 from diffedu.course.exercises import check_dsm_target, check_langevin_step
 from diffedu.course.langevin import esm_dsm_gap, play_langevin, relative_score_error, train_score
-from diffedu.ui.plots import density_contours, figure, scatter2d, to_numpy
+from diffedu.ui.plots import density_contours, figure, scatter2d, score_fields, to_numpy
 from diffedu.ui.quiz import think
 
 torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
@@ -137,14 +137,10 @@ nets = {name: train_score(name, gmm, sigma, steps) for name in ("esm", "ssm", "d
 process = EDM()
 u = torch.linspace(-3.5, 3.5, 21, dtype=torch.float64)
 grid = torch.stack(torch.meshgrid(u, u, indexing="xy"), -1).reshape(-1, 2)  # (441, 2)
-fig, axes = figure(4, size=3.2)
 fields = {"exact": gmm.score(grid, sigma, process)}
 fields.update({f"{name.upper()} (learned)": nets[name](grid.float()).detach().double() for name in ("esm", "ssm", "dsm")})
-for ax, (name, s) in zip(axes[0], fields.items()):
-    s = s / (1 + s.norm(dim=1, keepdim=True))  # shorten long arrows for display only
-    ax.quiver(to_numpy(grid[:, 0]), to_numpy(grid[:, 1]), to_numpy(s[:, 0]), to_numpy(s[:, 1]), angles="xy", scale_units="xy", scale=2.5)
-    ax.set(title=f"{name} score, σ = {sigma}", xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
-    ax.title.set_fontsize(10)
+score_fields(u, fields, title=f"scores at σ = {sigma}: arrows show the direction, colour the size (exact) "
+             "or the error against the exact score (learned)")
 plt.show()
 
 # %% [markdown]

@@ -34,10 +34,11 @@ from diffedu.integrators import euler, euler_maruyama, predictor_corrector
 from diffedu.losses import eps_loss
 from diffedu.metrics import sliced_wasserstein
 from diffedu.nets import MLP
-from diffedu.ui.plots import figure, scatter2d, to_numpy
+from diffedu.ui.plots import figure, scatter2d, sde_scales, to_numpy
 from diffedu.ui.quiz import think
 from diffedu.processes import SubVP
 from diffedu.course.sdes import ddpm_vs_vp, forward_moments, pc_vs_em, simulate_forward
+from diffedu.course.noise_floor import floor_band, reading
 from diffedu.timers import uniform
 
 torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
@@ -116,18 +117,11 @@ HTML(animation_html(*pc_opening()))  # press play; the frames are embedded, so i
 processes = {"VP": VP(), "sub-VP": SubVP(), "VE": VE(0.01, 5.0)}
 tt = torch.linspace(0, 1, 201, dtype=torch.float64)
 ts_fwd = torch.linspace(0, 1, 201).tolist()
-fig, axes = figure(4, size=3.2)
-for i, (name, proc) in enumerate(processes.items()):
-    axes[0, 0].plot(to_numpy(tt), to_numpy(proc.alpha(tt)), f"C{i}", label=name)
-    axes[0, 1].plot(to_numpy(tt), to_numpy(proc.sigma(tt)), f"C{i}", label=name)
-axes[0, 0].set(xlabel="t", ylabel=r"$\alpha_t$", title="signal scale")
-axes[0, 1].set(xlabel="t", ylabel=r"$\sigma_t$", title="noise scale", yscale="log")
-axes[0, 0].legend()
-for ax, name in zip(axes[0, 2:], ("VP", "sub-VP")):
-    path = simulate_forward(torch.full((30, 1), 1.5, dtype=torch.float64), ts_fwd, processes[name], generator=g,
-                            return_path=True)  # (201, 30, 1)
-    ax.plot(ts_fwd, to_numpy(path[..., 0]), lw=0.6)
-    ax.set(xlabel="t", ylabel="x", title=f"{name}: forward paths from 1.5")
+curves = {name: (proc.alpha(tt), proc.sigma(tt)) for name, proc in processes.items()}
+paths = {name: (ts_fwd, simulate_forward(torch.full((30, 1), 1.5, dtype=torch.float64), ts_fwd, processes[name],
+                                         generator=g, return_path=True)[..., 0])  # (201, 30)
+         for name in ("VP", "sub-VP")}
+sde_scales(tt, curves, paths)
 plt.show()
 
 # %% [markdown]
@@ -222,10 +216,11 @@ for name, x in samples.items():
     print(f"{name:6s}: SW2 to exact samples {sw(x):.2f} < 0.3: {sw(x) < 0.3}")
 
 # %%
-fig, axes = figure(4, size=3.2)
-scatter2d(axes[0, 0], ref, title=f"exact (floor {floor:.3f})", color="gray")
+band = floor_band(lambda m, gen: gmm.sample(m, generator=gen), ref, lambda a, b: sw(a))  # exact sets of size n
+fig, axes = figure(4, size=2.5)
+scatter2d(axes[0, 0], ref, title=f"exact, n = {n}\nnoise: SW₂ {band['mean']:.2f} ± {2 * band['sd']:.2f}", color="gray")
 for ax, (name, x) in zip(axes[0, 1:], samples.items()):
-    scatter2d(ax, x, title=f"learned, {name}: SW₂ {sw(x):.2f}")
+    scatter2d(ax, x, title=f"learned, {name}\nSW₂ {sw(x):.2f}: {reading(sw(x), band)}")
 for ax in axes[0]:
     ax.set(xlabel="$x_1$", ylabel="$x_2$")
 plt.show()

@@ -131,14 +131,16 @@ HTML(animation_html(*heun_opening()))  # press play; the frames are embedded, so
 # %%
 sigma = torch.logspace(-3, 2, 200, dtype=torch.float64)
 sd = 0.5
-fig, axes = figure(3, size=3.6)
+fig, axes = figure(3, size=3.3)
 precond_curves(axes[0, 0], sigma, sd)
 ax = axes[0, 1]
 ax.semilogx(to_numpy(sigma), to_numpy(lognormal_sigma_density(sigma) * sigma), label=r"density of $\ln\sigma$")
 ax2 = ax.twinx()
 ax2.loglog(to_numpy(sigma), to_numpy(loss_weight(sigma, sd)), color="C3", label=r"$\lambda(\sigma)$")
 ax.set(title="training σ and loss weight", xlabel=r"$\sigma$", ylabel=r"density of $\ln\sigma$")
-ax2.set_ylabel(r"$\lambda(\sigma)$", color="C3")
+ax2.set_ylabel(r"$\lambda(\sigma)$ (log scale)", color="C3")
+ax.legend(ax.get_lines() + ax2.get_lines(), [r"density of $\ln\sigma$ (left)", r"weight $\lambda(\sigma)$ (right)"],
+          loc="upper right", fontsize=9)
 edm = EDM()
 ax = axes[0, 2]
 for rho in (1.0, 3.0, 7.0):
@@ -268,10 +270,11 @@ else:
 
 # %% [markdown]
 # ## Play
-# ρ, the NFE budget and the churn parameters of Heun's sampler on the exact mixture (1000 points). The title shows the
-# ODE error — with churn on, the distance to the ODE solution from the same start — and MMD² to 1000 exact samples
-# (an exact sampler scores 0 ± 0.5 × 10⁻³ at this size). Try ρ = 1 against ρ = 7 at NFE 15, and S_noise below and
-# above 1 with churn on.
+# ρ, the NFE budget and the churn of Heun's sampler on the exact mixture (1000 points). The churn slider moves γ
+# itself over [0, √2 − 1]; the right title shows the S_churn = γN it stands for and where S_churn saturates. The left
+# title shows the ODE error — with churn on, the distance to the ODE solution from the same start — and MMD² to 1000
+# exact samples, read against the band that fresh exact samples of the same size fall in ("within noise" or not).
+# Try ρ = 1 against ρ = 7 at NFE 15, and S_noise below and above 1 with churn on.
 
 # %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.edm_panel()

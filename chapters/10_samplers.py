@@ -35,7 +35,7 @@ from diffedu import gmm_2d, make_process
 from diffedu.course.samplers import endpoint_errors, fit_order, play_samplers, run_sampler
 from diffedu.course.exercises import check_ddim_sampler_step, check_heun_step
 from diffedu.integrators import ddim, ddim_step, ddpm, dpm_first_order, dpmpp_1, euler_step, heun, heun_step
-from diffedu.ui.plots import error_vs_nfe, figure, scatter2d, time_grids
+from diffedu.ui.plots import convergence_figure, error_vs_nfe, figure, scatter2d, time_grids
 from diffedu.ui.quiz import think
 from diffedu.timers import make_grid
 
@@ -201,9 +201,7 @@ sizes = dict(n_points=32, ref_steps=300, check_ref=False) if diffedu.quick() els
 configs = [("edm", "karras"), ("vp", "log_snr"), ("flow", "uniform")]
 conv = {cfg: endpoint_errors(gmm, make_process(cfg[0]), cfg[1], nfes=nfes, generator=torch.Generator().manual_seed(0),
                              **sizes) for cfg in configs}
-fig, axes = figure(len(conv), size=4.2)
-for ax, res in zip(axes[0], conv.values()):
-    error_vs_nfe(res, ax=ax)
+convergence_figure(conv)
 plt.show()
 
 # %% [markdown]
@@ -404,8 +402,9 @@ print(f"SW: stochastic Heun {play['heun']['sw']:.3f}, DDIM(η=1) {play['ddim']['
 # %% [markdown]
 # ## Play
 #
-# NFE, the Karras ρ, DDIM's η and Heun's churn. With η = 0 and churn = 0 the "ODE error" is the distance to the exact
-# ODE answer from the same start; once noise is injected, watch SW₂ against the floor instead.
+# NFE, the Karras ρ, DDIM's η and Heun's churn γ (γ itself, over [0, √2 − 1]; the title shows its S_churn). With η = 0
+# and γ = 0 the title's "ODE error" is the distance to the exact ODE answer from the same start; once noise is
+# injected it says "distance to ODE answer": watch SW₂ against the noise band of exact samples instead.
 
 # %% tags=["nbval-ignore-output"]
 diffedu.ui.widgets.samplers_panel()

@@ -21,6 +21,7 @@ from .runtime import DATA_DIR, device, quick
 
 ROUTES = {
     ("bench", "samplers"): "diffedu.course.samplers",
+    ("bench", "panels"): "diffedu.ui.bench",
     ("bench", "train-mnist"): "diffedu.mnist.bench",
     ("train", "mnist"): "diffedu.mnist.train",
     ("train", "classifier"): "diffedu.mnist.train",

@@ -23,8 +23,11 @@ from ..runtime import one_thread
 from ..timers import karras, uniform
 from ..toys import GaussianMixture, gmm_1d, gmm_2d
 from .animation import FONT, opening_axes
+from .churn import GAMMA_MAX, churn_gamma, s_churn_for_gamma
+from .noise_floor import floor_band
 
-__all__ = ["heun_frames", "heun_opening", "precond_variances", "loss_weight_gap", "loss_weight", "lognormal_sigma_density", "sample_edm", "ABLATION", "ablation", "play_edm"]
+__all__ = ["heun_frames", "heun_opening", "precond_variances", "loss_weight_gap", "loss_weight",
+           "lognormal_sigma_density", "sample_edm", "ABLATION", "ablation", "play_edm", "mmd_floor"]
 
 
 def precond_variances(x0: Tensor, sigmas: Tensor, sigma_data: float, generator: torch.Generator | None = None
@@ -163,12 +166,24 @@ def _play_setup(n: int, seed: int):
     return gmm, process, x_T, data, x_ref
 
 
+@lru_cache(maxsize=4)
+@torch.no_grad()
+def mmd_floor(n: int, seed: int, bandwidth: float) -> dict:
+    """The noise band of the panel's unbiased MMD² (``noise_floor.floor_band``): fresh exact sets of size n against
+    the panel's exact data. Its mean is ≈ 0 (the estimate is unbiased); its spread is what "0 up to noise" means."""
+    gmm, _, _, data, _ = _play_setup(n, seed)
+    with one_thread():
+        return floor_band(lambda m, g: gmm.sample(m, generator=g), data, lambda a, b: mmd(a, b, bandwidth).item(),
+                          n_draws=6)
+
+
 @torch.no_grad()
 def play_edm(rho: float, nfe: int, s_churn: float, s_noise: float, n: int = 1000, seed: int = 0,
              bandwidth: float = 0.5) -> dict:
     r"""Chapter 09's panel: Heun on the ρ grid with churn, on the exact mixture. Returns the samples, the exact data,
     the grid's σ, the mean distance to a fine ODE solution from the same $x_T$ (the ODE error when S_churn = 0) and
-    the unbiased $\mathrm{MMD}^2$ to ``n`` exact samples (for every setting; 0 up to noise for a perfect sampler).
+    the unbiased $\mathrm{MMD}^2$ to ``n`` exact samples (for every setting; 0 up to noise for a perfect sampler) with
+    its noise band (``mmd_floor``), and the churn γ = min(S_churn/N, √2 − 1) with the S_churn where it saturates.
     """
     for name, value, lo, hi in (("rho", rho, 0.5, 20.0), ("s_churn", s_churn, 0.0, 100.0), ("s_noise", s_noise, 0.5, 1.5)):
         require_in_range(name, value, lo, hi)
@@ -179,8 +194,10 @@ def play_edm(rho: float, nfe: int, s_churn: float, s_noise: float, n: int = 1000
                        generator=torch.Generator().manual_seed(seed + 1))
         mmd2 = mmd(x, data, bandwidth).item()
     sigmas = karras(process, steps_for_nfe("heun", nfe, final_jump=True), rho)
+    n_steps = len(sigmas) - 1
     return dict(samples=x, data=data, sigmas=sigmas, ode_error=(x - x_ref).norm(dim=1).mean().item(),
-                mmd2=mmd2)
+                mmd2=mmd2, band=mmd_floor(int(n), int(seed), float(bandwidth)), gamma=churn_gamma(s_churn, n_steps),
+                churn_saturates_at=s_churn_for_gamma(GAMMA_MAX, n_steps))
 
 
 def heun_frames(n_steps: int = 10, n: int = 12, rho: float = 7.0, seed: int = 0) -> dict:

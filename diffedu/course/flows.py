@@ -12,6 +12,7 @@ Interpolants*.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 from torch import Tensor
@@ -28,6 +29,7 @@ from ..timers import uniform
 from ..toys import GaussianMixture, gmm_2d
 from .animation import paths_animation
 from .fit import fit
+from .noise_floor import floor_band
 
 __all__ = ["reflow_opening", "course_time", "conditional_path", "conditional_velocity",
            "marginal_velocity_mc", "cfm_loss", "marginal_fm_loss", "train_velocity", "velocity_trajectories",
@@ -207,24 +209,34 @@ def sde_sample(model, x_T: Tensor, n_steps: int, process: Process, generator: to
 
 # --- Play ----------------------------------------------------------------------------------------------------
 @torch.no_grad()
+def _sw(a: Tensor, b: Tensor, seed: int) -> float:
+    return sliced_wasserstein(a, b, generator=torch.Generator().manual_seed(seed + 1)).item()
+
+
+@lru_cache(maxsize=2)
+def _flows_setup(n_samples: int, seed: int):
+    """What the flows panel's controls do not change: the mixture, the noise x_T, exact data and the noise floor of
+    the SW distance to it (``noise_floor.floor_band``, fresh exact sets of the same size)."""
+    gmm, g = gmm_2d(), torch.Generator().manual_seed(seed)
+    x_T = torch.randn(n_samples, 2, generator=g, dtype=torch.float64)
+    data = gmm.sample(n_samples, generator=g)
+    return gmm, x_T, data, floor_band(lambda n, gen: gmm.sample(n, generator=gen), data, lambda a, b: _sw(a, b, seed))
+
+
 def play_flows(n_steps: int, path: str = "rectified", n_samples: int = 400, seed: int = 0) -> dict:
     r"""Chapter 08's panel: Euler with ``n_steps`` on the *exact* marginal velocity of ``gmm_2d`` along ``path``
     ('rectified' or 'cosine'), from the same noise; returns the trajectories, samples, straightness, the sliced
-    Wasserstein distance to exact data samples and its sampling floor (the same distance for further exact samples).
+    Wasserstein distance to exact data samples and its sampling floor: ``sw_floor``, the mean, and ``band``, mean ± 2 sd
+    of the same distance for fresh exact sets of the same size.
     """
     if path not in PATHS:
         raise ValueError(f"path must be one of {sorted(PATHS)}; got {path!r}")
     n_steps = require_integer("n_steps", n_steps, 1, 200)
-    process, gmm = PATHS[path](), gmm_2d()
-    g = torch.Generator().manual_seed(seed)
-    x_T = torch.randn(n_samples, 2, generator=g, dtype=torch.float64)
+    process, (gmm, x_T, data, band) = PATHS[path](), _flows_setup(int(n_samples), int(seed))
     traj = velocity_trajectories(gmm, x_T, n_steps, process)
-    data = gmm.sample(n_samples, generator=g)
-    sw = sliced_wasserstein(traj[-1], data, generator=torch.Generator().manual_seed(seed + 1)).item()
-    sw_floor = sliced_wasserstein(gmm.sample(n_samples, generator=g), data,
-                                  generator=torch.Generator().manual_seed(seed + 1)).item()  # exact vs exact
+    sw = _sw(traj[-1], data, seed)
     return dict(traj=traj, samples=traj[-1], data=data, straightness=straightness(traj).item(),
-                excess_length=excess_length(traj).item(), sw=sw, sw_floor=sw_floor,
+                excess_length=excess_length(traj).item(), sw=sw, sw_floor=band["mean"], band=band,
                 path=path, n_steps=n_steps)
 
 

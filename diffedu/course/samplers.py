@@ -25,6 +25,7 @@ from ..runtime import quick as quick_mode
 from ..timers import make_grid
 from ..toys import GaussianMixture, gmm_2d, gmm_nd
 from .animation import paths_animation
+from .noise_floor import floor_band
 
 __all__ = ["race_frames", "race_opening", "run_sampler", "play_samplers", "fit_order", "fixed_map", "log_factor", "endpoint_errors", "sde_distances", "run", "main",
            "ODE_METHODS", "THEORY_ORDER", "SDE_METHODS", "NFES", "ASYMPTOTIC_NFE"]
@@ -197,13 +198,18 @@ def sde_distances(gmm: GaussianMixture, process: Process, timer: str, *, n_sampl
 _PLAY_CACHE: dict = {}
 
 
+def _play_sw(a: Tensor, b: Tensor) -> float:
+    return sliced_wasserstein(a, b, 64, generator=torch.Generator().manual_seed(1)).item()
+
+
 def play_samplers(nfe: int = 20, rho: float = 7.0, eta: float = 0.0, churn: float = 0.0, n_points: int = 256) -> dict:
     r"""Chapter 10's Play: EDM process, gmm_2d, one fixed start of ``n_points``; Heun (with churn ``S_churn``) and DDIM
     (with ``eta``) on a Karras grid of ρ = ``rho`` at about ``nfe`` evaluations each.
 
     Returns the samples, each sampler's endpoint error against the exact PF-ODE answer from the same start
     (Richardson-extrapolated Heun from 100 and 200 steps: meaningful when η = 0 and churn = 0) and its sliced W2 to
-    exact data samples next to the exact-vs-exact floor (meaningful for every setting).
+    exact data samples next to the exact-vs-exact floor (meaningful for every setting): ``floor``, its mean, and
+    ``band``, mean ± 2 sd over fresh exact sets of the same size (``noise_floor.floor_band``).
     """
     nfe = require_integer("nfe", nfe)
     key = int(n_points)
@@ -213,12 +219,12 @@ def play_samplers(nfe: int = 20, rho: float = 7.0, eta: float = 0.0, churn: floa
         x_T = gmm.marginal(process.t_max, process).sample(key, generator=g)  # exact x_T ~ p_T
         pred = Counting(gmm.predictor(process))
         ref = _richardson_heun(x_T, process, "karras", 100, pred)  # every ρ ends at σ_min = 0.002: the same ODE
-        exact, exact2 = gmm.sample(key, generator=g), gmm.sample(key, generator=g)
-        floor = sliced_wasserstein(exact2, exact, 64, generator=torch.Generator().manual_seed(1)).item()
-        _PLAY_CACHE[key] = (gmm, process, x_T, ref, exact, floor)
-    gmm, process, x_T, ref, exact, floor = _PLAY_CACHE[key]
+        exact = gmm.sample(key, generator=g)
+        band = floor_band(lambda n, gen: gmm.sample(n, generator=gen), exact, _play_sw)
+        _PLAY_CACHE[key] = (gmm, process, x_T, ref, exact, band)
+    gmm, process, x_T, ref, exact, band = _PLAY_CACHE[key]
     pred = Counting(gmm.predictor(process))
-    out = {"x_T": x_T, "ref": ref, "exact": exact, "floor": floor}
+    out = {"x_T": x_T, "ref": ref, "exact": exact, "floor": band["mean"], "band": band}
     for name in ("heun", "ddim"):
         pred.nfe = 0
         n_steps = steps_for_nfe(name, nfe, final_jump=True)
@@ -226,7 +232,7 @@ def play_samplers(nfe: int = 20, rho: float = 7.0, eta: float = 0.0, churn: floa
         kw = dict(s_churn=churn) if name == "heun" else dict(eta=eta)
         x0 = get_integrator(name)(x_T, ts, pred, process, generator=torch.Generator().manual_seed(2), **kw)
         out[name] = {"x0": x0, "nfe": pred.nfe, "n_steps": n_steps, "ode_error": (x0 - ref).norm(dim=1).mean().item(),
-                     "sw": sliced_wasserstein(x0, exact, 64, generator=torch.Generator().manual_seed(1)).item()}
+                     "sw": _play_sw(x0, exact)}
     return out
 
 

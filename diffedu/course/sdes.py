@@ -19,6 +19,7 @@ tests check it against the formula above.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 from matplotlib.collections import LineCollection
@@ -31,6 +32,7 @@ from ..processes import VP, DiscreteDDPM, Process
 from ..timers import uniform
 from ..toys import GaussianMixture, gmm_2d
 from .animation import FONT, opening_axes
+from .noise_floor import floor_band
 
 __all__ = ["simulate_forward", "forward_moments", "ddpm_vs_vp", "play_pc", "weak_error_log_q", "pc_vs_em",
            "pc_frames", "pc_opening", "density_grid"]
@@ -88,23 +90,42 @@ def ddpm_vs_vp(process: VP, T: int) -> dict[str, Tensor]:
     return {"t": t, "alpha_bar": ddpm.alpha_bar, "alpha_t": process.alpha(t)}
 
 
-def play_pc(n_steps: int, snr: float, n_samples: int = 600, seed: int = 0) -> dict:
-    """Chapter 07 panel: Euler–Maruyama and predictor–corrector (Langevin corrector with signal-to-noise ``snr``) on the
-    VP SDE with the exact score of ``gmm_2d``, from the same x_T; sliced W₂ of each to exact samples, and the floor;
-    ``weak_em``/``weak_pc``: the weak error of log q with its standard error (``weak_error_log_q``)."""
-    n_steps = require_integer("n_steps", n_steps)
+@lru_cache(maxsize=2)
+def _pc_setup(n_samples: int, seed: int):
+    """What the PC panel's sliders do not change: the mixture, the start x_T, exact samples and their noise floor."""
     process, gmm = VP(), gmm_2d()
-    exact = gmm.predictor(process)
     g = torch.Generator().manual_seed(seed)
     x_T = torch.randn(n_samples, 2, generator=g, dtype=torch.float64)
+    ref = gmm.sample(n_samples, generator=g)
+    band = floor_band(lambda n, gen: gmm.sample(n, generator=gen), ref, _sw)
+    log_q_exact = gmm.log_prob(gmm.sample(20 * n_samples, generator=g)).mean().item()  # E_q[log q] for the weak error
+    return process, gmm, x_T, ref, band, log_q_exact
+
+
+def _sw(a: Tensor, b: Tensor) -> float:
+    return sliced_wasserstein(a, b, generator=torch.Generator().manual_seed(7)).item()
+
+
+@lru_cache(maxsize=8)
+def _em(n_steps: int, n_samples: int, seed: int) -> Tensor:
+    process, gmm, x_T, _, _, _ = _pc_setup(n_samples, seed)
     ts = uniform(process, n_steps)
-    em = euler_maruyama(x_T, ts, exact, process, generator=torch.Generator().manual_seed(seed + 1))
-    pc = predictor_corrector(x_T, ts, exact, process, snr=float(snr), generator=torch.Generator().manual_seed(seed + 1))
-    ref, ref2 = gmm.sample(n_samples, generator=g), gmm.sample(n_samples, generator=g)
-    sw = lambda a: sliced_wasserstein(a, ref, generator=torch.Generator().manual_seed(7)).item()  # noqa: E731
-    log_q_exact = gmm.log_prob(gmm.sample(20 * n_samples, generator=g)).mean().item()
-    return {"em": em, "pc": pc, "exact": ref, "sw_em": sw(em), "sw_pc": sw(pc), "floor": sw(ref2),
-            "weak_em": weak_error_log_q(em, gmm, log_q_exact), "weak_pc": weak_error_log_q(pc, gmm, log_q_exact)}
+    return euler_maruyama(x_T, ts, gmm.predictor(process), process, generator=torch.Generator().manual_seed(seed + 1))
+
+
+def play_pc(n_steps: int, snr: float, n_samples: int = 600, seed: int = 0) -> dict:
+    """Chapter 07 panel: Euler–Maruyama and predictor–corrector (Langevin corrector with signal-to-noise ``snr``) on the
+    VP SDE with the exact score of ``gmm_2d``, from the same x_T; sliced W₂ of each to exact samples, and the noise
+    floor of that distance as a band (``noise_floor.floor_band``: fresh exact sets of the same size);
+    ``weak_em``/``weak_pc``: the weak error of log q with its standard error (``weak_error_log_q``)."""
+    n_steps = require_integer("n_steps", n_steps)
+    process, gmm, x_T, ref, band, log_q_exact = _pc_setup(int(n_samples), int(seed))
+    em = _em(n_steps, int(n_samples), int(seed))  # EM does not depend on the corrector's r: cached
+    pc = predictor_corrector(x_T, uniform(process, n_steps), gmm.predictor(process), process, snr=float(snr),
+                             generator=torch.Generator().manual_seed(seed + 1))
+    return {"em": em, "pc": pc, "exact": ref, "sw_em": _sw(em, ref), "sw_pc": _sw(pc, ref), "floor": band["mean"],
+            "band": band, "weak_em": weak_error_log_q(em, gmm, log_q_exact),
+            "weak_pc": weak_error_log_q(pc, gmm, log_q_exact)}
 
 
 def weak_error_log_q(x0: Tensor, gmm: GaussianMixture, log_q_exact: float) -> tuple[float, float]:

@@ -1,18 +1,27 @@
 """ipywidgets panels: controls + a figure redrawn on every change. No math here: compute functions live in the
 core modules (or in a chapter) and are tested on their own; a panel only wires sliders to them.
 
-Keep Jupyter's inline matplotlib backend (never force Agg): ``panel`` redraws by calling ``draw(**values)``, which
-must create a figure and call ``plt.show()``.
+A panel's ``draw(**values)`` makes one matplotlib figure; ``panel`` saves it as a PNG into an image widget and closes
+it, so the panel shows its figure under any backend (never force Agg in a notebook: the chapters' static figures
+need the inline one).
 """
 from __future__ import annotations
 
+import html
+import io
 import math
 from typing import Callable
 
 import ipywidgets as W
+import numpy as np
 import matplotlib.pyplot as plt
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from ..course.discrete_sampling import play_discrete
+from ..course.churn import GAMMA_MAX, heun_steps, s_churn_for_gamma
 from ..course.edm_design import play_edm
 from ..course.elbo import play_ddim, play_schedule
 from ..course.few_step_train import play_few_step
@@ -21,6 +30,7 @@ from ..course.fokker_planck import play_density, play_paths
 from ..course.guidance_demos import cfg_mixture
 from ..course.langevin import play_langevin
 from ..course.mnist_demos import PANEL_NFE, PANEL_SAMPLERS, expected_poor, panel_steps, play_guidance, play_mnist
+from ..course.noise_floor import reading
 from ..course.noising import play_mix, play_noising
 from ..course.samplers import play_samplers
 from ..course.sdes import play_pc
@@ -67,20 +77,75 @@ class Panel(W.VBox):
 
 
 def panel(draw: Callable[..., None], **controls: W.ValueWidget) -> W.VBox:
-    """Controls in a row above an output area in which ``draw(**values)`` draws its figure; returns the panel.
+    """Controls in rows of three, a busy line and the figure that ``draw(**values)`` draws; returns the panel.
 
-    ``draw`` is called once at once and again whenever a control changes.
+    ``draw`` is called once at once and again whenever a control changes. While it runs, the busy line says so (the
+    previous figure stays until the new one is ready); an error in ``draw`` is shown there too, not lost in a log.
+    The figure goes to the browser as a PNG in an image widget (``figure_png``).
     """
-    out = W.interactive_output(_showing(draw), controls)
+    image = W.Image(format="png", layout=W.Layout(max_width="100%"))
+    busy = W.HTML(value="", layout=W.Layout(height="1.6em", margin="0"))
+    layouts = {}  # the axes' positions that constrained layout found at the first draw, reused by the next ones
+
+    def redraw(change=None):
+        busy.value = BUSY_HTML
+        try:
+            image.value = _drawn_png(draw, {name: c.value for name, c in controls.items()}, layouts)
+        except Exception as e:
+            busy.value = f"<span style='color:#b00'>could not draw: {html.escape(f'{type(e).__name__}: {e}')}</span>"
+            raise
+        busy.value = ""
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
     rows = [W.HBox(list(controls.values())[i:i + 3]) for i in range(0, len(controls), 3)]
-    return Panel([*rows, out])
+    return Panel([*rows, busy, image])
 
 
-def _showing(draw):
-    def run(**values):
-        draw(**values)
-        plt.show()
-    return run
+BUSY_HTML = ("<span style='color:#a15c00;font-weight:bold'>⏳ computing… "
+             "(the figure below still shows the last settings)</span>")
+
+
+def figure_png(fig) -> bytes:
+    """The PNG of ``fig`` at its dpi as the inline backend would send it; a figure with a layout engine is saved as
+    laid out (one draw), one without is trimmed to its contents (``bbox_inches="tight"``, two draws) unless its
+    ``fixed_layout`` attribute says that it was laid out by hand."""
+    buf = io.BytesIO()
+    laid_out = fig.get_layout_engine() is not None or getattr(fig, "fixed_layout", False)
+    tight = None if laid_out else "tight"
+    fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches=tight, facecolor="white")
+    return buf.getvalue()
+
+
+def _drawn_png(draw, values: dict, layouts: dict) -> bytes:
+    """Call ``draw(**values)``, return the PNG of the figure it made and close that figure (a callback's figures are
+    not shown by the inline backend, which flushes only after a cell runs); or, when ``draw`` returns a Figure that it
+    keeps and updates between calls, that figure's PNG. A constrained-layout figure of a shape
+    seen before (size, number of axes) takes the axes' positions found then instead of solving the layout again."""
+    before = set(plt.get_fignums())
+    try:
+        kept = draw(**values)
+        if isinstance(kept, Figure):  # a figure the panel keeps and updates: saved, not closed
+            return figure_png(kept)
+        new = [n for n in plt.get_fignums() if n not in before]
+        if not new:
+            raise RuntimeError("the panel's draw function made no figure")
+        fig = plt.figure(new[-1])
+        key = (tuple(fig.get_size_inches()), len(fig.axes))
+        constrained = isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
+        if constrained and key in layouts:
+            fig.set_layout_engine("none")
+            for ax, position in zip(fig.axes, layouts[key]):
+                ax.set_position(position)
+        png = figure_png(fig)
+        if constrained and key not in layouts:
+            layouts[key] = [ax.get_position() for ax in fig.axes]
+        return png
+    finally:
+        for n in plt.get_fignums():
+            if n not in before:
+                plt.close(n)
 
 
 # --- Chapter-specific panels go below, each under its chapter's header ---------------------------------
@@ -103,26 +168,61 @@ def mix_panel() -> W.VBox:
 
 
 def noising_panel() -> W.VBox:
-    """Chapter 01: schedule parameters and the normalised time u; draws every process at u on the moons and the
-    schedule curves (noising.play_noising)."""
+    """Chapter 01: schedule parameters and the normalised time u; draws every process at u on the moons (top) and
+    the schedule curves with u marked (bottom) (noising.play_noising). One 10-inch figure, laid out by hand and built
+    once; each redraw only moves its points, curves and texts (``_noising_figure``, ``_noising_update``)."""
+    state = {}
 
     def draw(beta_min, beta_max, sigma_max, s, u):
         out = play_noising(beta_min, beta_max, sigma_max, s, u, n=600)
-        fig = plt.figure(figsize=(15, 6.2), layout="constrained")
-        top, bottom = fig.subfigures(2, 1, height_ratios=[1.05, 1])
-        axes = top.subplots(1, 6)
-        scatter2d(axes[0], out["x0"], title="data $x_0$", lim=4)
-        for ax, (name, p) in zip(axes[1:], out["points"].items()):
-            lim = max(4.0, 3 * p["sigma_t"])
-            scatter2d(ax, p["x_t"], lim=lim, color=PROCESS_COLORS[name],
-                      title=f"{name}: α={p['alpha_t']:.2f}, σ={p['sigma_t']:.2g}")
-        schedules(out["curves"], axes=bottom.subplots(1, 3))
-        for ax in bottom.axes:
-            ax.axvline(u, color="k", lw=0.8, ls=":")
+        if not state:
+            state.update(_noising_figure(out))
+        _noising_update(state, out, u)
+        return state["fig"]
 
     return panel(draw, beta_min=slider(0.1, 0.0, 2.0, 0.05, "β_min"), beta_max=slider(20.0, 5.0, 40.0, 0.5, "β_max"),
                  sigma_max=log_slider(50.0, 1.0, 100.0, "σ_max"), s=log_slider(0.008, 1e-3, 0.2, "cosine s"),
                  u=slider(0.3, 0.0, 1.0, 0.01, "u = t/t_max"))
+
+
+def _noising_figure(out: dict) -> dict:
+    """The chapter 01 panel's figure and the artists a redraw moves: a scatter per process (top, no ticks: each
+    states its window), the three schedule panels (bottom) with a dashed line at u."""
+    fig = Figure(figsize=(10, 6.4))
+    FigureCanvasAgg(fig)  # drawn off-screen; never handed to pyplot, so no backend shows or closes it
+    fig.fixed_layout = True  # figure_png: saved as laid out here
+    top = fig.add_gridspec(1, 6, left=0.01, right=0.99, top=0.9, bottom=0.6, wspace=0.08)
+    bottom = fig.add_gridspec(1, 3, left=0.07, right=0.99, top=0.5, bottom=0.09, wspace=0.32)
+    scatters = []
+    for k, name in enumerate(["data", *out["points"]]):
+        ax = fig.add_subplot(top[0, k])
+        scatters.append(ax.scatter([], [], s=1.5, alpha=0.5, color=PROCESS_COLORS.get(name, "0.3")))
+        ax.set_aspect("equal")
+        ax.set_xticks([]), ax.set_yticks([])
+    axes = [fig.add_subplot(bottom[0, k]) for k in range(3)]
+    schedules(out["curves"], axes=axes)
+    vlines = [ax.axvline(0, color="k", lw=1.2, ls="--") for ax in axes]
+    return {"fig": fig, "scatters": scatters, "axes": axes, "vlines": vlines}
+
+
+def _noising_update(state: dict, out: dict, u: float) -> None:
+    panels = [("data $x_0$", out["x0"], 4.0)]
+    panels += [(f"{name}\nα {p['alpha_t']:.2f}, σ {p['sigma_t']:.3g}", p["x_t"], max(4.0, 3 * p["sigma_t"]))
+               for name, p in out["points"].items()]
+    for sc, (title, x, lim) in zip(state["scatters"], panels):
+        sc.set_offsets(to_numpy(x))
+        sc.axes.set(xlim=(-lim, lim), ylim=(-lim, lim))
+        sc.axes.set_title(title, fontsize=10)
+        sc.axes.set_xlabel(f"window ±{lim:.3g}", fontsize=9, labelpad=2)
+    for ax, key in zip(state["axes"], ("alpha_t", "sigma_t", "lambda_t")):
+        for line, c in zip(ax.get_lines(), out["curves"].values()):  # the curves, in schedules' order
+            line.set_data(to_numpy(c["u"]), to_numpy(c[key]))
+        ax.relim()
+        ax.autoscale_view()
+    for line in state["vlines"]:
+        line.set_xdata([u, u])
+    state["fig"].suptitle(f"every process at u = t/t_max = {u:.2f} (dashed line below), same data, same ε",
+                          fontsize=12)
 
 
 def tweedie_panel() -> W.VBox:
@@ -163,7 +263,11 @@ def ode_sde_paths_panel() -> W.VBox:
         fig, axes = figure(2, size=3.8, sharey=True)
         for ax, key, title in ((axes[0, 0], "ode", "probability-flow ODE (η = 0)"),
                                (axes[0, 1], "sde", f"reverse family, η = {eta:.2f}")):
-            ax.plot(to_numpy(out["ts"]), to_numpy(out[key]), lw=0.7, alpha=0.7)
+            ts, paths = to_numpy(out["ts"]), to_numpy(out[key])  # (T,), (T, n_paths)
+            segments = np.stack([np.broadcast_to(ts[:, None], paths.shape), paths], -1).transpose(1, 0, 2)
+            colors = [f"C{k % 10}" for k in range(paths.shape[1])]  # one artist for all paths: cheap to draw
+            ax.add_collection(LineCollection(segments, colors=colors, linewidths=0.7, alpha=0.7))
+            ax.autoscale_view()
             ax.set(xlabel="t (noise → data, right to left)", ylabel="x", title=title, xlim=(1, 0))
 
     return panel(draw, n_paths=int_slider(20, 1, 200, "paths"), eta=slider(1.0, 0.0, 2.0, 0.1, "noise level η"))
@@ -174,10 +278,10 @@ def langevin_panel() -> W.VBox:
     (``langevin.play_langevin``)."""
 
     def draw(tau, n_steps, n_levels):
-        out = play_langevin(tau, n_steps, n_levels, n_samples=600)
+        out = play_langevin(tau, n_steps, n_levels, n_samples=400)
         fig, axes = figure(2, size=3.6)
         for ax in axes[0]:
-            density_contours(ax, out["gmm"], lim=5)
+            density_contours(ax, out["gmm"], lim=5, n=71)
         scatter2d(axes[0, 0], out["plain"], lim=5, color="C0",
                   title=f"Langevin, {n_steps * n_levels} steps\nleft-mode share {out['frac_plain']:.2f} (true 0.80)")
         scatter2d(axes[0, 1], out["annealed"], lim=5, color="C1",
@@ -190,20 +294,32 @@ def langevin_panel() -> W.VBox:
 
 
 def pc_panel() -> W.VBox:
-    """Chapter 07: step count and corrector SNR; Euler–Maruyama vs predictor–corrector with the exact score
-    (``sdes.play_pc``)."""
+    """Chapter 07: step count and corrector SNR; Euler–Maruyama vs predictor–corrector with the exact score, each SW₂
+    read against the noise band of exact samples of the same size (``sdes.play_pc``)."""
 
     def draw(n_steps, snr):
-        out = play_pc(n_steps, snr)
+        out = play_pc(n_steps, snr, n_samples=500)
+        band = out["band"]
         fig, axes = figure(3, size=3.3)
-        scatter2d(axes[0, 0], out["exact"], color="gray", title=f"exact (floor SW₂ {out['floor']:.3f})")
+        scatter2d(axes[0, 0], out["exact"], color="gray",
+                  title=f"exact samples (n = {band['n']})\nnoise: SW₂ {band_text(band)}")
         weak = lambda d: f"Δ log q {d[0]:+.2f} ± {d[1]:.2f}"  # noqa: E731
-        scatter2d(axes[0, 1], out["em"], color="C0",
-                  title=f"EM, {n_steps} steps: SW₂ {out['sw_em']:.3f}\n{weak(out['weak_em'])}")
-        scatter2d(axes[0, 2], out["pc"], color="C1",
-                  title=f"PC, r = {snr:.2f}: SW₂ {out['sw_pc']:.3f}\n{weak(out['weak_pc'])}")
+        scatter2d(axes[0, 1], out["em"], color="C0", title=f"EM, {n_steps} steps: SW₂ {out['sw_em']:.3f}\n"
+                  f"{reading(out['sw_em'], band)}; {weak(out['weak_em'])}")
+        scatter2d(axes[0, 2], out["pc"], color="C1", title=f"PC, r = {snr:.2f}: SW₂ {out['sw_pc']:.3f}\n"
+                  f"{reading(out['sw_pc'], band)}; {weak(out['weak_pc'])}")
 
-    return panel(draw, n_steps=int_slider(50, 1, 500, "steps"), snr=log_slider(0.16, 0.01, 1.0, "corrector SNR r"))
+    return panel(draw, n_steps=int_slider(50, 1, 200, "steps"), snr=log_slider(0.16, 0.01, 1.0, "corrector SNR r"))
+
+
+def at_cap(gamma: float) -> float:
+    """A churn slider's value, its top end (γ rounded to the slider's 0.001) read as the cap √2 − 1 itself."""
+    return GAMMA_MAX if gamma >= round(GAMMA_MAX, 3) else gamma
+
+
+def band_text(band: dict, scale: float = 1.0, fmt: str = ".3f") -> str:
+    """'0.14 ± 0.09': a noise band (``noise_floor.floor_band``) as mean ± 2 sd, times ``scale``."""
+    return f"{scale * band['mean']:{fmt}} ± {2 * scale * band['sd']:{fmt}}"
 
 
 # --- 04, 05 ---
@@ -212,7 +328,7 @@ def ddpm_schedule_panel() -> W.VBox:
     """Chapter 04: sliders for T and the β range; draws ᾱ_n and exact-denoiser ancestral samples (elbo.play_schedule)."""
 
     def draw(T, beta_1, beta_T):
-        out = play_schedule(T, beta_1, beta_T, n_samples=300)
+        out = play_schedule(T, beta_1, beta_T, n_samples=200)
         fig, axes = figure(2, size=3.6)
         ax = axes[0, 0]
         ax.plot(range(T + 1), out["alpha_bar"].numpy(), label=r"$\bar\alpha_n$")
@@ -254,9 +370,9 @@ def flows_panel() -> W.VBox:
                   title=f"{path}: {n_steps} Euler steps\ndeviation from chord {out['straightness']:.3f}")
         scatter2d(axes[0, 1], out["data"], lim=3.5, color="C0", s=4, label="exact data")
         scatter2d(axes[0, 1], out["samples"], lim=3.5, color="C3", s=4,
-                  title=f"samples vs data: SW = {out['sw']:.3f}\n(exact samples: {out['sw_floor']:.3f})",
-                  label="samples")
-        axes[0, 1].legend(loc="lower right", fontsize=7)
+                  title=f"samples vs data: SW₂ {out['sw']:.3f}, {reading(out['sw'], out['band'])}\n"
+                  f"(exact samples: {band_text(out['band'])})", label="samples")
+        axes[0, 1].legend(loc="lower right", fontsize=9, markerscale=3)
         for ax in axes[0]:
             ax.set(xlabel="$x_1$", ylabel="$x_2$")
 
@@ -284,44 +400,59 @@ def few_step_panel() -> W.VBox:
 
 
 def edm_panel() -> W.VBox:
-    """Chapter 09: ρ, NFE, S_churn and S_noise; Heun on the ρ grid on the exact mixture with its exact errors
-    (edm_design.play_edm)."""
+    """Chapter 09: ρ, NFE, the churn γ and S_noise; Heun on the ρ grid on the exact mixture with its exact errors
+    (edm_design.play_edm). The slider moves γ itself over [0, √2 − 1] (``course.churn``): S_churn saturates there."""
 
-    def draw(rho, nfe, s_churn, s_noise):
+    def draw(rho, nfe, gamma, s_noise):
+        gamma = at_cap(gamma)
+        n_steps = heun_steps(nfe)
+        s_churn = s_churn_for_gamma(gamma, n_steps)
         out = play_edm(rho, nfe, s_churn, s_noise)
-        fig, axes = figure(2, size=3.6)
+        fig, axes = figure(2, size=4.2)
         scatter2d(axes[0, 0], out["data"], lim=3.5, color="C0", s=3, label="exact data")
+        error = (f"ODE error {out['ode_error']:.3f}" if gamma == 0 else
+                 f"distance to the ODE solution {out['ode_error']:.3f}")
+        mmd = f"MMD² × 10³ = {1e3 * out['mmd2']:.2f}: {reading(out['mmd2'], out['band'])}"
         scatter2d(axes[0, 0], out["samples"], lim=3.5, color="C3", s=3, label="Heun samples",
-                  title=(f"ODE error {out['ode_error']:.3f}" if s_churn == 0 else
-                         f"distance to the ODE solution {out['ode_error']:.3f}")
-                  + f"\nMMD² × 10³ = {1e3 * out['mmd2']:.2f} (exact sampler: 0 ± 0.5)")
-        axes[0, 0].legend(loc="lower right", fontsize=7)
+                  title=f"{error}\n{mmd}\n(noise band: {band_text(out['band'], 1e3, '.2f')})")
+        axes[0, 0].legend(loc="lower right", fontsize=9, markerscale=3)
         axes[0, 0].set(xlabel="$x_1$", ylabel="$x_2$")
         s = to_numpy(out["sigmas"])
         axes[0, 1].semilogy(range(len(s) - 1), s[:-1], "o-", ms=3)
-        axes[0, 1].set(title=f"ρ = {rho:g} grid ({len(s) - 1} steps)", xlabel="step i", ylabel=r"$\sigma_i$")
+        cap = " (the cap)" if gamma == GAMMA_MAX else ""
+        axes[0, 1].set(title=f"ρ = {rho:g} grid, {n_steps} Heun steps\nγ = {gamma:.2f}{cap} ⇔ S_churn = {s_churn:.1f}"
+                       f"\n(S_churn saturates at {out['churn_saturates_at']:.1f})", xlabel="step i",
+                       ylabel=r"$\sigma_i$")
 
     return panel(draw, rho=slider(7.0, 0.5, 20.0, 0.5, "ρ"), nfe=int_slider(15, 1, 100, "NFE"),
-                 s_churn=slider(0.0, 0.0, 100.0, 1.0, "S_churn"), s_noise=slider(1.0, 0.5, 1.5, 0.01, "S_noise"))
+                 gamma=slider(0.0, 0.0, round(GAMMA_MAX, 3), 0.01, "churn γ (≤ √2−1)"),
+                 s_noise=slider(1.0, 0.5, 1.5, 0.01, "S_noise"))
 
 
 # --- 10 ---
 
 def samplers_panel() -> W.VBox:
-    """Chapter 10: NFE, ρ, η and churn sliders; Heun (churn) and DDIM (η) samples and their live error against the
-    exact answer (``bench_samplers.play_samplers``)."""
+    """Chapter 10: NFE, ρ, η and the churn γ; Heun (churn) and DDIM (η) samples, their distance to the exact ODE
+    answer (an ODE error only when the sampler is deterministic) and SW₂ read against its noise band
+    (``samplers.play_samplers``; γ as in ``course.churn``)."""
 
-    def draw(nfe, rho, eta, churn):
+    def draw(nfe, rho, eta, gamma):
+        gamma = at_cap(gamma)
+        churn = s_churn_for_gamma(gamma, heun_steps(nfe))
         out = play_samplers(nfe, rho, eta, churn)
-        fig, axes = figure(3, size=3.4)
-        scatter2d(axes[0, 0], out["exact"], title=f"exact data (floor SW₂ {out['floor']:.3f})", color="gray")
-        for ax, name, knob in ((axes[0, 1], "heun", f"churn {churn:g}"), (axes[0, 2], "ddim", f"η {eta:g}")):
+        fig, axes = figure(3, size=3.3)
+        scatter2d(axes[0, 0], out["exact"], color="gray",
+                  title=f"exact data (n = {out['band']['n']})\nnoise: SW₂ {band_text(out['band'])}")
+        for ax, name, knob, stochastic in ((axes[0, 1], "heun", f"γ {gamma:.2f} (S_churn {churn:.1f})", gamma > 0),
+                                           (axes[0, 2], "ddim", f"η {eta:g}", eta > 0)):
             r = out[name]
-            scatter2d(ax, r["x0"], title=f"{name}, {knob}, NFE {r['nfe']}\nODE error {r['ode_error']:.2e}, "
-                      f"SW₂ {r['sw']:.3f}")
+            what = "distance to ODE answer" if stochastic else "ODE error"
+            scatter2d(ax, r["x0"], title=f"{name}, {knob}, NFE {r['nfe']}\n{what} {r['ode_error']:.2e}\n"
+                      f"SW₂ {r['sw']:.3f}: {reading(r['sw'], out['band'])}")
 
     return panel(draw, nfe=int_slider(20, 1, 200, "NFE"), rho=slider(7.0, 1.0, 15.0, 0.5, "ρ"),
-                 eta=slider(0.0, 0.0, 1.0, 0.05, "η (DDIM)"), churn=slider(0.0, 0.0, 80.0, 1.0, "S_churn (Heun)"))
+                 eta=slider(0.0, 0.0, 1.0, 0.05, "η (DDIM)"),
+                 gamma=slider(0.0, 0.0, round(GAMMA_MAX, 3), 0.01, "churn γ, Heun (≤ √2−1)"))
 
 
 # --- 11 ---
@@ -331,14 +462,14 @@ def cfg_mixture_panel() -> W.VBox:
     conditional law and the tilted density q(x|y)^w q(x)^(1−w) (``guidance.cfg_mixture``)."""
 
     def draw(w, label):
-        out = cfg_mixture(w, label, n=1000, n_steps=20)
+        out = cfg_mixture(w, label, n=600, n_steps=20)
         fig, axes = figure(3, size=3.3)
         scatter2d(axes[0, 0], out["x"], title=f"CFG, w = {w:g}, class {label}\nmass per component "
                   + " / ".join(f"{m:.2f}" for m in out["mass"]), s=2)
         scatter2d(axes[0, 1], out["exact"], title=f"exact q(x | y): SW {out['sw_exact']:.3f}\n(floor "
                   f"{out['floor_exact']:.3f}; exact mass " + " / ".join(f"{m:.2f}" for m in out["exact_mass"]) + ")",
                   s=2, color="gray")
-        scatter2d(axes[0, 2], out["tilted"], title=f"tilted q(x|y)^w q(x)^(1−w)\nSW {out['sw_tilted']:.3f} "
+        scatter2d(axes[0, 2], out["tilted"], title=r"tilted $q(x|y)^w\,q(x)^{1-w}$" + f"\nSW {out['sw_tilted']:.3f} "
                   f"(floor {out['floor_tilted']:.3f})", s=2, color="tab:green")
 
     return panel(draw, w=slider(2.0, 0.0, 8.0, 0.25, "guidance scale w"), label=int_slider(0, 0, 2, "class y"))
