@@ -137,33 +137,6 @@ print(inspect.getsource(euler_step))  # Heun's step is yours to write (Warm-up 1
 print(inspect.getsource(dpm_first_order))  # the DDIM step is Warm-up 2; the package's is printed after it
 
 # %% [markdown]
-# ### The whole loop in one object
-# J. Iollo's *Diffusion Crash Course* organises a sampler as four classes. The course keeps the same split, with these
-# names:
-#
-# | *Diffusion Crash Course* | the course | what it holds |
-# |---|---|---|
-# | `DiffusionModel` (f, g or α, σ) | `diffedu.processes.Process` (`VP`, `VE`, `EDM`, `RectifiedFlow`, …; `make_process`) | $\alpha_t, \sigma_t$, their derivatives, $f, g^2, \lambda_t$ (chapter 01) |
-# | `Timer` (`LinearTimer`, `CosineTimer`) | `diffedu.timers`: `uniform`, `cosine`, `karras`, `log_snr`; `make_grid(name, process, N)` | the grid $t_0 > \dots > t_N$ |
-# | `Integrator` (`EulerIntegrator`, `HeunIntegrator`, `DPMpp2sIntegrator`, `DDIMIntegrator`) | `diffedu.integrators`: `euler`, `heun`, `dpmpp_2s`, `ddim` (and `dpmpp_2m`, `ddpm`, `euler_maruyama`, `pc`); the table `SAMPLERS` | one step $t \to s$ and the loop; NFE per step and order |
-# | `Denoiser` | `diffedu.Denoiser(process, predictor, integrator, timer)` | the sampling loop: `.sample(x_T or n, N)` |
-# | `CondDenoiser` | `diffedu.guidance.CondDenoiser` (chapter 11) | a `Denoiser` for $p(x_0\mid y)$ |
-# | the network $D_\theta$ (an ε-predictor there) | `diffedu.Predictor` around a network of any kind (chapter 02) | $\hat x_0, \hat\varepsilon$, score, velocity |
-#
-# The functions of this chapter are the `Integrator` column; `Denoiser` only ties the four together. The cell below
-# checks that it adds nothing: its Heun sample equals the function's bit for bit.
-
-# %% tags=["nbval-check-output"]
-edm_proc, mix = make_process("edm"), gmm_2d()
-x_start = mix.marginal(edm_proc.t_max, edm_proc).sample(64, generator=torch.Generator().manual_seed(3))
-sampler = diffedu.Denoiser(edm_proc, mix.predictor(edm_proc), "heun", "karras")
-by_object = sampler.sample(x_start, 10)
-by_function = heun(x_start, make_grid("karras", edm_proc, 10), mix.predictor(edm_proc), edm_proc)
-same = torch.equal(by_object, by_function)
-assert same
-print(f"Denoiser(edm, exact predictor, 'heun', 'karras').sample(x_T, 10) == heun(...) on 64 points: {same}")
-
-# %% [markdown]
 # ## See it
 #
 # ### The same start, every sampler
@@ -506,6 +479,35 @@ def dpmpp_2m(x, ts, predictor, process):
 
 
 check_dpmpp_2m(dpmpp_2m)
+
+# %% [markdown]
+# ## Deep dive · the whole loop in one object
+# (After the lab on purpose: `Denoiser` runs any sampler of the table by name, DPM-Solver++(2M) included.)
+#
+# J. Iollo's *Diffusion Crash Course* organises a sampler as four classes. The course keeps the same split, with these
+# names:
+#
+# | *Diffusion Crash Course* | the course | what it holds |
+# |---|---|---|
+# | `DiffusionModel` (f, g or α, σ) | `diffedu.processes.Process` (`VP`, `VE`, `EDM`, `RectifiedFlow`, …; `make_process`) | $\alpha_t, \sigma_t$, their derivatives, $f, g^2, \lambda_t$ (chapter 01) |
+# | `Timer` (`LinearTimer`, `CosineTimer`) | `diffedu.timers`: `uniform`, `cosine`, `karras`, `log_snr`; `make_grid(name, process, N)` | the grid $t_0 > \dots > t_N$ |
+# | `Integrator` (`EulerIntegrator`, `HeunIntegrator`, `DPMpp2sIntegrator`, `DDIMIntegrator`) | `diffedu.integrators`: `euler`, `heun`, `dpmpp_2s`, `ddim` (and `dpmpp_2m`, `ddpm`, `euler_maruyama`, `pc`); the table `SAMPLERS` | one step $t \to s$ and the loop; NFE per step and order |
+# | `Denoiser` | `diffedu.Denoiser(process, predictor, integrator, timer)` | the sampling loop: `.sample(x_T or n, N)` |
+# | `CondDenoiser` | `diffedu.guidance.CondDenoiser` (chapter 11) | a `Denoiser` for $p(x_0\mid y)$ |
+# | the network $D_\theta$ (an ε-predictor there) | `diffedu.Predictor` around a network of any kind (chapter 02) | $\hat x_0, \hat\varepsilon$, score, velocity |
+#
+# The functions of this chapter are the `Integrator` column; `Denoiser` only ties the four together. The cell below
+# checks that it adds nothing: its Heun sample equals the function's bit for bit.
+
+# %% tags=["nbval-check-output"]
+edm_proc, mix = make_process("edm"), gmm_2d()
+x_start = mix.marginal(edm_proc.t_max, edm_proc).sample(64, generator=torch.Generator().manual_seed(3))
+sampler = diffedu.Denoiser(edm_proc, mix.predictor(edm_proc), "heun", "karras")
+by_object = sampler.sample(x_start, 10)
+by_function = heun(x_start, make_grid("karras", edm_proc, 10), mix.predictor(edm_proc), edm_proc)
+same = torch.equal(by_object, by_function)
+assert same
+print(f"Denoiser(edm, exact predictor, 'heun', 'karras').sample(x_T, 10) == heun(...) on 64 points: {same}")
 
 # %% [markdown]
 # ## Think
