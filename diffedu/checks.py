@@ -5,17 +5,20 @@ Validators are named ``require_*``; in the course, ``check_*`` means "grade a st
 """
 from __future__ import annotations
 
+import json
 import math
 import numbers
+import tempfile
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from .runtime import device
+from .runtime import DATA_DIR, device
 
 __all__ = ["require_integer", "require_positive", "require_real", "require_in_range", "require_float_tensor",
-           "require_device", "require_output_path"]
+           "require_device", "require_output_path", "require_writable_folder", "is_shipped",
+           "json_with_keys"]
 
 
 def require_integer(name: str, value, lo: int = 1, hi: int | None = None) -> int:
@@ -89,16 +92,66 @@ def require_device(value, name: str = "device") -> torch.device:
     return dev
 
 
-def require_output_path(path, name: str, directory: bool = False):
-    """Fail before the work, not after it: the folder that ``path`` writes into must exist (or be creatable, for a
-    ``directory``) and ``path`` must not be a folder (a file when ``directory``). Returns a ``pathlib.Path``."""
+def is_shipped(path) -> bool:
+    """Whether ``path`` lies inside the course's shipped ``data/`` folder (checkpoints, cards, MNIST)."""
+    try:
+        return Path(path).resolve().is_relative_to(DATA_DIR.resolve())
+    except OSError:
+        return False
+
+
+def require_writable_folder(folder, name: str, create: bool = False) -> Path:
+    """``folder`` exists (or is created, with ``create``) and a file can be written in it: tried now, with a scratch
+    file that is deleted at once, so that an unwritable path fails before the work and not after it."""
+    p = Path(folder)
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{name} must be a folder; {p} is a file")
+    if not p.is_dir():
+        if not create:
+            raise ValueError(f"{name}: the folder {p} does not exist")
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ValueError(f"{name}: cannot create the folder {p}: {e.strerror or e}") from None
+    try:
+        with tempfile.TemporaryFile(dir=p):
+            pass
+    except OSError as e:
+        raise ValueError(f"{name}: cannot write in the folder {p}: {e.strerror or e}") from None
+    return p
+
+
+def json_with_keys(*keys: str):
+    """An ownership test for :func:`require_output_path`: the file is a JSON object holding every key in ``keys``
+    (the shape of what a command writes), so ``--force`` may replace it."""
+    def owned(path: Path) -> bool:
+        try:
+            obj = json.loads(Path(path).read_text())
+        except (OSError, UnicodeDecodeError, ValueError):
+            return False
+        return isinstance(obj, dict) and all(k in obj for k in keys)
+    owned.__doc__ = f"a JSON object with the keys {', '.join(keys)}"
+    return owned
+
+
+def require_output_path(path, name: str, directory: bool = False, force: bool = False, owned=None):
+    """Fail before the work, not after it, and never lose a file: the folder that ``path`` writes into must exist and
+    be writable (a ``directory`` is created); a path inside the shipped ``data/`` folder or an existing file needs
+    ``force``; and even with ``force`` an existing file is replaced only if ``owned(path)`` says it is the kind of
+    file this command writes (a JSON of its results, a model card). Returns a ``pathlib.Path``."""
     p = Path(path)
+    if is_shipped(p) and not force:
+        raise ValueError(f"{name}: {p} is inside the course's shipped data folder {DATA_DIR}; pass --force to "
+                         "write there (restore shipped files with `git checkout -- data`)")
     if directory:
-        if p.exists() and not p.is_dir():
-            raise ValueError(f"{name} must be a folder; {p} is a file")
-        return p
+        return require_writable_folder(p, name, create=True)
     if p.is_dir():
         raise ValueError(f"{name} must be a file path; {p} is a folder")
-    if not p.parent.is_dir():
-        raise ValueError(f"{name}: the folder {p.parent} does not exist")
+    require_writable_folder(p.parent, name)
+    if p.exists():
+        if not force:
+            raise ValueError(f"{name}: {p} exists; pass --force to replace it")
+        if owned is not None and not owned(p):
+            raise ValueError(f"{name}: {p} is not a file this command wrote ({owned.__doc__ or 'wrong content'}); "
+                             "refusing to replace it, even with --force")
     return p
