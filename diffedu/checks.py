@@ -18,7 +18,7 @@ from .runtime import DATA_DIR, device
 
 __all__ = ["require_integer", "require_positive", "require_real", "require_in_range", "require_float_tensor",
            "require_device", "require_output_path", "require_writable_folder", "is_shipped",
-           "json_with_keys"]
+           "json_with_keys", "require_output_shape", "require_finite"]
 
 
 def require_integer(name: str, value, lo: int = 1, hi: int | None = None) -> int:
@@ -43,10 +43,12 @@ def require_real(name: str, value) -> float:
 
 
 def require_positive(name: str, value, allow_zero: bool = False) -> float:
-    """A finite number > 0 (≥ 0 with ``allow_zero``)."""
+    """A finite real number > 0 (≥ 0 with ``allow_zero``): not a bool, a string or a complex number."""
     try:
+        if isinstance(value, (bool, str, bytes, complex)) or value is None:
+            raise TypeError
         value = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RuntimeError):
         raise ValueError(f"{name} must be {'≥ 0' if allow_zero else '> 0'} and finite; got {value!r}") from None
     ok = value >= 0 if allow_zero else value > 0
     if not ok or not math.isfinite(value):
@@ -68,6 +70,23 @@ def require_float_tensor(name: str, x, what: str = "") -> Tensor:
         raise TypeError(f"{name} must be a torch tensor{f' ({what})' if what else ''}; got {type(x).__name__}")
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor; got dtype {x.dtype}")
+    return x
+
+
+def require_output_shape(out, like: Tensor, what: str) -> Tensor:
+    """A network's (score's, gradient's) output checked against the tensor ``like`` it must match, as the integrators
+    check a prediction: another shape, e.g. (B, 1) for (B, D) data, would broadcast silently into a wrong answer."""
+    if not isinstance(out, Tensor) or out.shape != like.shape:
+        got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ValueError(f"{what} must return a tensor of x's shape {tuple(like.shape)}; got {got}")
+    return out
+
+
+def require_finite(name: str, x: Tensor, what: str = "samples") -> Tensor:
+    """A tensor whose entries are all finite; else a ValueError with the count of non-finite items (rows) of x."""
+    bad = ~torch.isfinite(x.reshape(x.shape[0], -1)).all(1) if x.ndim else ~torch.isfinite(x).reshape(1)
+    if bool(bad.any()):
+        raise ValueError(f"{name}: {what} are not finite ({int(bad.sum())} of {bad.numel()} contain NaN or ±inf)")
     return x
 
 

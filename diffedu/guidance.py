@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .checks import require_float_tensor, require_real
+from .checks import require_float_tensor, require_output_shape, require_real
 from .denoiser import Denoiser
 from .integrators import ddim_step
 from .parametrization import convert, require_kind
@@ -131,7 +131,8 @@ class ClassifierGuidance:
     def __call__(self, x_t: Tensor, t, kind: str = "x0", *, y, **cond) -> Tensor:
         require_kind(kind, "kind")
         score = self.predictor(x_t, t, "score", **cond)
-        guided = score + self.scale * self.classifier_grad(x_t, t, y)  # the guided score
+        grad = require_output_shape(self.classifier_grad(x_t, t, y), x_t, "classifier_grad")
+        guided = score + self.scale * grad  # the guided score
         return convert(guided, "score", kind, x_t, t, self.process)
 
 

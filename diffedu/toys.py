@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor
 
-from .checks import require_integer
+from .checks import require_integer, require_positive
 from .parametrization import Predictor, convert
 from .processes import Process, as_tensor
 
@@ -274,8 +274,9 @@ def sample_2d(name: str, n: int, noise: float = 0.05, generator: torch.Generator
     if name not in DATASETS_2D:
         raise ValueError(f"unknown data set name {name!r}; choose one of {sorted(DATASETS_2D)}")
     n = require_integer("n", n)
-    if noise < 0:
-        raise ValueError(f"noise must be ≥ 0; got {noise}")
+    noise = require_positive("noise", noise, allow_zero=True)
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating-point torch dtype; got {dtype!r}")
     x = DATASETS_2D[name](int(n), generator)
     x = x + noise * torch.randn(x.shape, generator=generator)
     return x.to(dtype)
