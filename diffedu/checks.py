@@ -33,7 +33,7 @@ def require_integer(name: str, value, lo: int = 1, hi: int | None = None) -> int
 
 def require_real(name: str, value) -> float:
     """A finite real number: an int, a float or a one-element tensor (bools and complex numbers are refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not (
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) and not (
             isinstance(value, Tensor) and value.numel() == 1 and not value.is_complex()):
         raise ValueError(f"{name} must be a finite real number; got {value!r}")
     value = float(value)

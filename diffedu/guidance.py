@@ -144,6 +144,8 @@ class Matrix:
         A = torch.as_tensor(A)
         if A.ndim != 2 or not A.is_floating_point():
             raise ValueError(f"A must be a real matrix of shape (M, D); got {tuple(A.shape)} of dtype {A.dtype}")
+        if not bool(torch.isfinite(A).all()):
+            raise ValueError("A must be finite; it holds NaN or ±inf")
         self.A = A
 
     def check(self, shape) -> None:

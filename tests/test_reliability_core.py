@@ -137,3 +137,27 @@ def test_nonsense_refused():
     refused(Predictor, lambda x, t: x, "x0", "edm", match="process")
     refused(Denoiser, None, lambda x, t, k: x, match="process")
     refused(D.sample_2d, "moons", 10, dtype=torch.int64, match="dtype")
+
+
+def test_wrong_types_in_the_samplers_and_toys():
+    """Oracle: each argument has a type the code cannot use (review D12); the error is diffedu's and names it."""
+    from diffedu.course.langevin import annealed_langevin
+    from diffedu.integrators import euler, euler_maruyama, euler_maruyama_step
+    p, x = VP(), torch.randn(4, 2)
+    pred = D.gmm_2d().predictor(p)
+    refused(euler, x, None, pred, p, match="ts")
+    refused(euler, x, [1.0, 0.5], None, p, match="predictor")
+    refused(euler, x, [1.0, 0.5], pred, None, match="process")
+    refused(euler, x, [1.0, 0.5], pred, p, callback=3, match="callback")
+    refused(euler_maruyama, x, [0.9, 0.5], pred, p, generator=5, match="generator")
+    refused(euler_maruyama_step, x, 0.5, 0.9, pred, p, match="t_next must be < t")
+    refused(euler_maruyama_step, x, "a", 0.1, pred, p, match="t ")
+    score = lambda y, s: -y / (1 + s**2)
+    for sigmas in ([1.0, 0.0], [], [1.0, -0.5]):
+        refused(annealed_langevin, x, score, sigmas, 0.1, 2, match="sigmas")
+    refused(D.GaussianMixture, [1.0], [[0.0, 0.0]], [1.0], dtype=torch.float16, match="dtype")
+    refused(D.GaussianMixture, [1.0], torch.zeros(1, 0), [1.0], match="D ≥ 1")
+    refused(D.GaussianMixture, [.5, .5], [[0.0], [1.0]], [1.0, 1.0], labels=[0.5, 1.7], match="labels")
+    refused(D.gmm_2d().log_prob, torch.ones(3, 2, dtype=torch.long), match="floating-point")
+    refused(D.gmm_2d().to, dtype=torch.int64, match="dtype")
+    refused(D.Matrix, [[float("nan"), 1.0]], match="finite")
