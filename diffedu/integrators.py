@@ -361,8 +361,10 @@ def langevin_corrector(x: Tensor, t: float, predictor: PredictorFn, process: Pro
     the batch as in Song et al.'s code, r = ``snr``. Needs σ_t > 0."""
     x = require_float_tensor("x", x, "the start x_T")
     snr = require_positive("snr", snr)
+    if snr > 10:  # Song et al. use r ≈ 0.16; r ≫ 1 takes steps far larger than the noise scale and diverges
+        raise ValueError(f"snr must lie in (0, 10] (Song et al. use 0.16); got {snr:g}")
     n_steps = require_integer("n_steps", n_steps, lo=0)
-    t = float(t)
+    t = require_real("t", t)
     if _coef(process, t)[1] == 0:
         raise ValueError(f"the Langevin corrector needs σ_t > 0; got t = {t:g} where σ_t = 0")
     for _ in range(n_steps):

@@ -161,3 +161,21 @@ def test_wrong_types_in_the_samplers_and_toys():
     refused(D.gmm_2d().log_prob, torch.ones(3, 2, dtype=torch.long), match="floating-point")
     refused(D.gmm_2d().to, dtype=torch.int64, match="dtype")
     refused(D.Matrix, [[float("nan"), 1.0]], match="finite")
+
+
+def test_degenerate_values_in_the_chapters_computations():
+    """Oracle: each input makes the answer undefined (review D11–D13): relative errors against an all-zero prediction,
+    one Tweedie gap for several times, no data samples to average, σ_data = 0, a zero-sample draw, an SNR of 1e9."""
+    from diffedu.course.edm_design import precond_variances
+    from diffedu.course.flows import marginal_velocity_mc
+    from diffedu.course.guidance_demos import tilted_samples
+    from diffedu.integrators import predictor_corrector
+    p, x = VP(), torch.randn(6, 2, dtype=torch.float64)
+    refused(D.roundtrip_errors, x, 0.5, p, torch.zeros(6, 2, dtype=torch.float64), match="pred")
+    refused(D.tweedie_gap, D.gmm_2d(), x, torch.full((6,), 0.5), p, match="one time")
+    refused(marginal_velocity_mc, x, 0.5, p, torch.empty(0, 2, dtype=torch.float64), match="x0_samples")
+    refused(precond_variances, x, torch.tensor([1.0]), 0.0, match="sigma_data")
+    gmm = D.GaussianMixture([.5, .5], [[-1.0, 0.0], [1.0, 0.0]], [0.5, 0.5], labels=[0, 1])
+    refused(tilted_samples, gmm, 0, 2.0, 0, match="n")
+    refused(tilted_samples, gmm, 0, 2.0, 10, cells=0, match="cells")
+    refused(predictor_corrector, x, [0.9, 0.5], D.gmm_2d().predictor(p), p, snr=1e9, match="snr")
