@@ -81,8 +81,11 @@ class ClassifierFreeGuidance:
         self.predictor, self.w, self.null_label = predictor, require_real("w", w), null_label
         self.process = getattr(predictor, "process", None)
 
-    def __call__(self, x_t: Tensor, t, kind: str = "x0", *, y, **cond) -> Tensor:
+    def __call__(self, x_t: Tensor, t, kind: str = "x0", *, y=None, **cond) -> Tensor:
         require_kind(kind, "kind")
+        if y is None:
+            raise TypeError("classifier-free guidance needs labels: sample with y= (an int 0–9 or one label per "
+                            "sample), e.g. Denoiser.sample(..., y=3)")
         if not isinstance(x_t, Tensor):
             raise TypeError(f"x_t must be a torch tensor; got {type(x_t).__name__}")
         n = x_t.shape[0]
@@ -128,8 +131,10 @@ class ClassifierGuidance:
         self.predictor, self.classifier_grad, self.process = predictor, classifier_grad, process
         self.scale = require_real("scale", scale)
 
-    def __call__(self, x_t: Tensor, t, kind: str = "x0", *, y, **cond) -> Tensor:
+    def __call__(self, x_t: Tensor, t, kind: str = "x0", *, y=None, **cond) -> Tensor:
         require_kind(kind, "kind")
+        if y is None:
+            raise TypeError("classifier guidance needs labels: sample with y= (what classifier_grad(x_t, t, y) takes)")
         score = self.predictor(x_t, t, "score", **cond)
         grad = require_output_shape(self.classifier_grad(x_t, t, y), x_t, "classifier_grad")
         guided = score + self.scale * grad  # the guided score

@@ -62,7 +62,11 @@ def test_network_output_shapes_are_checked():
     refused(elbo_terms, lambda x, t: x[:, :1], torch.randn(4, 2), D.DiscreteDDPM(T=5), match="eps_model")
     refused(ddim_invert, torch.randn(4, 2), [0.0, 0.5, 1.0], lambda x, t, kind: x[:1], p, match="predictor")
     guided = D.ClassifierGuidance(D.gmm_2d().predictor(p), lambda x, t, y: x[:, :1], p)
-    refused(guided, x0, torch.tensor(.5), "x0", y=None, match="classifier_grad")
+    refused(guided, x0, torch.tensor(.5), "x0", y=torch.zeros(16, dtype=torch.long), match="classifier_grad")
+    refused(guided, x0, torch.tensor(.5), "x0", match="needs labels")
+    cfg = D.CondDenoiser(p, D.MixturePredictor(D.GaussianMixture([.5, .5], [[-1.0, 0.0], [1.0, 0.0]], [.5, .5],
+                                                                 labels=[0, 1]), p), w=2.0, null_label=-1)
+    refused(cfg.sample, 4, 3, shape=(2,), match="needs labels")
 
 
 # --- D7: the metrics refuse non-finite images, with the count ------------------------------------------------------

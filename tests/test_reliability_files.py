@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from diffedu.mnist import pretrained
-from diffedu.mnist.data import load_mnist, mnist_from_idx, write_idx
+from diffedu.mnist.data import load_mnist, mnist_from_idx, sha256_of, write_idx
 
 ROOT = Path(__file__).resolve().parent.parent
 CK = ROOT / "data" / "checkpoints"
@@ -120,7 +120,6 @@ def test_weights_that_do_not_fit_or_are_not_safetensors(folder):
     with pytest.raises(ValueError, match="is damaged: its weights do not fit"):
         pretrained.load("mnist-edm", folder=folder)
     torch.save({"a": torch.zeros(2)}, folder / "mnist-flow.safetensors")
-    from diffedu.mnist.data import sha256_of
     _edit_card(folder, "mnist-flow", sha256=sha256_of(folder / "mnist-flow.safetensors"))
     with pytest.raises(ValueError, match="is damaged"):
         pretrained.load("mnist-flow", folder=folder)

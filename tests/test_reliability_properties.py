@@ -169,3 +169,23 @@ def test_unknown_names(integrator, timer):
     process = D.VP()
     clear_error(Denoiser, process, GMM.predictor(process), integrator, "karras", names=("integrator",))
     clear_error(Denoiser, process, GMM.predictor(process), "heun", timer, names=("timer",))
+
+
+@given(process=processes, integrator=st.sampled_from(sorted(INTEGRATORS)), bad=BAD_COUNTS)
+def test_sampler_step_counts(process, integrator, bad):
+    den = Denoiser(process, GMM.predictor(process), integrator, "uniform")
+    clear_error(den.sample, 4, bad, shape=(2,), names=("n_steps",))
+
+
+@given(process=processes, integrator=st.sampled_from(sorted(INTEGRATORS)),
+       x_T=st.sampled_from([torch.zeros(4, 2, dtype=torch.long), [[0.0, 0.0]], None, "x"]))
+def test_sampler_starts(process, integrator, x_T):
+    den = Denoiser(process, GMM.predictor(process), integrator, "uniform")
+    clear_error(den.sample, x_T, 3, names=("x", "n"))
+
+
+@given(name=st.sampled_from(sorted(D.DATASETS_2D)), n=BAD_COUNTS,
+       noise=st.sampled_from([float("nan"), float("inf"), -0.1, None, "a"]))
+def test_toy_data_arguments(name, n, noise):
+    clear_error(D.sample_2d, name, n, names=("n",))
+    clear_error(D.sample_2d, name, 10, noise=noise, names=("noise",))
