@@ -33,10 +33,17 @@ def require_integer(name: str, value, lo: int = 1, hi: int | None = None) -> int
 
 def require_real(name: str, value) -> float:
     """A finite real number: an int, a float or a one-element tensor (bools and complex numbers are refused)."""
+    if type(value) is float:  # the common case, checked fast (the samplers call this on every step)
+        if value - value == 0:  # finite: inf − inf and nan − nan are nan
+            return float(value)
+        raise ValueError(f"{name} must be a finite real number; got {value!r}")
     if isinstance(value, bool) or not isinstance(value, numbers.Real) and not (
             isinstance(value, Tensor) and value.numel() == 1 and not value.is_complex()):
         raise ValueError(f"{name} must be a finite real number; got {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be a finite real number; got {value!r:.40}") from None
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite real number; got {value!r}")
     return value

@@ -32,7 +32,7 @@ def as_tensor(t, like: Tensor | None = None, name: str = "t") -> Tensor:
         if t.is_complex() or t.dtype == torch.bool:
             raise TypeError(f"{name} must be a real number or a real tensor; got a {t.dtype} tensor")
         return t if t.is_floating_point() else t.to(torch.get_default_dtype())
-    if t is None or isinstance(t, (str, bytes, bool, complex)) or np.iscomplexobj(t):
+    if type(t) is not float and (t is None or isinstance(t, (str, bytes, bool, complex)) or np.iscomplexobj(t)):
         raise TypeError(f"{name} must be a real number or a real tensor; got {t!r}")
     dtype = like.dtype if like is not None and like.is_floating_point() else torch.get_default_dtype()
     device = like.device if like is not None else None

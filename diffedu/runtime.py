@@ -31,7 +31,7 @@ def seed(value: int = 0) -> torch.Generator:
     0 … 2³² − 1 (NumPy's range), a Python or NumPy integer."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
     if not (ok and int(value) == value and 0 <= value < 2**32):
-        raise ValueError(f"seed value must be an integer in 0 … 2**32 − 1; got {value!r}")
+        raise ValueError(f"seed value must be a non-negative integer < 2**32 (NumPy's range); got {value!r}")
     value = int(value)
     random.seed(value)
     np.random.seed(value)
