@@ -29,9 +29,11 @@ def as_tensor(t, like: Tensor | None = None, name: str = "t") -> Tensor:
     """A time (or log-SNR) as a real floating-point tensor (in ``like``'s dtype and device for non-tensors); a complex,
     boolean, string or None value is a TypeError naming ``name`` (a complex t would lose its imaginary part)."""
     if isinstance(t, Tensor):
+        if t.is_floating_point():  # the common case first: the samplers pass float tensors on every step
+            return t
         if t.is_complex() or t.dtype == torch.bool:
             raise TypeError(f"{name} must be a real number or a real tensor; got a {t.dtype} tensor")
-        return t if t.is_floating_point() else t.to(torch.get_default_dtype())
+        return t.to(torch.get_default_dtype())
     if type(t) is not float and (t is None or isinstance(t, (str, bytes, bool, complex)) or np.iscomplexobj(t)):
         raise TypeError(f"{name} must be a real number or a real tensor; got {t!r}")
     dtype = like.dtype if like is not None and like.is_floating_point() else torch.get_default_dtype()
