@@ -195,7 +195,7 @@ print(f"classifier accuracy on 2000 test digits {acc:.3f}; "
 
 # %% [markdown]
 # The measured figures of the shipped checkpoints, read from their model cards (each row written by
-# `python -m diffedu eval mnist --checkpoint NAME --sampler S --nfe N --guidance W --n 500 --write-card`).
+# `python -m diffedu eval mnist --checkpoint NAME --sampler S --nfe N --guidance W --n 500 --write-card --force`).
 # FD-MNIST is the Fréchet distance between classifier features of n generated digits (labels 0–9 in turn) and n test
 # digits; the *floor* is the same distance between n train and n test digits — what a perfect generator scores at this
 # n. Accuracy is the share of samples the evaluation classifier reads as the asked-for label; w is the guidance scale
@@ -361,10 +361,10 @@ think(*THINK)
 # Retrain on a GPU (the same commands; a few minutes on an H100), then re-measure:
 # ```
 # python -m diffedu bench train-mnist --json
-# python -m diffedu train classifier --steps 3000 --batch 256 --device cuda
+# python -m diffedu train classifier --steps 3000 --batch 256 --device cuda --out data/checkpoints --force
 # python -m diffedu train mnist --objective edm --steps 100000 --batch 256 --channels 32,64,64 --bf16 --compile \
-#     --time-budget 180 --fd-at 60,120,180 --device cuda
-# python -m diffedu eval mnist --checkpoint mnist-edm --sampler heun --nfe 20 --n 10000 --device cuda --write-card
+#     --time-budget 180 --fd-at 60,120,180 --device cuda --out data/checkpoints --force
+# python -m diffedu eval mnist --checkpoint mnist-edm --sampler heun --nfe 20 --n 10000 --device cuda --write-card --force
 # ```
 # or all of it in one call — the `gpu` tests, the benchmark, the four models trained at once, evaluation at n = 2,000
 # and a summary — with `python -m tools.gpu_run --out DIR` (`--smoke` runs the same steps on a CPU in minutes).

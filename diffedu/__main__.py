@@ -80,7 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if argv else 2
+    try:
+        quick()  # a bad DIFFEDU_QUICK is a usage error before any command starts
+    except ValueError as e:
+        print(f"diffedu: {e}\n\n{USAGE}", file=sys.stderr)
+        return 2
     if argv[0] == "info":
+        if argv[1:]:
+            print(f"diffedu: info takes no arguments; got {' '.join(argv[1:])!r}\n\n{USAGE}", file=sys.stderr)
+            return 2
         print(info())
         return 0
     if argv[0] == "grade":

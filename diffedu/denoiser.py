@@ -15,7 +15,7 @@ from torch import Tensor
 
 from .checks import require_integer
 from .integrators import SAMPLERS, get_integrator, sampler_options
-from .processes import Process
+from .processes import Process, same_process
 from .timers import TIMERS, make_grid
 
 __all__ = ["Denoiser"]
@@ -63,6 +63,10 @@ class Denoiser:
             raise TypeError(f"process must be a diffedu Process; got {type(process).__name__}")
         if not callable(predictor):
             raise TypeError(f"predictor must be callable as predictor(x_t, t, kind); got {type(predictor).__name__}")
+        own = getattr(predictor, "process", None)
+        if isinstance(own, Process) and not same_process(own, process):
+            raise ValueError(f"the predictor was built for {own!r}, but this Denoiser samples {process!r}: its "
+                             "conversions and times would be those of another process; pass the same process")
         if isinstance(integrator, str):
             self.integrator_name, integrator = integrator, get_integrator(integrator)
         elif callable(integrator):

@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .checks import require_float_tensor, require_real
+from .checks import require_float_tensor, require_output_shape, require_real
 from .denoiser import Denoiser
 from .integrators import ddim_step
 from .parametrization import convert, require_kind
@@ -81,8 +81,11 @@ class ClassifierFreeGuidance:
         self.predictor, self.w, self.null_label = predictor, require_real("w", w), null_label
         self.process = getattr(predictor, "process", None)
 
-    def __call__(self, x_t: Tensor, t, kind: str = "x0", *, y, **cond) -> Tensor:
+    def __call__(self, x_t: Tensor, t, kind: str = "x0", *, y=None, **cond) -> Tensor:
         require_kind(kind, "kind")
+        if y is None:
+            raise TypeError("classifier-free guidance needs labels: sample with y= (an int 0–9 or one label per "
+                            "sample), e.g. Denoiser.sample(..., y=3)")
         if not isinstance(x_t, Tensor):
             raise TypeError(f"x_t must be a torch tensor; got {type(x_t).__name__}")
         n = x_t.shape[0]
@@ -128,10 +131,13 @@ class ClassifierGuidance:
         self.predictor, self.classifier_grad, self.process = predictor, classifier_grad, process
         self.scale = require_real("scale", scale)
 
-    def __call__(self, x_t: Tensor, t, kind: str = "x0", *, y, **cond) -> Tensor:
+    def __call__(self, x_t: Tensor, t, kind: str = "x0", *, y=None, **cond) -> Tensor:
         require_kind(kind, "kind")
+        if y is None:
+            raise TypeError("classifier guidance needs labels: sample with y= (what classifier_grad(x_t, t, y) takes)")
         score = self.predictor(x_t, t, "score", **cond)
-        guided = score + self.scale * self.classifier_grad(x_t, t, y)  # the guided score
+        grad = require_output_shape(self.classifier_grad(x_t, t, y), x_t, "classifier_grad")
+        guided = score + self.scale * grad  # the guided score
         return convert(guided, "score", kind, x_t, t, self.process)
 
 
@@ -143,6 +149,8 @@ class Matrix:
         A = torch.as_tensor(A)
         if A.ndim != 2 or not A.is_floating_point():
             raise ValueError(f"A must be a real matrix of shape (M, D); got {tuple(A.shape)} of dtype {A.dtype}")
+        if not bool(torch.isfinite(A).all()):
+            raise ValueError("A must be finite; it holds NaN or ±inf")
         self.A = A
 
     def check(self, shape) -> None:

@@ -26,7 +26,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .checks import require_float_tensor, require_in_range, require_integer, require_positive
+from .checks import require_float_tensor, require_in_range, require_integer, require_positive, require_real
 from .processes import Process
 from .timers import require_grid
 
@@ -56,11 +56,15 @@ def _log_snr(process: Process, t: float) -> float:
 
 def _noise(x: Tensor, generator: torch.Generator | None) -> Tensor:
     """Standard normal noise shaped like x, on x's device and dtype, drawn from ``generator``."""
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None; got {type(generator).__name__}")
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
 
 def _predict(predictor: PredictorFn, x: Tensor, t: float, kind: str, cond: dict) -> Tensor:
     """One network evaluation, checked: a prediction of another shape than x would broadcast silently."""
+    if not callable(predictor):
+        raise TypeError(f"predictor must be callable as predictor(x_t, t, kind); got {type(predictor).__name__}")
     out = predictor(x, t, kind, **cond)
     if not isinstance(out, Tensor) or out.shape != x.shape:
         raise ValueError(f"the predictor must return a tensor of x's shape {tuple(x.shape)}; got "
@@ -86,6 +90,8 @@ def pf_ode_velocity(x: Tensor, t: float, predictor: PredictorFn, process: Proces
 
 
 def _prepare(x, ts, process: Process) -> tuple[Tensor, list[float]]:
+    if not isinstance(process, Process):
+        raise TypeError(f"process must be a diffedu Process; got {type(process).__name__}")
     x = require_float_tensor("x", x, "the start x_T")
     ts = require_grid(ts, process)
     return x, ts.tolist()
@@ -93,6 +99,9 @@ def _prepare(x, ts, process: Process) -> tuple[Tensor, list[float]]:
 
 def _callback(callback, i: int, t: float, t_next: float, x: Tensor, x0_hat: Tensor) -> None:
     if callback is not None:
+        if not callable(callback):
+            raise TypeError(f"callback must be callable as callback(dict(i, t, t_next, x, x0_hat)); got "
+                            f"{type(callback).__name__}")
         callback(dict(i=i, t=t, t_next=t_next, x=x, x0_hat=x0_hat))
 
 
@@ -109,7 +118,7 @@ def integrate(step: Callable[..., tuple[Tensor, Tensor]], x: Tensor, ts, predict
 
 def _step_args(x, t, t_next) -> tuple[Tensor, float, float]:
     """A step's arguments as the loops pass them: a float tensor x and the two times as Python floats."""
-    return require_float_tensor("x", x, "the state x_t"), float(t), float(t_next)
+    return require_float_tensor("x", x, "the state x_t"), require_real("t", t), require_real("t_next", t_next)
 
 
 def _require_backwards(t: float, t_next: float) -> None:
@@ -354,6 +363,7 @@ def euler_maruyama_step(x: Tensor, t: float, t_next: float, predictor: Predictor
     $dx = [\hat v + \tfrac{g_t^2}{2\sigma_t}\hat\varepsilon]dt + g_t d\bar W$; from α = 0 the exact ancestral step.
     Returns $(x_s, \hat x_0)$."""
     x, t, t_next = _step_args(x, t, t_next)
+    _require_backwards(t, t_next)  # the noise scale √(g² (t − t_next)) needs t_next < t
     alpha_t, sigma_t, d_alpha_t, d_sigma_t = _coef(process, t)
     if alpha_t == 0:  # g² = ∞ at α = 0 (cosine, flow at t = 1): take the exact ancestral step instead
         return ddpm_step(x, t, t_next, predictor, process, generator, **cond)
@@ -379,8 +389,10 @@ def langevin_corrector(x: Tensor, t: float, predictor: PredictorFn, process: Pro
     the batch as in Song et al.'s code, r = ``snr``. Needs σ_t > 0."""
     x = require_float_tensor("x", x, "the start x_T")
     snr = require_positive("snr", snr)
+    if snr > 10:  # Song et al. use r ≈ 0.16; r ≫ 1 takes steps far larger than the noise scale and diverges
+        raise ValueError(f"snr must lie in (0, 10] (Song et al. use 0.16); got {snr:g}")
     n_steps = require_integer("n_steps", n_steps, lo=0)
-    t = float(t)
+    t = require_real("t", t)
     if _coef(process, t)[1] == 0:
         raise ValueError(f"the Langevin corrector needs σ_t > 0; got t = {t:g} where σ_t = 0")
     for _ in range(n_steps):

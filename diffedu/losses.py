@@ -20,6 +20,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from .checks import require_output_shape, require_positive
 from .parametrization import coefficients
 from .processes import EDM, Process, expand_like
 
@@ -42,8 +43,9 @@ def sample_t_uniform(process: Process, n: int, generator: torch.Generator | None
 def sample_sigma_lognormal(n: int, p_mean: float = -1.2, p_std: float = 1.2, generator: torch.Generator | None = None,
                            dtype=torch.float32, device=None, sigma_max: float | None = None) -> Tensor:
     r"""EDM's training noise levels $\ln\sigma \sim \mathcal N(P_{mean}, P_{std}^2)$, optionally capped at ``sigma_max``."""
-    if p_std <= 0:
-        raise ValueError(f"p_std must be > 0; got {p_std}")
+    require_positive("p_std", p_std)
+    if sigma_max is not None:
+        require_positive("sigma_max", sigma_max)
     sigma = torch.exp(p_mean + p_std * torch.randn(n, generator=generator, dtype=dtype))
     if sigma_max is not None:
         sigma = sigma.clamp(max=sigma_max)  # EDM's process is only defined up to sigma_max
@@ -62,10 +64,15 @@ def denoising_loss(net: Net, x0: Tensor, process: Process, kind: str, t: Tensor,
         raise ValueError(f"eps must have the shape of x0 {tuple(x0.shape)}; got {tuple(eps.shape)}")
     if t.ndim != 1 or t.shape[0] != x0.shape[0]:
         raise ValueError(f"t must have shape ({x0.shape[0]},); got {tuple(t.shape)}")
+    if x0.ndim < 1 or x0.shape[0] == 0:
+        raise ValueError(f"x0 must hold a batch of at least one sample; got shape {tuple(x0.shape)}")
     x_t = process.noise(x0, t, eps)
+    if kind == "score" and bool((process.sigma(t) == 0).any()):
+        raise ValueError("the score target −ε/σ_t is infinite where σ_t = 0; sample t above the data end")
     a, b = (expand_like(c, x0) for c in coefficients(kind, t, process))
     target = a * x0 + b * eps
-    err = (net(x_t, t, **cond) - target).pow(2).flatten(1).sum(1)  # (B,)
+    pred = require_output_shape(net(x_t, t, **cond), x0, "the network")
+    err = (pred - target).pow(2).flatten(1).sum(1)  # (B,)
     if weight is not None:
         err = weight.to(err) * err
     return err.mean()
@@ -134,7 +141,8 @@ def esm_loss(score_net: Net, x_t: Tensor, t: Tensor, true_score: Tensor, **cond)
     r"""Explicit score matching $E\lVert s_\theta(x_t, t) - \nabla\log p_t(x_t)\rVert^2$ against a known score."""
     if true_score.shape != x_t.shape:
         raise ValueError(f"true_score must have the shape of x_t {tuple(x_t.shape)}; got {tuple(true_score.shape)}")
-    return (score_net(x_t, t, **cond) - true_score).pow(2).flatten(1).sum(1).mean()
+    pred = require_output_shape(score_net(x_t, t, **cond), x_t, "score_net")
+    return (pred - true_score).pow(2).flatten(1).sum(1).mean()
 
 
 def sliced_score_matching_loss(score_net: Net, x: Tensor, t: Tensor, generator: torch.Generator | None = None,
@@ -147,7 +155,7 @@ def sliced_score_matching_loss(score_net: Net, x: Tensor, t: Tensor, generator: 
     if n_projections < 1:
         raise ValueError(f"n_projections must be ≥ 1; got {n_projections}")
     x = x.detach().requires_grad_(True)
-    s = score_net(x, t, **cond)  # (B, D...)
+    s = require_output_shape(score_net(x, t, **cond), x, "score_net")  # (B, D...)
     total = x.new_zeros(())
     for _ in range(n_projections):
         v = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .checks import require_integer
+from .checks import require_finite, require_integer, require_positive
 
 __all__ = ["sliced_wasserstein", "mmd"]
 
@@ -50,8 +50,7 @@ def sliced_wasserstein(x: Tensor, y: Tensor, n_projections: int = 256, generator
 def mmd(x: Tensor, y: Tensor, bandwidth: float = 1.0) -> Tensor:
     r"""Unbiased $\mathrm{MMD}^2$ with kernel $k(a, b) = \exp(-\|a-b\|^2 / (2h^2))$ (h = ``bandwidth``)."""
     _check_pair(x, y)
-    if not bandwidth > 0:
-        raise ValueError(f"bandwidth must be > 0; got {bandwidth!r}")
+    bandwidth = require_positive("bandwidth", bandwidth)
     y = y.to(x)
     n, m = x.shape[0], y.shape[0]
     k_xx = torch.exp(-torch.cdist(x, x) ** 2 / (2 * bandwidth**2))
@@ -70,6 +69,8 @@ def classifier_features(classifier, x: Tensor, chunk: int = 500) -> Tensor:
     """The classifier's penultimate features (``classifier.features``) of images x (N, 1, 28, 28), float64 (N, F)."""
     if not isinstance(x, Tensor) or x.ndim != 4:
         raise ValueError(f"x must be an image batch (N, C, H, W); got {getattr(x, 'shape', type(x).__name__)}")
+    chunk = require_integer("chunk", chunk)
+    require_finite("x", x, "the images")
     return torch.cat([classifier.features(x[i:i + chunk].float()) for i in range(0, len(x), chunk)]).double()
 
 
@@ -84,6 +85,8 @@ def frechet_distance(feat_x: Tensor, feat_y: Tensor) -> float:
     in both sets (singular covariances) are fine. With the MNIST classifier's features this is "FD-MNIST".
     """
     _check_pair(feat_x, feat_y)
+    require_finite("feat_x", feat_x, "the features")
+    require_finite("feat_y", feat_y, "the features")
     x, y = feat_x.double().cpu(), feat_y.double().cpu()
     cov_x, cov_y = torch.cov(x.T), torch.cov(y.T)  # (d, d)
     e_x, u_x = torch.linalg.eigh(cov_x)
@@ -97,7 +100,11 @@ def frechet_distance(feat_x: Tensor, feat_y: Tensor) -> float:
 @torch.no_grad()
 def conditional_accuracy(classifier, x: Tensor, y: Tensor, chunk: int = 500) -> float:
     """Fraction of generated images x whose classifier argmax equals the label y they were asked for."""
-    if y.shape != (x.shape[0],):
-        raise ValueError(f"y must have shape ({x.shape[0]},); got {tuple(y.shape)}")
+    if not isinstance(x, Tensor) or x.ndim != 4:
+        raise ValueError(f"x must be an image batch (N, C, H, W); got {getattr(x, 'shape', type(x).__name__)}")
+    if not isinstance(y, Tensor) or y.shape != (x.shape[0],):
+        raise ValueError(f"y must be a tensor of shape ({x.shape[0]},); got {getattr(y, 'shape', type(y).__name__)}")
+    chunk = require_integer("chunk", chunk)
+    require_finite("x", x, "the images")
     pred = torch.cat([classifier(x[i:i + chunk].float()).argmax(1) for i in range(0, len(x), chunk)])
     return float((pred.cpu() == y.cpu()).double().mean())

@@ -152,6 +152,8 @@ class Predictor:
         require_kind(kind, "kind")
         if not callable(net):
             raise TypeError(f"net must be callable; got {type(net).__name__}")
+        if not isinstance(process, Process):
+            raise TypeError(f"process must be a diffedu Process (e.g. diffedu.EDM()); got {process!r}")
         self.net, self.kind, self.process = net, kind, process
 
     def __call__(self, x_t: Tensor, t, kind: str = "x0", **cond) -> Tensor:

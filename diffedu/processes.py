@@ -14,21 +14,34 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn.functional import softplus
 
 from .checks import require_integer, require_positive
 
-__all__ = ["Process", "VP", "CosineVP", "VE", "EDM", "RectifiedFlow", "DiscreteDDPM", "SubVP", "make_process", "PROCESSES", "as_tensor"]
+__all__ = ["Process", "VP", "CosineVP", "VE", "EDM", "RectifiedFlow", "DiscreteDDPM", "SubVP", "make_process", "PROCESSES", "as_tensor",
+           "same_process"]
 
 
-def as_tensor(t, like: Tensor | None = None) -> Tensor:
+def as_tensor(t, like: Tensor | None = None, name: str = "t") -> Tensor:
+    """A time (or log-SNR) as a real floating-point tensor (in ``like``'s dtype and device for non-tensors); a complex,
+    boolean, string or None value is a TypeError naming ``name`` (a complex t would lose its imaginary part)."""
     if isinstance(t, Tensor):
-        return t if t.is_floating_point() else t.to(torch.get_default_dtype())
+        if t.is_floating_point():  # the common case first: the samplers pass float tensors on every step
+            return t
+        if t.is_complex() or t.dtype == torch.bool:
+            raise TypeError(f"{name} must be a real number or a real tensor; got a {t.dtype} tensor")
+        return t.to(torch.get_default_dtype())
+    if type(t) is not float and (t is None or isinstance(t, (str, bytes, bool, complex)) or np.iscomplexobj(t)):
+        raise TypeError(f"{name} must be a real number or a real tensor; got {t!r}")
     dtype = like.dtype if like is not None and like.is_floating_point() else torch.get_default_dtype()
     device = like.device if like is not None else None
-    return torch.as_tensor(t, dtype=dtype, device=device)
+    try:
+        return torch.as_tensor(t, dtype=dtype, device=device)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be a real number or a real tensor; got {type(t).__name__} {t!r:.60}") from None
 
 
 class Process:
@@ -61,7 +74,7 @@ class Process:
     # --- public API ------------------------------------------------------------------------------------
     def require_t(self, t, name: str = "t") -> Tensor:
         """Return t as a tensor, raising ValueError if any value lies outside [t_min, t_max] or is NaN."""
-        t = as_tensor(t)
+        t = as_tensor(t, name=name)
         bad = torch.isnan(t) | (t < self.t_min) | (t > self.t_max)
         if bool(bad.any()):
             raise ValueError(
@@ -106,7 +119,7 @@ class Process:
 
     def t_of_log_snr(self, lambda_t) -> Tensor:
         r"""Inverse of $\lambda_t$: the time at which the log-SNR equals ``lambda_t`` (exact, no root finding)."""
-        lambda_t = as_tensor(lambda_t)
+        lambda_t = as_tensor(lambda_t, name="lambda_t")
         lo, hi = self.log_snr_range()
         lo_slack, hi_slack = self.log_snr_range(slack=True)
         bad = torch.isnan(lambda_t) | (lambda_t < lo_slack) | (lambda_t > hi_slack)
@@ -170,6 +183,20 @@ class Process:
         return f"{type(self).__name__}({params})"
 
 
+def same_process(a: Process, b: Process) -> bool:
+    """Whether two processes are the same forward process: the same class with equal parameters (tensors equal
+    entry by entry), so that a predictor built for one is right for the other."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    va, vb = ({k: v for k, v in vars(p).items() if not k.startswith("_")} for p in (a, b))
+    if va.keys() != vb.keys():
+        return False
+    return all(torch.equal(va[k], vb[k]) if isinstance(va[k], Tensor) and isinstance(vb[k], Tensor)
+               else va[k] == vb[k] for k in va)
+
+
 def expand_like(coef: Tensor, x: Tensor) -> Tensor:
     """Reshape a per-sample coefficient of shape () or (B,) so that it broadcasts against x of shape (B, ...)."""
     coef = coef.to(device=x.device, dtype=x.dtype)
@@ -215,7 +242,10 @@ class VP(Process):
         return -0.5 * self._beta(t) * self._alpha(t)
 
     def _d_sigma(self, t):
-        return -self._alpha(t) * self._d_alpha(t) / self._sigma(t)
+        d = -self._alpha(t) * self._d_alpha(t) / self._sigma(t)
+        if self.beta_min == 0:  # σ ≈ t√(β_max/2) near 0: the 0/0 at t = 0 has this finite limit
+            d = torch.where(t == 0, torch.full_like(d, math.sqrt(self.beta_max / 2)), d)
+        return d
 
     def _d_sigma2(self, t):
         return -2 * self._alpha(t) * self._d_alpha(t)  # σ² = 1 − α²
@@ -313,6 +343,9 @@ class VE(Process):
         self.sigma_max = require_positive("sigma_max", sigma_max)
         if self.sigma_max <= self.sigma_min:
             raise ValueError(f"sigma_max must be > sigma_min = {sigma_min}; got {sigma_max}")
+        if not math.isfinite(self.sigma_max / self.sigma_min):
+            raise ValueError(f"sigma_max / sigma_min must be finite (σ_t = σ_min (σ_max/σ_min)^t); got "
+                             f"{sigma_max:g} / {sigma_min:g}, which overflows")
 
     def _alpha(self, t):
         return torch.ones_like(t)

@@ -1,6 +1,8 @@
 """Where and how the course runs: the device, seeding, and the quick/full mode switch (GUIDE §3)."""
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import random
 from contextlib import contextmanager
@@ -25,9 +27,12 @@ def device() -> torch.device:
 
 
 def seed(value: int = 0) -> torch.Generator:
-    """Seed Python, NumPy and torch, and return a fresh CPU ``torch.Generator`` seeded with ``value``."""
-    if int(value) != value or value < 0:
-        raise ValueError(f"seed value must be a non-negative integer; got {value}")
+    """Seed Python, NumPy and torch, and return a fresh CPU ``torch.Generator`` seeded with ``value``: an integer in
+    0 … 2³² − 1 (NumPy's range), a Python or NumPy integer."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not (ok and int(value) == value and 0 <= value < 2**32):
+        raise ValueError(f"seed value must be a non-negative integer < 2**32 (NumPy's range); got {value!r}")
+    value = int(value)
     random.seed(value)
     np.random.seed(value)
     torch.manual_seed(value)

@@ -46,7 +46,12 @@ def _check_args(process: Process, n_steps: int, t_start, t_end) -> tuple[int, fl
 def require_grid(ts, process: Process, name: str = "ts") -> Tensor:
     """Return ``ts`` as a float64 1-D tensor after checking: ≥ 2 points, finite, strictly decreasing, in range."""
     if not isinstance(ts, Tensor):
-        ts = torch.as_tensor(ts, dtype=torch.float64)
+        try:
+            ts = torch.as_tensor(ts, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"{name} must be a 1-D sequence or tensor of times; got {type(ts).__name__}") from None
+    if ts.is_complex():
+        raise TypeError(f"{name} must hold real times; got a {ts.dtype} tensor")
     ts = ts.detach().to("cpu", torch.float64)
     if ts.ndim != 1 or ts.numel() < 2:
         raise ValueError(f"{name} must be a 1-D grid of at least 2 times (n_steps ≥ 1); got shape {tuple(ts.shape)}")
@@ -159,7 +164,10 @@ def karras(process: Process, n_steps: int, rho: float = 7.0, *, t_start=None, t_
         i = torch.arange(k, dtype=torch.float64) / (k - 1)
         return (s_hi ** (1 / rho) + i * (s_lo ** (1 / rho) - s_hi ** (1 / rho))) ** rho
 
-    return _level_grid(process, n_steps, t_start, t_end, spacing, sigma_min, sigma_max)
+    try:
+        return _level_grid(process, n_steps, t_start, t_end, spacing, sigma_min, sigma_max)
+    except OverflowError:
+        raise ValueError(f"rho = {rho:g} is too small: the levels' 1/ρ-th powers overflow; use ρ ≥ about 0.1") from None
 
 
 def log_snr(process: Process, n_steps: int, *, t_start=None, t_end=None, sigma_min: float | None = None,

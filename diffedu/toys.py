@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor
 
-from .checks import require_integer
+from .checks import require_integer, require_positive
 from .parametrization import Predictor, convert
 from .processes import Process, as_tensor
 
@@ -29,9 +29,11 @@ class GaussianMixture:
     """
 
     def __init__(self, weights, means, covs, labels=None, dtype=torch.float64):
+        if dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"dtype must be torch.float32 or torch.float64 (the exact answers need them); got {dtype}")
         means = torch.as_tensor(means, dtype=dtype)
-        if means.ndim != 2:
-            raise ValueError(f"means must have shape (K, D); got {tuple(means.shape)}")
+        if means.ndim != 2 or 0 in means.shape:
+            raise ValueError(f"means must have shape (K, D) with K, D ≥ 1; got {tuple(means.shape)}")
         K, D = means.shape
         weights = torch.as_tensor(weights, dtype=dtype)
         if not bool(torch.isfinite(means).all()):
@@ -51,6 +53,8 @@ class GaussianMixture:
                 or not torch.linalg.cholesky_ex(covs).info.eq(0).all():
             raise ValueError("every covariance in covs must be symmetric positive definite")
         self.weights, self.means, self.covs = weights / weights.sum(), means, covs
+        if labels is not None and (torch.as_tensor(labels).is_floating_point() or torch.as_tensor(labels).is_complex()):
+            raise TypeError(f"labels must be integers; got {labels!r}")
         self.labels = None if labels is None else torch.as_tensor(labels, dtype=torch.long)
         if self.labels is not None and self.labels.shape != (K,):
             raise ValueError(f"labels must have shape ({K},); got {tuple(self.labels.shape)}")
@@ -64,7 +68,9 @@ class GaussianMixture:
         return self.means.shape[0]
 
     def to(self, dtype=None, device=None) -> "GaussianMixture":
-        """A copy in another dtype / on another device."""
+        """A copy in another dtype (float32 or float64) / on another device."""
+        if dtype is not None and dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"dtype must be torch.float32 or torch.float64; got {dtype}")
         new = object.__new__(GaussianMixture)
         for name in ("weights", "means", "covs"):
             setattr(new, name, getattr(self, name).to(dtype=dtype, device=device))
@@ -87,6 +93,8 @@ class GaussianMixture:
             raise TypeError(f"x must be a torch tensor; got {type(x).__name__}")
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(f"x must have shape (N, {self.dim}); got {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise TypeError(f"x must be a floating-point tensor; got dtype {x.dtype}")
         return x
 
     def _spectrum(self, dtype: torch.dtype, device) -> tuple[Tensor, Tensor | None]:
@@ -274,8 +282,9 @@ def sample_2d(name: str, n: int, noise: float = 0.05, generator: torch.Generator
     if name not in DATASETS_2D:
         raise ValueError(f"unknown data set name {name!r}; choose one of {sorted(DATASETS_2D)}")
     n = require_integer("n", n)
-    if noise < 0:
-        raise ValueError(f"noise must be ≥ 0; got {noise}")
+    noise = require_positive("noise", noise, allow_zero=True)
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating-point torch dtype; got {dtype!r}")
     x = DATASETS_2D[name](int(n), generator)
     x = x + noise * torch.randn(x.shape, generator=generator)
     return x.to(dtype)

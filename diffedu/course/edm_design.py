@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..checks import require_in_range, require_integer
+from ..checks import require_in_range, require_integer, require_positive
 from ..integrators import euler, euler_step, heun, heun_step, steps_for_nfe
 from ..metrics import mmd
 from ..nets import edm_preconditioning
@@ -39,6 +39,7 @@ def precond_variances(x0: Tensor, sigmas: Tensor, sigma_data: float, generator: 
     """
     if x0.ndim != 2:
         raise ValueError(f"x0 must have shape (N, D); got {tuple(x0.shape)}")
+    sigma_data = require_positive("sigma_data", sigma_data)
     v_in, v_target = [], []
     for sigma in sigmas.tolist():
         n = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from ..integrators import ddim, ddim_step, ddpm, ddpm_step
 from ..metrics import sliced_wasserstein
-from ..checks import require_integer
+from ..checks import require_integer, require_output_shape
 from ..nets import MLP
 from ..parametrization import ClippedPredictor
 from ..processes import DiscreteDDPM, Process
@@ -119,7 +119,8 @@ def _reverse_var(process: DiscreteDDPM, n: int) -> float:
 
 
 def _eps(eps_model: EpsModel, x: Tensor, n: int) -> Tensor:
-    return eps_model(x, torch.full((x.shape[0],), float(n), dtype=x.dtype, device=x.device))
+    out = eps_model(x, torch.full((x.shape[0],), float(n), dtype=x.dtype, device=x.device))
+    return require_output_shape(out, x, "eps_model")
 
 
 @torch.no_grad()
@@ -259,7 +260,7 @@ def ddim_invert(x0: Tensor, ts, predictor, process: Process) -> Tensor:
         alpha_s, sigma_s = process.at(s)[:2]
         t_eval = t if process.sigma(t).item() > 0 else s  # ε̂ needs σ_t > 0
         alpha_e, sigma_e = process.at(t_eval)[:2]
-        x0_hat = predictor(x, t_eval, "x0")  # one network evaluation
+        x0_hat = require_output_shape(predictor(x, t_eval, "x0"), x, "the predictor")  # one network evaluation
         eps_hat = (x - alpha_e * x0_hat) / sigma_e  # ε̂ from x̂₀ at the evaluation time
         x = alpha_s * x0_hat + sigma_s * eps_hat  # η = 0 step run forward
     return x

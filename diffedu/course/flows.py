@@ -77,6 +77,8 @@ def marginal_velocity_mc(x_t: Tensor, t: float, process: Process, x0_samples: Te
     """
     if x_t.ndim != 2 or x0_samples.ndim != 2 or x_t.shape[1] != x0_samples.shape[1]:
         raise ValueError(f"x_t (N, D) and x0_samples (M, D) must share D; got {tuple(x_t.shape)}, {tuple(x0_samples.shape)}")
+    if x0_samples.shape[0] == 0:
+        raise ValueError("x0_samples must hold at least one data sample (M ≥ 1) to average over")
     alpha_t, sigma_t, d_alpha_t, d_sigma_t = process.at(t)
     if not sigma_t > 0:
         raise ValueError(f"t must have σ_t > 0 for the posterior average; got t = {t}")

@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..checks import require_integer
+from ..checks import require_integer, require_output_shape
 from ..processes import EDM, VP, Process
 from ..toys import GaussianMixture, gmm_1d
 from .sdes import simulate_forward
@@ -106,7 +106,7 @@ def reverse_family(x: Tensor, ts, score: ScoreFn, process: Process, eta: float =
         t_ = torch.tensor(t, dtype=torch.float64)
         f_t, g2_t = process.f(t_).item(), process.g2(t_).item()
         dt = t_next - t  # < 0
-        drift = f_t * x - 0.5 * (1 + eta**2) * g2_t * score(x, t)  # (B, D)
+        drift = f_t * x - 0.5 * (1 + eta**2) * g2_t * require_output_shape(score(x, t), x, "score")  # (B, D)
         z = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
         x = x + drift * dt + eta * math.sqrt(g2_t * -dt) * z  # Euler–Maruyama step, backwards in time
         if return_path:

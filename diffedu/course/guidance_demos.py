@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..checks import require_real
+from ..checks import require_integer, require_positive, require_real
 from ..denoiser import Denoiser
 from ..guidance import ClassifierFreeGuidance, Matrix, Projection, as_labels, dps, linear_gaussian_posterior
 from ..metrics import sliced_wasserstein
@@ -98,7 +98,8 @@ def tilted_samples(gmm, label: int, w: float, n: int, generator: torch.Generator
     """
     if gmm.dim != 2:
         raise ValueError(f"gmm must be 2-D; got dim {gmm.dim}")
-    w = require_real("w", w)
+    w, n, cells = require_real("w", w), require_integer("n", n), require_integer("cells", cells)
+    half_width = require_positive("half_width", half_width)
     edges = torch.linspace(-half_width, half_width, cells + 1, dtype=torch.float64)
     centres = 0.5 * (edges[1:] + edges[:-1])
     grid = torch.cartesian_prod(centres, centres)  # (cells², 2)

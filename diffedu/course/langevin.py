@@ -54,6 +54,9 @@ def annealed_langevin(x: Tensor, score: Callable[[Tensor, float], Tensor], sigma
     r"""Annealed Langevin dynamics (NCSN): for each $\sigma_i$, Langevin with the score of $p(x;\sigma_i)$ and step
     $\tau_i = \tau\,\sigma_i^2/\sigma_L^2$. ``score(x, sigma)`` returns $\nabla\log p(x;\sigma)$."""
     tau = require_positive("tau", tau)
+    sigmas = torch.as_tensor(sigmas, dtype=torch.float64) if not isinstance(sigmas, Tensor) else sigmas
+    if sigmas.ndim != 1 or sigmas.numel() == 0 or not bool((torch.isfinite(sigmas) & (sigmas > 0)).all()):
+        raise ValueError(f"sigmas must be a non-empty 1-D list of finite noise levels > 0; got {sigmas.tolist()}")
     sigma_last = float(sigmas[-1])
     for sigma in sigmas.tolist():
         tau_i = tau * sigma**2 / sigma_last**2  # step size scaled to the noise level

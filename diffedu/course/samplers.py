@@ -16,7 +16,7 @@ import time
 import torch
 from torch import Tensor
 
-from ..checks import require_device, require_integer, require_output_path
+from ..checks import json_with_keys, require_device, require_integer, require_output_path
 from ..integrators import SAMPLERS, get_integrator, steps_for_nfe
 from ..metrics import sliced_wasserstein
 from ..parametrization import Counting
@@ -328,6 +328,7 @@ def run(quick: bool = False, device=None, on_result=None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m diffedu bench samplers", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", metavar="PATH", help="write every number to this JSON file")
+    parser.add_argument("--force", action="store_true", help="let --json replace an earlier results file")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="small sizes (default in quick mode, DIFFEDU_QUICK=1)")
     size.add_argument("--full", action="store_true", help="full sizes (default in full mode)")
@@ -336,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         device = require_device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"), "--device")
         if args.json:
-            require_output_path(args.json, "--json")
+            require_output_path(args.json, "--json", force=args.force, owned=json_with_keys("ode", "sde", "summary"))
     except ValueError as e:
         parser.error(str(e))
     quick = args.quick or (quick_mode() and not args.full)

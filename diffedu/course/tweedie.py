@@ -7,6 +7,7 @@ $E[x_0\mid x_t] = (x_t + \sigma_t^2\nabla\log p_t(x_t))/\alpha_t$.
 from __future__ import annotations
 
 import itertools
+import math
 
 import torch
 from torch import Tensor
@@ -43,6 +44,10 @@ def posterior_mean_mc(gmm: GaussianMixture, x_t: Tensor, t: float, process: Proc
 
 def roundtrip_errors(x_t: Tensor, t, process: Process, pred: Tensor) -> dict[tuple[str, str], float]:
     r"""Largest |convert(convert(pred, src→dst), dst→src) − pred| for every ordered pair of kinds, relative to |pred|."""
+    scale = float(pred.abs().max()) if pred.numel() else 0.0
+    if not (scale > 0 and math.isfinite(scale)):
+        raise ValueError(f"pred must be finite and not all zero (the errors are relative to max |pred|); got max "
+                         f"|pred| = {scale:g}")
     out = {}
     for src, dst in itertools.permutations(KINDS, 2):
         back = convert(convert(pred, src, dst, x_t, t, process), dst, src, x_t, t, process)
@@ -56,7 +61,10 @@ def tweedie_gap(gmm: GaussianMixture, x_t: Tensor, t, process: Process) -> float
     The score is the autograd gradient of the noised mixture's log-density ``gmm.marginal(t, process).log_prob``, so
     it shares no formula with the posterior mean: a wrong responsibility, mean or covariance in either would show.
     """
-    alpha_t, sigma_t = (c.item() for c in process.coefficients(as_tensor(t, like=x_t))[:2])
+    t = as_tensor(t, like=x_t)
+    if t.numel() != 1:
+        raise ValueError(f"t must be one time (a number or a one-element tensor); got shape {tuple(t.shape)}")
+    alpha_t, sigma_t = (c.item() for c in process.coefficients(t.reshape(()))[:2])
     if not sigma_t > 0:
         raise ValueError(f"t must have σ_t > 0 (Tweedie divides by σ_t²); got t = {float(t):g}")
     x = x_t.detach().clone().requires_grad_(True)

@@ -15,6 +15,8 @@ import hashlib
 import struct
 import urllib.error
 import urllib.request
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +100,9 @@ def load_mnist(path: str | Path | None = None, device=None, check: bool = True, 
         if download and not all(_find_idx(folder, stem) is not None for stem in IDX_FILES.values()):
             fetch_mnist(folder)
         if all(_find_idx(folder, stem) is not None for stem in IDX_FILES.values()):
-            return mnist_from_idx(folder, device=device)
+            # the shipped folder's fallback is held to the shipped content, as the npz is (other folders: by design not)
+            expected = MNIST_ARRAYS_SHA256 if check and path.resolve() == default_path().resolve() else None
+            return mnist_from_idx(folder, device=device, expected=expected)
         raise FileNotFoundError(
             f"MNIST file not found: {path}. The course ships it as data/mnist.npz (sha256 {MNIST_SHA256}); restore it "
             "with `git checkout -- data/mnist.npz`, or put the four IDX files "
@@ -112,7 +116,7 @@ def load_mnist(path: str | Path | None = None, device=None, check: bool = True, 
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in IDX_FILES}
-    except (KeyError, ValueError, OSError, EOFError) as e:
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise ValueError(f"MNIST file {path} is damaged or not an MNIST npz (needs x_train, y_train, x_test, y_test): "
                          f"{e}") from e
     _check_arrays(arrays, str(path))
@@ -120,12 +124,16 @@ def load_mnist(path: str | Path | None = None, device=None, check: bool = True, 
 
 
 def _check_arrays(arrays: dict, where: str) -> None:
+    """MNIST's shapes and types: x uint8 (N, 28, 28) with N ≥ 1, y one integer label in 0–9 per image."""
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8:
-            raise ValueError(f"{where}: x_{split} must be uint8 of shape (N, 28, 28); got {x.dtype} {x.shape}")
-        if y.shape != (x.shape[0],) or y.size and int(y.max()) > 9:
-            raise ValueError(f"{where}: y_{split} must hold one label in 0–9 per image")
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8 or x.shape[0] < 1:
+            raise ValueError(f"{where}: x_{split} must be uint8 of shape (N, 28, 28), N ≥ 1; got {x.dtype} {x.shape}")
+        if y.shape != (x.shape[0],) or not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"{where}: y_{split} must hold one integer label per image ({x.shape[0]}); got "
+                             f"{y.dtype} {y.shape}")
+        if int(y.min()) < 0 or int(y.max()) > 9:
+            raise ValueError(f"{where}: y_{split} must hold labels in 0–9; got {int(y.min())} to {int(y.max())}")
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> None:
@@ -143,8 +151,11 @@ def write_idx(path: str | Path, array: np.ndarray) -> None:
 def read_idx(path: str | Path) -> np.ndarray:
     """Read one IDX file (LeCun's format: 2 zero bytes, a dtype code, the number of dims, dims as big-endian uint32)."""
     path = Path(path)
-    with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
-        raw = f.read()
+    try:
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+            raw = f.read()
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise ValueError(f"{path} is damaged (not a readable gzip file): {e}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise ValueError(f"{path} is not an IDX file (bad magic number)")
     ndim = raw[3]
@@ -166,8 +177,9 @@ def _find_idx(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def mnist_from_idx(folder: str | Path, device=None) -> MnistData:
-    """MNIST from the four canonical IDX files (plain or .gz) in ``folder``."""
+def mnist_from_idx(folder: str | Path, device=None, expected: str | None = None) -> MnistData:
+    """MNIST from the four canonical IDX files (plain or .gz) in ``folder``; with ``expected``, their content hash
+    (``arrays_sha256``) must equal it."""
     folder = Path(folder)
     arrays = {}
     for key, stem in IDX_FILES.items():
@@ -176,6 +188,9 @@ def mnist_from_idx(folder: str | Path, device=None) -> MnistData:
             raise FileNotFoundError(f"IDX file {stem}[.gz] not found in {folder}")
         arrays[key] = read_idx(p)
     _check_arrays(arrays, str(folder))
+    if expected is not None and arrays_sha256(arrays) != expected:
+        raise ValueError(f"the MNIST IDX files in {folder} are damaged or not MNIST: content sha256 "
+                         f"{arrays_sha256(arrays)} ≠ expected {expected}")
     return _from_arrays(arrays, device)
 
 

@@ -3,7 +3,8 @@
 FD-MNIST is the Fréchet distance in the shipped classifier's 128-d feature space between n generated digits (labels
 0–9 in turn) and n test digits; its *floor* is the same distance between n train and n test digits (what a perfect
 generator would score at this n: finite-sample noise). Conditional accuracy: how often the classifier reads the
-asked-for label. ``--write-card`` stores the result in the checkpoint's card (``evaluations``).
+asked-for label. ``--write-card`` stores the result in the checkpoint's card (``evaluations``); the shipped cards in
+``data/checkpoints`` are written only with ``--force``, and ``--json PATH`` replaces only an earlier results file.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ..checks import require_device, require_integer, require_output_path
+from ..checks import is_shipped, require_device, require_integer, require_output_path, require_writable_folder
 from ..guidance import parse_guidance
 from ..integrators import SAMPLERS, steps_for_nfe
 from ..metrics import classifier_features, conditional_accuracy, frechet_distance
@@ -95,11 +96,14 @@ def fd_versus_wall_time(res: dict, device, n: int = 500, n_steps: int = 10) -> l
     return curve
 
 
-def write_to_card(name: str, res: dict, command: str) -> None:
+def write_to_card(name: str, res: dict, command: str, folder: str | Path | None = None) -> None:
     """Store an evaluation in the card's ``evaluations`` list (replacing one of the same sampler, steps, timer, w, n).
 
-    The cards are shipped data and name w ``guidance``: ``res["w"]`` is stored under that name."""
-    path = CHECKPOINT_DIR / f"{name}.json"
+    The row records the sample count ``n`` it was measured on. The cards are shipped data and name w ``guidance``:
+    ``res["w"]`` is stored under that name."""
+    folder = Path(folder) if folder is not None else CHECKPOINT_DIR
+    require_integer("the evaluation's n", res.get("n"), lo=2)
+    path = folder / f"{name}.json"
     meta = json.loads(path.read_text())
     entry = {("guidance" if k == "w" else k): v for k, v in res.items()} | dict(command=command)
     key = lambda r: (r["integrator"], r["n_steps"], r["timer"], r["guidance"], r["n"])
@@ -127,7 +131,40 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
                    help="write the results as JSON to PATH (or stdout without PATH)")
     p.add_argument("--write-card", action="store_true", help="store the result as the checkpoint card's evaluation")
+    p.add_argument("--folder", default=None, help="the checkpoints' folder (default: the shipped data/checkpoints; "
+                   "e.g. runs/ after `train mnist`)")
+    p.add_argument("--force", action="store_true", help="allow --write-card into the shipped data/ folder and --json "
+                   "to replace an earlier results file")
     return p
+
+
+def is_results_json(path) -> bool:
+    """Whether ``path`` holds what ``eval mnist --json PATH`` writes: {checkpoint name: {fd_mnist, …}}."""
+    try:
+        obj = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, dict) and "fd_mnist" in v for v in obj.values())
+
+
+is_results_json.__doc__ = "a results JSON written by `eval mnist --json`"
+
+
+def _check_outputs(args, names: list[str]) -> None:
+    """--json and --write-card, checked before anything is sampled: a writable path that replaces only an earlier
+    results file (with --force), and cards outside data/ unless --force."""
+    folder = Path(args.folder) if args.folder is not None else CHECKPOINT_DIR
+    for name in names:
+        if card(name, folder)["kind"] == "classifier":
+            raise ValueError(f"--checkpoint {name!r} is a classifier, not a diffusion model; give mnist-edm, "
+                             "mnist-ddpm, mnist-flow or a `train mnist` checkpoint")
+    if args.write_card:
+        if is_shipped(folder) and not args.force:
+            raise ValueError(f"--write-card would change the shipped cards in {folder}; pass --force to do so "
+                             "(or evaluate a checkpoint of your own with --folder)")
+        require_writable_folder(folder, "--write-card")
+    if args.json not in (None, "-"):
+        require_output_path(args.json, "--json", force=args.force, owned=is_results_json)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,22 +184,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.timer not in TIMERS:
             raise ValueError(f"--timer must be one of {sorted(TIMERS)}; got {args.timer!r}")
         names = args.names or ["mnist-edm", "mnist-ddpm", "mnist-flow"]
-        for name in names:
-            card(name)
         require_device(args.device, "--device")
-        if args.json not in (None, "-"):
-            require_output_path(args.json, "--json")
-    except ValueError as e:
+        _check_outputs(args, names)
+    except (TypeError, ValueError) as e:
         p.error(str(e))
     data = load_mnist()
     clf = load_classifier(device=args.device)
     results = {}
     for name in names:
-        res = evaluate_checkpoint(name, args.n, n_steps, args.integrator, args.timer, args.seed, args.device,
-                                  data, clf, w)
+        model = load(name, device=args.device, folder=args.folder)
+        res = evaluate_model(model, args.n, n_steps, args.integrator, args.timer, args.seed, args.device, data, clf, w)
         results[name] = res
         if args.write_card:
-            write_to_card(name, res, "python -m diffedu eval mnist " + " ".join(argv))
+            write_to_card(name, res, "python -m diffedu eval mnist " + " ".join(argv), args.folder)
         if args.json is None:
             print(_summary_line(name, res))
     if args.json is not None:

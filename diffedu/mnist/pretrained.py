@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ..checks import require_device, require_integer
+from ..checks import require_device, require_integer, require_positive
 from ..denoiser import Denoiser
 from ..guidance import ClassifierFreeGuidance
 from ..nets import NULL_CLASS, require_labels
@@ -20,14 +20,18 @@ from ..parametrization import ClippedPredictor, Predictor
 from ..processes import Process
 from ..runtime import DATA_DIR
 from .data import sha256_of
-from .models import Classifier, build_model
+from .models import OBJECTIVES, Classifier, build_model
 
-__all__ = ["CHECKPOINT_DIR", "DATA_RANGE", "HEUN_MAX_CORRECTION_GAIN", "available", "card", "load", "load_classifier", "read_weights", "save_checkpoint",
-           "Pretrained"]
+__all__ = ["CHECKPOINT_DIR", "DATA_RANGE", "HEUN_MAX_CORRECTION_GAIN", "available", "card", "load", "load_classifier",
+           "read_weights", "save_checkpoint", "Pretrained", "require_card", "require_net_config", "is_model_card"]
 
 CHECKPOINT_DIR = DATA_DIR / "checkpoints"
 DATA_RANGE = (-1.0, 1.0)  # MNIST pixels, 2p/255 − 1 (chapter 12)
 HEUN_MAX_CORRECTION_GAIN = 10.0  # Heun corrects only where that multiplies x̂₀'s error by ≤ 10 (heun_corrects)
+CARD_KINDS = ("x0", "eps", "velocity", "classifier")  # what a card's "kind" may be: a net's output kind or a classifier
+# bounds on a card's net_config, so that a damaged or hostile card cannot build a huge network before its weights
+# are read: U-Net levels and widths, residual blocks per level; the classifier's width and feature size
+NET_BOUNDS = dict(levels=(1, 4), channels=(8, 512), blocks=(1, 8), width=(1, 256), feature_dim=(1, 1024))
 
 
 def available(folder: str | Path | None = None) -> list[str]:
@@ -36,31 +40,106 @@ def available(folder: str | Path | None = None) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.json") if (folder / f"{p.stem}.safetensors").exists())
 
 
-def card(name: str, folder: str | Path | None = None) -> dict:
-    """The model card of a checkpoint (a dict); unknown name → ValueError listing the available ones."""
+def _plain_name(name, what: str = "name") -> str:
+    """A checkpoint name or card ``file`` that stays in its folder: a non-empty string with no folder part."""
     if not isinstance(name, str):
-        raise TypeError(f"name must be a string; got {type(name).__name__}")
+        raise TypeError(f"{what} must be a string; got {type(name).__name__}")
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise ValueError(f"{what} must be a plain file name in the checkpoint folder (no folders); got {name!r}")
+    return name
+
+
+def require_net_config(cfg, kind: str = "x0") -> dict:
+    """A card's ``net_config`` within :data:`NET_BOUNDS`: U-Net ``channels`` (1–4 levels of multiples of 8 in 8–512,
+    GroupNorm's groups) and ``blocks`` (1–8); the classifier's ``width`` and ``feature_dim``. ValueError otherwise."""
+    if not isinstance(cfg, dict):
+        raise ValueError(f"net_config must be a JSON object; got {type(cfg).__name__}")
+    keys = ("width", "feature_dim") if kind == "classifier" else ("channels", "blocks")
+    if set(cfg) != set(keys):
+        raise ValueError(f"net_config must have exactly the keys {list(keys)}; got {sorted(cfg)}")
+    if kind != "classifier":
+        ch, (lo, hi) = cfg["channels"], NET_BOUNDS["levels"]
+        if not isinstance(ch, (list, tuple)) or not lo <= len(ch) <= hi:
+            raise ValueError(f"net_config channels must be a list of {lo}–{hi} widths; got {ch!r}")
+        for c in ch:
+            require_integer("net_config channels", c, *NET_BOUNDS["channels"])
+            if c % 8:
+                raise ValueError(f"net_config channels must be multiples of 8 (GroupNorm's groups); got {list(ch)}")
+    for key in keys:
+        if key != "channels":
+            require_integer(f"net_config {key}", cfg[key], *NET_BOUNDS[key])
+    return cfg
+
+
+def require_card(meta, where: str) -> dict:
+    """A model card as ``load`` needs it, checked before any network is built: a JSON object with a known ``kind``,
+    an ``objective`` for diffusion nets, a bounded ``net_config`` and a plain ``file`` name; else ValueError."""
+    if not isinstance(meta, dict):
+        raise ValueError(f"model card {where} is damaged: a JSON object is needed; got {type(meta).__name__}")
+    try:
+        if meta.get("kind") not in CARD_KINDS:
+            raise ValueError(f"kind must be one of {list(CARD_KINDS)}; got {meta.get('kind')!r}")
+        if meta["kind"] != "classifier" and meta.get("objective") not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}; got {meta.get('objective')!r}")
+        require_net_config(meta.get("net_config"), meta["kind"])
+        if "file" in meta:
+            _plain_name(meta["file"], "its file")
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"model card {where} is damaged: {e}") from None
+    return meta
+
+
+def is_model_card(path) -> bool:
+    """Whether ``path`` holds a model card (what ``save_checkpoint`` writes, so ``train --force`` may replace it)."""
+    try:
+        require_card(json.loads(Path(path).read_text()), str(path))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return True
+
+
+is_model_card.__doc__ = "a model card written by `python -m diffedu train`"
+
+
+def card(name: str, folder: str | Path | None = None) -> dict:
+    """The model card of a checkpoint (a dict, validated by ``require_card``); unknown name → ValueError listing the
+    available ones."""
+    name = _plain_name(name)
     folder = Path(folder) if folder is not None else CHECKPOINT_DIR
     path = folder / f"{name}.json"
-    if not path.exists():
+    if not path.is_file():
         raise ValueError(f"unknown checkpoint {name!r}; available in {folder}: {available(folder)}")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"model card {path} is damaged: {e}") from e
+    return require_card(meta, str(path))
 
 
 def read_weights(name: str, folder: Path, meta: dict) -> dict:
     """The state dict of checkpoint ``name`` in ``folder``, after checking its sha256 against the card ``meta``."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
-    st = folder / meta.get("file", f"{name}.safetensors")
-    if not st.exists():
+    st = Path(folder) / _plain_name(meta.get("file", f"{name}.safetensors"), "the card's file")
+    if not st.is_file():
         raise FileNotFoundError(f"checkpoint weights {st} are missing (the card {name}.json is there)")
     digest = sha256_of(st)
     if digest != meta.get("sha256"):
         raise ValueError(f"checkpoint {st} is damaged: sha256 {digest} ≠ {meta.get('sha256')} in its card; "
                          "restore it with `git checkout -- data/checkpoints` or retrain (see the card's command)")
-    return load_file(str(st))
+    try:
+        return load_file(str(st))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ValueError(f"checkpoint {st} is damaged: {e}") from None
+
+
+def _load_state(net: nn.Module, state: dict, name: str) -> None:
+    """``net.load_state_dict(state)``, a mismatch (a card that disagrees with its weights) as a clear ValueError."""
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"checkpoint {name!r} is damaged: its weights do not fit the network its card describes: "
+                         f"{str(e).splitlines()[0]}") from None
 
 
 @dataclass
@@ -97,9 +176,11 @@ class Pretrained:
         where it would multiply the network's error by more than ``HEUN_MAX_CORRECTION_GAIN`` (10; on EDM's grid:
         a noise level falling by more than 21×), unless ``max_correction_gain`` is given.
         """
-        n = require_integer("n", n)
+        n, w = require_integer("n", n), require_positive("w", w, allow_zero=True)  # w ≥ 0, as in the CLI
         if not isinstance(clip_x0, bool):
             raise TypeError(f"clip_x0 must be True or False; got {clip_x0!r}")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None; got {type(generator).__name__}")
         device = next(self.net.parameters()).device
         if isinstance(y, int) and not isinstance(y, bool):
             y = torch.full((int(n),), y, dtype=torch.long)
@@ -137,7 +218,7 @@ def load(name: str, device="cpu", folder: str | Path | None = None) -> Pretraine
     state = read_weights(name, folder, meta)
     cfg = meta["net_config"]
     net, process, kind = build_model(meta["objective"], tuple(cfg["channels"]), cfg["blocks"])
-    net.load_state_dict(state)
+    _load_state(net, state, name)
     net.eval().requires_grad_(False).to(device)
     return Pretrained(name, net, process, kind, Predictor(_net_dtype_wrapper(net), kind, process), meta)
 
@@ -150,7 +231,7 @@ def load_classifier(name: str = "mnist-classifier", device="cpu", folder: str | 
     if meta.get("kind") != "classifier":
         raise ValueError(f"{name!r} is not a classifier checkpoint")
     net = Classifier(**meta["net_config"])
-    net.load_state_dict(read_weights(name, folder, meta))
+    _load_state(net, read_weights(name, folder, meta), name)
     return net.eval().requires_grad_(False).to(device)
 
 

@@ -9,7 +9,8 @@ One loop for three objectives, all from ``diffedu.losses``:
 Labels are dropped to the null class 10 with probability ``--p-uncond`` (so one net is both conditional and
 unconditional, as classifier-free guidance needs); the weights saved are an exponential moving average (EMA).
 On CUDA: the whole set on the GPU, optional bf16 autocast + channels_last, optional ``torch.compile``.
-Writes ``<out>/<name>.safetensors`` and ``<out>/<name>.json`` (the model card).
+Writes ``<out>/<name>.safetensors`` and ``<out>/<name>.json`` (the model card), by default in ``runs/`` (git-ignored);
+writing into the shipped ``data/`` folder or over an existing checkpoint needs ``--force``.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from .evaluate import fd_versus_wall_time
 from .models import OBJECTIVES, Classifier, build_model
 from .pretrained import CHECKPOINT_DIR
 from .pretrained import card as read_card
-from .pretrained import read_weights, save_checkpoint
+from .pretrained import is_model_card, read_weights, require_net_config, save_checkpoint
 
 __all__ = ["OBJECTIVES", "build_model", "Classifier", "drop_labels", "ema_update", "train_diffusion",
            "train_classifier", "save_checkpoint", "git_commit", "loss_curve", "diffusion_card", "classifier_card",
@@ -220,7 +221,7 @@ def _parser(target: str) -> argparse.ArgumentParser:
         p.add_argument("--compile", action="store_true", help="torch.compile the net (CUDA only)")
         p.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds")
         p.add_argument("--init", default=None, help="continue from this checkpoint's weights (same objective and "
-                       "network); the card adds up steps and wall time")
+                       "network; looked up in --out, then in data/checkpoints); the card adds up steps and wall time")
         p.add_argument("--fd-at", default="", help="comma-separated wall times (s): FD-MNIST of the EMA weights at each "
                        "goes into the card's fd_vs_wall_time (e.g. 60,120,180)")
     else:
@@ -229,17 +230,25 @@ def _parser(target: str) -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu or cuda (default: diffedu.device())")
-    p.add_argument("--out", default=str(CHECKPOINT_DIR))
+    p.add_argument("--out", default="runs", help="output folder (default: runs/, git-ignored; the shipped "
+                   "data/checkpoints needs --force)")
     p.add_argument("--name", default=None)
+    p.add_argument("--force", action="store_true", help="allow writing into data/ and replacing an existing "
+                   "checkpoint of the same name")
     p.add_argument("--no-progress", action="store_true")
     return p
 
 
 def parse_channels(text: str) -> tuple[int, ...]:
-    """``--channels`` as a tuple of U-Net widths: comma-separated integers ≥ 1, else a ValueError naming the flag."""
+    """``--channels`` as a tuple of U-Net widths: comma-separated multiples of 8 (GroupNorm's groups) within the
+    bounds a checkpoint card may hold, else a ValueError naming the flag."""
     parts = [c.strip() for c in text.split(",")]
     if not all(c.isdigit() and int(c) >= 1 for c in parts):
         raise ValueError(f"--channels must be comma-separated integers ≥ 1; got {text!r}")
+    try:
+        require_net_config(dict(channels=[int(c) for c in parts], blocks=1))
+    except ValueError as e:
+        raise ValueError(f"--channels {text!r}: {e}") from None
     return tuple(int(c) for c in parts)
 
 
@@ -252,18 +261,18 @@ def _check_args(target: str, args) -> tuple[torch.device, tuple, tuple]:
             raise ValueError(f"{flag} must be an integer ≥ 1; got {value}")
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise ValueError(f"--lr must be a finite number > 0; got {args.lr}")
-    require_output_path(args.out, "--out", directory=True)
-    if args.name is not None and (not args.name or "/" in args.name or "\\" in args.name):
+    if args.name is not None and (not args.name or "/" in args.name or "\\" in args.name or args.name in (".", "..")):
         raise ValueError(f"--name must be a plain file name (no folders); got {args.name!r}")
     if target == "classifier":
+        _check_outputs(args, "mnist-classifier")
         return device, (), ()
     channels = parse_channels(args.channels)
     try:
         fd_at = tuple(float(s) for s in args.fd_at.split(",") if s.strip())
     except ValueError:
         raise ValueError(f"--fd-at must be comma-separated seconds; got {args.fd_at!r}") from None
-    if args.blocks < 1:
-        raise ValueError(f"--blocks must be an integer ≥ 1; got {args.blocks}")
+    if not 1 <= args.blocks <= 8:
+        raise ValueError(f"--blocks must be an integer in 1–8; got {args.blocks}")
     if not 0 <= args.p_uncond <= 1:
         raise ValueError(f"--p-uncond must lie in [0, 1]; got {args.p_uncond}")
     if not 0 <= args.ema < 1:
@@ -272,7 +281,43 @@ def _check_args(target: str, args) -> tuple[torch.device, tuple, tuple]:
         raise ValueError(f"--time-budget must be a finite number of seconds > 0; got {args.time_budget}")
     if any(not (math.isfinite(s) and s > 0) for s in fd_at):
         raise ValueError(f"--fd-at must list finite times > 0 (s); got {args.fd_at!r}")
+    for flag in ("bf16", "compile"):
+        if getattr(args, flag) and device.type != "cuda":
+            raise ValueError(f"--{flag} needs a CUDA device (this run is on {device.type}); drop --{flag}")
+    _check_init(args, channels)
+    _check_outputs(args, f"mnist-{args.objective}")
     return device, channels, fd_at
+
+
+def _check_outputs(args, default_name: str) -> None:
+    """``--out`` created and writable now; its ``<name>.json`` / ``.safetensors`` may replace an earlier checkpoint
+    (a model card and its weights, nothing else) only with ``--force``, and data/ is written only with ``--force``."""
+    args.name = args.name or default_name
+    out = require_output_path(args.out, "--out", directory=True, force=args.force)
+    card_path = out / f"{args.name}.json"
+
+    def owned(path) -> bool:
+        return is_model_card(card_path)
+    owned.__doc__ = f"the weights named by the model card {card_path.name}"
+    require_output_path(card_path, "--out/--name", force=args.force, owned=is_model_card)
+    require_output_path(out / f"{args.name}.safetensors", "--out/--name", force=args.force, owned=owned)
+
+
+def _check_init(args, channels: tuple) -> None:
+    """``--init NAME``: a diffusion checkpoint (in --out, else in data/checkpoints) of this objective and network."""
+    if not args.init:
+        return
+    folder = Path(args.out) if (Path(args.out) / f"{args.init}.json").is_file() else CHECKPOINT_DIR
+    try:
+        before = read_card(args.init, folder)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"--init: {e}") from None
+    if before.get("objective") != args.objective or before["net_config"] != dict(channels=list(channels),
+                                                                                  blocks=args.blocks):
+        raise ValueError(f"--init {args.init}: its objective/network {before.get('objective')} "
+                         f"{before.get('net_config')} differ from this run's ({args.objective}, "
+                         f"channels {list(channels)}, blocks {args.blocks})")
+    args.init_folder = folder
 
 
 def loss_curve(losses: list[float], points: int = 50) -> list[list]:
@@ -304,16 +349,13 @@ def diffusion_card(args, res: dict, before: dict, command: str, fd_curve: list[d
 
 
 def _earlier_run(args, channels: tuple) -> tuple[dict, dict | None]:
-    """The card and weights of the ``--init`` checkpoint this run continues (no steps, no time and no weights for a
-    fresh run); a different objective or network stops the CLI."""
+    """The card and weights of the ``--init`` checkpoint this run continues (checked by ``_check_init``); no steps,
+    no time and no weights for a fresh run."""
     if not args.init:
         return dict(steps=0, wall_s=0.0), None
-    before = read_card(args.init, args.out)
-    if before.get("objective") != args.objective or before["net_config"] != dict(channels=list(channels),
-                                                                                  blocks=args.blocks):
-        raise SystemExit(f"--init {args.init}: its objective/network {before.get('objective')} "
-                         f"{before.get('net_config')} differ from this run's")
-    return before, read_weights(args.init, Path(args.out), before)
+    folder = getattr(args, "init_folder", Path(args.out))
+    before = read_card(args.init, folder)
+    return before, read_weights(args.init, folder, before)
 
 
 def _train_mnist(args, device: torch.device, channels: tuple, fd_at: tuple, command: str) -> Path:
@@ -329,7 +371,7 @@ def _train_mnist(args, device: torch.device, channels: tuple, fd_at: tuple, comm
         res["snapshots"] = [(w + before["wall_s"], k + before["steps"], st) for w, k, st in res["snapshots"]]
         res["wall_s"] += before["wall_s"]
     card = diffusion_card(args, res, before, command, fd_versus_wall_time(res, device))
-    path = save_checkpoint(res["net"], args.out, args.name or f"mnist-{args.objective}", card)
+    path = save_checkpoint(res["net"], args.out, args.name, card)
     last = res["losses"][-50:]
     print(f"{res['steps']} steps in {res['wall_s']:.0f} s; final loss {sum(last) / len(last):.4f}; wrote {path}")
     return path
@@ -350,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         _train_mnist(args, device, channels, fd_at, command)
         return 0
     res = train_classifier(args.steps, args.batch, args.lr, args.seed, device, progress=not args.no_progress)
-    path = save_checkpoint(res["net"], args.out, args.name or "mnist-classifier", classifier_card(args, res, command))
+    path = save_checkpoint(res["net"], args.out, args.name, classifier_card(args, res, command))
     print(f"test accuracy {res['test_accuracy']:.4f}; wrote {path}")
     return 0
 
