@@ -225,8 +225,7 @@ for kind in KINDS:
 # the Theory says which must (`tests/test_parametrization.py` checks every process against that table and the values
 # against the exact targets). The velocity's determinant at α = 0 is $\dot\alpha_t\sigma_t$.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 ends = ((VP(), "t_min"), (RectifiedFlow(), "t_min"), (RectifiedFlow(), "t_max"),
         (CosineVP(), "t_max"))
 for p, t_end in ends:

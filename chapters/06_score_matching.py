@@ -210,8 +210,7 @@ print(f"left-mode share: annealed {out['frac_annealed']:.2f}, within 0.05 of 0.8
 # within 0.05 of 0.8 (1000 chains: binomial SE 0.013); with $\lambda = 1$ the large-σ levels, which annealing needs to
 # move mass between the modes, are learned worst.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from diffedu.course.langevin import annealed_langevin, mode_fraction, sigma_ladder, two_mode_mixture
 from diffedu.course.noise_conditional import level_errors, train_noise_conditional
 

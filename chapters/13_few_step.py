@@ -121,39 +121,39 @@ print(diffedu.banner())
 # Euler teacher it falls 16× when Δt halves (fourth order), while the CT loss falls only 4× (second order); and the
 # closed-form average velocity satisfies the MeanFlow identity (its total derivative by a central difference along
 # the path, tolerance $10^{-6}$).
-#
-# % tags=["nbval-check-output"]
-# rf = RectifiedFlow()
-# mu, s = torch.tensor([0.5, -1.0], dtype=torch.float64), 0.7
-# one = GaussianMixture([1.0], mu[None], [s])
-# gc = torch.Generator().manual_seed(1)
-# z, eps = (torch.randn(4000, 2, generator=gc, dtype=torch.float64) for _ in range(2))
-# x0 = mu + s * z
-# rk4 = flow_map(one, eps[:300], 1.0, 0.0, rf, 64)
-# err_map = (rk4 - gaussian_flow_map(eps[:300], 1.0, 0.0, mu, s, rf)).abs().max()
-# assert err_map < 1e-7
-# print("RK4 flow map (64 steps) vs closed form: max error < 1e-7: True")
-#
-# f_exact = lambda x, t: gaussian_flow_map(x, t, 0.0, mu, s, rf)  # the exact consistency function
-# t6 = torch.full((4000,), 0.6, dtype=torch.float64)
-# exact_step = lambda x, t, r: gaussian_flow_map(x, t, r, mu, s, rf)
-# euler = teacher_step(one, rf, "euler")
-# cd_zero = cd_loss(f_exact, x0, eps, t6, t6 - 0.1, exact_step, rf).item()
-# cd_euler = lambda dt: cd_loss(f_exact, x0, eps, t6, t6 - dt, euler, rf).item()  # Euler teacher
-# ct = lambda dt: ct_loss(f_exact, x0, eps, t6, t6 - dt, rf).item()
-# cd_ratio, ct_ratio = cd_euler(0.04) / cd_euler(0.02), ct(0.02) / ct(0.01)
-# assert cd_zero < 1e-24 and 12 < cd_ratio < 20 and 3.3 < ct_ratio < 4.7
-# print("CD loss at the exact f with an exact teacher step: < 1e-24 (zero up to round-off): True")
-# print(f"CD loss, Euler teacher, Δt → Δt/2: ÷{cd_ratio:.0f} (fourth order: 16)")
-# print(f"CT loss, Δt → Δt/2: ÷{ct_ratio:.1f} (second order: 4)")
-#
-# r_mf = 0.05 + (t6 - 0.05) * torch.rand(4000, generator=gc, dtype=torch.float64)
-# u_exact = lambda z, r, t: gaussian_average_velocity(z, r, t, mu, s, rf)
-# v6, h = gaussian_velocity(eps, t6, mu, s, rf), 1e-4  # du/dt along the path: central difference
-# du_dt = (u_exact(eps + h * v6, r_mf, t6 + h) - u_exact(eps - h * v6, r_mf, t6 - h)) / (2 * h)
-# gap = (u_exact(eps, r_mf, t6) - (v6 - (t6 - r_mf)[:, None] * du_dt)).abs().max()
-# assert gap < 1e-6
-# print("MeanFlow identity u = v − (t − r)·du/dt for the exact u: holds to 1e-6")
+
+# %% tags=["nbval-check-output"]
+rf = RectifiedFlow()
+mu, s = torch.tensor([0.5, -1.0], dtype=torch.float64), 0.7
+one = GaussianMixture([1.0], mu[None], [s])
+gc = torch.Generator().manual_seed(1)
+z, eps = (torch.randn(4000, 2, generator=gc, dtype=torch.float64) for _ in range(2))
+x0 = mu + s * z
+rk4 = flow_map(one, eps[:300], 1.0, 0.0, rf, 64)
+err_map = (rk4 - gaussian_flow_map(eps[:300], 1.0, 0.0, mu, s, rf)).abs().max()
+assert err_map < 1e-7
+print("RK4 flow map (64 steps) vs closed form: max error < 1e-7: True")
+
+f_exact = lambda x, t: gaussian_flow_map(x, t, 0.0, mu, s, rf)  # the exact consistency function
+t6 = torch.full((4000,), 0.6, dtype=torch.float64)
+exact_step = lambda x, t, r: gaussian_flow_map(x, t, r, mu, s, rf)
+euler = teacher_step(one, rf, "euler")
+cd_zero = cd_loss(f_exact, x0, eps, t6, t6 - 0.1, exact_step, rf).item()
+cd_euler = lambda dt: cd_loss(f_exact, x0, eps, t6, t6 - dt, euler, rf).item()  # Euler teacher
+ct = lambda dt: ct_loss(f_exact, x0, eps, t6, t6 - dt, rf).item()
+cd_ratio, ct_ratio = cd_euler(0.04) / cd_euler(0.02), ct(0.02) / ct(0.01)
+assert cd_zero < 1e-24 and 12 < cd_ratio < 20 and 3.3 < ct_ratio < 4.7
+print("CD loss at the exact f with an exact teacher step: < 1e-24 (zero up to round-off): True")
+print(f"CD loss, Euler teacher, Δt → Δt/2: ÷{cd_ratio:.0f} (fourth order: 16)")
+print(f"CT loss, Δt → Δt/2: ÷{ct_ratio:.1f} (second order: 4)")
+
+r_mf = 0.05 + (t6 - 0.05) * torch.rand(4000, generator=gc, dtype=torch.float64)
+u_exact = lambda z, r, t: gaussian_average_velocity(z, r, t, mu, s, rf)
+v6, h = gaussian_velocity(eps, t6, mu, s, rf), 1e-4  # du/dt along the path: central difference
+du_dt = (u_exact(eps + h * v6, r_mf, t6 + h) - u_exact(eps - h * v6, r_mf, t6 - h)) / (2 * h)
+gap = (u_exact(eps, r_mf, t6) - (v6 - (t6 - r_mf)[:, None] * du_dt)).abs().max()
+assert gap < 1e-6
+print("MeanFlow identity u = v − (t − r)·du/dt for the exact u: holds to 1e-6")
 
 # %% [markdown]
 # ## See it: 1, 2 and 4 network calls against the exact map
@@ -225,15 +225,15 @@ print(f"best at 1 NFE: {best}, map error {table[best, 1]['err']:.3f}, "
 # exact denoiser, whose one step collapses all samples onto the data mean (Think, question 1). At four NFE the exact
 # solver is hard to beat: the learned maps carry their regression error at every budget, while the solver's error
 # shrinks with its step.
-#
-# % tags=["nbval-check-output"]
-# for m in METHODS:
-#     assert table[m, 1]["err"] < 0.5 * table["DPM-Solver++(2M)", 1]["err"], m
-#     assert table[m, 1]["sw"] < 0.6 * table["DPM-Solver++(2M)", 1]["sw"], m
-# assert table["DPM-Solver++(2M)", 4]["err"] < table["DPM-Solver++(2M)", 1]["err"] / 5
-# assert all(table[m, n]["sw"] > sw_floor - 0.02 for m in models for n in nfes)
-# print("at 1 NFE each few-step model's map error < ½ DPM-Solver++'s, its SW₂ < 0.6×: True")
-# print("DPM-Solver++(2M): 4 NFE is at least 5× closer to the exact map than 1 NFE: True")
+
+# %% tags=["nbval-check-output"]
+for m in METHODS:
+    assert table[m, 1]["err"] < 0.5 * table["DPM-Solver++(2M)", 1]["err"], m
+    assert table[m, 1]["sw"] < 0.6 * table["DPM-Solver++(2M)", 1]["sw"], m
+assert table["DPM-Solver++(2M)", 4]["err"] < table["DPM-Solver++(2M)", 1]["err"] / 5
+assert all(table[m, n]["sw"] > sw_floor - 0.02 for m in models for n in nfes)
+print("at 1 NFE each few-step model's map error < ½ DPM-Solver++'s, its SW₂ < 0.6×: True")
+print("DPM-Solver++(2M): 4 NFE is at least 5× closer to the exact map than 1 NFE: True")
 
 # %% [markdown]
 # What the numbers say (quick mode; the values are in the table above, deterministic on a CPU). With the exact
@@ -259,9 +259,9 @@ print(f"best at 1 NFE: {best}, map error {table[best, 1]['err']:.3f}, "
 # exact ODE span [0, 1]) and the training budget. The panel trains a fresh model (a second or two per 100 steps) and
 # prints its 1-NFE error to the exact map and the SW₂ of its samples. Try a coarse teacher (N = 4: each Heun step is
 # large, the targets are biased) against a fine one (N = 64: accurate targets, but more steps to propagate through).
-#
-# % tags=["nbval-ignore-output"]
-# diffedu.ui.widgets.few_step_panel()
+
+# %% tags=["nbval-ignore-output"]
+diffedu.ui.widgets.few_step_panel()
 
 # %% [markdown]
 # ## Warm-up · the progressive-distillation target
@@ -317,9 +317,9 @@ check_meanflow_loss(meanflow_loss)
 
 # %% [markdown]
 # ## Think
-#
-# % tags=["nbval-ignore-output"]
-# think(*THINK)
+
+# %% tags=["nbval-ignore-output"]
+think(*THINK)
 
 # %% [markdown]
 # ## Summary

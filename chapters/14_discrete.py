@@ -182,70 +182,70 @@ plt.show()
 # **1. Closed-form marginals.** The kernels $q_t(x_t^i\mid x_0^i)$ written above against the matrix exponential
 # $e^{\bar\sigma(t)Q}$ (float64, `torch.linalg.matrix_exp`), at five times for both noises and both schedules; and
 # the marginal $p_t$ sums to one. Tolerance 1e-12.
-#
-# % tags=["nbval-check-output"]
-# worst = 0.0
-# for kind in ("mask", "uniform"):
-#     for schedule in ("linear", "cosine"):
-#         noise = DiscreteNoise(kind, data.V, schedule)
-#         for t in (0.05, 0.3, 0.5, 0.8, 0.95):
-#             sigma_bar = -torch.log(torch.tensor(noise.alpha(t), dtype=torch.float64))
-#             K = torch.linalg.matrix_exp(sigma_bar * noise.Q)  # e^{sigma_bar Q}
-#             worst = max(worst, (K - noise.kernel(t)).abs().max().item())
-#         assert abs(marginal(data, noise, 0.6).sum().item() - 1) < 1e-12
-# assert worst < 1e-12, worst
-# print(f"closed-form kernels equal exp(sigma_bar Q) to 1e-12: {worst < 1e-12}")
+
+# %% tags=["nbval-check-output"]
+worst = 0.0
+for kind in ("mask", "uniform"):
+    for schedule in ("linear", "cosine"):
+        noise = DiscreteNoise(kind, data.V, schedule)
+        for t in (0.05, 0.3, 0.5, 0.8, 0.95):
+            sigma_bar = -torch.log(torch.tensor(noise.alpha(t), dtype=torch.float64))
+            K = torch.linalg.matrix_exp(sigma_bar * noise.Q)  # e^{sigma_bar Q}
+            worst = max(worst, (K - noise.kernel(t)).abs().max().item())
+        assert abs(marginal(data, noise, 0.6).sum().item() - 1) < 1e-12
+assert worst < 1e-12, worst
+print(f"closed-form kernels equal exp(sigma_bar Q) to 1e-12: {worst < 1e-12}")
 
 # %% [markdown]
 # **2. The reverse rates from the posterior are the rates from the ratios.** Left side: $\beta(t)Q_{vx^i}$ times
 # $p_t(x^{i\leftarrow v})/p_t(x)$ with $p_t$ summed over all 256 clean sequences for each of the 625 (or 256) noisy
 # ones. Right side: the rate written through the per-position posterior $p(x_0^i\mid x_t)$ (Bayes by enumeration).
 # Tolerance 1e-10 (relative), at three times.
-#
-# % tags=["nbval-check-output"]
-# for kind, noise in noises.items():
-#     states = all_states(noise.S, data.L)
-#     worst = 0.0
-#     for t in (0.2, 0.5, 0.9):
-#         beta = -noise.d_alpha(t) / noise.alpha(t)
-#         Q_in = noise.Q[:, states].permute(1, 2, 0)  # Q[v, x^i]: (S^L, L, S)
-#         from_ratios = beta * Q_in * ratios(data, noise, t)
-#         from_ratios = from_ratios.scatter(-1, states.unsqueeze(-1), 0.0)
-#         from_posterior = reverse_rates(states, x0_posterior(data, noise, t), noise, t)
-#         rel = (from_ratios - from_posterior).abs() / from_ratios.abs().clamp_min(1e-12)
-#         worst = max(worst, rel.max().item())
-#     assert worst < 1e-10, (kind, worst)
-#     print(f"{kind:7s}: rates from the posterior = from p_t ratios (rel. 1e-10): {worst < 1e-10}")
+
+# %% tags=["nbval-check-output"]
+for kind, noise in noises.items():
+    states = all_states(noise.S, data.L)
+    worst = 0.0
+    for t in (0.2, 0.5, 0.9):
+        beta = -noise.d_alpha(t) / noise.alpha(t)
+        Q_in = noise.Q[:, states].permute(1, 2, 0)  # Q[v, x^i]: (S^L, L, S)
+        from_ratios = beta * Q_in * ratios(data, noise, t)
+        from_ratios = from_ratios.scatter(-1, states.unsqueeze(-1), 0.0)
+        from_posterior = reverse_rates(states, x0_posterior(data, noise, t), noise, t)
+        rel = (from_ratios - from_posterior).abs() / from_ratios.abs().clamp_min(1e-12)
+        worst = max(worst, rel.max().item())
+    assert worst < 1e-10, (kind, worst)
+    print(f"{kind:7s}: rates from the posterior = from p_t ratios (rel. 1e-10): {worst < 1e-10}")
 
 # %% [markdown]
 # **3. The masked ELBO is tight at the exact posterior.** With the time integral done exactly (the Beta weights), the
 # bound equals $-\log p(x_0)$ for every one of the 256 sequences (tolerance 1e-10), and its data average is the
 # entropy of the data, the least value the loss can take.
-#
-# % tags=["nbval-check-output"]
-# mask = noises["mask"]
-# exact_x0 = ExactX0(data, mask)
-# bound = masked_elbo(lambda x: exact_x0(x, 0.5), data, mask)
-# gap = (bound + data.prob().log()).abs().max().item()
-# H = entropy(data.prob())
-# assert gap < 1e-10, gap
-# print(f"ELBO = -log p(x0) for all 256 sequences (1e-10): {gap < 1e-10};  H(data) = {H:.4f} nats")
+
+# %% tags=["nbval-check-output"]
+mask = noises["mask"]
+exact_x0 = ExactX0(data, mask)
+bound = masked_elbo(lambda x: exact_x0(x, 0.5), data, mask)
+gap = (bound + data.prob().log()).abs().max().item()
+H = entropy(data.prob())
+assert gap < 1e-10, gap
+print(f"ELBO = -log p(x0) for all 256 sequences (1e-10): {gap < 1e-10};  H(data) = {H:.4f} nats")
 
 # %% [markdown]
 # **4. The training loss at the exact posterior, by Monte Carlo.** The loss we train with draws t ~ U(0, 1) and
 # $x_t \sim q_t(\cdot\mid x_0)$. Its mean at the exact posterior must be $H(\text{data})$; we estimate it from
 # 200 000 draws and require agreement within 4 standard errors.
-#
-# % tags=["nbval-check-output"]
-# n = 200_000
-# x0 = data.sample(n, generator=g)
-# t = torch.rand(n, generator=g, dtype=torch.float64)
-# x_t = noisy(x0, t, mask, g)
-# loss = masked_loss(exact_x0(x_t, 0.5), x0, x_t, t, mask)
-# mean, se = loss.mean().item(), loss.std().item() / n**0.5
-# assert abs(mean - H) < 4 * se, (mean, H, se)
-# print(f"Monte Carlo loss at the exact posterior within 4 SE of H(data): {abs(mean - H) < 4 * se}")
-# print(f"  loss = {mean:.3f} ± {se:.3f}, H(data) = {H:.3f}")
+
+# %% tags=["nbval-check-output"]
+n = 200_000
+x0 = data.sample(n, generator=g)
+t = torch.rand(n, generator=g, dtype=torch.float64)
+x_t = noisy(x0, t, mask, g)
+loss = masked_loss(exact_x0(x_t, 0.5), x0, x_t, t, mask)
+mean, se = loss.mean().item(), loss.std().item() / n**0.5
+assert abs(mean - H) < 4 * se, (mean, H, se)
+print(f"Monte Carlo loss at the exact posterior within 4 SE of H(data): {abs(mean - H) < 4 * se}")
+print(f"  loss = {mean:.3f} ± {se:.3f}, H(data) = {H:.3f}")
 
 # %% [markdown]
 # ### Train the x₀-networks
@@ -267,13 +267,13 @@ print(f"trained mask model: ELBO bound {(data.prob() * trained_bound).sum():.3f}
 # enumerate too (with 256 steps the unmasking sampler is within a few 1e-5 nats of the continuous-time chain, by
 # check 6's $N^{-2}$ law).
 # So: cross-entropy of the data under $p_\theta$ ≤ the average bound (to 1e-3), and both ≥ H(data).
-#
-# % tags=["nbval-check-output"]
-# p_theta = sampler_distribution(lambda x, t: nets["mask"](x), data, mask, 256)
-# nll_theta = -(data.prob() * p_theta.log()).sum().item()
-# elbo_theta = (data.prob() * trained_bound).sum().item()
-# assert H - 1e-9 <= nll_theta <= elbo_theta + 1e-3, (H, nll_theta, elbo_theta)
-# print(f"H(data) <= E[-log p_theta(x0)] <= trained ELBO bound: True")
+
+# %% tags=["nbval-check-output"]
+p_theta = sampler_distribution(lambda x, t: nets["mask"](x), data, mask, 256)
+nll_theta = -(data.prob() * p_theta.log()).sum().item()
+elbo_theta = (data.prob() * trained_bound).sum().item()
+assert H - 1e-9 <= nll_theta <= elbo_theta + 1e-3, (H, nll_theta, elbo_theta)
+print(f"H(data) <= E[-log p_theta(x0)] <= trained ELBO bound: True")
 
 # %%
 print(f"H(data) = {H:.4f}, E[-log p_theta(x0)] = {nll_theta:.4f}, bound = {elbo_theta:.4f} nats")
@@ -318,7 +318,7 @@ cosine = DiscreteNoise("mask", data.V, "cosine")
 euler_kl = kl_sweep({"mask, cosine": (ExactX0(data, cosine), cosine)}, data, steps, sampler="euler")
 posterior_cosine_kl = kl_sweep({"mask, cosine": (ExactX0(data, cosine), cosine)}, data, steps)
 
-# % tags=["nbval-check-output"]
+# %% tags=["nbval-check-output"]
 logN = torch.tensor(steps[3:], dtype=torch.float64).log()
 for kind in ("uniform", "mask"):
     logK = torch.tensor(exact_kl[kind][3:]).log()
@@ -339,12 +339,12 @@ for kind in ("uniform", "mask"):
 # **7. Euler is unmasking for the linear schedule, and not for the cosine one.** With $\alpha_t = 1 - t$, Euler's
 # jump probability $(t-s)/t$ equals the unmasking probability $(\alpha_s-\alpha_t)/(1-\alpha_t)$, so the two output
 # distributions must agree to round-off (1e-12). With the cosine schedule they differ, and Euler converges too.
-#
-# % tags=["nbval-check-output"]
-# d = (sampler_distribution(exact_x0, data, mask, 8, "euler")
-#      - sampler_distribution(exact_x0, data, mask, 8, "posterior")).abs().max().item()
-# assert d < 1e-12 and euler_kl["mask, cosine"][-1] < 2e-3, (d, euler_kl)
-# print(f"linear schedule: Euler = unmasking to 1e-12: {d < 1e-12}")
+
+# %% tags=["nbval-check-output"]
+d = (sampler_distribution(exact_x0, data, mask, 8, "euler")
+     - sampler_distribution(exact_x0, data, mask, 8, "posterior")).abs().max().item()
+assert d < 1e-12 and euler_kl["mask, cosine"][-1] < 2e-3, (d, euler_kl)
+print(f"linear schedule: Euler = unmasking to 1e-12: {d < 1e-12}")
 
 # %% [markdown]
 # **8. The N-step ELBO against the exact log-likelihood.** Chapter 04's bound for the N-step posterior sampler,
@@ -367,7 +367,7 @@ for kind, noise in noises.items():
             elbo_table[kind, label, N] = ((data.prob() * bound_N).sum().item(),
                                           (data.prob() * nll_N).sum().item())
 
-# % tags=["nbval-check-output"]
+# %% tags=["nbval-check-output"]
 print("the N-step ELBO bounds -log p_theta(x0) for every sequence, exact and trained: True")
 for kind in ("uniform", "mask"):
     gaps = torch.tensor([elbo_table[kind, "exact", N][0] - H for N in elbo_steps])
@@ -413,9 +413,32 @@ plt.show()
 # Noise, schedule, sampler and number of steps; the bars show the 24 most likely sequences under the data and under
 # the sampler's exact output (with the exact posterior), and the title the KL. Watch one step give the product of the
 # marginals, and a few steps bring back the "+1" pattern.
-#
-# % tags=["nbval-ignore-output"]
-# diffedu.ui.widgets.discrete_panel()
+
+# %% tags=["nbval-ignore-output"]
+diffedu.ui.widgets.discrete_panel()
+
+# %% [markdown]
+# ## Warm-up · the forward kernels
+# Write `forward_kernel(kind, alpha_t, V)`: the (S, S) matrix whose row u is $q_t(x_t^i = \cdot\mid x_0^i = u)$ for
+# one position with keep-probability $\alpha_t$ — uniform noise (S = V) or mask noise (S = V + 1, the mask token V in
+# the last row and column). Both are written in the Theory; float64, `torch.eye` helps.
+
+# %%
+from diffedu.course.exercises import check_forward_kernel
+
+
+def forward_kernel(kind, alpha_t, V):
+    # BEGIN SOLUTION
+    if kind == "uniform":  # keep, or redraw uniformly from all V tokens (itself included)
+        return alpha_t * torch.eye(V, dtype=torch.float64) + (1 - alpha_t) / V
+    K = alpha_t * torch.eye(V + 1, dtype=torch.float64)  # keep …
+    K[:, V] += 1 - alpha_t  # … or become the mask
+    K[V, V] = 1.0  # the mask is absorbing
+    return K
+    # END SOLUTION
+
+
+check_forward_kernel(forward_kernel)
 
 # %% [markdown]
 # ## Build it · the unmasking step
@@ -450,9 +473,9 @@ check_unmasking_probs(unmasking_probs)
 
 # %% [markdown]
 # ## Think
-#
-# % tags=["nbval-ignore-output"]
-# think(*THINK)
+
+# %% tags=["nbval-ignore-output"]
+think(*THINK)
 
 # %% [markdown]
 # ## Summary

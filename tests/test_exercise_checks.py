@@ -33,3 +33,29 @@ def test_edm_preconditioning_needs_all_four_coefficients():
 
     with pytest.raises(AssertionError, match="four coefficients"):
         exercises.check_edm_preconditioning(three)
+
+
+def _forward_kernel(kind, alpha_t, V, off_by_one=False, leaky_mask=False):
+    """Chapter 14's warm-up written by loops, with the two typical mistakes as switches."""
+    S = V + (kind == "mask")
+    K = torch.zeros(S, S, dtype=torch.float64)
+    for u in range(S):
+        for w in range(S):
+            if kind == "uniform":
+                spread = (1 - alpha_t) / (V - 1 if off_by_one else V)
+                K[u, w] = (alpha_t if u == w else 0.0) + (spread if (u != w or not off_by_one) else 0.0)
+            elif u == V:  # the mask stays (or, the mistake, falls back to a random token with prob. 1 − α_t)
+                K[u, w] = (alpha_t if w == V else (1 - alpha_t) / V) if leaky_mask else float(w == V)
+            else:
+                K[u, w] = (alpha_t if u == w else 0.0) + ((1 - alpha_t) if w == V else 0.0)
+    return K
+
+
+def test_the_forward_kernel_check_passes_a_loop_and_names_two_mistakes():
+    """Oracle: DiscreteNoise.kernel's closed form (tested against the matrix exponential in test_discrete.py). A
+    loop passes; redrawing among the V − 1 *other* tokens and a mask row that is not absorbing each get their hint."""
+    exercises.check_forward_kernel(_forward_kernel)
+    with pytest.raises(AssertionError, match="itself included"):
+        exercises.check_forward_kernel(lambda k, a, V: _forward_kernel(k, a, V, off_by_one=True))
+    with pytest.raises(AssertionError, match="absorbing"):
+        exercises.check_forward_kernel(lambda k, a, V: _forward_kernel(k, a, V, leaky_mask=True))

@@ -7,12 +7,19 @@ the sentence, while the widget entry stays, pointing at the panel's own model.
 """
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
+
 from diffedu.ui.widgets import NO_CONTROLS, panel, slider
 
 
 def test_a_panel_that_cannot_render_says_so():
     drawn = []
-    built = panel(lambda x: drawn.append(x), x=slider(0.5, 0.0, 1.0, 0.1, "x"))
+
+    def draw(x):
+        drawn.append(x)
+        plt.subplots()[1].plot([0, 1], [0, x])
+
+    built = panel(draw, x=slider(0.5, 0.0, 1.0, 0.1, "x"))
     bundle = built._repr_mimebundle_()
     assert bundle["text/plain"] == NO_CONTROLS and "VBox" not in bundle["text/plain"]
     assert "did not load" in NO_CONTROLS and "Run this cell again" in NO_CONTROLS

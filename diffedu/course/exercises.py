@@ -14,6 +14,7 @@ from ..integrators import ddim_step, euler_step, heun_step
 from ..nets import edm_preconditioning
 from ..processes import VE, VP, CosineVP, DiscreteDDPM, RectifiedFlow, SubVP, make_process
 from ..toys import gmm_2d
+from .discrete import DiscreteNoise
 from .elbo import posterior
 from .guidance_demos import mixture_classifier
 
@@ -496,3 +497,33 @@ def check_pd_target(fn: Callable) -> None:
                 _report(False, "check_pd_target", "write one DDIM step x_s = α_s·x̃₀ + (σ_s/σ_t)(x_t − α_t·x̃₀) "
                         "and solve it for x̃₀ (it is linear in x̃₀); at s = 0 the answer is x_s itself")
     _report(True, "check_pd_target", "")
+
+
+def check_forward_kernel(fn: Callable) -> None:
+    r"""``fn(kind, alpha_t, V)`` → the (S, S) matrix $q_t(x_t^i = w\mid x_0^i = u)$ of one position under uniform
+    (S = V) or mask (S = V + 1, the mask last) noise with keep-probability α_t (chapter 14). Oracle: the closed form of
+    ``discrete.DiscreteNoise.kernel`` on the linear schedule (α_t = 1 − t), itself tested against the matrix
+    exponential $e^{\bar\sigma(t)Q}$."""
+    for kind in ("uniform", "mask"):
+        for V in (3, 4):
+            for alpha_t in (1.0, 0.7, 0.2, 0.0):
+                want = DiscreteNoise(kind, V, "linear").kernel(1.0 - alpha_t)
+                got = fn(kind, alpha_t, V)
+                if not isinstance(got, torch.Tensor) or got.shape != want.shape:
+                    _report(False, "check_forward_kernel", f"return a tensor of shape {tuple(want.shape)} for "
+                            f"{kind} noise with V = {V} (mask noise has one more token, the mask, last)")
+                if not _close(got, want):
+                    _report(False, "check_forward_kernel", _kernel_hint(kind, got))
+    _report(True, "check_forward_kernel", "")
+
+
+def _kernel_hint(kind: str, got: torch.Tensor) -> str:
+    """The likely mistake behind a wrong forward kernel."""
+    rows = torch.as_tensor(got, dtype=torch.float64).sum(-1)
+    if not torch.allclose(rows, torch.ones_like(rows)):
+        return "each row u is a distribution over x_t: it must sum to 1"
+    if kind == "uniform":
+        return ("with probability α_t the token is kept; otherwise it is redrawn uniformly from all V tokens, itself "
+                "included — so the diagonal is α_t + (1 − α_t)/V, not α_t")
+    return ("a clean token stays with probability α_t and becomes the mask otherwise; the mask row is absorbing "
+            "(a masked position stays masked)")
