@@ -119,7 +119,7 @@ print("quick mode:", diffedu.quick(), "· device:", diffedu.device())
 # ### The notation table (a glossary)
 # The same symbols are used in the text and, spelled out, in the code. This glossary is the reference for all
 # chapters: every symbol of the course, with the chapter that introduces it (ch.); each chapter also opens its Theory
-# with the few symbols it adds. Rows for 07–12 are the symbols as those chapters use them.
+# with the few symbols it adds.
 #
 # | symbol | code | meaning | ch. |
 # |---|---|---|---|
@@ -165,13 +165,19 @@ print("quick mode:", diffedu.quick(), "· device:", diffedu.device())
 # | $F_\theta$, $D_\theta$ | `F_x`, `D_x` | the raw network output and the preconditioned denoiser | 09 |
 # | $\sigma_{data}$; $P_{mean}, P_{std}$ | `sigma_data` | the data's standard deviation; EDM's log-normal σ distribution | 09 |
 # | $\rho$ | `rho` | the exponent of the Karras time grid | 09 |
-# | $\hat t,\ \hat x$; $\gamma$ | `t_hat`, `x_hat` | EDM's time and state after adding churn noise; the churn factor | 09 |
+# | $\hat t = \hat\sigma,\ \hat x$; $\gamma$ | `t_hat`, `x_hat` | EDM's noise level and state after adding churn noise; the churn factor | 09 |
 # | $d_i,\ d'_i$ | `d_cur`, `d_prime` | slopes $dx/dt$ at the start and end of a Heun step | 09 |
 # | $S_{churn}, S_{tmin}, S_{tmax}, S_{noise}$ | `S_churn`, … | EDM's stochastic-sampler settings | 09 |
 # | $h$ | `h` | DPM-Solver's step in half log-SNR, $h = (\lambda_s - \lambda_t)/2$ | 10 |
 # | NFE | `nfe` | number of function (network) evaluations | 10 |
 # | $w$ | `w` | guidance weight (classifier-free guidance) | 11 |
-# | $y$, $A$, $\sigma_y$; ζ | | a label or measurement, the measurement operator and its noise; DPS's step | 11 |
+# | $y$, $A$, $\sigma_y$; $\zeta$ | | a label or measurement, the measurement operator and its noise; DPS's step | 11 |
+# | $\tilde s,\ \tilde u,\ \tilde\varepsilon$ | | the guided score, velocity and noise prediction | 11 |
+# | $\delta$ | | an error of $\hat x_0$ (12); Kronecker's delta $\delta_u$, all mass on token u (14) | 12 |
+# | $\Phi_{t\to r}$ | `flow_map` | the flow map of the probability-flow ODE: $x_t \mapsto x_r$ | 13 |
+# | $Q,\ \bar Q_t$; $\bar\sigma(t)$ | `Q` | a token's rate matrix and D3PM's product of transition matrices; the integrated rate $\int_0^t\beta$ | 14 |
+# | $R_t,\ \bar R_t,\ \hat R_t$ | | forward, reverse and learned reverse jump rates between sequences | 14 |
+# | $\hat p_\theta(x_0\mid x_t)$ | | the network's distribution of the clean token | 14 |
 
 # %% [markdown]
 # ## See it
