@@ -32,7 +32,7 @@ import diffedu
 import diffedu.ui.widgets
 from diffedu import EDM, gmm_2d
 from diffedu.course.exercises import check_dsm_target, check_langevin_step
-from diffedu.course.langevin import esm_dsm_gap, play_langevin, relative_score_error, train_score
+from diffedu.course.langevin import esm_dsm_gap, play_langevin, relative_score_error, train_score, two_mode_mixture
 from diffedu.ui.plots import density_contours, figure, scatter2d, score_fields, to_numpy
 from diffedu.ui.quiz import think
 
@@ -47,7 +47,7 @@ print(diffedu.banner())
 # and shows how a ladder of noise levels lets chains find the right mode weights.
 
 # %%
-demo = diffedu.course.langevin.two_mode_mixture()
+demo = two_mode_mixture()
 g_demo = torch.Generator().manual_seed(1)  # its own stream: the checks below draw from g as before
 paths = [(torch.rand(8, 2, generator=g_demo, dtype=torch.float64) - 0.5) * 8]  # 8 starts
 for _ in range(150):
@@ -202,37 +202,6 @@ print(f"left-mode share: annealed {out['frac_annealed']:.2f}, within 0.05 of 0.8
       f"  plain {out['frac_plain']:.2f}, off by > 0.2: {abs(out['frac_plain'] - 0.8) > 0.2}")
 
 # %% [markdown]
-# **5. One network for every σ, and why the weight matters.** Train $s_\theta(x, \sigma)$ on the two-mode mixture with
-# the noise-conditional loss over the ladder of the annealing (10 levels from 4 to 0.05), once with NCSN's
-# $\lambda = \sigma^2$ and once with $\lambda = 1$ (same steps, same seed; `diffedu.course.noise_conditional`). For each
-# level print the relative error against the mixture's exact score, then run annealed Langevin with the *learned*
-# score from the uniform start. With $\lambda = \sigma^2$ every level is learned (error < 0.15) and the left share is
-# within 0.05 of 0.8 (1000 chains: binomial SE 0.013); with $\lambda = 1$ the large-σ levels, which annealing needs to
-# move mass between the modes, are learned worst.
-
-# %% tags=["nbval-check-output"]
-from diffedu.course.langevin import annealed_langevin, mode_fraction, sigma_ladder, two_mode_mixture
-from diffedu.course.noise_conditional import level_errors, train_noise_conditional
-
-two_modes, ladder = two_mode_mixture(), sigma_ladder(4.0, 0.05, 10)
-steps_nc = 400 if diffedu.quick() else 3000
-g_nc = torch.Generator().manual_seed(0)
-start = (torch.rand(1000, 2, generator=g_nc, dtype=torch.float64) - 0.5) * 10  # on [−5, 5]²
-print("sigma:       " + " ".join(f"{s_:6.2f}" for s_ in ladder.tolist()))
-for label, weight in (("λ = σ²", None), ("λ = 1 ", torch.ones_like)):
-    s_net = train_noise_conditional(two_modes, ladder, steps_nc, weight=weight)
-    g_err = torch.Generator().manual_seed(1)
-    errors = level_errors(s_net, two_modes, ladder, n=2000, generator=g_err)  # vs exact score
-    with torch.no_grad():
-        g_run = torch.Generator().manual_seed(2)
-        x_end = annealed_langevin(start, s_net, ladder, 0.3 * 0.05**2, 30, g_run)  # learned score
-    print(f"{label} error: " + " ".join(f"{e:6.3f}" for e in errors.tolist())
-          + f" | left share {mode_fraction(x_end):.2f}")
-    if weight is None:
-        share = mode_fraction(x_end)
-        assert errors.max() < 0.15 and abs(share - 0.8) < 0.05, (errors, share)
-
-# %% [markdown]
 # ## Play
 # τ is the step relative to the local variance: at level σ the step is $\tau\sigma^2$ (plain Langevin: $\tau\cdot 0.4^2$,
 # one mode's variance), so τ is the fraction of the local width that one step moves. Try few noise levels (annealing
@@ -301,6 +270,38 @@ def annealed_langevin(x, score, sigma_max, sigma_min, tau, z):
 
 
 check_annealed_langevin(annealed_langevin)
+
+# %% [markdown]
+# ## Deep dive · one network for every σ, and why the weight matters
+# (After the lab on purpose: it runs the package's `annealed_langevin`, the lab's answer.) Train $s_\theta(x, \sigma)$ on the two-mode mixture with
+# the noise-conditional loss over the ladder of the annealing (10 levels from 4 to 0.05), once with NCSN's
+# $\lambda = \sigma^2$ and once with $\lambda = 1$ (same steps, same seed; `diffedu.course.noise_conditional`). For each
+# level print the relative error against the mixture's exact score, then run annealed Langevin with the *learned*
+# score from the uniform start. With $\lambda = \sigma^2$ every level is learned (error < 0.15) and the left share is
+# within 0.05 of 0.8 (1000 chains: binomial SE 0.013); with $\lambda = 1$ the large-σ levels, which annealing needs to
+# move mass between the modes, are learned worst.
+
+# %% tags=["nbval-check-output"]
+from diffedu.course.langevin import annealed_langevin, mode_fraction, sigma_ladder
+from diffedu.course.noise_conditional import level_errors, train_noise_conditional
+
+two_modes, ladder = two_mode_mixture(), sigma_ladder(4.0, 0.05, 10)
+steps_nc = 400 if diffedu.quick() else 3000
+g_nc = torch.Generator().manual_seed(0)
+start = (torch.rand(1000, 2, generator=g_nc, dtype=torch.float64) - 0.5) * 10  # on [−5, 5]²
+print("sigma:       " + " ".join(f"{s_:6.2f}" for s_ in ladder.tolist()))
+for label, weight in (("λ = σ²", None), ("λ = 1 ", torch.ones_like)):
+    s_net = train_noise_conditional(two_modes, ladder, steps_nc, weight=weight)
+    g_err = torch.Generator().manual_seed(1)
+    errors = level_errors(s_net, two_modes, ladder, n=2000, generator=g_err)  # vs exact score
+    with torch.no_grad():
+        g_run = torch.Generator().manual_seed(2)
+        x_end = annealed_langevin(start, s_net, ladder, 0.3 * 0.05**2, 30, g_run)  # learned score
+    print(f"{label} error: " + " ".join(f"{e:6.3f}" for e in errors.tolist())
+          + f" | left share {mode_fraction(x_end):.2f}")
+    if weight is None:
+        share = mode_fraction(x_end)
+        assert errors.max() < 0.15 and abs(share - 0.8) < 0.05, (errors, share)
 
 # %% [markdown]
 # ## Think

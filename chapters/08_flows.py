@@ -21,7 +21,7 @@
 # see the marginal velocity as a posterior average, prove that the flow-matching loss has the gradient of the
 # intractable marginal loss, train a velocity model in 2-D, measure how straight its paths are before and after
 # reflow, and read one network as velocity, score or denoiser.
-# **You need** chapters 01, 02 and 06 · **Time** about 120 minutes
+# **You need** chapters 01, 02 and 06 · **Time** about 150 minutes
 
 # %%
 import matplotlib.pyplot as plt

@@ -32,7 +32,7 @@ import diffedu
 import diffedu.ui.widgets
 from diffedu import Predictor, gmm_2d, make_process, pretrained
 from diffedu.course.exercises import check_classifier_grad, check_gaussian_conditioning
-from diffedu.guidance import CondDenoiser, linear_gaussian_posterior
+from diffedu.guidance import linear_gaussian_posterior
 from diffedu.course.guidance_demos import MixturePredictor, cfg_mixture, inverse_mixture
 from diffedu.course.mnist_demos import guidance_table, inpaint
 from diffedu.metrics import sliced_wasserstein
@@ -170,18 +170,6 @@ for w, r in rows.items():
 assert rows[1.0]["sw_exact"] < rows[1.0]["floor_exact"] + 0.03  # w = 1: the conditional law, to sampling noise
 assert all(rows[w]["sw_exact"] > 4 * rows[w]["floor_exact"] for w in (2.0, 4.0))  # w > 1: not the conditional law
 assert all(rows[w]["sw_tilted"] > 4 * rows[w]["floor_tilted"] for w in (2.0, 4.0))  # ... nor the tilted law
-
-# %% [markdown]
-# The same CFG samples from one object: `CondDenoiser` with the exact label-conditional model, w = 2, Heun on the
-# Karras grid — bit for bit what `cfg_mixture` drew above (same noise).
-
-# %% tags=["nbval-check-output"]
-edm = make_process("edm")
-cond = CondDenoiser(edm, MixturePredictor(gmm_2d(), edm, null_label=3), w=2.0, null_label=3, integrator="heun")
-x_cond = cond.sample(N_TOY, 20, shape=(2,), generator=torch.Generator().manual_seed(0), y=0)
-same = torch.equal(x_cond, rows[2.0]["x"])
-assert same
-print(f"CondDenoiser(edm, exact model, w=2, 'heun').sample(...) == cfg_mixture(w=2)['x']: {same}")
 
 # %% [markdown]
 # Class 0 sits far from the other classes, so $p(y=0\mid x_0)\approx 1$ wherever $q(x_0\mid y=0)$ has mass and the tilted
@@ -450,6 +438,22 @@ for pname, t in (("vp", 0.4), ("cosine", 0.5), ("edm", 0.8), ("flow", 0.45)):
         x_t, t, "score", y=labels)).abs().max()).item())
 assert worst < 1e-9
 print("CFG across kinds, w = 1 vs the conditional model, classifier guidance vs CFG: agree to < 1e-9")
+
+# %% [markdown]
+# ## Deep dive · the conditional denoiser
+# (After the lab on purpose: `CondDenoiser` runs classifier-free guidance, the lab's answer.) The same CFG samples
+# from one object: `CondDenoiser` with the exact label-conditional model, w = 2, Heun on the
+# Karras grid — bit for bit what `cfg_mixture` drew above (same noise).
+
+# %% tags=["nbval-check-output"]
+from diffedu.guidance import CondDenoiser
+
+edm = make_process("edm")
+cond = CondDenoiser(edm, MixturePredictor(gmm_2d(), edm, null_label=3), w=2.0, null_label=3, integrator="heun")
+x_cond = cond.sample(N_TOY, 20, shape=(2,), generator=torch.Generator().manual_seed(0), y=0)
+same = torch.equal(x_cond, rows[2.0]["x"])
+assert same
+print(f"CondDenoiser(edm, exact model, w=2, 'heun').sample(...) == cfg_mixture(w=2)['x']: {same}")
 
 # %% [markdown]
 # ## Think

@@ -54,7 +54,6 @@ def nav(prev: tuple[str, str] | None, nxt: tuple[str, str] | None) -> str:
 
 def page(nb, title: str, settings: dict[str, str] | None) -> str:
     """One chapter as a standalone HTML page (nbconvert's lab template, images embedded)."""
-    nb = slides.without_test_markers(nb)
     nb.metadata["title"] = title
     exporter = HTMLExporter(template_name="lab", embed_images=True)
     for name, value in (settings or {}).items():
