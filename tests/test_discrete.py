@@ -15,6 +15,7 @@ import torch
 
 from diffedu.course.discrete import (DiscreteNoise, MarkovData, all_states, check_rate_matrix, entropy, kl,
                                      marginal, masked_elbo, ratios, reverse_rates, state_index, x0_posterior)
+from diffedu.ui.widgets import discrete_panel
 from diffedu.course.discrete_net import X0Net, masked_loss, noisy, train_x0_net
 from diffedu.course.discrete_sampling import (ExactX0, discrete_elbo, euler_probs, play_discrete, posterior_probs,
                                               push_forward, sample, sampler_distribution, unmasking_probs)
@@ -245,3 +246,18 @@ def test_the_n_step_elbo_bounds_the_sampler_s_exact_likelihood(kind):
             if name == "exact":
                 means.append((DATA.prob() * bound).sum().item())
     assert means == sorted(means, reverse=True) and means[-1] > entropy(DATA.prob())
+
+
+def test_every_position_of_the_play_panel_draws_a_figure():
+    """Oracle: the panel's own busy line (ui.widgets.panel shows "could not draw" there when ``draw`` fails or makes no
+    figure). Every noise × schedule × sampler, at 1 and 64 steps — Euler with uniform noise included, which has no
+    finite first step and must say so in a figure rather than leave the old one."""
+    built = discrete_panel()
+    controls = [c for row in built.children[:-2] for c in row.children]
+    busy, image = built.children[-2], built.children[-1]
+    for kind, schedule, sampler, steps in itertools.product(("mask", "uniform"), ("linear", "cosine"),
+                                                            ("posterior", "euler"), (1, 64)):
+        for control, value in zip(controls, (kind, schedule, sampler, steps)):
+            control.value = value
+        assert "could not draw" not in busy.value, (kind, schedule, sampler, steps, busy.value)
+        assert image.value, (kind, schedule, sampler, steps)

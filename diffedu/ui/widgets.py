@@ -90,7 +90,9 @@ def panel(draw: Callable[..., None], **controls: W.ValueWidget) -> W.VBox:
     def redraw(change=None):
         busy.value = BUSY_HTML
         try:
-            image.value = _drawn_png(draw, {name: c.value for name, c in controls.items()}, layouts)
+            png = _drawn_png(draw, {name: c.value for name, c in controls.items()}, layouts)
+            image.value = png
+            image.layout.width = f"{int.from_bytes(png[16:20], 'big')}px"  # the PNG's own width: never stretched
         except Exception as e:
             busy.value = f"<span style='color:#b00'>could not draw: {html.escape(f'{type(e).__name__}: {e}')}</span>"
             raise
@@ -526,15 +528,18 @@ def discrete_panel() -> W.VBox:
     with the live KL (``discrete_sampling.play_discrete``)."""
 
     def draw(kind, schedule, sampler, n_steps):
-        if sampler == "euler" and kind == "uniform":
-            print("Euler needs finite rates at t = 1; with uniform noise β(1) = ∞: pick 'posterior'.")
+        if sampler == "euler" and kind == "uniform":  # a figure that says why there is none
+            fig, ax = plt.subplots(figsize=(8, 2.8), layout="constrained")
+            ax.text(0.5, 0.5, "Euler needs finite rates at t = 1; with uniform noise β(1) = ∞.\n"
+                    "Pick the 'posterior' sampler, or mask noise.", ha="center", va="center", fontsize=13)
+            ax.set_axis_off()
             return
         out = play_discrete(kind, schedule, n_steps, sampler)
         top = out["p_data"].argsort(descending=True)[:24]
         fig, ax = plt.subplots(figsize=(8, 2.8), layout="constrained")
         ax.bar(range(24), to_numpy(out["p_data"][top]), width=0.4, label="data p(x)")
         ax.bar([i + 0.4 for i in range(24)], to_numpy(out["p_sampler"][top]), width=0.4, label="sampler output")
-        ax.set_xticks(range(24), ["".join(map(str, s.tolist())) for s in out["states"][top]], rotation=90, fontsize=7)
+        ax.set_xticks(range(24), ["".join(map(str, s.tolist())) for s in out["states"][top]], rotation=90, fontsize=9)
         ax.set(ylabel="probability", title=f"{kind} noise, {schedule}, {sampler}, {n_steps} steps: "
                                             f"KL(data ‖ sampler) = {out['kl']:.4f} nats")
         ax.legend()
