@@ -36,14 +36,35 @@ def conda_env() -> dict:
     return yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
 
 
+def conda_packages() -> list[str]:
+    """environment.yml's conda packages (its strings)."""
+    return [entry for entry in conda_env()["dependencies"] if isinstance(entry, str)]
+
+
+def pip_section() -> list[str]:
+    """environment.yml's nested `pip:` list: the exact pins conda-forge may not carry yet (jupytext)."""
+    nested = [entry for entry in conda_env()["dependencies"] if not isinstance(entry, str)]
+    assert all(set(entry) == {"pip"} for entry in nested), f"environment.yml: unexpected nested entries {nested}"
+    return [req for entry in nested for req in entry["pip"]]
+
+
+def test_exact_pins_come_from_pypi():
+    """Oracle: an exact pin (==) is installed by pip inside the conda environment, from PyPI, where pyproject's
+    pin is known to exist (`make` installs it); conda-forge may lag behind PyPI by days, which would break Binder."""
+    pinned = [entry for entry in conda_packages() if re.fullmatch(r"[\w\-]+==?[\d.]+", entry)
+              and split(entry)[0] not in CONDA_ONLY]
+    assert not pinned, f"environment.yml pins {pinned} on conda-forge; move exact pins to its pip: section"
+    assert "pip" in conda_packages(), "environment.yml installs a pip: section, so it must list pip itself"
+
+
 def test_conda_and_pip_name_the_same_dependencies():
     """Oracle: pyproject's dependencies plus its dev extra equal environment.yml's packages (names and lower bounds),
-    with conda's pytorch-cpu standing for pip's torch; python and pip are conda's own."""
+    with conda's pytorch-cpu standing for pip's torch; python and pip are conda's own; exact pins sit in
+    environment.yml's pip: section."""
     project = pyproject()["project"]
     pip_deps = dict(split(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"])
     conda_deps = {}
-    for entry in conda_env()["dependencies"]:
-        assert isinstance(entry, str), f"environment.yml: nested pip section {entry!r} — list conda packages only"
+    for entry in conda_packages() + pip_section():
         name, spec = split(entry.replace("=", "==", 1) if re.fullmatch(r"[\w\-]+=[\d.]+", entry) else entry)
         if name not in CONDA_ONLY:
             conda_deps[CONDA_TO_PIP.get(name, name)] = spec
