@@ -100,6 +100,32 @@ def test_init_continues_from_weights():
         assert torch.equal(v, state[k]), k
 
 
+def test_warmup_ramps_the_learning_rate(monkeypatch):
+    """Oracle: linear warm-up over W steps sets Adam's rate to lr·(k+1)/W for step k; read from the optimiser after
+    each step (W = 4, three steps: the rates for steps 1, 2, 3 are 2/4, 3/4, 4/4 of lr)."""
+    built, adam = [], torch.optim.Adam
+    monkeypatch.setattr(torch.optim, "Adam", lambda params, lr: built.append(adam(params, lr=lr)) or built[-1])
+    rates = []
+    T.train_diffusion("flow", 3, batch=4, lr=1e-3, data=tiny_data(), channels=(8, 8), progress=False, warmup=4,
+                      callback=lambda step, loss: rates.append(built[0].param_groups[0]["lr"]))
+    assert rates == pytest.approx([2e-3 / 4, 3e-3 / 4, 4e-3 / 4])
+
+
+def test_a_continued_run_keeps_the_ema_memory():
+    """Oracle: the EMA closed form. Continuing from ``init`` for one step with decay d, the EMA is
+    d·init + (1 − d)·net₁ (a fresh run would give net₁ itself); checked with d = 0.5 against the raw net."""
+    first = T.train_diffusion("flow", 1, batch=4, data=tiny_data(), channels=(8, 8), progress=False)
+    init = {k: v.clone() for k, v in first["net"].state_dict().items()}
+    res = T.train_diffusion("flow", 1, batch=4, lr=1e-2, ema_decay=0.5, data=tiny_data(), channels=(8, 8),
+                            progress=False, init=init, seed=3)
+    moved = T.train_diffusion("flow", 1, batch=4, lr=1e-2, ema_decay=0.0, data=tiny_data(), channels=(8, 8),
+                              progress=False, init=init, seed=3)  # decay 0: the EMA is the raw net after one step
+    raw = moved["net"].state_dict()
+    for k, v in res["net"].state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, 0.5 * init[k] + 0.5 * raw[k], rtol=1e-5, atol=1e-6)
+
+
 def test_loss_curve_means_consecutive_steps():
     """Oracle: the means written out by hand — 120 losses in 60 points of 2 steps, 7 losses in 7 points of 1 step;
     the tail that does not fill a point is dropped."""

@@ -114,11 +114,13 @@ def train_diffusion(objective: str, steps: int, batch: int = 128, lr: float = 2e
                     ema_decay: float = 0.999, seed: int = 0, device=None, bf16: bool = False,
                     compile: bool = False, channels=(32, 64, 64), blocks: int = 1, time_budget: float | None = None,
                     data=None, log_every: int = 50, progress: bool = True, callback=None,
-                    snapshot_at: tuple[float, ...] = (), init: dict | None = None) -> dict:
+                    snapshot_at: tuple[float, ...] = (), init: dict | None = None, warmup: int = 0) -> dict:
     """Train a diffusion U-Net on MNIST; returns dict(net=EMA net, process, kind, losses, steps, wall_s, snapshots, …).
 
     Stops early after ``time_budget`` s of wall time; calls ``callback(step, loss)`` every step; keeps the EMA weights
-    in ``snapshots`` as [(wall_s, steps, state_dict)] when training passes each wall time in ``snapshot_at`` (s)."""
+    in ``snapshots`` as [(wall_s, steps, state_dict)] when training passes each wall time in ``snapshot_at`` (s).
+    ``warmup`` ramps the learning rate linearly over its first steps; a run continued from ``init`` keeps the EMA's
+    memory of those weights instead of restarting it."""
     from tqdm.auto import tqdm
     steps, batch = require_integer("steps", steps), require_integer("batch", batch)
     device = torch.device(device) if device is not None else torch.device("cpu")
@@ -128,6 +130,7 @@ def train_diffusion(objective: str, steps: int, batch: int = 128, lr: float = 2e
     device, g = distributed.setup(device), distributed.rank_generator(seed)  # torchrun: this rank's device, draws
     data = data if data is not None else load_mnist(device=device)  # whole set on the device
     net, ema, step_fn, opt, process, kind = _model(objective, channels, blocks, init, device, lr, compile)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, (k + 1) / max(warmup, 1)))
     step_fn = distributed.wrap(net, step_fn, device)  # DistributedDataParallel under torchrun
     batches = _batches(data.x_train.to(device), data.y_train.to(device), batch, p_uncond, g, device.type == "cuda")
     hist, snapshots, t0 = [], _Snapshots(snapshot_at), time.perf_counter()
@@ -139,7 +142,8 @@ def train_diffusion(objective: str, steps: int, batch: int = 128, lr: float = 2e
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            ema_update(ema, net, ema_decay if step > 0 else 0.0)
+            schedule.step()
+            ema_update(ema, net, ema_decay if step > 0 or init is not None else 0.0)
             hist.append(_finite(loss, step))
             if callback is not None:
                 callback(step, hist[-1])
@@ -222,6 +226,8 @@ def _parser(target: str) -> argparse.ArgumentParser:
         p.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds")
         p.add_argument("--init", default=None, help="continue from this checkpoint's weights (same objective and "
                        "network; looked up in --out, then in data/checkpoints); the card adds up steps and wall time")
+        p.add_argument("--warmup", type=int, default=0, help="ramp the learning rate up over this many steps "
+                       "(use a few hundred with --init: a fresh Adam's first steps move every weight by about --lr)")
         p.add_argument("--fd-at", default="", help="comma-separated wall times (s): FD-MNIST of the EMA weights at each "
                        "goes into the card's fd_vs_wall_time (e.g. 60,120,180)")
     else:
@@ -271,6 +277,8 @@ def _check_args(target: str, args) -> tuple[torch.device, tuple, tuple]:
         fd_at = tuple(float(s) for s in args.fd_at.split(",") if s.strip())
     except ValueError:
         raise ValueError(f"--fd-at must be comma-separated seconds; got {args.fd_at!r}") from None
+    if args.warmup < 0:
+        raise ValueError(f"--warmup must be an integer ≥ 0 (steps); got {args.warmup}")
     if not 1 <= args.blocks <= 8:
         raise ValueError(f"--blocks must be an integer in 1–8; got {args.blocks}")
     if not 0 <= args.p_uncond <= 1:
@@ -339,7 +347,7 @@ def diffusion_card(args, res: dict, before: dict, command: str, fd_curve: list[d
     """The model card of a trained diffusion net: objective, process, network, training flags, command, commit,
     device, time, loss curve and FD-MNIST against wall time (after the curve of the run it continues, ``before``)."""
     return dict(kind=res["kind"], objective=args.objective, process=res["process"].name,
-                net_config=res["net_config"], p_uncond=args.p_uncond, ema=args.ema, lr=args.lr,
+                net_config=res["net_config"], p_uncond=args.p_uncond, ema=args.ema, lr=args.lr, warmup=args.warmup,
                 command=command, git_commit=git_commit(), steps=res["steps"], batch=args.batch,
                 wall_s=round(res["wall_s"], 1), img_per_s=round(res["img_per_s"], 1), device=res["device"],
                 bf16=args.bf16, compile=args.compile, params=sum(p.numel() for p in res["net"].parameters()),
@@ -363,7 +371,7 @@ def _train_mnist(args, device: torch.device, channels: tuple, fd_at: tuple, comm
     before, init = _earlier_run(args, channels)
     res = train_diffusion(args.objective, args.steps, args.batch, args.lr, args.p_uncond, args.ema, args.seed,
                           device, args.bf16, args.compile, channels, args.blocks, args.time_budget,
-                          progress=not args.no_progress, snapshot_at=fd_at, init=init)
+                          progress=not args.no_progress, snapshot_at=fd_at, init=init, warmup=args.warmup)
     if not distributed.is_main():  # torchrun: only rank 0 evaluates and writes
         return None
     if args.init:  # one continued run: add up what came before, and shift the FD curve by the earlier wall time
