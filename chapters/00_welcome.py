@@ -197,8 +197,8 @@ for ax, t in zip(axes[0], (0.0, 0.04, 0.1, 0.2, 0.4)):
     ax.set(xlabel="$x_1$", ylabel="$x_2$")
 plt.show()
 
-# %% [markdown]
-# ## Check it
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Check it · the numbers behind the claims
 # **1. The code is the formula.** `process.noise(x0, t, eps)` must equal $\alpha_t x_0 + \sigma_t\varepsilon$ written out,
 # and `process.log_snr(t)` must equal $2\log\alpha_t - 2\log\sigma_t$, for every process, in float64 (tolerance 1e-12).
 #

@@ -158,8 +158,9 @@ rows = [dict(name="mnist-edm", integrator="heun", n_steps=n) for n in (3, 5, 10,
 show_rows(sample_rows(rows, digits), [f"{r['n_steps']} steps" for r in rows],
           "mnist-edm, Heun: more steps, the same noise")
 
-# %% [markdown]
-# **Clipping $\hat x_0$ and Heun at few steps.** Pixels lie in [−1, 1], but nothing forces a network's $\hat x_0$ to
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Deep dive · clipping $\hat x_0$ and Heun at few steps
+# Pixels lie in [−1, 1], but nothing forces a network's $\hat x_0$ to
 # stay there. By default `Pretrained.sample` clips every $\hat x_0$ to [−1, 1] (`clip_x0=True`, what Ho et al.'s DDPM
 # sampler does; `parametrization.ClippedPredictor`), and Heun skips its second evaluation where it would multiply
 # the network's error by more than 10 (`max_correction_gain`). Why that bound: the corrected step
@@ -178,8 +179,8 @@ for tag, x in zip(("raw, Algorithm 1", "defaults"), xs):
     print(f"{tag:17s}: {share:6.1%} of pixels outside [-1.1, 1.1], max |x| = {biggest:.3g}")
 show_rows(xs, ["raw", "defaults"], "mnist-edm, Heun, 4 steps (display clamps to [−1, 1])")
 
-# %% [markdown]
-# ## Check it
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Check it · the numbers behind the claims
 #
 # Every number below rests on the evaluation classifier. Its card states its test accuracy; the first 2000 test digits
 # must agree with it within 4 standard errors ($\sqrt{p(1-p)/2000}$).
@@ -317,7 +318,8 @@ def euler_sampler(D, x_T, sigmas, y):
 
 check_edm_lab(training_loss, euler_sampler)
 
-# %% [markdown]
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Check it · your coefficients are the package's
 # The coefficients your loss used are the package's `edm_preconditioning` (chapter 09 plots them against σ). Two of
 # their defining properties, checked in float64 (tolerance 1e-12): the network's input has unit variance at every σ,
 # $c_{in}^2(\sigma^2+\sigma_{data}^2) = 1$, and at σ = σ_data the skip and the network share the work, $c_{skip} = 1/2$.
