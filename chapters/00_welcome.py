@@ -199,6 +199,8 @@ plt.show()
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Check it · the numbers behind the claims
+
+# %% [markdown]
 # **1. The code is the formula.** `process.noise(x0, t, eps)` must equal $\alpha_t x_0 + \sigma_t\varepsilon$ written out,
 # and `process.log_snr(t)` must equal $2\log\alpha_t - 2\log\sigma_t$, for every process, in float64 (tolerance 1e-12).
 #

@@ -202,6 +202,8 @@ plt.show()
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Check it · the numbers behind the claims
+
+# %% [markdown]
 # **1. Simulate the SDE.** Euler–Maruyama with N steps from $t_{min}$ to t, for a fixed $x_0 = 1.5$ and n independent
 # paths, must reproduce mean $\alpha_t x_0$ and variance $\sigma_t^2$ — the formulas we derived, not the ones we simulate
 # with ($f$ and $g$ only). Two sources of error: Monte Carlo (standard errors $\sqrt{v/n}$ for the mean and

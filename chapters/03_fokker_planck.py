@@ -170,6 +170,8 @@ plt.show()
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Check it · the numbers behind the claims
+
+# %% [markdown]
 # **1. The heat equation.** Central differences of the exact $p(x;\sigma)$ at 41 points and three σ's: the two sides
 # agree to within $10^{-5}$ relative to $\max|\partial_\sigma p|$ (finite-difference step $h = 10^{-3}$, error $O(h^2)$).
 
@@ -301,6 +303,8 @@ check_fokker_planck(fokker_planck)
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Deep dive · after the lab: Crank–Nicolson
+
+# %% [markdown]
 # The package's solver `fokker_planck_1d` averages the right-hand side of the old and
 # the new time (Crank–Nicolson): stable for any Δt and second order in time, so 200 steps suffice where the explicit
 # scheme needs thousands. On 201 points of [−5, 5], from the exact $q$, its L1 distance to the exact $p_t$ at

@@ -200,6 +200,8 @@ plt.show()
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Check it · the numbers behind the claims
+
+# %% [markdown]
 # **1. Composing the one-step kernels gives the closed form.** The recursion $m_n = \sqrt{a_n}m_{n-1}$,
 # $v_n = a_n v_{n-1} + \beta_n$ never uses $\bar\alpha$; it must equal $(\sqrt{\bar\alpha_n}, 1-\bar\alpha_n)$ up to
 # float64 round-off (tolerance 1e-12).

@@ -152,6 +152,8 @@ plt.show()
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Check it · the numbers behind the claims
+
+# %% [markdown]
 # **1. Every member of the family keeps the marginals.** With the *true* $x_0$ in the update, run 10 steps from
 # $t = T$ to $t = 50$ for η ∈ {0, 0.5, 1}; at every visited time the standardized residual
 # $(x_s - \alpha_s x_0)/\sigma_s$ must be standard normal. With 20 000 samples the standard error of a mean is 0.007 and

@@ -148,6 +148,8 @@ plt.show()
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Check it · the numbers behind the claims
+
+# %% [markdown]
 # ### The marginal velocity: closed form against the posterior average
 # The mixture gives $u_t$ exactly (`GaussianMixture.velocity`); the Monte Carlo average uses 20 000 data samples.
 # Tolerance: the mean error must be below 5 % of the mean speed (the self-normalised estimate's noise in 2-D is about
@@ -395,6 +397,8 @@ check_flow_matching(cfm_loss, train_flow, euler_sample, reflow_coupling)
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Check it with the CFM loss: L_CFM − L_FM is the same for every network
+
+# %% [markdown]
 # The loss you have just written, in the package's version (`course.flows.cfm_loss`, which the grader compared
 # yours with).
 # Five very different vector fields $u_\theta$ — zero, a random MLP, the identity $x$, the exact marginal $u_t$ and its

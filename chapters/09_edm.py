@@ -152,6 +152,8 @@ plt.show()
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Check it · the numbers behind the claims
+
+# %% [markdown]
 # ### Unit variance of the input and of the target
 # Data: the 2-D mixture, with $\sigma_{data}$ its measured standard deviation; 4000 samples per σ.
 # Tolerance ±0.1 (the sampling error of a variance from 4000 samples is about ±0.03).

@@ -184,6 +184,8 @@ plt.show()
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Deep dive · why Heun trails Euler at 20 NFE on EDM
+
+# %% [markdown]
 # On EDM's own grid (Karras ρ = 7, σ from 80 to 0.002, then the jump to 0) Heun at NFE 19 (10 steps) is *worse* than
 # Euler at NFE 20; it wins from NFE 50 on. That is no bug — the code is Karras et al.'s Algorithm 1, with the last step
 # into σ = 0 an Euler step, and its order is 2 on the asymptotic range. A second-order method pays off only once each
@@ -245,6 +247,8 @@ plt.show()
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Deep dive · which grid gives rectified flow its order?
+
+# %% [markdown]
 # Convergence orders assume one fixed map $t_i = \varphi(i/N)$ refined as N grows. On rectified flow (and cosine VP)
 # $\alpha = 0$ at $t = 1$: the noise level there is infinite, so the noise-level grids (Karras, log-SNR) start from the
 # level one uniform step below $t = 1$, where chapter 09's noise level $\sigma(t) = \sigma_t/\alpha_t$ is
@@ -290,6 +294,8 @@ for timer, res in flow_orders.items():
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Deep dive · stochastic samplers converge in law, at order 1
+
+# %% [markdown]
 # An SDE sampler's output is random, so its error is a distance between laws. The sliced Wasserstein distance to
 # exact samples is blunt: at 2000 samples two *exact* sets already differ by about 0.08 ± 0.02 (the floor), so a
 # sampler at 1.5× the floor may be fine. A sharper weak error uses the exact density: $\Delta = E[\log q(x_0)]$ over
@@ -332,7 +338,8 @@ for name in ("euler_maruyama", "ddpm"):
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Check it · the numbers behind the claims
-#
+
+# %% [markdown]
 # **Orders.** The slope fitted over NFE 100–200 must be within ±0.25 of the theory on every configuration whose grid
 # is a fixed map — for DPM-Solver++ on flow's uniform grid the slope of error / ln N, the rate derived above — and
 # below the theory on flow's noise-level grids. **Heun against Euler**: behind at NFE ≈ 20 on
@@ -485,6 +492,8 @@ check_dpmpp_2m(dpmpp_2m)
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Deep dive · the whole loop in one object
+
+# %% [markdown]
 # (After the lab on purpose: `Denoiser` runs any sampler of the table by name, DPM-Solver++(2M) included.)
 #
 # J. Iollo's *Diffusion Crash Course* organises a sampler as four classes. The course keeps the same split, with these

@@ -294,6 +294,8 @@ print("mean |error| on the observed pixels (pixel range [−1, 1]):", {k: f"{v:.
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Check it · the numbers behind the claims
+
+# %% [markdown]
 # The exact posterior of the Theory — Gaussian conditioning per component, reweighted by each component's evidence —
 # against Bayes' rule by brute force: weight 400 000 prior draws by the likelihood $N(y;\ Ax_0, \sigma_y^2 I)$ of the
 # denoising problem; the weighted mean must match the exact posterior mean within 4 standard errors (the standard
@@ -410,6 +412,8 @@ check_guidance(cfg, dps_step)
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Check it · the package's guidance, every kind
+
+# %% [markdown]
 # The package's `ClassifierFreeGuidance` computes the same field in one batched call (the two halves $[x_t; x_t]$ with
 # labels $[\varnothing; y]$). With it, the claims of the Theory checked with the mixture's exact models standing in for
 # four networks that predict x0, ε, the score and the velocity: CFG is the same field in every kind, w = 1 is the
@@ -442,6 +446,8 @@ print("CFG across kinds, w = 1 vs the conditional model, classifier guidance vs 
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Deep dive · the conditional denoiser
+
+# %% [markdown]
 # (After the lab on purpose: `CondDenoiser` runs classifier-free guidance, the lab's answer.) The same CFG samples
 # from one object: `CondDenoiser` with the exact label-conditional model, w = 2, Heun on the
 # Karras grid — bit for bit what `cfg_mixture` drew above (same noise).

@@ -160,6 +160,8 @@ show_rows(sample_rows(rows, digits), [f"{r['n_steps']} steps" for r in rows],
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Deep dive · clipping $\hat x_0$ and Heun at few steps
+
+# %% [markdown]
 # Pixels lie in [−1, 1], but nothing forces a network's $\hat x_0$ to
 # stay there. By default `Pretrained.sample` clips every $\hat x_0$ to [−1, 1] (`clip_x0=True`, what Ho et al.'s DDPM
 # sampler does; `parametrization.ClippedPredictor`), and Heun skips its second evaluation where it would multiply
@@ -181,7 +183,8 @@ show_rows(xs, ["raw", "defaults"], "mnist-edm, Heun, 4 steps (display clamps to 
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Check it · the numbers behind the claims
-#
+
+# %% [markdown]
 # Every number below rests on the evaluation classifier. Its card states its test accuracy; the first 2000 test digits
 # must agree with it within 4 standard errors ($\sqrt{p(1-p)/2000}$).
 
@@ -320,6 +323,8 @@ check_edm_lab(training_loss, euler_sampler)
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Check it · your coefficients are the package's
+
+# %% [markdown]
 # The coefficients your loss used are the package's `edm_preconditioning` (chapter 09 plots them against σ). Two of
 # their defining properties, checked in float64 (tolerance 1e-12): the network's input has unit variance at every σ,
 # $c_{in}^2(\sigma^2+\sigma_{data}^2) = 1$, and at σ = σ_data the skip and the network share the work, $c_{skip} = 1/2$.

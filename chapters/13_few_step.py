@@ -116,6 +116,8 @@ print(diffedu.banner())
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Check it: the closed forms behind the losses
+
+# %% [markdown]
 # On one Gaussian $\mathcal N(\mu, s^2 I)$ everything is closed form. We check: the RK4 flow map against the closed-form
 # map (tolerance $10^{-7}$); the CD loss at the exact consistency function with an exact teacher step is zero, with an
 # Euler teacher it falls 16× when Δt halves (fourth order), while the CT loss falls only 4× (second order); and the
@@ -239,6 +241,8 @@ print(f"best at 1 NFE: {best}, map error {table[best, 1]['err']:.3f}, "
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Check it: who wins at which budget
+
+# %% [markdown]
 # Claims the table must support, each asserted. At one NFE every trained few-step model beats DPM-Solver++ with the
 # exact denoiser, whose one step collapses all samples onto the data mean (Think, question 1). At four NFE the exact
 # solver is hard to beat: the learned maps carry their regression error at every budget, while the solver's error

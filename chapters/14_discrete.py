@@ -179,6 +179,8 @@ plt.show()
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Check it · the numbers behind the claims
+
+# %% [markdown]
 # **1. Closed-form marginals.** The kernels $q_t(x_t^i\mid x_0^i)$ written above against the matrix exponential
 # $e^{\bar\sigma(t)Q}$ (float64, `torch.linalg.matrix_exp`), at five times for both noises and both schedules; and
 # the marginal $p_t$ sums to one. Tolerance 1e-12.
@@ -263,6 +265,8 @@ print(f"trained mask model: ELBO bound {(data.prob() * trained_bound).sum():.3f}
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Check it · the trained model's ELBO
+
+# %% [markdown]
 # **5. The trained model's ELBO against its exact log-likelihood.** The bound is the model's own ELBO: it bounds
 # $-\log p_\theta(x_0)$, where $p_\theta$ is the distribution of the model's own reverse chain — which we can
 # enumerate too (with 256 steps the unmasking sampler is within a few 1e-5 nats of the continuous-time chain, by
@@ -302,6 +306,8 @@ plt.show()
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Check it: the sampler against the data, exactly
+
+# %% [markdown]
 # **6. The sampler's output distribution as a function of the number of steps.** Each step of the sampler is a
 # 625 × 625 (mask) or 256 × 256 (uniform) transition matrix, so the distribution of its output is the prior times
 # their product — no sampling noise. $\mathrm{KL}(p_{\text{data}}\,\|\,p_{\text{sampler}})$ for N = 1 … 64 steps, the

@@ -85,7 +85,8 @@ def test_the_learners_path_is_shorter(source):
     cells = jupytext.read(source).cells
     seen = path(cells)
     before = BEFORE[source.stem[:2]]
-    print(f"{source.stem}: {before} → {len(seen)} cells on the path ({len(cells)} in all)")
+    lines = sum(len(cells[i].source.splitlines()) for i in seen)
+    print(f"{source.stem}: {before} → {len(seen)} cells on the path ({len(cells)} in all; {lines} source lines)")
     assert len(seen) < before, f"{source.name}: {len(seen)} cells on the path, {before} before the folds"
     for i, c in enumerate(cells):
         if c.cell_type == "code" and re.search(r"# BEGIN SOLUTION|^think\(|\bpanel\(\)", c.source, re.M):
