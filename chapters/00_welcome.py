@@ -56,12 +56,15 @@ print(diffedu.banner())
 # |---|---|
 # | **Theory** | the mathematics, derived step by step |
 # | **See it** | a figure of the claim |
-# | **Check it** | a computation that verifies the claim, with an `assert` and a stated tolerance |
+# | **Check it** | a computation that verifies the claim, with an `assert` and a stated tolerance (folded) |
+# | **Deep dive** | a derivation or experiment beyond the main line, often after the lab (folded) |
 # | **Play** | sliders: move them and watch the figure change |
 # | **Exercise** | write a small function yourself; a `check_…` function answers with a hint if it is wrong |
 # | **Summary · What next · References** | the take-away, the link onwards, the papers |
 #
-# Run the cells top to bottom (*Run → Run All Cells*). In the repository each chapter is a pair in `chapters/`:
+# Run the cells top to bottom (*Run → Run All Cells*). The *Check it* and *Deep dive* sections open folded, so
+# that the main line reads straight through: their cells run with the others, and the heading's "+ N cells hidden"
+# button (or the arrow left of the heading) unfolds them. In the repository each chapter is a pair in `chapters/`:
 # `NN_topic.py`, the source (plain Python in jupytext's percent format), and `NN_topic.ipynb`, the executed notebook
 # that your copy in `work/` is made from.
 #
