@@ -56,12 +56,15 @@ print(diffedu.banner())
 # |---|---|
 # | **Theory** | the mathematics, derived step by step |
 # | **See it** | a figure of the claim |
-# | **Check it** | a computation that verifies the claim, with an `assert` and a stated tolerance |
+# | **Check it** | a computation that verifies the claim, with an `assert` and a stated tolerance (folded) |
+# | **Deep dive** | a derivation or experiment beyond the main line, often after the lab (folded) |
 # | **Play** | sliders: move them and watch the figure change |
 # | **Exercise** | write a small function yourself; a `check_…` function answers with a hint if it is wrong |
 # | **Summary · What next · References** | the take-away, the link onwards, the papers |
 #
-# Run the cells top to bottom (*Run → Run All Cells*). In the repository each chapter is a pair in `chapters/`:
+# Run the cells top to bottom (*Run → Run All Cells*). The *Check it* and *Deep dive* sections open folded, so
+# that the main line reads straight through: their cells run with the others, and the heading's "+ N cells hidden"
+# button (or the arrow left of the heading) unfolds them. In the repository each chapter is a pair in `chapters/`:
 # `NN_topic.py`, the source (plain Python in jupytext's percent format), and `NN_topic.ipynb`, the executed notebook
 # that your copy in `work/` is made from.
 #
@@ -197,8 +200,10 @@ for ax, t in zip(axes[0], (0.0, 0.04, 0.1, 0.2, 0.4)):
     ax.set(xlabel="$x_1$", ylabel="$x_2$")
 plt.show()
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Check it · the numbers behind the claims
+
 # %% [markdown]
-# ## Check it
 # **1. The code is the formula.** `process.noise(x0, t, eps)` must equal $\alpha_t x_0 + \sigma_t\varepsilon$ written out,
 # and `process.log_snr(t)` must equal $2\log\alpha_t - 2\log\sigma_t$, for every process, in float64 (tolerance 1e-12).
 #
@@ -216,7 +221,7 @@ for name, kw, t in [("vp", {}, 0.3), ("cosine", {}, 0.5), ("ve", {}, 0.5), ("edm
     worst = max(worst, (p.noise(x0, t_, eps) - by_hand).abs().max().item(),
                 abs(p.log_snr(t_).item() - 2 * (math.log(p.alpha(t_).item()) - math.log(p.sigma(t_).item()))))
 assert worst < 1e-12, worst
-print(f"noise() and log_snr() against the formulas: largest gap {worst:.1e} (tolerance 1e-12)")
+print(f"noise() and log_snr() against the formulas: largest gap < 1e-12: {worst < 1e-12}")
 
 n = 20_000 if diffedu.quick() else 400_000
 x0_fixed = torch.tensor([1.5, -0.5], dtype=torch.float64)

@@ -200,8 +200,10 @@ axes[0, 1].set(xlabel="T", ylabel="largest gap", title="the gap is O(1/T)")
 axes[0, 1].legend(fontsize=8)
 plt.show()
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Check it · the numbers behind the claims
+
 # %% [markdown]
-# ## Check it
 # **1. Simulate the SDE.** Euler–Maruyama with N steps from $t_{min}$ to t, for a fixed $x_0 = 1.5$ and n independent
 # paths, must reproduce mean $\alpha_t x_0$ and variance $\sigma_t^2$ — the formulas we derived, not the ones we simulate
 # with ($f$ and $g$ only). Two sources of error: Monte Carlo (standard errors $\sqrt{v/n}$ for the mean and

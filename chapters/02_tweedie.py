@@ -165,8 +165,10 @@ for ax, t in zip(axes[0], (0.02, 0.06, 0.12, 0.25)):
            title=f"t = {t}: α = {alpha_t:.2f}, σ = {sigma_t:.2f}")
 plt.show()
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Check it · the numbers behind the claims
+
 # %% [markdown]
-# ## Check it
 # **1. Tweedie against Monte Carlo.** Tweedie turns the mixture's exact score (`gmm.score`, the gradient of the
 # closed-form $\log p_t$) into $E[x_0\mid x_t] = (x_t + \sigma_t^2\nabla\log p_t)/\alpha_t$. An independent estimate uses nothing but samples
 # of the data and the Gaussian likelihood: draw $x_0^{(i)} \sim q$, weight by $w_i \propto \mathcal N(x_t;\alpha_t x_0^{(i)},\sigma_t^2 I)$,

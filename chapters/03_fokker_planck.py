@@ -168,8 +168,10 @@ for ax, eta, name in ((axes[0, 1], 0.0, "probability-flow ODE"), (axes[0, 2], 1.
     ax.set(xlabel="t", ylabel="x", title=name, xlim=(1, 0), ylim=(-4, 4))
 plt.show()
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Check it · the numbers behind the claims
+
 # %% [markdown]
-# ## Check it
 # **1. The heat equation.** Central differences of the exact $p(x;\sigma)$ at 41 points and three σ's: the two sides
 # agree to within $10^{-5}$ relative to $\max|\partial_\sigma p|$ (finite-difference step $h = 10^{-3}$, error $O(h^2)$).
 
@@ -299,8 +301,11 @@ def fokker_planck(p0, x, ts, process):
 
 check_fokker_planck(fokker_planck)
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Deep dive · after the lab: Crank–Nicolson
+
 # %% [markdown]
-# **After the lab: Crank–Nicolson.** The package's solver `fokker_planck_1d` averages the right-hand side of the old and
+# The package's solver `fokker_planck_1d` averages the right-hand side of the old and
 # the new time (Crank–Nicolson): stable for any Δt and second order in time, so 200 steps suffice where the explicit
 # scheme needs thousands. On 201 points of [−5, 5], from the exact $q$, its L1 distance to the exact $p_t$ at
 # t = 0.1, 0.3 and 1 is below $10^{-3}$ (discretization error $O(\Delta x^2 + \Delta t^2)$) — five times tighter than the

@@ -198,8 +198,10 @@ for ax, n in zip(axes[0, 1:], (0, 100, 300, 1000)):
     ax.set(xlabel="$x_1$", ylabel="$x_2$")
 plt.show()
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Check it · the numbers behind the claims
+
 # %% [markdown]
-# ## Check it
 # **1. Composing the one-step kernels gives the closed form.** The recursion $m_n = \sqrt{a_n}m_{n-1}$,
 # $v_n = a_n v_{n-1} + \beta_n$ never uses $\bar\alpha$; it must equal $(\sqrt{\bar\alpha_n}, 1-\bar\alpha_n)$ up to
 # float64 round-off (tolerance 1e-12).

@@ -150,8 +150,10 @@ for ax, (eta, traj) in zip(axes[0], paths.items()):  # traj: (steps + 1, B, 2)
     ax.set(xlabel="$x_1$", ylabel="$x_2$")
 plt.show()
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Check it · the numbers behind the claims
+
 # %% [markdown]
-# ## Check it
 # **1. Every member of the family keeps the marginals.** With the *true* $x_0$ in the update, run 10 steps from
 # $t = T$ to $t = 50$ for η ∈ {0, 0.5, 1}; at every visited time the standardized residual
 # $(x_s - \alpha_s x_0)/\sigma_s$ must be standard normal. With 20 000 samples the standard error of a mean is 0.007 and

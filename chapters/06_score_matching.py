@@ -158,8 +158,10 @@ for ax in axes[0]:
     ax.set(xlabel="$x_1$", ylabel="$x_2$")
 plt.show()
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Check it · the numbers behind the claims
+
 # %% [markdown]
-# ## Check it
 # **1. $L_{ESM} - L_{DSM}$ is one constant.** For three very different score functions (θ), estimate both losses on the
 # same 100 000 samples. Each gap must lie within 5 standard errors of the constant
 # $C = \mathbb E\lVert\nabla\log p_\sigma\rVert^2 - d/\sigma^2$ (itself estimated on those samples).
@@ -271,8 +273,10 @@ def annealed_langevin(x, score, sigma_max, sigma_min, tau, z):
 
 check_annealed_langevin(annealed_langevin)
 
-# %% [markdown]
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Deep dive · one network for every σ, and why the weight matters
+
+# %% [markdown]
 # (After the lab on purpose: it runs the package's `annealed_langevin`, the lab's answer.) Train $s_\theta(x, \sigma)$ on the two-mode mixture with
 # the noise-conditional loss over the ladder of the annealing (10 levels from 4 to 0.05), once with NCSN's
 # $\lambda = \sigma^2$ and once with $\lambda = 1$ (same steps, same seed; `diffedu.course.noise_conditional`). For each

@@ -124,8 +124,10 @@ paths = {name: (ts_fwd, simulate_forward(torch.full((30, 1), 1.5, dtype=torch.fl
 sde_scales(tt, curves, paths)
 plt.show()
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Check it · the numbers behind the claims
+
 # %% [markdown]
-# ## Check it
 # **1. Forward-simulated moments against the closed form.** $x_0\sim\mathcal N(1.5, 0.25)$, 5000 Euler–Maruyama
 # paths of 200 steps. Tolerance: |mean error| < 4 standard errors + 0.01 and relative variance error < 0.08
 # (4 standard errors of a variance, $4\sqrt{2/n}\approx0.08$). Euler–Maruyama's own O(Δt) variance bias is at most 3 %

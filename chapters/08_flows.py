@@ -146,8 +146,10 @@ for ax in axes[0]:
     ax.set(xlabel="$x_1$", ylabel="$x_2$")
 plt.show()
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Check it · the numbers behind the claims
+
 # %% [markdown]
-# ## Check it
 # ### The marginal velocity: closed form against the posterior average
 # The mixture gives $u_t$ exactly (`GaussianMixture.velocity`); the Monte Carlo average uses 20 000 data samples.
 # Tolerance: the mean error must be below 5 % of the mean speed (the self-normalised estimate's noise in 2-D is about
@@ -174,7 +176,7 @@ for proc in (rf, CosineVP()):
     print(f"{proc.name}: u = f x − ½g² score holds to < 1e-8")
 
 # %% [markdown]
-# ### Train a velocity model, sample with Euler, measure straightness, reflow
+# ## See it · train a velocity model, sample with Euler, measure straightness, reflow
 # A small MLP trained with `losses.flow_matching_loss` on 4000 mixture samples (2000 Adam steps in quick mode). Then one
 # round of reflow: 4000 pairs $(\mathrm{ODE}(\varepsilon), \varepsilon)$ from the trained model's 32-step Euler solution,
 # and the same training on those pairs. From the same 4000 noise points we sample each model — and the exact marginal
@@ -245,6 +247,19 @@ print(f"2-rectified at 1 step vs the 32-step 1-rectified sample from the same no
 # sampling floor. That gap is its own regression error: its one-step samples lie a small distance from the teacher's
 # (printed above), not on them.
 
+# %% [markdown]
+# The SDE variant with the same network, from the same noise: `sde_sample` runs 50 steps from t = 1 to 1/51 — the
+# first an exact ancestral step (at t = 1 rectified flow has α = 0 and $g^2 = \infty$), then 49 Euler–Maruyama steps —
+# and ends with the denoised $\hat x_0$ (51 evaluations; chapter 07's EM instead steps into t = 0 with noise):
+
+# %%
+x_sde = sde_sample(net_1, x_T, 50, rf, generator=torch.Generator().manual_seed(6))
+print(f"SDE sampler SW to exact samples: {sw_to_data(x_sde):.3f} (floor {sw_floor:.3f}; "
+      f"1-rectified ODE at 16 steps {table['1-rectified', 16]['sw']:.3f})")
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Check it · reflow straightens the paths, asserted
+
 # %% tags=["nbval-check-output"]
 err = {name: [table[name, n]["euler_error"] for n in n_grid] for name in models}
 assert abs(chord["1-rectified"] - chord["exact flow"]) < 0.1 * chord["exact flow"], chord  # learned the curvature
@@ -264,16 +279,6 @@ print(f"Euler error at 1 step: 2-rectified {e2[0]:.3f} (tolerance: 10 % of the 1
 print(f"SW: 2-rectified at 1 step {sw['2-rectified', 1]:.3f} (tolerance: the 1-rectified at "
       f"4 steps, {sw['1-rectified', 4]:.3f}, and floor + 0.15 = {sw_floor + 0.15:.3f}); "
       f"1-rectified at 16 steps {sw['1-rectified', 16]:.3f} (floor + 0.1 = {sw_floor + 0.1:.3f})")
-
-# %% [markdown]
-# The SDE variant with the same network, from the same noise: `sde_sample` runs 50 steps from t = 1 to 1/51 — the
-# first an exact ancestral step (at t = 1 rectified flow has α = 0 and $g^2 = \infty$), then 49 Euler–Maruyama steps —
-# and ends with the denoised $\hat x_0$ (51 evaluations; chapter 07's EM instead steps into t = 0 with noise):
-
-# %%
-x_sde = sde_sample(net_1, x_T, 50, rf, generator=torch.Generator().manual_seed(6))
-print(f"SDE sampler SW to exact samples: {sw_to_data(x_sde):.3f} (floor {sw_floor:.3f}; "
-      f"1-rectified ODE at 16 steps {table['1-rectified', 16]['sw']:.3f})")
 
 # %% [markdown]
 # ## Play
@@ -390,8 +395,10 @@ def reflow_coupling(u_theta, eps, ts):
 
 check_flow_matching(cfm_loss, train_flow, euler_sample, reflow_coupling)
 
-# %% [markdown]
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Check it with the CFM loss: L_CFM − L_FM is the same for every network
+
+# %% [markdown]
 # The loss you have just written, in the package's version (`course.flows.cfm_loss`, which the grader compared
 # yours with).
 # Five very different vector fields $u_\theta$ — zero, a random MLP, the identity $x$, the exact marginal $u_t$ and its

@@ -181,8 +181,11 @@ plt.show()
 # The second-order methods fall twice as fast (in log scale) once the steps are small enough. On VP, DDIM's exact
 # linear part does not make it better than Euler at equal steps on this mixture: both are first order, only the
 # constant differs. On EDM and on rectified flow Euler and DDIM lie on top of each other — the same method there.
-#
-# ### Why Heun trails Euler at 20 NFE on EDM
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Deep dive · why Heun trails Euler at 20 NFE on EDM
+
+# %% [markdown]
 # On EDM's own grid (Karras ρ = 7, σ from 80 to 0.002, then the jump to 0) Heun at NFE 19 (10 steps) is *worse* than
 # Euler at NFE 20; it wins from NFE 50 on. That is no bug — the code is Karras et al.'s Algorithm 1, with the last step
 # into σ = 0 an Euler step, and its order is 2 on the asymptotic range. A second-order method pays off only once each
@@ -241,8 +244,11 @@ plt.show()
 # log-SNR only 5 — Karras spends half of its steps above 5, log-SNR nearly half below 0.3, where this mixture's
 # $\hat x_0$ hardly changes any more. Images have detail down to small noise, which is what ρ = 7 was tuned for. A grid is good when it puts its
 # steps where $\hat x_0$ changes.
-#
-# ### Which grid gives rectified flow its order?
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Deep dive · which grid gives rectified flow its order?
+
+# %% [markdown]
 # Convergence orders assume one fixed map $t_i = \varphi(i/N)$ refined as N grows. On rectified flow (and cosine VP)
 # $\alpha = 0$ at $t = 1$: the noise level there is infinite, so the noise-level grids (Karras, log-SNR) start from the
 # level one uniform step below $t = 1$, where chapter 09's noise level $\sigma(t) = \sigma_t/\alpha_t$ is
@@ -285,8 +291,11 @@ for timer, res in flow_orders.items():
 # Where the logarithm applies (`diffedu.course.samplers.log_factor`) the bench fits the slope of error / ln N, and
 # the check below tests that slope. That the logarithm is really there is tested outside this notebook, on a Gaussian
 # whose ODE is solved in closed form (the plain slope stays below 1.9 up to N = 800: `tests/test_bench_samplers.py`).
-#
-# ### Stochastic samplers converge in law, at order 1
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Deep dive · stochastic samplers converge in law, at order 1
+
+# %% [markdown]
 # An SDE sampler's output is random, so its error is a distance between laws. The sliced Wasserstein distance to
 # exact samples is blunt: at 2000 samples two *exact* sets already differ by about 0.08 ± 0.02 (the floor), so a
 # sampler at 1.5× the floor may be fine. A sharper weak error uses the exact density: $\Delta = E[\log q(x_0)]$ over
@@ -327,9 +336,10 @@ for name in ("euler_maruyama", "ddpm"):
 # sampler that looks "2× the floor" in SW at NFE 50 is this O(1/N) bias plus the SW estimate's own scatter — the
 # bench prints both, and the NFE from which on $|\Delta| \le 2$ standard errors.
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Check it · the numbers behind the claims
+
 # %% [markdown]
-# ## Check it
-#
 # **Orders.** The slope fitted over NFE 100–200 must be within ±0.25 of the theory on every configuration whose grid
 # is a fixed map — for DPM-Solver++ on flow's uniform grid the slope of error / ln N, the rate derived above — and
 # below the theory on flow's noise-level grids. **Heun against Euler**: behind at NFE ≈ 20 on
@@ -480,8 +490,10 @@ def dpmpp_2m(x, ts, predictor, process):
 
 check_dpmpp_2m(dpmpp_2m)
 
-# %% [markdown]
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Deep dive · the whole loop in one object
+
+# %% [markdown]
 # (After the lab on purpose: `Denoiser` runs any sampler of the table by name, DPM-Solver++(2M) included.)
 #
 # J. Iollo's *Diffusion Crash Course* organises a sampler as four classes. The course keeps the same split, with these

@@ -292,8 +292,10 @@ with torch.no_grad():
 print("classifier reads the true digit:", {k: round(v, 3) for k, v in read.items()})
 print("mean |error| on the observed pixels (pixel range [−1, 1]):", {k: f"{v:.1e}" for k, v in err.items()})
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Check it · the numbers behind the claims
+
 # %% [markdown]
-# ## Check it
 # The exact posterior of the Theory — Gaussian conditioning per component, reweighted by each component's evidence —
 # against Bayes' rule by brute force: weight 400 000 prior draws by the likelihood $N(y;\ Ax_0, \sigma_y^2 I)$ of the
 # denoising problem; the weighted mean must match the exact posterior mean within 4 standard errors (the standard
@@ -408,6 +410,9 @@ def dps_step(x_t, t, predictor, A, y, zeta, prior_step):
 
 check_guidance(cfg, dps_step)
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Check it · the package's guidance, every kind
+
 # %% [markdown]
 # The package's `ClassifierFreeGuidance` computes the same field in one batched call (the two halves $[x_t; x_t]$ with
 # labels $[\varnothing; y]$). With it, the claims of the Theory checked with the mixture's exact models standing in for
@@ -439,8 +444,10 @@ for pname, t in (("vp", 0.4), ("cosine", 0.5), ("edm", 0.8), ("flow", 0.45)):
 assert worst < 1e-9
 print("CFG across kinds, w = 1 vs the conditional model, classifier guidance vs CFG: agree to < 1e-9")
 
-# %% [markdown]
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Deep dive · the conditional denoiser
+
+# %% [markdown]
 # (After the lab on purpose: `CondDenoiser` runs classifier-free guidance, the lab's answer.) The same CFG samples
 # from one object: `CondDenoiser` with the exact label-conditional model, w = 2, Heun on the
 # Karras grid — bit for bit what `cfg_mixture` drew above (same noise).

@@ -158,8 +158,11 @@ rows = [dict(name="mnist-edm", integrator="heun", n_steps=n) for n in (3, 5, 10,
 show_rows(sample_rows(rows, digits), [f"{r['n_steps']} steps" for r in rows],
           "mnist-edm, Heun: more steps, the same noise")
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Deep dive · clipping $\hat x_0$ and Heun at few steps
+
 # %% [markdown]
-# **Clipping $\hat x_0$ and Heun at few steps.** Pixels lie in [−1, 1], but nothing forces a network's $\hat x_0$ to
+# Pixels lie in [−1, 1], but nothing forces a network's $\hat x_0$ to
 # stay there. By default `Pretrained.sample` clips every $\hat x_0$ to [−1, 1] (`clip_x0=True`, what Ho et al.'s DDPM
 # sampler does; `parametrization.ClippedPredictor`), and Heun skips its second evaluation where it would multiply
 # the network's error by more than 10 (`max_correction_gain`). Why that bound: the corrected step
@@ -178,9 +181,10 @@ for tag, x in zip(("raw, Algorithm 1", "defaults"), xs):
     print(f"{tag:17s}: {share:6.1%} of pixels outside [-1.1, 1.1], max |x| = {biggest:.3g}")
 show_rows(xs, ["raw", "defaults"], "mnist-edm, Heun, 4 steps (display clamps to [−1, 1])")
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Check it · the numbers behind the claims
+
 # %% [markdown]
-# ## Check it
-#
 # Every number below rests on the evaluation classifier. Its card states its test accuracy; the first 2000 test digits
 # must agree with it within 4 standard errors ($\sqrt{p(1-p)/2000}$).
 
@@ -316,6 +320,9 @@ def euler_sampler(D, x_T, sigmas, y):
 
 
 check_edm_lab(training_loss, euler_sampler)
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Check it · your coefficients are the package's
 
 # %% [markdown]
 # The coefficients your loss used are the package's `edm_preconditioning` (chapter 09 plots them against σ). Two of

@@ -114,8 +114,10 @@ print(diffedu.banner())
 # instead: CD/CT learn $\Phi_{t\to0}$, PD learns a coarse DDIM that reproduces a fine one, MeanFlow learns
 # $\Phi_{t\to r}$ for every pair. All of them are bounded by what they imitate: the exact map here.
 
-# %% [markdown]
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Check it: the closed forms behind the losses
+
+# %% [markdown]
 # On one Gaussian $\mathcal N(\mu, s^2 I)$ everything is closed form. We check: the RK4 flow map against the closed-form
 # map (tolerance $10^{-7}$); the CD loss at the exact consistency function with an exact teacher step is zero, with an
 # Euler teacher it falls 16× when Δt halves (fourth order), while the CT loss falls only 4× (second order); and the
@@ -220,22 +222,6 @@ print(f"best at 1 NFE: {best}, map error {table[best, 1]['err']:.3f}, "
       f"SW₂ {table[best, 1]['sw']:.3f}")
 
 # %% [markdown]
-# ## Check it: who wins at which budget
-# Claims the table must support, each asserted. At one NFE every trained few-step model beats DPM-Solver++ with the
-# exact denoiser, whose one step collapses all samples onto the data mean (Think, question 1). At four NFE the exact
-# solver is hard to beat: the learned maps carry their regression error at every budget, while the solver's error
-# shrinks with its step.
-
-# %% tags=["nbval-check-output"]
-for m in METHODS:
-    assert table[m, 1]["err"] < 0.5 * table["DPM-Solver++(2M)", 1]["err"], m
-    assert table[m, 1]["sw"] < 0.6 * table["DPM-Solver++(2M)", 1]["sw"], m
-assert table["DPM-Solver++(2M)", 4]["err"] < table["DPM-Solver++(2M)", 1]["err"] / 5
-assert all(table[m, n]["sw"] > sw_floor - 0.02 for m in models for n in nfes)
-print("at 1 NFE each few-step model's map error < ½ DPM-Solver++'s, its SW₂ < 0.6×: True")
-print("DPM-Solver++(2M): 4 NFE is at least 5× closer to the exact map than 1 NFE: True")
-
-# %% [markdown]
 # What the numbers say (quick mode; the values are in the table above, deterministic on a CPU). With the exact
 # teacher at hand, **progressive distillation** gives the most accurate one-step map here: each round is a plain
 # regression onto a target its teacher computes. Its first teacher, 16 DDIM steps on the exact denoiser, is itself
@@ -252,6 +238,24 @@ print("DPM-Solver++(2M): 4 NFE is at least 5× closer to the exact map than 1 NF
 # denoiser is useless at one NFE (Think, question 1) and at four NFE matches the best learned map: no model here has an
 # exact denoiser behind it. The honest summary: a few-step model buys the first one or two NFE; from about four on, a
 # good solver on a good denoiser is as good, and a student is only as good as its training and its teacher.
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Check it: who wins at which budget
+
+# %% [markdown]
+# Claims the table must support, each asserted. At one NFE every trained few-step model beats DPM-Solver++ with the
+# exact denoiser, whose one step collapses all samples onto the data mean (Think, question 1). At four NFE the exact
+# solver is hard to beat: the learned maps carry their regression error at every budget, while the solver's error
+# shrinks with its step.
+
+# %% tags=["nbval-check-output"]
+for m in METHODS:
+    assert table[m, 1]["err"] < 0.5 * table["DPM-Solver++(2M)", 1]["err"], m
+    assert table[m, 1]["sw"] < 0.6 * table["DPM-Solver++(2M)", 1]["sw"], m
+assert table["DPM-Solver++(2M)", 4]["err"] < table["DPM-Solver++(2M)", 1]["err"] / 5
+assert all(table[m, n]["sw"] > sw_floor - 0.02 for m in models for n in nfes)
+print("at 1 NFE each few-step model's map error < ½ DPM-Solver++'s, its SW₂ < 0.6×: True")
+print("DPM-Solver++(2M): 4 NFE is at least 5× closer to the exact map than 1 NFE: True")
 
 # %% [markdown]
 # ## Play

@@ -177,8 +177,10 @@ for row, (kind, noise) in enumerate(noises.items()):
         ax.set(xticks=[], yticks=[], title=f"{kind}, t = {t}")
 plt.show()
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Check it · the numbers behind the claims
+
 # %% [markdown]
-# ## Check it
 # **1. Closed-form marginals.** The kernels $q_t(x_t^i\mid x_0^i)$ written above against the matrix exponential
 # $e^{\bar\sigma(t)Q}$ (float64, `torch.linalg.matrix_exp`), at five times for both noises and both schedules; and
 # the marginal $p_t$ sums to one. Tolerance 1e-12.
@@ -248,7 +250,7 @@ print(f"Monte Carlo loss at the exact posterior within 4 SE of H(data): {abs(mea
 print(f"  loss = {mean:.3f} ± {se:.3f}, H(data) = {H:.3f}")
 
 # %% [markdown]
-# ### Train the x₀-networks
+# ## Train the x₀-networks
 # A small MLP per noise type predicts $\hat p_\theta(x_0^i\mid x_t)$ (for mask noise without t, with unmasked tokens
 # carried over). Mask noise trains on the weighted cross-entropy above; uniform noise on the plain cross-entropy. In
 # quick mode 1500 Adam steps each (about 10 s each on one core).
@@ -260,6 +262,9 @@ nets = {kind: train_x0_net(data, noise, train_steps, generator=torch.Generator()
 trained_bound = masked_elbo(lambda x: nets["mask"](x).detach(), data, mask)
 print(f"trained mask model: ELBO bound {(data.prob() * trained_bound).sum():.3f} nats "
       f"≥ H(data) = {H:.3f} nats")
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Check it · the trained model's ELBO
 
 # %% [markdown]
 # **5. The trained model's ELBO against its exact log-likelihood.** The bound is the model's own ELBO: it bounds
@@ -299,8 +304,10 @@ for col, (kind, t) in enumerate([(k, t) for k in ("mask", "uniform") for t in (0
     ax.set(xlabel="exact rate", ylabel="trained rate", title=f"{kind}, t = {t}")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Check it: the sampler against the data, exactly
+
+# %% [markdown]
 # **6. The sampler's output distribution as a function of the number of steps.** Each step of the sampler is a
 # 625 × 625 (mask) or 256 × 256 (uniform) transition matrix, so the distribution of its output is the prior times
 # their product — no sampling noise. $\mathrm{KL}(p_{\text{data}}\,\|\,p_{\text{sampler}})$ for N = 1 … 64 steps, the
@@ -382,7 +389,7 @@ for (kind, label, N), (b, nll) in elbo_table.items():
     print(f"  {kind:7s} {label:7s} N = {N:2d}: {b:.4f} / {nll:.4f}")
 
 # %% [markdown]
-# ### KL against steps
+# ## See it: KL against steps
 # Solid: the exact posterior; dashed: the trained networks; dotted: mask noise on the cosine schedule, Euler and
 # unmasking; grey: $\propto N^{-2}$. With the exact posterior every sampler falls like $N^{-2}$, and mask and
 # uniform noise need about the same number of steps on this small problem. The trained networks level off where their

@@ -1,7 +1,7 @@
 """The static site (issue 9): `make book` renders every chapter with its outputs into HTML pages with a contents page.
 
 Oracles: the notebooks themselves (each figure output must appear in its page as an embedded image; each ``##``
-section must be listed in the contents), the file system (every local link and asset exists), and the page text (no
+section must be listed in the contents; a notebook read by hand for the folded sections), the file system (every local link and asset exists), and the page text (no
 stylesheet or script that the core text needs comes from the internet when the offline assets are there).
 """
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -67,3 +68,59 @@ def test_book_of_every_chapter(tmp_path):
     if offline:
         assert 'src="_static/mathjax/MathJax.js' in index and "cdnjs" not in index
     print(f"{len(notebooks)} page(s); offline assets: {'yes' if offline else 'no (no npm): MathJax from its CDN'}")
+
+
+class _Where(HTMLParser):
+    """For every text of a page: how many ``<details>`` enclose it, whether it is in a ``<summary>``, and whether
+    every enclosing ``<details>`` is closed (no ``open`` attribute)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.texts = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("details", "summary"):
+            self.stack.append((tag, "open" in dict(attrs)))
+
+    def handle_endtag(self, tag):
+        if tag in ("details", "summary"):
+            assert self.stack and self.stack[-1][0] == tag, f"</{tag}> closes {self.stack[-1:]}"
+            self.stack.pop()
+
+    def handle_data(self, data):
+        if data.strip():
+            depth = sum(t == "details" for t, _ in self.stack)
+            summary = bool(self.stack) and self.stack[-1][0] == "summary"
+            self.texts.append((data.strip(), depth, summary, not any(o for _, o in self.stack)))
+
+
+def test_a_collapsed_section_is_a_closed_details():
+    """Oracle: a five-section notebook read by hand. The collapsed "## Check it" heading is the summary of a closed
+    ``<details>`` that holds the rest of its cell and every cell up to "## Play", a collapsed "###" heading inside it
+    nests a second one; the headings and cells outside stay outside, and the tags are balanced."""
+    v4 = nbformat.v4
+    fold = {"jp-MarkdownHeadingCollapsed": True}
+    nb = v4.new_notebook(cells=[
+        v4.new_markdown_cell("# 99 · Folds\n**You will** fold."), v4.new_markdown_cell("## See it"),
+        v4.new_code_cell("print('seen')"), v4.new_markdown_cell("## Check it · numbers\nthe rest", metadata=fold),
+        v4.new_code_cell("print('checked')"), v4.new_markdown_cell("### Deep dive · more", metadata=fold),
+        v4.new_code_cell("print('deeper')"), v4.new_markdown_cell("## Play"), v4.new_code_cell("print('played')")])
+    assert book.folds(nb.cells) == [(3, 7), (5, 7)] and book.hidden(nb.cells) == {4, 5, 6}
+    where = _Where()
+    where.feed(book.page(nb, "99 · Folds", None))
+    assert not where.stack, f"unclosed {where.stack}"
+    got = {text: place for text, *place in where.texts if text in (
+        "See it", "'seen'", "Check it · numbers", "the rest", "'checked'", "Deep dive · more", "'deeper'", "Play",
+        "'played'")}
+    assert got == {"See it": [0, False, True], "'seen'": [0, False, True], "Check it · numbers": [1, True, True],
+                   "the rest": [1, False, True], "'checked'": [1, False, True], "Deep dive · more": [2, True, True],
+                   "'deeper'": [2, False, True], "Play": [0, False, True], "'played'": [0, False, True]}, got
+
+
+def test_heading_level_is_jupyterlabs():
+    """Oracle: JupyterLab 4's ``MarkdownCell.headingInfo`` (the highest-rank heading of the cell), read by hand."""
+    v4 = nbformat.v4
+    cases = {"## A\n### B": 2, "text\n### B": 3, "no heading": 0, "```\n# a comment\n```\n#### D": 4, "#hashtag": 0}
+    for source, level in cases.items():
+        assert book.heading_level(v4.new_markdown_cell(source)) == level, source
+    assert book.heading_level(v4.new_code_cell("# ## not markdown")) == 0

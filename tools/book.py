@@ -7,10 +7,15 @@ links to the contents and to the previous and next chapter). Text, code, figures
 MathJax, require.js, jQuery and the widgets' HTML manager are copied into ``_book/_static`` by ``tools.vendor``, so
 the site reads offline from the file system. Widget panels show their controls and first figure; they need a
 running kernel (JupyterLab or Binder) to respond.
+
+A section whose heading cell is collapsed in JupyterLab (cell metadata ``jp-MarkdownHeadingCollapsed``: the chapters
+fold their "Check it" and "Deep dive" sections) becomes a closed ``<details>`` element whose ``<summary>`` is the
+heading: the page holds everything, and a reader's path through it is as short as in JupyterLab.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import html
 import re
 import sys
@@ -28,7 +33,16 @@ STYLE = """<style>
 nav.diffedu { font: 15px/1.4 system-ui, sans-serif; padding: 8px 16px; border-bottom: 1px solid #ddd;
               display: flex; gap: 24px; background: #fafafa; }
 nav.diffedu a { text-decoration: none; }
+details.diffedu-fold > summary { cursor: pointer; list-style: none; }
+details.diffedu-fold > summary::-webkit-details-marker { display: none; }
+details.diffedu-fold > summary :is(h2, h3, h4)::after { content: "  ▸ folded, click to open"; font-size: .55em;
+                                                       font-weight: normal; color: #888; }
+details.diffedu-fold[open] > summary :is(h2, h3, h4)::after { content: "  ▾"; }
 </style>"""
+COLLAPSED = "jp-MarkdownHeadingCollapsed"  # JupyterLab's cell metadata for a folded heading
+FENCE = re.compile(r"^ {0,3}```.*?^ {0,3}```", re.M | re.S)
+HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+\S", re.M)
+FOLD = {"open": '<details class="diffedu-fold"><summary>', "summary": "</summary>", "close": "</details>"}
 
 
 def title_and_intro(nb) -> tuple[str, str]:
@@ -42,6 +56,65 @@ def title_and_intro(nb) -> tuple[str, str]:
     return title, intro.strip()
 
 
+def heading_level(cell) -> int:
+    """A markdown cell's level as JupyterLab reads it: its highest-rank ATX heading (1 for ``#``, 2 for ``##``, …;
+    JupyterLab 4's ``MarkdownCell.headingInfo``), 0 for a cell without a heading (lines inside code fences do not
+    count) and for every other kind of cell."""
+    if cell.cell_type != "markdown":
+        return 0
+    levels = [len(m[1]) for m in HEADING.finditer(FENCE.sub("", cell.source))]
+    return min(levels, default=0)
+
+
+def folds(cells) -> list[tuple[int, int]]:
+    """``(start, end)`` of every collapsed section: cell ``start`` is a markdown cell with a heading and
+    ``jp-MarkdownHeadingCollapsed`` set, and it hides cells ``start + 1`` … ``end − 1``, up to the next cell whose
+    heading has the same or a higher rank (JupyterLab's rule) or the end of the notebook."""
+    found = []
+    for i, cell in enumerate(cells):
+        level = heading_level(cell)
+        if level and cell.metadata.get(COLLAPSED):
+            end = next((j for j in range(i + 1, len(cells)) if 0 < heading_level(cells[j]) <= level), len(cells))
+            found.append((i, end))
+    return found
+
+
+def hidden(cells) -> set[int]:
+    """The indices of the cells a reader does not see while every collapsed heading stays collapsed."""
+    return {j for start, end in folds(cells) for j in range(start + 1, end)}
+
+
+def _marker(kind: str, key: str):
+    """A raw cell that holds only a token, replaced by ``FOLD[kind]`` in the page (nbconvert sanitises raw HTML)."""
+    cell = nbformat.v4.new_raw_cell(f"@@diffedu-fold-{kind}@@", metadata={"raw_mimetype": "text/html"})
+    cell.id = f"fold-{key}-{kind}"
+    return cell
+
+
+def with_folds(nb):
+    """A copy of ``nb`` with each collapsed section between marker cells: open, the heading line, summary, the rest
+    of the heading cell and the hidden cells, close (sections nest as the headings do)."""
+    nb = copy.deepcopy(nb)
+    sections = folds(nb.cells)
+    starts, closing = dict(sections), [end for _, end in sections]
+    cells = []
+    for i, cell in enumerate(nb.cells):
+        cells += [_marker("close", f"{i}-{k}") for k in range(closing.count(i))]
+        if i not in starts:
+            cells.append(cell)
+            continue
+        lines = cell.source.splitlines()
+        first = next(k for k, line in enumerate(lines) if HEADING.match(line))
+        rest = "\n".join(lines[first + 1:]).strip()
+        cell.source = "\n".join(lines[:first + 1])
+        cells += [_marker("open", str(i)), cell, _marker("summary", str(i))]
+        if rest:
+            cells.append(nbformat.v4.new_markdown_cell(rest, id=f"{cell.get('id', i)}-body"))
+    cells += [_marker("close", f"end-{k}") for k in range(closing.count(len(nb.cells)))]
+    nb.cells = cells
+    return nb
+
+
 def nav(prev: tuple[str, str] | None, nxt: tuple[str, str] | None) -> str:
     """The bar at the top of a chapter page: contents, previous and next chapter (href, title)."""
     links = ['<a href="index.html">☰ Contents</a>']
@@ -53,12 +126,15 @@ def nav(prev: tuple[str, str] | None, nxt: tuple[str, str] | None) -> str:
 
 
 def page(nb, title: str, settings: dict[str, str] | None) -> str:
-    """One chapter as a standalone HTML page (nbconvert's lab template, images embedded)."""
+    """One chapter as a standalone HTML page (nbconvert's lab template, images embedded), each collapsed section a
+    closed ``<details>`` whose ``<summary>`` is its heading."""
     nb.metadata["title"] = title
     exporter = HTMLExporter(template_name="lab", embed_images=True)
     for name, value in (settings or {}).items():
         setattr(exporter, name, value)
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = exporter.from_notebook_node(with_folds(nb))
+    for kind, tag in FOLD.items():
+        body = body.replace(f"@@diffedu-fold-{kind}@@", tag)
     return body
 
 
