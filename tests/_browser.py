@@ -32,7 +32,7 @@ LAB_SETTINGS = {
     "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
     "docmanager-extension/plugin": {"autosave": False},
 }
-# how ipywidgets print a widget when no front end draws it: VBox(children=(…, interactive(children=…, IntSlider(value=…
+# how ipywidgets print a widget that no front end draws: VBox(children=(…, interactive(children=…, IntSlider(…
 WIDGET_REPR = re.compile(r"(interactive|\w*(Box|Slider|Dropdown|Select|Output|Buttons?|Text|Tab|Accordion|Label|HTML"
                          r"|Checkbox|Progress|Image))\((\w+=|\))")
 

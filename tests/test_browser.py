@@ -8,8 +8,9 @@
   back: after each move the kernel takes the change, the busy line "⏳ computing…" appears and goes, no "could not
   draw" line is left, and the figure's PNG (the bytes of the image widget, SHA-256 in the page) differs from the one
   before the move. Redraw times (key press → kernel idle, busy line gone) are printed and written to
-  build/browser/controls-NN.json. ``DIFFEDU_BROWSER_CHAPTERS=all`` runs chapters 00–14, ``=01,05`` those two;
-  unset, a CI run takes ``PER_RUN`` chapters, rotating by date (``chosen_chapters``), so that a week of runs covers all.
+  build/browser/controls-NN.json. ``DIFFEDU_BROWSER_CHAPTERS=all`` runs chapters 00–14, ``=01,05`` those two,
+  ``=none`` none; unset, a CI run takes ``PER_RUN`` chapters, rotating by date (``chosen_chapters``): 15 days of
+  CI runs cover every chapter.
 * An animation plays in the static book offline (issue 18): a book page with a ``to_jshtml`` animation opened from
   file:// with every other request refused; after the step-forward and play buttons the frame image differs from
   the first frame.
@@ -38,13 +39,18 @@ sys.path.insert(0, str(ROOT / "tests"))
 import _browser  # noqa: E402
 import _course  # noqa: E402
 from _browser import WIDGET_REPR, Lab, browser, launch, wait_until  # noqa: E402
+from diffedu.ui.widgets import NO_CONTROLS  # noqa: E402
 
 SHOTS = ROOT / "build" / "browser"
 PER_RUN = 1  # chapters per CI run when DIFFEDU_BROWSER_CHAPTERS is unset (CI cost: see the report in issue 17)
 RUN_ALL_TIMEOUT, REDRAW_TIMEOUT = 900, 180  # generous: a loaded 2-core machine; the asserted behaviour is strict
 # (chapter prefix, control label) -> (the settings it needs first {label: value}, why). A control listed here is
 # moved after those settings, because at the chapter's defaults it legitimately draws the same figure.
-NEEDS: dict[tuple[str, str], tuple[dict[str, str], str]] = {}
+NEEDS: dict[tuple[str, str], tuple[dict[str, str], str]] = {
+    ("09", "S_noise"): ({"churn γ (≤ √2−1)": "0.20"},
+                        "S_noise scales only the noise that churn adds (EDM Algorithm 2, ε ~ N(0, S_noise² I)); "
+                        "at the panel's default γ = 0 none is added, so S_noise is moved with γ = 0.20"),
+}
 
 
 def chapter_names() -> list[str]:
@@ -53,11 +59,11 @@ def chapter_names() -> list[str]:
 
 
 def chosen_chapters(spec: str | None, day: datetime.date, names: list[str], per_run: int = PER_RUN) -> list[str]:
-    """Which chapters one run drives: ``"all"``; a comma-separated list of prefixes (``"01,05"``), each naming exactly
-    one chapter (else ValueError); or, for an empty ``spec``, ``per_run`` chapters starting at day number × per_run,
-    so that consecutive days walk through every chapter."""
-    if spec and spec.strip().lower() == "all":
-        return list(names)
+    """Which chapters one run drives: ``"all"``; ``"none"``; a comma-separated list of prefixes (``"01,05"``), each
+    naming exactly one chapter (else ValueError); or, for an empty ``spec``, ``per_run`` chapters starting at day
+    number × per_run, so that consecutive days walk through every chapter."""
+    if spec and spec.strip().lower() in ("all", "none"):
+        return list(names) if spec.strip().lower() == "all" else []
     if spec and spec.strip():
         picked = []
         for prefix in (s.strip() for s in spec.split(",") if s.strip()):
@@ -206,7 +212,9 @@ class Chapter:
 
     def prepare(self, panel, controls: dict, info: dict) -> dict:
         """The settings ``NEEDS`` asks for before moving this control; returns the values to restore."""
-        settings, _ = NEEDS.get((self.name[:2], info["label"]), ({}, ""))
+        settings, why = NEEDS.get((self.name[:2], info["label"]), ({}, ""))
+        if why:
+            self.moves.append({"control": info["label"], "from": "", "to": "", "note": why})
         restore = {}
         for label, value in settings.items():
             other, other_info = controls[label]
@@ -233,8 +241,6 @@ def open_and_run(page, lab: Lab, name: str) -> float:
 
 def check_outputs(page, name: str) -> list[str]:
     """Cells that did not run, error outputs, widgets shown as text or not at all, the panel's fallback line."""
-    from diffedu.ui.widgets import NO_CONTROLS
-
     problems = []
     drawn = lambda cs: all(c["shown"] >= c["wanted"] for c in cs) and cs  # noqa: E731
     try:
@@ -311,7 +317,8 @@ def test_every_control_changes_its_figure(lab, name):
           f"moves, redraw median {seconds[len(seconds) // 2] if seconds else float('nan'):.2f} s, max "
           f"{max(seconds, default=float('nan')):.2f} s; {total:.0f} s in all")
     for m in chapter.moves:
-        print(f"  {m['control']}: {m['from']} → {m['to']}: " + (m.get("note") or
+        moved = f"{m['from']} → {m['to']}: " if m["from"] or m["to"] else ""
+        print(f"  {m['control']}: {moved}" + (m.get("note") or
               f"{m['seconds']:.2f} s, figure {'changed' if m['changed'] else 'SAME'}"))
     assert panels, f"{name}: no widget panel found"
     assert not chapter.problems, "\n".join(chapter.problems)
@@ -322,6 +329,7 @@ def test_chapter_choice_rotates_through_every_chapter():
     consecutive days (per_run = 1) or 8 (per_run = 2) visit every chapter."""
     names = [f"{k:02d}_topic{k}" for k in range(15)]
     assert chosen_chapters("all", datetime.date(2026, 1, 1), names) == names
+    assert chosen_chapters("none", datetime.date(2026, 1, 1), names) == []
     assert chosen_chapters("01,05", datetime.date(2026, 1, 1), names) == ["01_topic1", "05_topic5"]
     with pytest.raises(ValueError, match="'99' names 0 chapters"):
         chosen_chapters("99", datetime.date(2026, 1, 1), names)
@@ -353,9 +361,11 @@ def animated_notebook(folder: Path) -> Path:
     fig, ax = plt.subplots(figsize=(2, 2))
     (line,) = ax.plot([0, 1], [0, 0])
     player = animation_html(fig, lambda k: line.set_ydata([0, k / 4]), 5)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 99 · An animation"), nbformat.v4.new_code_cell(
-        "HTML(player)", execution_count=1, outputs=[nbformat.v4.new_output(
-            "display_data", data={"text/html": player, "text/plain": "<IPython.core.display.HTML object>"})])])
+    output = nbformat.v4.new_output("display_data", data={"text/html": player,
+                                                          "text/plain": "<IPython.core.display.HTML object>"})
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 99 · An animation"),
+                                         nbformat.v4.new_code_cell("HTML(player)", execution_count=1,
+                                                                   outputs=[output])])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, folder / "99_animation.ipynb")
@@ -397,8 +407,12 @@ def test_an_animation_plays_in_the_book_offline(tmp_path):
     assert stepped[2:] != first[2:], "'Next frame' shows the same image as frame 0"
     assert played[2:] != first[2:], f"frame {played[0]} shows the same image as frame 0"
     assert shot_later != shot_first, "the player looks the same after playing"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / f"{notebook.stem}-animation-first.png").write_bytes(shot_first)
+    (SHOTS / f"{notebook.stem}-animation-later.png").write_bytes(shot_later)
     print(f"\n{notebook.stem}.html offline: {first[1] + 1} frames; next frame → 1, play → {played[0]}; "
-          f"frame sizes {first[2]}, {stepped[2]}, {played[2]} characters; refused: {sorted(set(refused))}")
+          f"frame sizes {first[2]}, {stepped[2]}, {played[2]} characters; refused: {sorted(set(refused))}; "
+          f"screenshots in {SHOTS}")
 
 
 @pytest.mark.slow
