@@ -349,13 +349,20 @@ JS_FRAME = """() => { const img = document.querySelector('img[id^="_anim_img"]')
 
 
 def animated_notebook(folder: Path) -> Path:
-    """The first committed chapter whose outputs hold a ``to_jshtml`` player (07–12 open with one), else a notebook
-    with one small animation made here with the course's own ``animation_html``."""
-    for path in _course.chapters():
-        if "_anim_img" in path.read_text(encoding="utf-8"):
-            return path
+    """The first committed chapter whose outputs hold a ``to_jshtml`` player (07–12 open with one), cut to its title
+    and its animation cells (the page is built in a second instead of ten); else a notebook with one small animation
+    made here with the course's own ``animation_html``."""
     import matplotlib.pyplot as plt
     import nbformat
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in _course.chapters():
+        if "_anim_img" in path.read_text(encoding="utf-8"):
+            nb = nbformat.read(path, as_version=4)
+            nb.cells = nb.cells[:1] + [c for c in nb.cells[1:] if c.cell_type == "code" and any(
+                "_anim_img" in str(o.get("data", {}).get("text/html", "")) for o in c.outputs)]
+            nbformat.write(nb, folder / path.name)
+            return folder / path.name
 
     from diffedu.course.animation import animation_html
     fig, ax = plt.subplots(figsize=(2, 2))
@@ -367,7 +374,6 @@ def animated_notebook(folder: Path) -> Path:
                                          nbformat.v4.new_code_cell("HTML(player)", execution_count=1,
                                                                    outputs=[output])])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, folder / "99_animation.ipynb")
     return folder / "99_animation.ipynb"
 
