@@ -93,8 +93,9 @@ def _prepare(x, ts, process: Process) -> tuple[Tensor, list[float]]:
     if not isinstance(process, Process):
         raise TypeError(f"process must be a diffedu Process; got {type(process).__name__}")
     x = require_float_tensor("x", x, "the start x_T")
-    ts = require_grid(ts, process)
-    return x, ts.tolist()
+    ts = require_grid(ts, process).tolist()
+    process.memoise(ts)  # every step's (α, σ, α̇, σ̇) in one vectorised call
+    return x, ts
 
 
 def _callback(callback, i: int, t: float, t_next: float, x: Tensor, x0_hat: Tensor) -> None:

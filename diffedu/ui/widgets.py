@@ -137,7 +137,8 @@ def _drawn_png(draw, values: dict, layouts: dict) -> bytes:
         key = (tuple(fig.get_size_inches()), len(fig.axes))
         constrained = isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
         if constrained and key in layouts:
-            fig.set_layout_engine("none")
+            fig.set_layout_engine(None)  # None, not "none": a placeholder engine would cost savefig a dry draw
+            fig.fixed_layout = True  # figure_png: saved as placed here, not trimmed (a second draw)
             for ax, position in zip(fig.axes, layouts[key]):
                 ax.set_position(position)
         png = figure_png(fig)
