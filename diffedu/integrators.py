@@ -368,7 +368,7 @@ def euler_maruyama_step(x: Tensor, t: float, t_next: float, predictor: Predictor
     alpha_t, sigma_t, d_alpha_t, d_sigma_t = _coef(process, t)
     if alpha_t == 0:  # g² = ∞ at α = 0 (cosine, flow at t = 1): take the exact ancestral step instead
         return ddpm_step(x, t, t_next, predictor, process, generator, **cond)
-    g2 = process.g2(torch.tensor(t, dtype=torch.float64)).item()
+    g2 = process.g2_at(t)
     x0_hat, eps_hat = _x0_eps(x, t, predictor, process, cond)
     v_hat = d_alpha_t * x0_hat + d_sigma_t * eps_hat  # PF-ODE velocity
     drift = v_hat + 0.5 * g2 / sigma_t * eps_hat  # = f x − g² ∇log p  (since ∇log p = −ε̂/σ)

@@ -142,8 +142,9 @@ class GaussianMixture:
         y = diff if evecs is None else self._rotate(diff, evecs.transpose(-1, -2))  # (N, K, D) = Q_kᵀ(x − αμ_k)
         z = y / ell  # (N, K, D)
         quad = (y * z) @ torch.ones(self.dim, dtype=dtype, device=device)  # (N, K); a sum over D, cheaper than .sum(-1)
-        log_norm = -0.5 * (quad + torch.log(ell).sum(-1) + self.dim * math.log(2 * math.pi))  # (N, K)
-        log_joint = torch.log(self.weights.to(dtype=dtype, device=device)) + log_norm
+        log_const = torch.log(self.weights.to(dtype=dtype, device=device)) - 0.5 * (
+            torch.log(ell).sum(-1) + self.dim * math.log(2 * math.pi))  # (K,) or (N, K): log π_k − ½ log|2π C_k|
+        log_joint = log_const - 0.5 * quad  # log π_k + log N(x; αμ_k, C_k), (N, K)
         return log_joint, z, evals, evecs, alpha_t
 
     @staticmethod

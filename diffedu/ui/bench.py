@@ -44,6 +44,8 @@ PANELS = {
     "cfg_mixture": ("11", widgets.cfg_mixture_panel, "2-D"),
     "mnist_guidance": ("11", widgets.mnist_guidance_panel, "MNIST"),
     "mnist_sampler": ("12", widgets.mnist_sampler_panel, "MNIST"),
+    "few_step": ("13", widgets.few_step_panel, "2-D"),  # a setting's first visit trains; revisits are cached
+    "discrete": ("14", widgets.discrete_panel, "2-D"),
 }
 TARGET = {"2-D": 0.5, "MNIST": 1.5}  # CPU seconds per redraw
 

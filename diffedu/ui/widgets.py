@@ -129,7 +129,11 @@ def _drawn_png(draw, values: dict, layouts: dict) -> bytes:
     try:
         kept = draw(**values)
         if isinstance(kept, Figure):  # a figure the panel keeps and updates: saved, not closed
-            return figure_png(kept)
+            png = figure_png(kept)
+            if isinstance(kept.get_layout_engine(), ConstrainedLayoutEngine):  # laid out once: positions kept
+                kept.set_layout_engine(None)
+                kept.fixed_layout = True
+            return png
         new = [n for n in plt.get_fignums() if n not in before]
         if not new:
             raise RuntimeError("the panel's draw function made no figure")
@@ -149,6 +153,18 @@ def _drawn_png(draw, values: dict, layouts: dict) -> bytes:
         for n in plt.get_fignums():
             if n not in before:
                 plt.close(n)
+
+
+def kept_axes(state: dict, ncols: int, size: float) -> tuple[Figure, list, bool]:
+    """The figure of a panel that keeps it between redraws and only updates its artists: made on the first call (a
+    row of ``ncols`` axes, ``size`` inches each, as ``plots.figure``; off pyplot, so no backend shows or closes it;
+    laid out by constrained layout at its first save, then fixed by ``_drawn_png``). Returns (fig, axes, new)."""
+    if state:
+        return state["fig"], state["axes"], False
+    fig = Figure(figsize=(size * ncols, size), layout="constrained")
+    FigureCanvasAgg(fig)
+    state.update(fig=fig, axes=[fig.add_subplot(1, ncols, k + 1) for k in range(ncols)])
+    return state["fig"], state["axes"], True
 
 
 # --- Chapter-specific panels go below, each under its chapter's header ---------------------------------
@@ -280,17 +296,22 @@ def langevin_panel() -> W.VBox:
     """Chapter 06: τ, steps per level and number of noise levels; plain vs annealed Langevin on two separated modes
     (``langevin.play_langevin``)."""
 
+    state = {}  # the figure, drawn once with its contours; a redraw moves the points and retitles
+
     def draw(tau, n_steps, n_levels):
         out = play_langevin(tau, n_steps, n_levels, n_samples=400)
-        fig, axes = figure(2, size=3.6)
-        for ax in axes[0]:
-            density_contours(ax, out["gmm"], lim=5, n=71)
-        scatter2d(axes[0, 0], out["plain"], lim=5, color="C0",
-                  title=f"Langevin, {n_steps * n_levels} steps\nleft-mode share {out['frac_plain']:.2f} (true 0.80)")
-        scatter2d(axes[0, 1], out["annealed"], lim=5, color="C1",
-                  title=f"annealed, {n_levels} levels × {n_steps}\nleft-mode share {out['frac_annealed']:.2f} (true 0.80)")
-        for ax in axes[0]:
-            ax.set(xlabel="$x_1$", ylabel="$x_2$")
+        fig, axes, new = kept_axes(state, 2, 3.6)
+        if new:
+            for ax, key, color in zip(axes, ("plain", "annealed"), ("C0", "C1")):
+                density_contours(ax, out["gmm"], lim=5, n=71)
+                state[key] = scatter2d(ax, out[key], lim=5, color=color).collections[-1]
+                ax.set(xlabel="$x_1$", ylabel="$x_2$")
+        for key in ("plain", "annealed"):
+            state[key].set_offsets(to_numpy(out[key]))
+        axes[0].set_title(f"Langevin, {n_steps * n_levels} steps\nleft-mode share {out['frac_plain']:.2f} (true 0.80)")
+        axes[1].set_title(f"annealed, {n_levels} levels × {n_steps}\nleft-mode share {out['frac_annealed']:.2f} "
+                          "(true 0.80)")
+        return fig
 
     return panel(draw, tau=log_slider(0.3, 0.01, 1.0, "τ (× local variance)"), n_steps=int_slider(20, 1, 100, "steps/level"),
                  n_levels=int_slider(10, 1, 20, "noise levels"))
@@ -300,17 +321,24 @@ def pc_panel() -> W.VBox:
     """Chapter 07: step count and corrector SNR; Euler–Maruyama vs predictor–corrector with the exact score, each SW₂
     read against the noise band of exact samples of the same size (``sdes.play_pc``)."""
 
+    state = {}  # the figure, made once; a redraw moves the points and retitles
+
     def draw(n_steps, snr):
         out = play_pc(n_steps, snr, n_samples=500)
         band = out["band"]
-        fig, axes = figure(3, size=3.3)
-        scatter2d(axes[0, 0], out["exact"], color="gray",
-                  title=f"exact samples (n = {band['n']})\nnoise: SW₂ {band_text(band)}")
+        fig, axes, new = kept_axes(state, 3, 3.3)
+        if new:
+            for ax, key, color in zip(axes, ("exact", "em", "pc"), ("gray", "C0", "C1")):
+                state[key] = scatter2d(ax, out[key], color=color).collections[-1]
+        for key in ("exact", "em", "pc"):
+            state[key].set_offsets(to_numpy(out[key]))
         weak = lambda d: f"Δ log q {d[0]:+.2f} ± {d[1]:.2f}"  # noqa: E731
-        scatter2d(axes[0, 1], out["em"], color="C0", title=f"EM, {n_steps} steps: SW₂ {out['sw_em']:.3f}\n"
-                  f"{reading(out['sw_em'], band)}; {weak(out['weak_em'])}")
-        scatter2d(axes[0, 2], out["pc"], color="C1", title=f"PC, r = {snr:.2f}: SW₂ {out['sw_pc']:.3f}\n"
-                  f"{reading(out['sw_pc'], band)}; {weak(out['weak_pc'])}")
+        axes[0].set_title(f"exact samples (n = {band['n']})\nnoise: SW₂ {band_text(band)}")
+        axes[1].set_title(f"EM, {n_steps} steps: SW₂ {out['sw_em']:.3f}\n{reading(out['sw_em'], band)}; "
+                          f"{weak(out['weak_em'])}")
+        axes[2].set_title(f"PC, r = {snr:.2f}: SW₂ {out['sw_pc']:.3f}\n{reading(out['sw_pc'], band)}; "
+                          f"{weak(out['weak_pc'])}")
+        return fig
 
     return panel(draw, n_steps=int_slider(50, 1, 200, "steps"), snr=log_slider(0.16, 0.01, 1.0, "corrector SNR r"))
 
@@ -385,7 +413,8 @@ def flows_panel() -> W.VBox:
 
 def few_step_panel() -> W.VBox:
     """Chapter 13: sampling steps, the teacher's grid and the training budget of consistency distillation; trains a
-    fresh model and shows its samples beside the exact flow map (few_step_train.play_few_step)."""
+    model on the first visit to a (teacher N, Adam steps) setting, keeps it, and shows its samples beside the exact
+    flow map (few_step_train.play_few_step)."""
 
     def draw(n_steps, teacher_steps, train_steps):
         out = play_few_step(n_steps, teacher_steps, train_steps)
@@ -394,8 +423,10 @@ def few_step_panel() -> W.VBox:
         scatter2d(axes[0, 0], out["samples"], lim=3.5, color="C3", s=4, label=f"CD, {n_steps} NFE",
                   title=f"1-NFE error to the exact map {out['map_error']:.3f}\n"
                         f"SW₂ {out['sw']:.3f} (exact samples: {out['sw_floor']:.3f})")
-        axes[0, 0].legend(loc="lower right", fontsize=7)
-        axes[0, 0].set(xlabel="$x_1$", ylabel="$x_2$")
+        axes[0, 0].legend(loc="lower right", fontsize=9)
+        axes[0, 0].set(ylabel="$x_2$")
+        axes[0, 0].set_xlabel("$x_1$\n(a setting's first visit trains, about 1 s per 100 Adam\nsteps; "
+                              "the model is kept: revisits and the NFE slider are instant)", fontsize=9)
 
     return panel(draw, n_steps=int_slider(1, 1, 8, "NFE"),
                  teacher_steps=dropdown([4, 8, 16, 32, 64], 16, "teacher N"),
