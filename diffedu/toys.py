@@ -179,7 +179,7 @@ class GaussianMixture:
         r"""The perfect network: a ``Predictor`` whose $\hat x_0$ is the exact denoiser $E[x_0\mid x_t]$ under ``process``."""
         if not isinstance(process, Process):
             raise TypeError(f"process must be a diffedu Process; got {type(process).__name__}")
-        return MixturePredictor(self, process)
+        return ExactPredictor(self, process)
 
     def denoiser(self, x_t: Tensor, t, process: Process) -> Tensor:
         r"""Exact $E[x_0\mid x_t] = \sum_k P(k\mid x_t)\,(\mu_k + \alpha\Sigma_k(\alpha^2\Sigma_k + \sigma^2 I)^{-1}(x_t - \alpha\mu_k))$.
@@ -228,7 +228,7 @@ def softmax(a: Tensor) -> Tensor:
     return e / e.sum(-1, keepdim=True)
 
 
-class MixturePredictor(Predictor):
+class ExactPredictor(Predictor):
     r"""``GaussianMixture.predictor``: the exact denoiser $E[x_0\mid x_t]$ as a ``Predictor``. A time given as a Python
     float (as every sampler passes it) goes to the mixture as one scalar, its $(\alpha_t, \sigma_t)$ memoised by the
     process (``Process.at``), rather than as a batch of B equal times: the same answer, without recomputing the
