@@ -126,10 +126,10 @@ class GaussianMixture:
         dtype, device = x_t.dtype, x_t.device
         means = self.means.to(dtype=dtype, device=device)
         evals, evecs = self._spectrum(dtype, device)
-        if process is None:
-            alpha_t, sigma_t = torch.ones((), dtype=dtype, device=device), torch.zeros((), dtype=dtype, device=device)
+        if process is None:  # the data density: α = 1, σ = 0
+            alpha_t, sigma_t = 1.0, 0.0
         elif type(t) is float:  # one time, as the samplers pass it: the process's memoised float64 (α_t, σ_t)
-            alpha_t, sigma_t = (torch.tensor(c, dtype=dtype, device=device) for c in process.at(t)[:2])
+            alpha_t, sigma_t = process.at(t)[:2]
         else:
             t = as_tensor(t, like=x_t)
             alpha_t, sigma_t = (c.to(dtype=dtype, device=device) for c in process.coefficients(t)[:2])
@@ -138,7 +138,7 @@ class GaussianMixture:
                     raise ValueError(f"t must be a scalar or have shape ({x_t.shape[0]},); got {tuple(alpha_t.shape)}")
                 alpha_t, sigma_t = alpha_t[:, None, None], sigma_t[:, None, None]  # (N, 1, 1)
         ell = alpha_t**2 * evals + sigma_t**2  # (K, D) or (N, K, D): eigenvalues of C_k
-        diff = x_t[:, None, :] - alpha_t * means  # (N, K, D)
+        diff = x_t[:, None, :] - (means if process is None else alpha_t * means)  # (N, K, D)
         y = diff if evecs is None else self._rotate(diff, evecs.transpose(-1, -2))  # (N, K, D) = Q_kᵀ(x − αμ_k)
         z = y / ell  # (N, K, D)
         quad = (y * z) @ torch.ones(self.dim, dtype=dtype, device=device)  # (N, K); a sum over D, cheaper than .sum(-1)
@@ -187,7 +187,8 @@ class GaussianMixture:
         In the eigenbasis $\Sigma_k C_k^{-1}(x - \alpha\mu_k) = Q_k (e_k z_k)$: one batched product, no solve."""
         log_joint, z, evals, evecs, a = self._components(x_t, t, process)
         w = softmax(log_joint)  # (N, K)
-        return w @ self.means.to(x_t) + (a[..., 0] if a.ndim == 3 else a) * self._weighted_sum(w, evals * z, evecs)
+        a = a[..., 0] if isinstance(a, Tensor) and a.ndim == 3 else a  # α: a float, or (N, 1) for one t per sample
+        return w @ self.means.to(x_t) + a * self._weighted_sum(w, evals * z, evecs)
 
     def eps(self, x_t: Tensor, t, process: Process) -> Tensor:
         r"""Exact $E[\varepsilon\mid x_t] = -\sigma_t\nabla\log p_t(x_t)$."""

@@ -17,8 +17,8 @@ from diffedu.ui import bench, widgets
                                               ("edm", "NFE", 1), ("samplers", "NFE", 1), ("cfg_mixture", "class y", 1),
                                               ("mix", "σ_t", 3.0)])
 def test_a_redraw_back_at_the_defaults_sends_the_first_picture(name, label, value):
-    """A kept-figure panel (langevin, pc, edm, samplers, cfg_mixture) and a re-made one (mix, which reuses its constrained layout): moved to
-    a cheap position and back, the PNG equals the first one."""
+    """A kept-figure panel (langevin, pc, edm, samplers, cfg_mixture) and a re-made one (mix, which reuses its
+    constrained layout): moved to a cheap position and back, the PNG equals the first one."""
     matplotlib.use("Agg")
     box = bench.PANELS[name][1]()
     image = next(c for c in box.children if isinstance(c, W.Image))
