@@ -425,8 +425,8 @@ def few_step_panel() -> W.VBox:
                         f"SW₂ {out['sw']:.3f} (exact samples: {out['sw_floor']:.3f})")
         axes[0, 0].legend(loc="lower right", fontsize=9)
         axes[0, 0].set(ylabel="$x_2$")
-        axes[0, 0].set_xlabel("$x_1$\n(a setting's first visit trains, about 1 s per 100 Adam\nsteps; "
-                              "the model is kept: revisits and the NFE slider are instant)", fontsize=9)
+        axes[0, 0].set_xlabel("$x_1$\n(the first visit to a setting trains: about 1 s\nper 100 Adam steps; the "
+                              "model is kept, so\nrevisits and the NFE slider are instant)", fontsize=9)
 
     return panel(draw, n_steps=int_slider(1, 1, 8, "NFE"),
                  teacher_steps=dropdown([4, 8, 16, 32, 64], 16, "teacher N"),
