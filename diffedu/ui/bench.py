@@ -2,7 +2,8 @@
 
 Each panel of ``ui.widgets`` is built (its first draw at the defaults, which also fills its caches), then every
 control is moved to its extreme positions and back, one at a time (a slider's min and max, a dropdown's every option),
-the others at their defaults. A redraw is timed whole: the panel's compute function, its figure and the PNG that goes
+the others at their defaults; then the panel is closed (as if its chapter were), so that the next one does not
+carry its widgets. A redraw is timed whole: the panel's compute function, its figure and the PNG that goes
 to the browser (``widgets.figure_png``; a figure left open is saved as the inline backend would, ``print_figure``). Times are kernel CPU seconds
 on one thread (``time.process_time`` after ``torch.set_num_threads(1)``, as the chapters run), which a busy machine
 inflates far less than wall time. Targets (issue 17): ≤ 0.5 s for a 2-D panel, ≤ 1.5 s for an MNIST panel.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import io
 import json
 import sys
@@ -94,6 +96,14 @@ def _timed(action) -> float:
     return time.process_time() - t0
 
 
+def close(box: W.Widget) -> None:
+    """Close a panel's widget tree: ipywidgets keeps every open widget (and so each panel's figures and caches) in
+    its registry, and a chapter has one or two panels alive, not the whole course's."""
+    for child in getattr(box, "children", ()):
+        close(child)
+    box.close()
+
+
 def time_panel(factory) -> list[dict]:
     """Rows {position, cpu_s}: the build (first draw at the defaults, which also fills the panel's caches), then each
     control at each extreme and back to its default, one control at a time."""
@@ -107,6 +117,8 @@ def time_panel(factory) -> list[dict]:
                          "cpu_s": _timed(lambda: setattr(control, "value", value))})
         rows.append({"position": f"{label} back to default",
                      "cpu_s": _timed(lambda: setattr(control, "value", default))})
+    close(box[0])
+    gc.collect()  # the closed panel's garbage is not charged to the next panel's redraws
     return rows
 
 
