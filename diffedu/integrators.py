@@ -93,8 +93,9 @@ def _prepare(x, ts, process: Process) -> tuple[Tensor, list[float]]:
     if not isinstance(process, Process):
         raise TypeError(f"process must be a diffedu Process; got {type(process).__name__}")
     x = require_float_tensor("x", x, "the start x_T")
-    ts = require_grid(ts, process)
-    return x, ts.tolist()
+    ts = require_grid(ts, process).tolist()
+    process.memoise(ts)  # every step's (α, σ, α̇, σ̇) in one vectorised call
+    return x, ts
 
 
 def _callback(callback, i: int, t: float, t_next: float, x: Tensor, x0_hat: Tensor) -> None:
@@ -367,7 +368,7 @@ def euler_maruyama_step(x: Tensor, t: float, t_next: float, predictor: Predictor
     alpha_t, sigma_t, d_alpha_t, d_sigma_t = _coef(process, t)
     if alpha_t == 0:  # g² = ∞ at α = 0 (cosine, flow at t = 1): take the exact ancestral step instead
         return ddpm_step(x, t, t_next, predictor, process, generator, **cond)
-    g2 = process.g2(torch.tensor(t, dtype=torch.float64)).item()
+    g2 = process.g2_at(t)
     x0_hat, eps_hat = _x0_eps(x, t, predictor, process, cond)
     v_hat = d_alpha_t * x0_hat + d_sigma_t * eps_hat  # PF-ODE velocity
     drift = v_hat + 0.5 * g2 / sigma_t * eps_hat  # = f x − g² ∇log p  (since ∇log p = −ε̂/σ)

@@ -174,6 +174,25 @@ class Process:
             memo[t] = tuple(c.item() for c in self.coefficients(torch.tensor(t, dtype=torch.float64)))
         return memo[t]
 
+    def g2_at(self, t: float) -> float:
+        r"""$g(t)^2$ (:meth:`g2`) at one time as a Python float, memoised with :meth:`at`."""
+        memo = self.__dict__.setdefault("_at_memo", {})
+        key = ("g2", float(t))
+        if key not in memo:
+            memo[key] = self.g2(torch.tensor(float(t), dtype=torch.float64)).item()
+        return memo[key]
+
+    def memoise(self, ts) -> None:
+        r"""Fill :meth:`at`'s memo for every time of the grid ``ts`` in one vectorised call, so that a sampler's loop
+        finds its times there (the same float64 formulas as :meth:`at`, applied to a vector: equal to rounding)."""
+        ts = self.require_t(torch.as_tensor(ts, dtype=torch.float64)).flatten()  # (M,)
+        memo = self.__dict__.setdefault("_at_memo", {})
+        if len(memo) + ts.numel() > 65536:  # bounded as in at()
+            memo.clear()
+        columns = [torch.broadcast_to(c, ts.shape).tolist() for c in self.coefficients(ts)]
+        for t, values in zip(ts.tolist(), zip(*columns)):
+            memo.setdefault(t, values)
+
     def __setattr__(self, name: str, value) -> None:
         self.__dict__.pop("_at_memo", None)  # a parameter changed: forget the memoised coefficients
         super().__setattr__(name, value)

@@ -10,7 +10,8 @@ from diffedu.course.few_step import (ConsistencyModel, cd_loss, consistency_samp
                                      exact_velocity, flow_map, gaussian_average_velocity, gaussian_flow_map,
                                      gaussian_velocity, meanflow_loss, meanflow_target, pd_loss, pd_target,
                                      teacher_step)
-from diffedu.course.few_step_train import data_std, few_step_samples, map_error, play_few_step
+from diffedu.course.few_step_train import (data_std, exact_pairs, few_step_samples, map_error, play_few_step,
+                                           train_consistency, trained_consistency)
 from diffedu.nets import MLP
 from diffedu.toys import GaussianMixture
 
@@ -161,3 +162,16 @@ def test_the_warm_up_check_accepts_the_pd_target_and_hints_at_a_wrong_one():
     check_pd_target(right)
     with pytest.raises(AssertionError, match="solve it for x̃₀"):
         check_pd_target(lambda x_t, x_s, t, s, process: x_s)
+
+
+def test_the_play_panel_trains_once_per_setting():
+    """Oracle: the seeded training itself — a kept model (trained_consistency's cache) gives the same samples as a
+    fresh train_consistency with the same seed, and moving the NFE slider trains nothing (no new cache entry)."""
+    out = play_few_step(n_steps=1, teacher_steps=8, train_steps=20, n_samples=100)
+    misses = trained_consistency.cache_info().misses
+    play_few_step(n_steps=3, teacher_steps=8, train_steps=20, n_samples=100)
+    assert trained_consistency.cache_info().misses == misses
+    fresh = train_consistency(20, n_grid=8, generator=torch.Generator().manual_seed(0))
+    x_T, _ = exact_pairs(100, 0)
+    again = few_step_samples("consistency distillation", fresh, x_T, 1, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(out["samples"], again, atol=1e-6)

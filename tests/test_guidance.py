@@ -14,7 +14,7 @@ import torch
 
 from diffedu import KINDS, Predictor, convert, gmm_2d, make_process
 from diffedu.course.guidance_demos import (MixturePredictor, cfg_mixture, inverse_mixture, mixture_classifier,
-                                           mixture_classifier_grad)
+                                           mixture_classifier_grad, tilted_samples)
 from diffedu.course import mnist_demos
 from diffedu.guidance import ClassifierFreeGuidance, ClassifierGuidance, Mask, Matrix, Projection, dps, linear_gaussian_posterior
 from diffedu.metrics import sliced_wasserstein
@@ -403,3 +403,29 @@ def test_inverse_mixture_conditions_on_y_and_projection_fits_it():
         assert float(sliced_wasserstein(row["dps"], row["exact"], generator=torch.Generator().manual_seed(0))) < row["prior"]
     assert torch.allclose(out["inpaint"]["projection"][:, 0], torch.full((300,), -1.5, dtype=torch.float64))
     assert "projection" not in out["denoise"]
+
+
+def test_the_float_time_path_and_the_kept_grids_give_the_reference_answers():
+    """Oracles: (1) MixturePredictor at a time given as a 0-d tensor (the batched-time path) — the float-time path
+    must agree to float64 rounding (1e-12), for a batch mixing labels and the null label; (2) the tilted density
+    tabulated afresh, w log q(x|y) + (1 − w) log q(x) on the same grid — tilted_samples with the kept grids must draw
+    exactly the same points from the same generator."""
+    gmm, process = gmm_2d(), make_process("edm")
+    pred = MixturePredictor(gmm, process, null_label=3)
+    x = gmm.sample(40, generator=torch.Generator().manual_seed(0)) * 2
+    y = torch.tensor([0, 1, 2, 3] * 10)
+    for t in (0.05, 1.3, 40.0):
+        for kind in ("x0", "score"):
+            fast, slow = pred(x, t, kind, y=y), pred(x, torch.tensor(t, dtype=torch.float64), kind, y=y)
+            assert torch.allclose(fast, slow, rtol=1e-12, atol=1e-12 * slow.abs().max().item())
+    w, cells, h = 3.0, 60, 6.0
+    edges = torch.linspace(-h, h, cells + 1, dtype=torch.float64)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    grid = torch.cartesian_prod(centres, centres)
+    log_density = w * gmm.restrict(1).log_prob(grid) + (1 - w) * gmm.log_prob(grid)
+    g = torch.Generator().manual_seed(5)
+    cell = torch.multinomial(torch.softmax(log_density, 0), 50, replacement=True, generator=g)
+    expected = grid[cell] + (edges[1] - edges[0]) * (torch.rand(50, 2, generator=g, dtype=torch.float64) - 0.5)
+    for _ in range(2):  # the second call finds the grids kept
+        got = tilted_samples(gmm, 1, w, 50, generator=torch.Generator().manual_seed(5), cells=cells)
+        assert torch.equal(got, expected)

@@ -300,3 +300,22 @@ def test_at_matches_coefficients_and_forgets_changed_parameters(name):
         setattr(process, *{"vp": ("beta_max", 10.0), "subvp": ("beta_max", 10.0), "cosine": ("s", 0.02), "ve": ("sigma_max", 20.0)}[name])
     after = tuple(c.item() for c in process.coefficients(torch.tensor(t, dtype=torch.float64)))
     assert after != before and process.at(t) == after
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_memoise_and_g2_at_match_the_one_at_a_time_values(name):
+    """Oracle: at(t) and g2(t) computed one time at a time on a fresh process; memoise(ts) fills the same memo from
+    one vectorised call, which must agree to float64 rounding (1e-14 relative), and g2_at(t) equals g2(t)."""
+    def fresh():
+        return DiscreteDDPM(200, 5e-4, 0.1) if name == "ddpm" else make_process(name)
+    p = fresh()
+    ts = (p.t_min + FRACTIONS * (p.t_max - p.t_min)).tolist() + [p.t_max]
+    one_by_one = [fresh().at(t) for t in ts]
+    p.memoise(ts)
+    for t, expected in zip(ts, one_by_one):
+        for got, want in zip(p.at(t), expected):
+            assert got == pytest.approx(want, rel=1e-14, abs=1e-300) or (math.isnan(got) and math.isnan(want))
+    for t in ts[:-1]:
+        assert p.g2_at(t) == pytest.approx(p.g2(torch.tensor(t, dtype=torch.float64)).item(), rel=1e-15)
+    with pytest.raises(ValueError):
+        p.memoise([p.t_max + 1.0])

@@ -13,7 +13,7 @@ import torch
 from scipy import stats
 
 from diffedu.processes import make_process
-from diffedu.toys import DATASETS_2D, GaussianMixture, gmm_1d, gmm_2d, gmm_nd, sample_2d
+from diffedu.toys import DATASETS_2D, GaussianMixture, gmm_1d, gmm_2d, gmm_nd, sample_2d, softmax
 
 
 def gen(seed: int) -> torch.Generator:
@@ -240,3 +240,36 @@ def test_bad_points_and_times():
         sample_2d("moons", 0)
     with pytest.raises(ValueError, match="noise must be"):
         sample_2d("moons", 10, noise=-0.1)
+
+
+@pytest.mark.parametrize("name", ["vp", "ddpm", "edm", "flow", "cosine"])
+@pytest.mark.parametrize("kind", ["x0", "eps", "score", "velocity"])
+def test_the_float_time_fast_path_matches_the_batched_time_path(name, kind):
+    """Oracle: the mixture's predictor asked at a time given as a 0-d tensor (the general path: a batch of B equal
+    times through process.coefficients and convert) — the float-time path (memoised floats, convert's formulas
+    written out) must agree to float64 rounding (1e-12 relative) at interior times, in every kind."""
+    process, gmm = make_process(name), gmm_2d()
+    pred = gmm.predictor(process)
+    x = gmm.sample(300, generator=gen(1)) * 1.5
+    for frac in (0.05, 0.37, 0.9):
+        t = process.t_min + frac * (process.t_max - process.t_min)
+        fast, slow = pred(x, float(t), kind), pred(x, torch.tensor(float(t), dtype=torch.float64), kind)
+        assert torch.allclose(fast, slow, rtol=1e-12, atol=1e-12 * slow.abs().max().item()), (name, kind, t)
+
+
+def test_the_float_time_fast_path_refuses_what_convert_refuses():
+    """Oracle: parametrization.convert's rule — at σ_t = 0 (t = 0 of VP) x_t and x̂₀ do not determine ε or the score:
+    a ValueError, on the fast path as on the general one; x0 itself is answered there."""
+    process, gmm = make_process("vp"), gmm_2d()
+    pred, x = gmm.predictor(process), gmm.sample(10, generator=gen(2))
+    for kind in ("eps", "score"):
+        with pytest.raises(ValueError):
+            pred(x, 0.0, kind)
+    assert torch.allclose(pred(x, 0.0, "x0"), x, atol=1e-12)  # at σ = 0 the denoiser returns x itself
+
+
+def test_softmax_matches_torch():
+    """Oracle: torch.softmax, to float64 rounding, including rows with −inf entries and large offsets."""
+    a = torch.randn(50, 6, generator=gen(3), dtype=torch.float64) * 30 + 500
+    a[0, :3] = -math.inf
+    assert torch.allclose(softmax(a), torch.softmax(a, -1), rtol=1e-13, atol=1e-300)

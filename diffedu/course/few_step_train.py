@@ -186,14 +186,20 @@ def map_error(x: Tensor, x_exact: Tensor) -> float:
     return (x.double() - x_exact.double()).norm(dim=1).mean().item()
 
 
+@lru_cache(maxsize=16)
+def trained_consistency(train_steps: int, teacher_steps: int, seed: int) -> ConsistencyModel:
+    """``train_consistency`` with the panel's settings, trained on the first call per setting and kept (the NFE slider
+    and revisits train nothing; the training is seeded, so a kept model is the one a retraining would give)."""
+    return train_consistency(train_steps, n_grid=teacher_steps, generator=torch.Generator().manual_seed(seed))
+
+
 def play_few_step(n_steps: int = 1, teacher_steps: int = 16, train_steps: int = 600, n_samples: int = 500,
                   seed: int = 0) -> dict:
     r"""Chapter 13's panel: consistency distillation with a Heun teacher on ``teacher_steps`` equal steps, trained for
     ``train_steps`` Adam steps, sampled with ``n_steps`` NFE from cached noise; the error to the exact flow map (1 NFE:
     the map itself; more: the multistep sampler re-noises, so only the distribution is comparable) and SW₂."""
     n_steps = require_integer("n_steps", n_steps, 1, 8)
-    f = train_consistency(require_integer("train_steps", train_steps, 1, 5000), n_grid=teacher_steps,
-                          generator=torch.Generator().manual_seed(seed))
+    f = trained_consistency(require_integer("train_steps", train_steps, 1, 5000), int(teacher_steps), int(seed))
     x_T, x_exact = exact_pairs(n_samples, seed)
     x = few_step_samples("consistency distillation", f, x_T, n_steps, generator=torch.Generator().manual_seed(seed))
     one = few_step_samples("consistency distillation", f, x_T, 1)

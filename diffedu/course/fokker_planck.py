@@ -102,9 +102,10 @@ def reverse_family(x: Tensor, ts, score: ScoreFn, process: Process, eta: float =
         raise ValueError(f"reverse_family needs α_t > 0 on the grid (f = α̇/α is infinite where α = 0, at t = {ts[0]:g} "
                          f"for the {process.name} process); start the grid below t_max")
     path = [x]
+    process.memoise(ts)  # every step's (α, σ, α̇, σ̇) in one vectorised call
     for t, t_next in zip(ts[:-1], ts[1:]):
-        t_ = torch.tensor(t, dtype=torch.float64)
-        f_t, g2_t = process.f(t_).item(), process.g2(t_).item()
+        alpha_t, _, d_alpha_t, _ = process.at(t)
+        f_t, g2_t = d_alpha_t / alpha_t, process.g2_at(t)  # f = α̇/α (process.f), g² (memoised)
         dt = t_next - t  # < 0
         drift = f_t * x - 0.5 * (1 + eta**2) * g2_t * require_output_shape(score(x, t), x, "score")  # (B, D)
         z = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)

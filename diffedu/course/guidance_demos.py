@@ -8,6 +8,8 @@ linear inverse problems of the mixture, beside the exact posterior.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 from torch import Tensor
 
@@ -45,8 +47,11 @@ class MixturePredictor:
         require_kind(kind, "kind")
         n = x_t.shape[0]
         y = torch.full((n,), self.null_label, dtype=torch.long) if y is None else as_labels(y, n, x_t.device)
-        t = self.process.require_t(as_tensor(t, like=x_t))
-        t_batch = t.expand(n) if t.ndim == 0 else t
+        if type(t) is float:  # one time, as the samplers pass it: each part answers it as a scalar (memoised α, σ)
+            t_batch = t
+        else:
+            t = self.process.require_t(as_tensor(t, like=x_t))
+            t_batch = t.expand(n) if t.ndim == 0 else t
         x0_hat = torch.empty_like(x_t)
         for label in y.unique().tolist():
             rows = y == label
@@ -56,7 +61,7 @@ class MixturePredictor:
                 part = self.parts[label]
             else:
                 raise ValueError(f"y must hold labels in {sorted(self.parts)} or {self.null_label} (no label); got {label}")
-            x0_hat[rows] = part.denoiser(x_t[rows], t_batch[rows], self.process)
+            x0_hat[rows] = part.denoiser(x_t[rows], t_batch if type(t_batch) is float else t_batch[rows], self.process)
         return convert(x0_hat, "x0", kind, x_t, t_batch, self.process)
 
 
@@ -89,6 +94,16 @@ def mixture_classifier_grad(gmm, x_t: Tensor, t, process, y) -> Tensor:
     return grad
 
 
+@lru_cache(maxsize=4)
+def _grid_log_densities(gmm, label: int, half_width: float, cells: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    r"""What ``tilted_samples`` tabulates that does not depend on w, kept per mixture object and grid: the cell edges,
+    the cell centres (cells², 2), $\log q(x\mid y)$ and $\log q(x)$ there."""
+    edges = torch.linspace(-half_width, half_width, cells + 1, dtype=torch.float64)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    grid = torch.cartesian_prod(centres, centres)  # (cells², 2)
+    return edges, grid, gmm.restrict(label).log_prob(grid), gmm.log_prob(grid)
+
+
 def tilted_samples(gmm, label: int, w: float, n: int, generator: torch.Generator | None = None,
                    half_width: float = 6.0, cells: int = 300) -> Tensor:
     r"""n samples of the tilted density $q(x\mid y)^w q(x)^{1-w}$ (normalised) of a 2-D labelled mixture.
@@ -100,13 +115,14 @@ def tilted_samples(gmm, label: int, w: float, n: int, generator: torch.Generator
         raise ValueError(f"gmm must be 2-D; got dim {gmm.dim}")
     w, n, cells = require_real("w", w), require_integer("n", n), require_integer("cells", cells)
     half_width = require_positive("half_width", half_width)
-    edges = torch.linspace(-half_width, half_width, cells + 1, dtype=torch.float64)
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    grid = torch.cartesian_prod(centres, centres)  # (cells², 2)
-    log_density = w * gmm.restrict(label).log_prob(grid) + (1 - w) * gmm.log_prob(grid)
+    edges, grid, log_q_y, log_q = _grid_log_densities(gmm, int(label), float(half_width), int(cells))
+    log_density = w * log_q_y + (1 - w) * log_q
     cell = torch.multinomial(torch.softmax(log_density, 0), n, replacement=True, generator=generator)
     h = edges[1] - edges[0]
     return grid[cell] + h * (torch.rand(n, 2, generator=generator, dtype=torch.float64) - 0.5)
+
+
+CFG_GMM = gmm_2d()  # chapter 11's panel mixture
 
 
 def cfg_mixture(w: float, label: int = 0, n: int = 2000, n_steps: int = 30, process_name: str = "edm",
@@ -118,7 +134,7 @@ def cfg_mixture(w: float, label: int = 0, n: int = 2000, n_steps: int = 30, proc
     (SW between two sets of size n of the same law), sw_tilted_exact (tilted vs conditional), mass (the
     fraction of samples nearest, by responsibility, to each component of the class)).
     """
-    gmm, process = gmm_2d(), make_process(process_name)
+    gmm, process = CFG_GMM, make_process(process_name)  # one mixture object: its tilted-density grids are kept
     if int(label) != label or label not in (0, 1, 2):
         raise ValueError(f"label must be 0, 1 or 2 (the classes of gmm_2d); got {label!r}")
     w = require_real("w", w)

@@ -34,7 +34,7 @@ def langevin(x: Tensor, score: ScoreFn, tau: float, n_steps: int, generator: tor
     tau, n_steps = require_positive("tau", tau), require_integer("n_steps", n_steps, 0)
     for _ in range(n_steps):
         z = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
-        x = x + tau * score(x) + math.sqrt(2 * tau) * z  # Langevin step
+        x = torch.add(x, score(x), alpha=tau).add_(z, alpha=math.sqrt(2 * tau))  # Langevin step x + τ s + √(2τ) z
     return x
 
 

@@ -129,7 +129,11 @@ def _drawn_png(draw, values: dict, layouts: dict) -> bytes:
     try:
         kept = draw(**values)
         if isinstance(kept, Figure):  # a figure the panel keeps and updates: saved, not closed
-            return figure_png(kept)
+            png = figure_png(kept)
+            if isinstance(kept.get_layout_engine(), ConstrainedLayoutEngine):  # laid out once: positions kept
+                kept.set_layout_engine(None)
+                kept.fixed_layout = True
+            return png
         new = [n for n in plt.get_fignums() if n not in before]
         if not new:
             raise RuntimeError("the panel's draw function made no figure")
@@ -137,7 +141,8 @@ def _drawn_png(draw, values: dict, layouts: dict) -> bytes:
         key = (tuple(fig.get_size_inches()), len(fig.axes))
         constrained = isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
         if constrained and key in layouts:
-            fig.set_layout_engine("none")
+            fig.set_layout_engine(None)  # None, not "none": a placeholder engine would cost savefig a dry draw
+            fig.fixed_layout = True  # figure_png: saved as placed here, not trimmed (a second draw)
             for ax, position in zip(fig.axes, layouts[key]):
                 ax.set_position(position)
         png = figure_png(fig)
@@ -148,6 +153,18 @@ def _drawn_png(draw, values: dict, layouts: dict) -> bytes:
         for n in plt.get_fignums():
             if n not in before:
                 plt.close(n)
+
+
+def kept_axes(state: dict, ncols: int, size: float) -> tuple[Figure, list, bool]:
+    """The figure of a panel that keeps it between redraws and only updates its artists: made on the first call (a
+    row of ``ncols`` axes, ``size`` inches each, as ``plots.figure``; off pyplot, so no backend shows or closes it;
+    laid out by constrained layout at its first save, then fixed by ``_drawn_png``). Returns (fig, axes, new)."""
+    if state:
+        return state["fig"], state["axes"], False
+    fig = Figure(figsize=(size * ncols, size), layout="constrained")
+    FigureCanvasAgg(fig)
+    state.update(fig=fig, axes=[fig.add_subplot(1, ncols, k + 1) for k in range(ncols)])
+    return state["fig"], state["axes"], True
 
 
 # --- Chapter-specific panels go below, each under its chapter's header ---------------------------------
@@ -279,17 +296,22 @@ def langevin_panel() -> W.VBox:
     """Chapter 06: τ, steps per level and number of noise levels; plain vs annealed Langevin on two separated modes
     (``langevin.play_langevin``)."""
 
+    state = {}  # the figure, drawn once with its contours; a redraw moves the points and retitles
+
     def draw(tau, n_steps, n_levels):
         out = play_langevin(tau, n_steps, n_levels, n_samples=400)
-        fig, axes = figure(2, size=3.6)
-        for ax in axes[0]:
-            density_contours(ax, out["gmm"], lim=5, n=71)
-        scatter2d(axes[0, 0], out["plain"], lim=5, color="C0",
-                  title=f"Langevin, {n_steps * n_levels} steps\nleft-mode share {out['frac_plain']:.2f} (true 0.80)")
-        scatter2d(axes[0, 1], out["annealed"], lim=5, color="C1",
-                  title=f"annealed, {n_levels} levels × {n_steps}\nleft-mode share {out['frac_annealed']:.2f} (true 0.80)")
-        for ax in axes[0]:
-            ax.set(xlabel="$x_1$", ylabel="$x_2$")
+        fig, axes, new = kept_axes(state, 2, 3.6)
+        if new:
+            for ax, key, color in zip(axes, ("plain", "annealed"), ("C0", "C1")):
+                density_contours(ax, out["gmm"], lim=5, n=71)
+                state[key] = scatter2d(ax, out[key], lim=5, color=color).collections[-1]
+                ax.set(xlabel="$x_1$", ylabel="$x_2$")
+        for key in ("plain", "annealed"):
+            state[key].set_offsets(to_numpy(out[key]))
+        axes[0].set_title(f"Langevin, {n_steps * n_levels} steps\nleft-mode share {out['frac_plain']:.2f} (true 0.80)")
+        axes[1].set_title(f"annealed, {n_levels} levels × {n_steps}\nleft-mode share {out['frac_annealed']:.2f} "
+                          "(true 0.80)")
+        return fig
 
     return panel(draw, tau=log_slider(0.3, 0.01, 1.0, "τ (× local variance)"), n_steps=int_slider(20, 1, 100, "steps/level"),
                  n_levels=int_slider(10, 1, 20, "noise levels"))
@@ -299,17 +321,24 @@ def pc_panel() -> W.VBox:
     """Chapter 07: step count and corrector SNR; Euler–Maruyama vs predictor–corrector with the exact score, each SW₂
     read against the noise band of exact samples of the same size (``sdes.play_pc``)."""
 
+    state = {}  # the figure, made once; a redraw moves the points and retitles
+
     def draw(n_steps, snr):
         out = play_pc(n_steps, snr, n_samples=500)
         band = out["band"]
-        fig, axes = figure(3, size=3.3)
-        scatter2d(axes[0, 0], out["exact"], color="gray",
-                  title=f"exact samples (n = {band['n']})\nnoise: SW₂ {band_text(band)}")
+        fig, axes, new = kept_axes(state, 3, 3.3)
+        if new:
+            for ax, key, color in zip(axes, ("exact", "em", "pc"), ("gray", "C0", "C1")):
+                state[key] = scatter2d(ax, out[key], color=color).collections[-1]
+        for key in ("exact", "em", "pc"):
+            state[key].set_offsets(to_numpy(out[key]))
         weak = lambda d: f"Δ log q {d[0]:+.2f} ± {d[1]:.2f}"  # noqa: E731
-        scatter2d(axes[0, 1], out["em"], color="C0", title=f"EM, {n_steps} steps: SW₂ {out['sw_em']:.3f}\n"
-                  f"{reading(out['sw_em'], band)}; {weak(out['weak_em'])}")
-        scatter2d(axes[0, 2], out["pc"], color="C1", title=f"PC, r = {snr:.2f}: SW₂ {out['sw_pc']:.3f}\n"
-                  f"{reading(out['sw_pc'], band)}; {weak(out['weak_pc'])}")
+        axes[0].set_title(f"exact samples (n = {band['n']})\nnoise: SW₂ {band_text(band)}")
+        axes[1].set_title(f"EM, {n_steps} steps: SW₂ {out['sw_em']:.3f}\n{reading(out['sw_em'], band)}; "
+                          f"{weak(out['weak_em'])}")
+        axes[2].set_title(f"PC, r = {snr:.2f}: SW₂ {out['sw_pc']:.3f}\n{reading(out['sw_pc'], band)}; "
+                          f"{weak(out['weak_pc'])}")
+        return fig
 
     return panel(draw, n_steps=int_slider(50, 1, 200, "steps"), snr=log_slider(0.16, 0.01, 1.0, "corrector SNR r"))
 
@@ -384,7 +413,8 @@ def flows_panel() -> W.VBox:
 
 def few_step_panel() -> W.VBox:
     """Chapter 13: sampling steps, the teacher's grid and the training budget of consistency distillation; trains a
-    fresh model and shows its samples beside the exact flow map (few_step_train.play_few_step)."""
+    model on the first visit to a (teacher N, Adam steps) setting, keeps it, and shows its samples beside the exact
+    flow map (few_step_train.play_few_step)."""
 
     def draw(n_steps, teacher_steps, train_steps):
         out = play_few_step(n_steps, teacher_steps, train_steps)
@@ -393,8 +423,10 @@ def few_step_panel() -> W.VBox:
         scatter2d(axes[0, 0], out["samples"], lim=3.5, color="C3", s=4, label=f"CD, {n_steps} NFE",
                   title=f"1-NFE error to the exact map {out['map_error']:.3f}\n"
                         f"SW₂ {out['sw']:.3f} (exact samples: {out['sw_floor']:.3f})")
-        axes[0, 0].legend(loc="lower right", fontsize=7)
-        axes[0, 0].set(xlabel="$x_1$", ylabel="$x_2$")
+        axes[0, 0].legend(loc="lower right", fontsize=9)
+        axes[0, 0].set(ylabel="$x_2$")
+        axes[0, 0].set_xlabel("$x_1$\n(the first visit to a setting trains: about 1 s\nper 100 Adam steps; the "
+                              "model is kept, so\nrevisits and the NFE slider are instant)", fontsize=9)
 
     return panel(draw, n_steps=int_slider(1, 1, 8, "NFE"),
                  teacher_steps=dropdown([4, 8, 16, 32, 64], 16, "teacher N"),
@@ -404,27 +436,35 @@ def few_step_panel() -> W.VBox:
 def edm_panel() -> W.VBox:
     """Chapter 09: ρ, NFE, the churn γ and S_noise; Heun on the ρ grid on the exact mixture with its exact errors
     (edm_design.play_edm). The slider moves γ itself over [0, √2 − 1] (``course.churn``): S_churn saturates there."""
+    state = {}  # the figure, made once; a redraw moves the samples and the grid's curve and retitles
 
     def draw(rho, nfe, gamma, s_noise):
         gamma = at_cap(gamma)
         n_steps = heun_steps(nfe)
         s_churn = s_churn_for_gamma(gamma, n_steps)
         out = play_edm(rho, nfe, s_churn, s_noise)
-        fig, axes = figure(2, size=4.2)
-        scatter2d(axes[0, 0], out["data"], lim=3.5, color="C0", s=3, label="exact data")
+        fig, axes, new = kept_axes(state, 2, 4.2)
+        s = to_numpy(out["sigmas"])
+        if new:
+            scatter2d(axes[0], out["data"], lim=3.5, color="C0", s=3, label="exact data")
+            state["dots"] = scatter2d(axes[0], out["samples"], lim=3.5, color="C3", s=3,
+                                      label="Heun samples").collections[-1]
+            axes[0].legend(loc="lower right", fontsize=9, markerscale=3)
+            axes[0].set(xlabel="$x_1$", ylabel="$x_2$")
+            state["grid"], = axes[1].semilogy(range(len(s) - 1), s[:-1], "o-", ms=3)
+            axes[1].set(xlabel="step i", ylabel=r"$\sigma_i$")
+        state["dots"].set_offsets(to_numpy(out["samples"]))
+        state["grid"].set_data(range(len(s) - 1), s[:-1])
+        axes[1].relim()
+        axes[1].autoscale_view()
         error = (f"ODE error {out['ode_error']:.3f}" if gamma == 0 else
                  f"distance to the ODE solution {out['ode_error']:.3f}")
         mmd = f"MMD² × 10³ = {1e3 * out['mmd2']:.2f}: {reading(out['mmd2'], out['band'])}"
-        scatter2d(axes[0, 0], out["samples"], lim=3.5, color="C3", s=3, label="Heun samples",
-                  title=f"{error}\n{mmd}\n(noise band: {band_text(out['band'], 1e3, '.2f')})")
-        axes[0, 0].legend(loc="lower right", fontsize=9, markerscale=3)
-        axes[0, 0].set(xlabel="$x_1$", ylabel="$x_2$")
-        s = to_numpy(out["sigmas"])
-        axes[0, 1].semilogy(range(len(s) - 1), s[:-1], "o-", ms=3)
+        axes[0].set_title(f"{error}\n{mmd}\n(noise band: {band_text(out['band'], 1e3, '.2f')})")
         cap = " (the cap)" if gamma == GAMMA_MAX else ""
-        axes[0, 1].set(title=f"ρ = {rho:g} grid, {n_steps} Heun steps\nγ = {gamma:.2f}{cap} ⇔ S_churn = {s_churn:.1f}"
-                       f"\n(S_churn saturates at {out['churn_saturates_at']:.1f})", xlabel="step i",
-                       ylabel=r"$\sigma_i$")
+        axes[1].set_title(f"ρ = {rho:g} grid, {n_steps} Heun steps\nγ = {gamma:.2f}{cap} ⇔ S_churn = {s_churn:.1f}"
+                          f"\n(S_churn saturates at {out['churn_saturates_at']:.1f})")
+        return fig
 
     return panel(draw, rho=slider(7.0, 0.5, 20.0, 0.5, "ρ"), nfe=int_slider(15, 1, 100, "NFE"),
                  gamma=slider(0.0, 0.0, round(GAMMA_MAX, 3), 0.01, "churn γ (≤ √2−1)"),
@@ -437,20 +477,26 @@ def samplers_panel() -> W.VBox:
     """Chapter 10: NFE, ρ, η and the churn γ; Heun (churn) and DDIM (η) samples, their distance to the exact ODE
     answer (an ODE error only when the sampler is deterministic) and SW₂ read against its noise band
     (``samplers.play_samplers``; γ as in ``course.churn``)."""
+    state = {}  # the figure, made once; a redraw moves the points and retitles
 
     def draw(nfe, rho, eta, gamma):
         gamma = at_cap(gamma)
         churn = s_churn_for_gamma(gamma, heun_steps(nfe))
         out = play_samplers(nfe, rho, eta, churn)
-        fig, axes = figure(3, size=3.3)
-        scatter2d(axes[0, 0], out["exact"], color="gray",
-                  title=f"exact data (n = {out['band']['n']})\nnoise: SW₂ {band_text(out['band'])}")
-        for ax, name, knob, stochastic in ((axes[0, 1], "heun", f"γ {gamma:.2f} (S_churn {churn:.1f})", gamma > 0),
-                                           (axes[0, 2], "ddim", f"η {eta:g}", eta > 0)):
+        fig, axes, new = kept_axes(state, 3, 3.3)
+        if new:
+            state["dots"] = [scatter2d(ax, x, color=color).collections[-1] for ax, x, color in
+                             zip(axes, (out["exact"], out["heun"]["x0"], out["ddim"]["x0"]), ("gray", "C0", "C0"))]
+        for dots, x in zip(state["dots"], (out["exact"], out["heun"]["x0"], out["ddim"]["x0"])):
+            dots.set_offsets(to_numpy(x))
+        axes[0].set_title(f"exact data (n = {out['band']['n']})\nnoise: SW₂ {band_text(out['band'])}")
+        for ax, name, knob, stochastic in ((axes[1], "heun", f"γ {gamma:.2f} (S_churn {churn:.1f})", gamma > 0),
+                                           (axes[2], "ddim", f"η {eta:g}", eta > 0)):
             r = out[name]
             what = "distance to ODE answer" if stochastic else "ODE error"
-            scatter2d(ax, r["x0"], title=f"{name}, {knob}, NFE {r['nfe']}\n{what} {r['ode_error']:.2e}\n"
-                      f"SW₂ {r['sw']:.3f}: {reading(r['sw'], out['band'])}")
+            ax.set_title(f"{name}, {knob}, NFE {r['nfe']}\n{what} {r['ode_error']:.2e}\n"
+                         f"SW₂ {r['sw']:.3f}: {reading(r['sw'], out['band'])}")
+        return fig
 
     return panel(draw, nfe=int_slider(20, 1, 200, "NFE"), rho=slider(7.0, 1.0, 15.0, 0.5, "ρ"),
                  eta=slider(0.0, 0.0, 1.0, 0.05, "η (DDIM)"),
@@ -463,16 +509,23 @@ def cfg_mixture_panel() -> W.VBox:
     """Chapter 11: guidance scale w and class; CFG samples of the 2-D mixture with the exact models against the exact
     conditional law and the tilted density q(x|y)^w q(x)^(1−w) (``guidance.cfg_mixture``)."""
 
+    state = {}  # the figure, made once; a redraw moves the points and retitles
+
     def draw(w, label):
         out = cfg_mixture(w, label, n=600, n_steps=20)
-        fig, axes = figure(3, size=3.3)
-        scatter2d(axes[0, 0], out["x"], title=f"CFG, w = {w:g}, class {label}\nmass per component "
-                  + " / ".join(f"{m:.2f}" for m in out["mass"]), s=2)
-        scatter2d(axes[0, 1], out["exact"], title=f"exact q(x | y): SW {out['sw_exact']:.3f}\n(floor "
-                  f"{out['floor_exact']:.3f}; exact mass " + " / ".join(f"{m:.2f}" for m in out["exact_mass"]) + ")",
-                  s=2, color="gray")
-        scatter2d(axes[0, 2], out["tilted"], title=r"tilted $q(x|y)^w\,q(x)^{1-w}$" + f"\nSW {out['sw_tilted']:.3f} "
-                  f"(floor {out['floor_tilted']:.3f})", s=2, color="tab:green")
+        fig, axes, new = kept_axes(state, 3, 3.3)
+        if new:
+            for ax, key, color in zip(axes, ("x", "exact", "tilted"), ("C0", "gray", "tab:green")):
+                state[key] = scatter2d(ax, out[key], s=2, color=color).collections[-1]
+        for key in ("x", "exact", "tilted"):
+            state[key].set_offsets(to_numpy(out[key]))
+        axes[0].set_title(f"CFG, w = {w:g}, class {label}\nmass per component " + " / ".join(f"{m:.2f}"
+                                                                                        for m in out["mass"]))
+        axes[1].set_title(f"exact q(x | y): SW {out['sw_exact']:.3f}\n(floor {out['floor_exact']:.3f}; exact mass "
+                          + " / ".join(f"{m:.2f}" for m in out["exact_mass"]) + ")")
+        axes[2].set_title(r"tilted $q(x|y)^w\,q(x)^{1-w}$" + f"\nSW {out['sw_tilted']:.3f} "
+                          f"(floor {out['floor_tilted']:.3f})")
+        return fig
 
     return panel(draw, w=slider(2.0, 0.0, 8.0, 0.25, "guidance scale w"), label=int_slider(0, 0, 2, "class y"))
 
