@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 import torch
@@ -97,6 +98,25 @@ def test_the_answer_is_not_on_the_student_screen(chapter):
             for name in (exercise.function, *answers):
                 pattern = rf"(def {name}\b|import .*\b{name}\b|getsource\(.*\b{name}\b|\b{name}\?\?)"
                 assert not re.search(pattern, cell.source), f"{chapter.name} cell {i} offers {name} above the lab"
+
+
+@pytest.mark.parametrize("chapter", [c for c in CHAPTERS if labs_of(nbformat.read(c, as_version=4))],
+                         ids=lambda p: p.stem)
+def test_nbval_checks_each_lab_report_at_full_marks(chapter):
+    """Oracle: each lab module's LAB (title and points). nbval re-runs every chapter and compares its lab cell's score
+    report with the committed one only if the cell is tagged nbval-check-output (in the .py, the source of truth), and
+    that comparison proves full marks only if the committed report reads full marks: both are checked here."""
+    tagged = [c for c in jupytext.read(chapter.with_suffix(".py")).cells
+              if c.cell_type == "code" and LAB_IMPORT.search(c.source)]
+    teacher = nbformat.read(chapter, as_version=4)
+    labs = labs_of(teacher)
+    assert len(tagged) == len(labs) >= 1, f"{chapter.name}: {len(tagged)} lab cells in the .py, {len(labs)} labs"
+    for cell, (exercise, module) in zip(tagged, labs):
+        assert "nbval-check-output" in cell.metadata.get("tags", ()), f"{chapter.name}: {exercise.label} is not checked"
+        lab = importlib.import_module(f"diffedu.labs.{module}").LAB
+        total = sum(part.points for part in lab.parts)
+        shown = "".join(o.get("text", "") for o in teacher.cells[exercise.cell].get("outputs", []))
+        assert f"Lab · {lab.title}: {total}/{total}\n" in shown, f"{chapter.name}: the committed report {shown[:300]!r}"
 
 
 def grade(*paths, extra=()):
