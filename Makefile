@@ -50,7 +50,8 @@ lab-flags:
 test: $(STAMP)  ## every test: unit tests, the pairing check and nbval over every chapter (quick mode)
 	@echo "==> running the unit tests and every chapter under nbval (DIFFEDU_QUICK=1)"
 	DIFFEDU_QUICK=1 $(PY) -m pytest -p no:cacheprovider \
-		tests $(NOTEBOOKS) --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300 -q
+		tests $(NOTEBOOKS) --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300 -q \
+		--durations=25  # the 25 slowest tests and cells: where CI's time goes
 
 execute: sync  ## re-run every chapter in quick mode so that the committed outputs are current
 	@for nb in $(CHAPTERS:.py=.ipynb); do \

@@ -313,7 +313,7 @@ check_vp_alpha(vp_alpha)
 # (4 points), then simulates 20 000 paths and checks that their mean and spread recover the closed-form $\alpha_t x_0$
 # and $\sigma_t$ of the Theory (3 + 3 points). Stuck? `hint(1)`, then `hint(2)`.
 
-# %%
+# %% tags=["nbval-check-output"]
 from diffedu.labs.forward_sde import THINK, check_em_forward, hint
 
 

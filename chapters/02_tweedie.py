@@ -299,7 +299,7 @@ check_velocity(velocity_from_x0)
 # (4 points), points far from the data at small σ (2 points), and a Monte Carlo posterior mean (2 points).
 # Stuck? `hint(1)`, then `hint(2)`.
 
-# %%
+# %% tags=["nbval-check-output"]
 from diffedu.labs.tweedie import THINK, check_posterior_mean, hint
 
 

@@ -275,7 +275,7 @@ check_reverse_sde_drift(reverse_sde_drift)
 # t = 0.1, 0.3 and 1: on VP (4 points) and on VE, where only diffusion acts (3 points); and checks that the mass stays
 # 1 and the density non-negative (3 points). Stuck? `hint(1)`, then `hint(2)`.
 
-# %%
+# %% tags=["nbval-check-output"]
 from diffedu.labs.fokker_planck import THINK, check_fokker_planck, hint
 
 

@@ -435,7 +435,7 @@ check_posterior(ddpm_posterior)
 # network on the T = 100 chain of Check 3 — that 2000 samples are as close to the mixture as exact samples are
 # (SW₂, 2 points) and that each component gets its share (2 points). Stuck? `hint(1)`, then `hint(2)`.
 
-# %%
+# %% tags=["nbval-check-output"]
 from diffedu.labs.ddpm import THINK, check_ddpm_sample, hint
 
 

@@ -323,7 +323,7 @@ check_ddim_update(ddim_update)
 # (3 points), η = 0.3 and 1 (4 points); then it encodes mixture samples on an increasing grid (2 points: exact) and
 # decodes them back (1 point: mean error < 0.05). Stuck? `hint(1)`, then `hint(2)`.
 
-# %%
+# %% tags=["nbval-check-output"]
 from diffedu.labs.ddim import THINK, check_ddim_sample, hint
 
 

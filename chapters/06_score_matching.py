@@ -255,7 +255,7 @@ check_dsm_target(dsm_target)
 # exact-vs-exact floor (3 points), and the 0.8 / 0.2 mode weights that plain Langevin misses (2 points).
 # Stuck? `hint(1)`, then `hint(2)`.
 
-# %%
+# %% tags=["nbval-check-output"]
 from diffedu.labs.score_matching import THINK, check_annealed_langevin, hint
 
 

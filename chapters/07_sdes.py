@@ -321,7 +321,7 @@ check_corrector_step(corrector_step)
 # function with its own draws against the package's `predictor_corrector` on VP and on VE (4 + 4 points, to 1e-8) and
 # counts your calls of `score` (2 points: the cost of PC is what it buys). Stuck? `hint(1)`, then `hint(2)`.
 
-# %%
+# %% tags=["nbval-check-output"]
 from diffedu.labs.sdes import THINK, check_pc_sample, hint
 
 

@@ -348,7 +348,7 @@ check_rf_velocity_to_x0(rf_velocity_to_x0)
 # checks your coupling on the exact velocity (2 points) and runs one reflow (3 points: one Euler step after reflow
 # within 0.2× the error before, and its SW within 0.3 of the exact velocity's). Stuck? `hint(1)`, then `hint(2)`.
 
-# %%
+# %% tags=["nbval-check-output"]
 from diffedu.labs.flows import THINK, check_flow_matching, hint
 
 

@@ -330,7 +330,7 @@ check_karras_sigmas(karras_sigmas)
 # built on the package's preconditioning (3 points); then it counts your calls of F (2 points: 2N − 1).
 # Stuck? `hint(1)`, then `hint(2)`.
 
-# %%
+# %% tags=["nbval-check-output"]
 from diffedu.labs.edm import THINK, check_edm_sampler, hint
 
 

@@ -463,7 +463,7 @@ print(inspect.getsource(ddim_step))
 # Gaussian whose probability-flow ODE it solves in closed form (3 points: slope 2 ± 0.25 for N = 20 … 160).
 # Stuck? `hint(1)`, then `hint(2)`.
 
-# %%
+# %% tags=["nbval-check-output"]
 from diffedu.labs.samplers import THINK, check_dpmpp_2m, hint
 
 

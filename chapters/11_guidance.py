@@ -384,7 +384,7 @@ check_classifier_grad(classifier_grad)
 # steps on the inpainting problem above and compares with the exact posterior (2 points). Stuck? `hint(1)`, then
 # `hint(2)`.
 
-# %%
+# %% tags=["nbval-check-output"]
 from diffedu.labs.guidance import THINK, check_guidance, hint
 
 

@@ -290,7 +290,7 @@ check_drop_labels(drop_labels)
 # recursion on the shipped model (2 points) and lets the evaluation classifier read 50 digits of yours at 20 steps
 # (NFE 20; 2 points). About 20 s of CPU. Stuck? `hint(1)`, then `hint(2)`.
 
-# %%
+# %% tags=["nbval-check-output"]
 from diffedu.labs.mnist import THINK, check_edm_lab, hint
 
 

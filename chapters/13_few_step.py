@@ -301,7 +301,7 @@ check_pd_target(pd_x0_target)
 # flow and cosine VP (3 points, to 1e-8); for data on one point the closed-form average velocity gives loss 0
 # (2 points); the parameter gradient is the stop-gradient one (3 points). Stuck? `hint(1)`, then `hint(2)`.
 
-# %%
+# %% tags=["nbval-check-output"]
 from diffedu.labs.few_step import THINK, check_meanflow_loss, hint
 
 

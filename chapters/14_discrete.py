@@ -460,7 +460,7 @@ check_forward_kernel(forward_kernel)
 # positions (4 points) and unmasked ones (2 points), the last step to s = 0 (1 point), and then runs your step as a
 # 16-step sampler and compares its exact output distribution with Bayes' (1 point). Stuck? `hint(1)`, then `hint(2)`.
 
-# %%
+# %% tags=["nbval-check-output"]
 from diffedu.labs.discrete import THINK, check_unmasking_probs, hint
 
 

@@ -13,10 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 import torch
 
+from diffedu.__main__ import main as diffedu_main
 from diffedu.labs.grading import Lab, Part, Verdict, call, close, diagnose, explain
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +101,25 @@ def test_the_answer_is_not_on_the_student_screen(chapter):
                 assert not re.search(pattern, cell.source), f"{chapter.name} cell {i} offers {name} above the lab"
 
 
+@pytest.mark.parametrize("chapter", [c for c in CHAPTERS if labs_of(nbformat.read(c, as_version=4))],
+                         ids=lambda p: p.stem)
+def test_nbval_checks_each_lab_report_at_full_marks(chapter):
+    """Oracle: each lab module's LAB (title and points). nbval re-runs every chapter and compares its lab cell's score
+    report with the committed one only if the cell is tagged nbval-check-output (in the .py, the source of truth), and
+    that comparison proves full marks only if the committed report reads full marks: both are checked here."""
+    tagged = [c for c in jupytext.read(chapter.with_suffix(".py")).cells
+              if c.cell_type == "code" and LAB_IMPORT.search(c.source)]
+    teacher = nbformat.read(chapter, as_version=4)
+    labs = labs_of(teacher)
+    assert len(tagged) == len(labs) >= 1, f"{chapter.name}: {len(tagged)} lab cells in the .py, {len(labs)} labs"
+    for cell, (exercise, module) in zip(tagged, labs):
+        assert "nbval-check-output" in cell.metadata.get("tags", ()), f"{chapter.name}: {exercise.label} is not checked"
+        lab = importlib.import_module(f"diffedu.labs.{module}").LAB
+        total = sum(part.points for part in lab.parts)
+        shown = "".join(o.get("text", "") for o in teacher.cells[exercise.cell].get("outputs", []))
+        assert f"Lab · {lab.title}: {total}/{total}\n" in shown, f"{chapter.name}: the committed report {shown[:300]!r}"
+
+
 def grade(*paths, extra=()):
     out = subprocess.run([sys.executable, "-m", "diffedu", "grade", *map(str, paths), "--json", *extra],
                          capture_output=True, text=True, timeout=1800, cwd=ROOT)
@@ -106,25 +127,31 @@ def grade(*paths, extra=()):
     return json.loads(out.stdout)
 
 
-def test_grade_gives_the_student_version_zero_with_reasons(tmp_path):
-    """Oracle: the stubs. Every lab of every student notebook scores 0, with a reason naming the stub."""
-    student.write_students(CHAPTERS, tmp_path)
-    results = grade(tmp_path)
-    labs = [lab for r in results for lab in r["labs"]]
-    assert labs, "no lab found in the student notebooks"
-    for lab in labs:
-        assert lab["points"] == 0 and lab["total"] > 0 and "replace" in lab["reason"], lab
+# The grader end to end (CLI, a kernel per notebook, the gradebook, the JSON) on the two chapters whose labs run
+# fastest (under a second each): a 10-point lab (02) and an 8-point one (14). Every chapter's lab is graded the
+# grader's way in tests/test_student.py (the grader's cells only, in a fresh namespace, read back from
+# DIFFEDU_GRADEBOOK: stub 0 with a reason, solution full marks), and nbval compares each lab cell's score report
+# (tag nbval-check-output; tests/sanitize.cfg leaves out only what each part measured).
+GRADED = [ROOT / "chapters" / name for name in ("02_tweedie.ipynb", "14_discrete.ipynb")]
 
 
-@pytest.mark.slow
-def test_grade_gives_the_instructor_version_full_marks():
-    """Oracle: the instructor's solutions, each of which its own chapter shows passing."""
-    results = grade(*[c for c in CHAPTERS if labs_of(nbformat.read(c, as_version=4))])
-    for lab in (lab for r in results for lab in r["labs"]):
-        assert lab["points"] == lab["total"], lab
+def test_grade_gives_the_student_version_zero_and_the_instructor_version_full_marks(tmp_path):
+    """Oracles: the stubs — every lab of the student notebooks scores 0, with a reason naming the stub; the
+    instructor's solutions — full marks, as their own chapters show. One grader run for both (it starts a kernel per
+    notebook either way)."""
+    student.write_students(GRADED, tmp_path / "student")
+    results = {r["notebook"]: r["labs"] for r in grade(tmp_path / "student", *GRADED)}
+    assert sorted(results) == sorted(f"{d}/{p.name}" for d in ("chapters", "student") for p in GRADED), results
+    for notebook, labs in results.items():
+        assert len(labs) == 1, (notebook, labs)
+        for lab in labs:
+            if notebook.startswith("student/"):
+                assert lab["points"] == 0 and lab["total"] > 0 and "replace" in lab["reason"], (notebook, lab)
+            else:
+                assert lab["points"] == lab["total"] > 0, (notebook, lab)
 
 
-def test_grade_stops_a_hanging_notebook_and_refuses_bad_input(tmp_path):
+def test_grade_stops_a_hanging_notebook_and_refuses_bad_input(tmp_path, capsys):
     """Oracle: a notebook that sleeps past the limit is stopped and its lab scores 0 with the reason; a missing
     path and a non-positive limit are usage errors (exit 2)."""
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
@@ -132,8 +159,9 @@ def test_grade_stops_a_hanging_notebook_and_refuses_bad_input(tmp_path):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = tmp_path / "hang.ipynb"
     nbformat.write(nb, path)
-    (result,) = grade(path, extra=("--time-limit", "15"))
+    (result,) = grade(path, extra=("--time-limit", "10"))
     assert result["labs"][0]["points"] == 0 and "time limit" in result["labs"][0]["reason"]
     for argv in (["grade", str(tmp_path / "nothing.ipynb")], ["grade", str(path), "--time-limit", "0"]):
-        out = subprocess.run([sys.executable, "-m", "diffedu", *argv], capture_output=True, text=True, cwd=ROOT)
-        assert out.returncode == 2 and out.stderr
+        with pytest.raises(SystemExit) as stopped:  # `python -m diffedu` in this process: argparse's usage error
+            diffedu_main(argv)
+        assert stopped.value.code == 2 and capsys.readouterr().err

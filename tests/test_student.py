@@ -5,6 +5,11 @@ Oracles: the instructor notebook itself (its solution must pass its own check); 
 ``NotImplementedError`` that reaches the reader must be the stub's, naming the exercise, or the check's
 ``AssertionError`` with a hint: anything else is a crash somewhere inside the check or torch).
 
+A Build-it lab is run the way ``python -m diffedu grade`` runs it (``diffedu.labs.grade.lab_cells``: the setup cell
+and the cells its names need, in a fresh namespace) with ``DIFFEDU_GRADEBOOK`` set, and its gradebook entry — what
+the grader reads — must carry the lab module's ``LAB.title`` with 0 points and a "replace" reason on the stub, full
+marks with the solution. (``tests/test_labs.py`` runs the grader itself end to end on a few chapters.)
+
 Budget: no chapter is run whole. For each exercise, only the cells it needs (the setup cell and the cells that bind
 the global names it reads, found with Python's scoping rules by ``tools.student.cells_needed``) run, once, in this
 process; the stub and the solution then each run the exercise's own cells on top of them. Today every exercise needs
@@ -13,7 +18,10 @@ only its chapter's setup cell: all chapters' exercises take about 10 s (5 s CPU)
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
+import json
+import os
 import re
 import sys
 import time
@@ -24,6 +32,8 @@ import jupytext
 import matplotlib
 import nbformat
 import pytest
+
+from diffedu.labs.grade import LAB_IMPORT, lab_cells
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -58,6 +68,39 @@ def run_cell(source: str, ns: dict, name: str) -> str:
 LAB_SCORE = re.compile(r"Lab · .*?: (?P<points>\d+)/(?P<total>\d+)")
 
 
+@contextlib.contextmanager
+def gradebook(path: Path):
+    """Point ``DIFFEDU_GRADEBOOK`` at ``path`` (as the grader does) and yield the entries written there."""
+    path.write_text("")
+    entries: list[dict] = []
+    previous = os.environ.get("DIFFEDU_GRADEBOOK")
+    os.environ["DIFFEDU_GRADEBOOK"] = str(path)
+    try:
+        yield entries
+    finally:
+        if previous is None:
+            del os.environ["DIFFEDU_GRADEBOOK"]
+        else:
+            os.environ["DIFFEDU_GRADEBOOK"] = previous
+        entries += [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def check_gradebook(entries: list[dict], source: str, label: str, solved: bool) -> None:
+    """What ``python -m diffedu grade`` would report: one entry per lab the cell imports, under its ``LAB.title``;
+    full marks for the solution, 0 with a reason naming the stub for the stub."""
+    scores = {e["lab"]: e for e in entries}  # as the grader reads them
+    for module in (m for m in LAB_IMPORT.findall(source) if m != "grading"):
+        lab = importlib.import_module(f"diffedu.labs.{module}").LAB
+        entry = scores.get(lab.title)
+        assert entry, f"{label}: no gradebook entry under {lab.title!r}: {entries}"
+        assert entry["total"] == sum(p.points for p in lab.parts) > 0, f"{label}: {entry}"
+        if solved:
+            assert entry["points"] == entry["total"], f"{label}: the solution scores {entry['points']}/{entry['total']}"
+        else:
+            reason = "; ".join(p["hint"] for p in entry["parts"] if p["hint"])
+            assert entry["points"] == 0 and "replace" in reason, f"{label}: the stub's gradebook entry {entry}"
+
+
 def stub_outcome(exercise, sources: list[str], ns: dict, stem: str) -> str:
     """Run an exercise's student cells: an exercise's check must raise the stub's NotImplementedError (naming the
     exercise) or an AssertionError with a hint; a lab's grader must print a score of 0 that names the stub."""
@@ -76,6 +119,26 @@ def stub_outcome(exercise, sources: list[str], ns: dict, stem: str) -> str:
     return f"lab score 0/{score['total']}"
 
 
+def check_one(exercise, cells: list[int], notebooks, ns: dict, lab_source: str, tmp_path: Path, stem: str) -> str:
+    """One exercise: its student cells against the stub (in a copy of ``ns``), then the instructor's cells (in
+    ``ns``), each with a fresh gradebook. Returns the log line."""
+    teacher, pupil = notebooks
+    started = time.perf_counter()
+    with gradebook(tmp_path / "stub.jsonl") as entries:
+        outcome = stub_outcome(exercise, [pupil.cells[i].source for i in cells], dict(ns), stem)
+    check_gradebook(entries, lab_source, exercise.label, solved=False)
+    assert lab_source or not outcome.startswith("lab"), f"{exercise.label}: the grader cannot find this lab (its " \
+        "cell must import its diffedu.labs module)"
+    # the solution: the instructor's cells must pass their own check (a lab: full marks)
+    with gradebook(tmp_path / "solution.jsonl") as entries:
+        printed = "".join(run_cell(teacher.cells[i].source, ns, f"<{stem} cell {i}>") for i in cells)
+    check_gradebook(entries, lab_source, exercise.label, solved=True)
+    score = LAB_SCORE.search(printed)
+    assert score is None or score["points"] == score["total"], f"{exercise.label}: the solution scores {score[0]}"
+    return (f"  {exercise.label}: stub → {outcome}; solution → {printed.strip()[-60:]!r} "
+            f"({time.perf_counter() - started:.1f} s)")
+
+
 def check_exercises(instructor: Path, tmp_path: Path) -> list[str]:
     """Write the student version of ``instructor`` with the tool, then run every exercise's cells against the stub
     (must raise NotImplementedError naming the exercise, or AssertionError with a hint) and against the solution
@@ -90,6 +153,7 @@ def check_exercises(instructor: Path, tmp_path: Path) -> list[str]:
     units = {e.cell: [i for i in range(e.cell, e.check + 1) if teacher.cells[i].cell_type == "code"] for e in found}
     targets = sorted({i for cells in units.values() for i in cells})
     needed = student.cells_needed(teacher, targets)
+    grader = lab_cells(teacher)  # the cells `python -m diffedu grade` runs
     from IPython.display import display
 
     ns: dict = {"__name__": "__main__", "display": display}
@@ -103,20 +167,15 @@ def check_exercises(instructor: Path, tmp_path: Path) -> list[str]:
             done.add(index)
             continue
         exercise = next(e for e in found if e.cell == index)
-        cells = units[index]
-        # the stub: in a copy of the namespace, the student's cell then the cells up to its check
-        trial = dict(ns)
-        started = time.perf_counter()
-        outcome = stub_outcome(exercise, [pupil.cells[i].source for i in cells], trial, instructor.stem)
-        # the solution: the instructor's cells must pass their own check (a lab: full marks)
-        printed = ""
-        for i in cells:
-            printed += run_cell(teacher.cells[i].source, ns, f"<{instructor.stem} cell {i}>")
-            done.add(i)
-        score = LAB_SCORE.search(printed)
-        assert score is None or score["points"] == score["total"], f"{exercise.label}: the solution scores {score[0]}"
-        log.append(f"  {exercise.label}: stub → {outcome}; solution → {printed.strip()[-60:]!r} "
-                   f"({time.perf_counter() - started:.1f} s)")
+        lab_source = "".join(t for t in (teacher.cells[i].source for i in units[index]) if LAB_IMPORT.search(t))
+        base = ns
+        if lab_source:  # as `python -m diffedu grade` runs a lab: a fresh namespace with only its cells before it
+            base = {"__name__": "__main__", "display": display}
+            for i in (i for i in grader if i < index):
+                run_cell(teacher.cells[i].source, base, f"<{instructor.stem} cell {i}>")
+        log.append(check_one(exercise, units[index], (teacher, pupil), base, lab_source, tmp_path, instructor.stem))
+        done.update(units[index])
+        ns.update(base)
     return log
 
 

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OBJECTIVES = ("edm", "ddpm", "flow")
 FULL = dict(device="cuda", train_s=150, fd_at="50,100,150", batch=256, channels="32,64,64", classifier_steps=3000,
             n_eval=2000, bench_steps=50, flags=["--bf16", "--compile"], modes="fp32,bf16,compile")
-SMOKE = dict(device="cpu", train_s=4, fd_at="1", batch=8, channels="8,8", classifier_steps=3, n_eval=20,
+SMOKE = dict(device="cpu", train_s=1, fd_at="0.5", batch=8, channels="8,8", classifier_steps=3, n_eval=20,
              bench_steps=1, flags=[], modes="fp32")
 EVALS = (("heun", 20, 1.0), ("dpmpp_2m", 20, 1.0), ("dpmpp_2m", 10, 1.0), ("heun", 20, 2.0))  # sampler, NFE, w
 
