@@ -59,3 +59,34 @@ def test_the_forward_kernel_check_passes_a_loop_and_names_two_mistakes():
         exercises.check_forward_kernel(lambda k, a, V: _forward_kernel(k, a, V, off_by_one=True))
     with pytest.raises(AssertionError, match="absorbing"):
         exercises.check_forward_kernel(lambda k, a, V: _forward_kernel(k, a, V, leaky_mask=True))
+
+
+WARM_UPS = sorted(name for name in dir(exercises) if name.startswith("check_"))
+
+
+def _stub(*args, **kwargs):
+    """The student edition's stub, as tools/student.py writes it."""
+    raise NotImplementedError("Warm-up 9 · a test (fn): replace this line with your code")
+
+
+@pytest.mark.parametrize("name", WARM_UPS)
+def test_a_warm_up_stub_gets_one_line_not_a_traceback(name, capsys):
+    """Oracle: the stub's own message — every warm-up check returns normally on it (so Run All goes on) and prints one
+    line that names the warm-up and says what to replace, with no hint (the hints come with a wrong answer)."""
+    getattr(exercises, name)(_stub)
+    out = capsys.readouterr().out
+    assert out.strip().splitlines() == [f"✗ Warm-up 9 · a test (fn) is not written yet: replace the `raise "
+                                        f"NotImplementedError` line with your code, then run this cell again ({name})."]
+
+
+@pytest.mark.parametrize("name", WARM_UPS)
+def test_an_error_inside_the_students_function_gets_its_likely_cause(name, capsys):
+    """Oracle: student_errors.explain's meaning of a division by zero, printed in one line; no exception escapes."""
+    getattr(exercises, name)(lambda *args: 1 / 0)
+    out = capsys.readouterr().out.strip()
+    assert out.startswith(f"✗ {name}: not yet") and "a division by zero" in out and len(out.splitlines()) == 1
+
+
+def test_a_value_instead_of_a_function_is_refused():
+    with pytest.raises(TypeError, match="pass your function itself"):
+        exercises.check_noise(torch.zeros(3))

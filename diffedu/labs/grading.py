@@ -18,6 +18,8 @@ from typing import Callable
 
 import torch
 
+from ..course.student_errors import explain
+
 __all__ = ["Verdict", "Part", "Score", "Lab", "Functions", "StudentError", "call", "explain", "close", "diagnose"]
 
 
@@ -107,27 +109,6 @@ def call(fn: Callable, *args, **kwargs):
     return out
 
 
-_MEANINGS = (  # (exception type, words in its message, what it usually means)
-    (NotImplementedError, "", "this is the stub: replace the `raise NotImplementedError` line with your code"),
-    (TypeError, "returned None", "your function returned None — did you forget `return`?"),
-    (ValueError, "math domain error", "math.sqrt or math.log of a negative number (or log of 0): is a variance "
-                                      "negative, or did you mix up α and σ, or ᾱ and α?"),
-    (RuntimeError, "size", "the shapes of two tensors do not fit: print the shapes; x has one row per sample "
-                           "(N, D), a time or a noise level is a number or one per sample"),
-    (RuntimeError, "shape", "the shapes of two tensors do not fit: print the shapes (x is (N, D))"),
-    (RuntimeError, "dtype", "two tensors of different dtypes meet: keep x's dtype (e.g. `torch.randn(x.shape, "
-                            "dtype=x.dtype)`)"),
-    (ZeroDivisionError, "", "a division by zero: a σ, a step size or a count is 0 somewhere — the step into σ = 0 "
-                            "needs its own branch"),
-    (RuntimeError, "backward through the graph a second time", "a tensor made with the graph of an earlier step is "
-                   "used again (e.g. pairs made by a network without torch.no_grad()): make it under torch.no_grad() "
-                   "or .detach() it"),
-    (IndexError, "", "an index out of range: check the bounds of your loop (an off-by-one in the grid?)"),
-    (TypeError, "", "a value of the wrong type: a tensor where a number is expected (use float(t)), or a function "
-                    "called with the wrong arguments"),
-)
-
-
 def close(got, want, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
     """Whether the student's ``got`` equals ``want`` in value and shape, compared in float64 (an answer computed in
     float32 is held to float32's precision)."""
@@ -154,15 +135,6 @@ def diagnose(got, mistakes: list[tuple[object, str]], default: str) -> str:
     if want is not None and got.shape != want.shape:
         return f"your answer has shape {tuple(got.shape)}; it should have shape {tuple(want.shape)}"
     return default
-
-
-def explain(error: BaseException) -> str:
-    """What an exception raised inside a student's function usually means, with its own message."""
-    text = str(error)
-    for kind, words, meaning in _MEANINGS:
-        if isinstance(error, kind) and words in text:
-            return f"{meaning} ({type(error).__name__}: {text})" if text and words != "returned None" else meaning
-    return f"your function raised {type(error).__name__}: {text}"
 
 
 class Lab:
