@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import torch
 
-from ..course.discrete import DiscreteNoise, MarkovData, all_states, kl
+from ..course.discrete import DiscreteNoise, MarkovData, all_states
 from ..course.discrete_sampling import ExactX0, push_forward
+from ..metrics import kl
 from .grading import Lab, Part, Verdict, call, close, diagnose
 from .think import Question
 
