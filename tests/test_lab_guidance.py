@@ -51,23 +51,8 @@ def dps_step_looped(x_t, t, predictor, A, y, zeta, prior_step):
     return prior_step(x_t, x0_hat) - zeta * torch.cat(grads)
 
 
-def stub(*args, **kwargs):
-    raise NotImplementedError("Build it · classifier-free guidance and a DPS step (cfg): replace this line with your code")
-
-
 def hints(score):
     return [p["hint"] for p in score.parts]
-
-
-def test_the_stub_scores_zero_and_says_replace_this_line():
-    """Oracle: the stub's own message, reported once per part, no part run."""
-    score = LAB.grade(Pair(stub, stub))
-    assert score.points == 0 and "replace this line" in score.parts[0]["hint"]
-
-
-def test_the_instructor_solution_gets_full_marks():
-    """Oracle: ClassifierFreeGuidance, the exact laws and posterior (see the module docstring)."""
-    assert LAB.grade(Pair(cfg, dps_step)).full_marks
 
 
 def test_a_second_correct_implementation_gets_full_marks():
