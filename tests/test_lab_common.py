@@ -8,8 +8,8 @@ Oracles: the student edition's stub (its own ``NotImplementedError``); a ``ZeroD
 heading; the hints' text (a regular expression for code).
 
 Budget: the stub and error rows stop at each part's first call (about 1 s for all labs); the solutions are graded
-once each (as the per-lab files did before): about 60 s in all on one core, chapter 12's (training on MNIST) marked
-slow as before.
+once each (as the per-lab files did before): about 95 s in all on a busy core; chapter 12's (training on MNIST) and
+chapter 08's (graded in the fast suite by tests/test_lab_flows.py's shared fixture) are marked slow.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from pathlib import Path
 import jupytext
 import matplotlib
 import pytest
+import torch
 
 import diffedu.labs
 
@@ -38,7 +39,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 LABS = sorted(m.name for m in pkgutil.iter_modules(diffedu.labs.__path__)
               if hasattr(importlib.import_module(f"diffedu.labs.{m.name}"), "LAB"))
-SLOW = {"mnist"}  # its grader trains on MNIST (minutes on one core)
+SLOW = {"mnist",  # its grader trains on MNIST (minutes on one core)
+        "flows"}  # 90 s; tests/test_lab_flows.py grades the same solution in the fast suite (its fixture is shared)
 SCORE = re.compile(r"Lab · .*?: (?P<points>\d+)/(?P<total>\d+)")
 CODE = re.compile(r"torch\.|\brange\(|\.sqrt\(|\bfor \w+ in\b|\breturn\b|\bprocess\.|\b[a-z_]+\[[a-z]|\b[a-z_]{3,} = ")
 TIER_WORDS = {  # lab: (words the first hint must not contain, words the last hint must contain)
@@ -180,3 +182,35 @@ def test_every_lab_is_covered():
                 for m in re.findall(r"from diffedu\.labs\.(\w+) import", p.read_text())}
     assert imported == set(LABS)
     assert all((ROOT / "tests" / f"test_lab_{lab}.py").exists() for lab in LABS)
+
+
+def test_the_grading_loop_ends_a_part_early_and_shares_one_computation(capsys):
+    """Oracle: a two-part lab written here, by hand. ``expect`` ends a part on a wrong shape or a NaN with the
+    grader's own words; ``Functions.once`` runs the shared computation once and reports a student's error in every
+    part that needs it; a row may be a tuple of Part's fields."""
+    from diffedu.labs.grading import Functions, Lab, Verdict, call, expect
+
+    runs = []
+
+    def shared(sol):
+        runs.append(1)
+        return call(sol.f, torch.ones(3))
+
+    def shape_part(sol):
+        expect(sol.once("out", lambda: shared(sol)), (3,), "return one value per entry", finite=True)
+        return Verdict(True, "shape (3,)")
+
+    def value_part(sol):
+        out = sol.once("out", lambda: shared(sol))
+        return Verdict(bool((out == 2).all()), f"max {out.max().item():g}", "double it")
+
+    lab = Lab("test", [("shape", 1, "(3,)", shape_part), ("value", 2, "= 2x", value_part)], ["think", "x + x"])
+    assert lab.grade(Functions(f=lambda x: 2 * x)).full_marks and len(runs) == 1
+    score = lab.grade(Functions(f=lambda x: x[:2]))
+    assert [p["points"] for p in score.parts] == [0, 0] and score.parts[0]["measured"] == "wrong shape"
+    assert score.parts[0]["hint"] == "return one value per entry" and score.parts[1]["hint"] == "double it"
+    assert lab.grade(Functions(f=lambda x: x / 0 * 0)).parts[0]["hint"] == "return one value per entry"  # NaN
+    runs.clear()
+    score = lab.grade(Functions(f=lambda x: 1 / 0))
+    assert len(runs) == 1 and all("division by zero" in p["hint"] for p in score.parts)
+    capsys.readouterr()
