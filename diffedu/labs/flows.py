@@ -260,7 +260,7 @@ def _euler_exact(sol: Functions) -> Verdict:
 # --- the pipeline on the mixture: train, sample, reflow -------------------------------------------------------------
 
 def _trained(sol: Functions) -> dict:
-    """Train once per grading (kept in ``sol.memo``): an MLP on 8000 mixture samples paired with independent noise
+    """Train once per grading (``Functions.once``): an MLP on 8000 mixture samples paired with independent noise
     (TRAIN_STEPS steps of the student's loop), and the evaluation draws; a student's error is kept and raised again."""
     return sol.once("trained", lambda: _train(sol))
 
