@@ -30,11 +30,12 @@ import torch
 
 import diffedu
 import diffedu.ui.widgets
-from diffedu.course.discrete import (DiscreteNoise, MarkovData, all_states, entropy, marginal,
+from diffedu.course.discrete import (DiscreteNoise, MarkovData, all_states, marginal,
                                      masked_elbo, ratios, reverse_rates, x0_posterior)
 from diffedu.course.discrete_net import masked_loss, noised_examples, noisy, train_x0_net
 from diffedu.course.discrete_sampling import (ExactX0, discrete_elbo, kl_sweep, rate_comparison,
                                               sampler_distribution)
+from diffedu.metrics import entropy
 from diffedu.ui.plots import figure, to_numpy
 from diffedu.ui.quiz import think
 

@@ -3,6 +3,8 @@ r"""Distances between sample sets and exact answers (chapters 10, 12).
 * ``sliced_wasserstein``: $SW_2(P, Q)^2 = E_{\theta\sim U(S^{d-1})}\,W_2^2(\theta_\#P, \theta_\#Q)$, each 1-D $W_2$ by sorting
   (Rabin et al. 2011; Bonneel et al. 2015).
 * ``mmd``: the squared maximum mean discrepancy with a Gaussian kernel, unbiased estimate (Gretton et al. 2012).
+* ``entropy`` and ``kl``: the entropy of a distribution and the KL divergence between two, over an enumerated state
+  space (chapter 14: the least value of a discrete diffusion's loss, a sampler's distance to the data).
 """
 from __future__ import annotations
 
@@ -108,3 +110,19 @@ def conditional_accuracy(classifier, x: Tensor, y: Tensor, chunk: int = 500) -> 
     require_finite("x", x, "the images")
     pred = torch.cat([classifier(x[i:i + chunk].float()).argmax(1) for i in range(0, len(x), chunk)])
     return float((pred.cpu() == y.cpu()).double().mean())
+
+
+__all__ += ["entropy", "kl"]
+
+
+def entropy(p: Tensor) -> float:
+    """$H(p) = -\\sum p\\log p$ in nats (0 log 0 = 0)."""
+    p = p.double()
+    return float(-(p[p > 0] * p[p > 0].log()).sum())
+
+
+def kl(p: Tensor, q: Tensor) -> float:
+    r"""$\mathrm{KL}(p\,\|\,q) = \sum_x p(x)\log\frac{p(x)}{q(x)}$ in nats; inf where q = 0 < p."""
+    p, q = p.double(), q.double()
+    s = p > 0
+    return float((p[s] * (p[s].log() - q[s].log())).sum())

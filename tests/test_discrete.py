@@ -13,8 +13,9 @@ import math
 import pytest
 import torch
 
-from diffedu.course.discrete import (DiscreteNoise, MarkovData, all_states, check_rate_matrix, entropy, kl,
+from diffedu.course.discrete import (DiscreteNoise, MarkovData, all_states, check_rate_matrix,
                                      marginal, masked_elbo, ratios, reverse_rates, state_index, x0_posterior)
+from diffedu.metrics import entropy, kl
 from diffedu.ui.widgets import discrete_panel
 from diffedu.course.discrete_net import X0Net, masked_loss, noisy, train_x0_net
 from diffedu.course.discrete_sampling import (ExactX0, discrete_elbo, euler_probs, play_discrete, posterior_probs,

@@ -60,23 +60,6 @@ def euler_sampler_as_x0_velocity(D, x_T, sigmas, y):
     return x
 
 
-def stub(*args, **kwargs):
-    raise NotImplementedError("Build it · EDM's training loss and an Euler sampler (training_loss): replace this line "
-                              "with your code")
-
-
-def test_the_stub_scores_zero_and_says_replace_this_line():
-    """Oracle: the stub's own message."""
-    score = LAB.grade(Pair(stub, stub))
-    assert score.points == 0 and "replace this line" in score.parts[0]["hint"]
-
-
-@pytest.mark.slow
-def test_the_instructor_solution_gets_full_marks():
-    """Oracle: edm_loss with the same draws, training, the Euler recursion, the classifier (see the docstring)."""
-    assert LAB.grade(Pair(training_loss, euler_sampler)).full_marks
-
-
 def test_a_second_correct_implementation_passes_the_exact_parts():
     """Oracle: edm_loss with the same draws and the Euler recursion — a looped loss in F's target form and the Euler
     step written as an interpolation towards D are the same maths."""

@@ -42,11 +42,6 @@ def make(*, step=2.0, noise=2.0, norms="batch", sign=1.0, g_power=2, em_noise="s
     return pc_sample
 
 
-def stub(x, ts, score, process, snr, z):
-    raise NotImplementedError("Build it · the predictor–corrector sampler (pc_sample): "
-                              "replace this line with your code")
-
-
 def in_x0_form_float32(x, ts, score, process, snr, z):
     """A second correct implementation: float32, Python-float coefficients, the predictor through Tweedie's
     x̂₀ = (x + σ²s)/α and the drift written as α̇x̂₀ + σ̇ε̂ + g²ε̂/(2σ) with ε̂ = −σs (the package's form)."""
@@ -66,17 +61,6 @@ def in_x0_form_float32(x, ts, score, process, snr, z):
         drift = d_alpha_t * x0_hat + d_sigma_t * eps_hat + 0.5 * g2 / sigma_t * eps_hat
         x = x + drift * (t_next - t) + math.sqrt(g2 * (t - t_next)) * z[k, 1].float()
     return x, nfe
-
-
-def test_stub_scores_zero_and_says_replace_this_line():
-    """Oracle: the stub's own NotImplementedError, caught and explained."""
-    score = lab.LAB.grade(stub)
-    assert score.points == 0 and "replace this line" in score.parts[0]["hint"]
-
-
-def test_instructor_solution_gets_full_marks():
-    """Oracle: predictor_corrector with the same draws; 2 counted score calls per step."""
-    assert lab.LAB.grade(make()).full_marks
 
 
 def test_a_float32_x0_form_implementation_gets_full_marks():

@@ -102,8 +102,9 @@ def check_gradebook(entries: list[dict], source: str, label: str, solved: bool) 
 
 
 def stub_outcome(exercise, sources: list[str], ns: dict, stem: str) -> str:
-    """Run an exercise's student cells: an exercise's check must raise the stub's NotImplementedError (naming the
-    exercise) or an AssertionError with a hint; a lab's grader must print a score of 0 that names the stub."""
+    """Run an exercise's student cells: an exercise's check must print that the exercise (named) is not written yet,
+    or raise the stub's NotImplementedError (naming the exercise) or an AssertionError with a hint; a lab's grader
+    must print a score of 0 that names the stub."""
     try:
         printed = "".join(run_cell(source, ns, f"<student {stem} cell>") for source in sources)
     except (NotImplementedError, AssertionError) as error:
@@ -113,6 +114,8 @@ def stub_outcome(exercise, sources: list[str], ns: dict, stem: str) -> str:
         else:
             assert "hint" in str(error).lower(), f"{exercise.label}: an AssertionError without a hint:\n{where}"
         return type(error).__name__
+    if f"{exercise.label} is not written yet" in printed:  # a warm-up's check: one line, no traceback
+        return "not written yet"
     score = LAB_SCORE.search(printed)
     assert score and score["points"] == "0", f"{exercise.label}: the stub must fail its check; it printed {printed!r}"
     assert exercise.label in printed and "replace this line" in printed, f"{exercise.label}: {printed!r}"

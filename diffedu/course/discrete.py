@@ -10,7 +10,8 @@ independently by a continuous-time Markov chain with rate matrix $\beta(t)\,Q$ (
   $\;q_t(x_t^i\mid x_0^i) = \alpha_t\,\delta_{x_0^i} + (1-\alpha_t)\,\delta_m$
 
 (Austin et al. 2021, App. A.2). Everything here is exact: marginals, posteriors and reverse rates are sums over all
-$V^L$ sequences; the network and its losses live in ``discrete_net``, the samplers in ``discrete_sampling``.
+$V^L$ sequences; the network and its losses live in ``discrete_net``, the samplers in ``discrete_sampling``, the
+entropy and the KL divergence of distributions in ``diffedu.metrics``.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from torch import Tensor
 from ..checks import require_in_range, require_integer
 
 __all__ = ["uniform_rate", "absorbing_rate", "check_rate_matrix", "DiscreteNoise", "MarkovData", "all_states",
-           "state_index", "marginal", "forward_matrix", "x0_posterior", "ratios", "reverse_rates", "masked_elbo", "entropy", "kl"]
+           "state_index", "marginal", "forward_matrix", "x0_posterior", "ratios", "reverse_rates", "masked_elbo"]
 
 NOISES = ("uniform", "mask")
 SCHEDULES = ("linear", "cosine")
@@ -235,16 +236,3 @@ def masked_elbo(x0_probs_fn, data: MarkovData, noise: DiscreteNoise) -> Tensor:
         nll = -probs.gather(-1, x0.unsqueeze(-1)).squeeze(-1).log()  # (V^L, L)
         bound += math.exp(math.lgamma(k) + math.lgamma(L - k + 1) - math.lgamma(L + 1)) * nll[:, M].sum(1)
     return bound
-
-
-def entropy(p: Tensor) -> float:
-    """$H(p) = -\\sum p\\log p$ in nats (0 log 0 = 0)."""
-    p = p.double()
-    return float(-(p[p > 0] * p[p > 0].log()).sum())
-
-
-def kl(p: Tensor, q: Tensor) -> float:
-    r"""$\mathrm{KL}(p\,\|\,q) = \sum_x p(x)\log\frac{p(x)}{q(x)}$ in nats; inf where q = 0 < p."""
-    p, q = p.double(), q.double()
-    s = p > 0
-    return float((p[s] * (p[s].log() - q[s].log())).sum())

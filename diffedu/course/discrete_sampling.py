@@ -11,7 +11,8 @@ import torch
 from torch import Tensor, nn
 
 from ..checks import require_integer
-from .discrete import (DiscreteNoise, MarkovData, all_states, forward_matrix, kl, reverse_rates, state_index,
+from ..metrics import kl
+from .discrete import (DiscreteNoise, MarkovData, all_states, forward_matrix, reverse_rates, state_index,
                        x0_posterior)
 
 __all__ = ["ExactX0", "unmasking_probs",

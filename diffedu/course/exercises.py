@@ -1,10 +1,15 @@
 """``check_*`` functions: each tests a student's function against an independent answer and replies with a hint.
 
-A check raises ``AssertionError`` with a hint on a wrong answer (so a failing exercise shows red in the notebook),
-``NotImplementedError`` passes through untouched (the student version's stub), and prints a short success line.
+A check prints a short success line when the answer is right and raises ``AssertionError`` with a hint on a wrong
+answer (so a wrong exercise shows red in the notebook). An exception raised inside the student's function is never a
+traceback: the student edition's stub (``NotImplementedError``) gets one printed line saying the warm-up is not
+written yet, any other exception one line with its likely cause (:func:`student_errors.explain`), and the check
+returns normally, so JupyterLab's Run All goes on to the cells below (no chapter cell uses a warm-up's function
+further down). No reply shows the answer. A check returns ``None`` (a value would be echoed under the cell).
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
@@ -17,6 +22,58 @@ from ..toys import gmm_2d
 from .discrete import DiscreteNoise
 from .elbo import posterior
 from .guidance_demos import mixture_classifier
+from .student_errors import explain, stub_title
+
+
+class StudentRaised(Exception):
+    """An exception raised inside the student's function, carried out of the check to be reported in one line."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _guarded(fn: Callable) -> Callable:
+    """The student's ``fn``, with any exception it raises wrapped in :class:`StudentRaised` (the check's own
+    ``AssertionError`` on a wrong answer is raised outside it and passes unchanged)."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 — any error of the student's code becomes a one-line reply
+            raise StudentRaised(error) from error
+    return call
+
+
+def not_yet(check: str, error: BaseException, shapes: str = "") -> str:
+    """The one line that replaces a traceback: the stub's warm-up is not written yet, or the likely cause of the
+    exception (``shapes``: a check's own words for a shape error)."""
+    title = stub_title(error)
+    if title:
+        return (f"✗ {title} is not written yet: replace the `raise NotImplementedError` line with your code, then "
+                f"run this cell again ({check}).")
+    shaped = shapes and any(w in str(error) for w in ("size", "shape", "dimension"))
+    cause = f"{shapes} ({type(error).__name__}: {error})" if shaped else explain(error)
+    return f"✗ {check}: not yet — your function raised an error. Likely cause: {cause}"
+
+
+def warm_up(check: Callable | None = None, *, shapes: str = ""):
+    """Decorate a ``check_…(fn, …)``: the student's functions run guarded (:func:`_guarded`); an exception raised in
+    them ends the check with one printed line (:func:`not_yet`) instead of a traceback."""
+    if check is None:
+        return functools.partial(warm_up, shapes=shapes)
+
+    @functools.wraps(check)
+    def run(*functions: Callable) -> None:
+        for fn in functions:
+            if not callable(fn):
+                raise TypeError(f"{check.__name__}: pass your function itself, without calling it; got "
+                                f"{type(fn).__name__}")
+        try:
+            check(*map(_guarded, functions))
+        except StudentRaised as raised:
+            print(not_yet(check.__name__, raised.error, shapes))
+    return run
 
 
 def _report(ok: bool, name: str, hint: str) -> None:
@@ -54,6 +111,7 @@ def _cases_00(seed: int = 0):
     return x0, eps, [(1.0, 0.0), (0.8, 0.6), (0.0, 1.0), (1.0, 2.5), (0.3, 0.1)]
 
 
+@warm_up
 def check_noise(fn: Callable) -> None:
     r"""``fn(x0, eps, alpha_t, sigma_t)`` → $x_t = \alpha_t x_0 + \sigma_t\varepsilon$ (chapter 00)."""
     x0, eps, pairs = _cases_00()
@@ -67,6 +125,7 @@ def check_noise(fn: Callable) -> None:
     _report(True, "check_noise", "")
 
 
+@warm_up
 def check_log_snr(fn: Callable) -> None:
     r"""``fn(alpha_t, sigma_t)`` → $\lambda = \log(\alpha_t^2/\sigma_t^2)$ for positive tensors (chapter 00)."""
     alpha_t = torch.tensor([1.0, 0.8, 0.1, 2.0], dtype=torch.float64)
@@ -85,6 +144,7 @@ def check_log_snr(fn: Callable) -> None:
     _report(True, "check_log_snr", "")
 
 
+@warm_up
 def check_vp_alpha(fn: Callable) -> None:
     r"""``fn(t, beta_min, beta_max)`` → VP's $\alpha_t = \exp(-\tfrac12\int_0^t\beta)$ with linear β (chapter 01)."""
     t = torch.linspace(0, 1, 11, dtype=torch.float64)
@@ -102,6 +162,7 @@ def check_vp_alpha(fn: Callable) -> None:
     _report(True, "check_vp_alpha", "")
 
 
+@warm_up
 def check_em_step(fn: Callable) -> None:
     r"""``fn(x, t, dt, z, process)`` → one Euler–Maruyama step of $dx = f x\,dt + g\,dW$ (chapter 01)."""
     g = torch.Generator().manual_seed(2)
@@ -119,6 +180,7 @@ def check_em_step(fn: Callable) -> None:
     _report(True, "check_em_step", "")
 
 
+@warm_up
 def check_tweedie(fn: Callable) -> None:
     r"""``fn(score, x_t, alpha_t, sigma_t)`` → Tweedie's $\hat x_0 = (x_t + \sigma_t^2\nabla\log p_t)/\alpha_t$ (chapter 02)."""
     gmm, process = gmm_2d(), VP()
@@ -134,6 +196,7 @@ def check_tweedie(fn: Callable) -> None:
     _report(True, "check_tweedie", "")
 
 
+@warm_up
 def check_velocity(fn: Callable) -> None:
     r"""``fn(x0_hat, x_t, alpha_t, sigma_t, d_alpha_t, d_sigma_t)`` → $\hat v = \dot\alpha_t\hat x_0 + \dot\sigma_t\hat\varepsilon$
     with $\hat\varepsilon = (x_t - \alpha_t\hat x_0)/\sigma_t$ (chapter 02)."""
@@ -160,6 +223,7 @@ def _sde_cases():
         yield x, f_t, g2_t, score
 
 
+@warm_up
 def check_pf_drift(fn: Callable) -> None:
     r"""``fn(x, f_t, g2_t, score)`` → the probability-flow ODE drift $f_t x - \tfrac12 g_t^2\nabla\log p_t$."""
     for x, f_t, g2_t, score in _sde_cases():
@@ -168,6 +232,7 @@ def check_pf_drift(fn: Callable) -> None:
     _report(True, "check_pf_drift", "")
 
 
+@warm_up
 def check_reverse_sde_drift(fn: Callable) -> None:
     r"""``fn(x, f_t, g2_t, score)`` → the reverse-SDE drift $f_t x - g_t^2\nabla\log p_t$ (Anderson 1982)."""
     for x, f_t, g2_t, score in _sde_cases():
@@ -176,6 +241,7 @@ def check_reverse_sde_drift(fn: Callable) -> None:
     _report(True, "check_reverse_sde_drift", "")
 
 
+@warm_up
 def check_langevin_step(fn: Callable) -> None:
     r"""``fn(x, score, tau, z)`` → $x + \tau\,\text{score} + \sqrt{2\tau}\,z$."""
     for x, _, tau, score in _sde_cases():
@@ -185,6 +251,7 @@ def check_langevin_step(fn: Callable) -> None:
     _report(True, "check_langevin_step", "")
 
 
+@warm_up
 def check_dsm_target(fn: Callable) -> None:
     r"""``fn(x_tilde, x0, sigma)`` → the DSM target $\nabla_{\tilde x}\log\mathcal N(\tilde x; x_0, \sigma^2 I) = -(\tilde x - x_0)/\sigma^2$."""
     for x, _, sigma2, x0 in _sde_cases():
@@ -194,6 +261,7 @@ def check_dsm_target(fn: Callable) -> None:
     _report(True, "check_dsm_target", "")
 
 
+@warm_up
 def check_subvp_sigma(fn: Callable) -> None:
     r"""``fn(t, beta_min, beta_max)`` → the sub-VP kernel's $\sigma_t = 1 - e^{-B(t)}$, $B(t) = \int_0^t\beta$."""
     t = torch.linspace(0, 1, 11, dtype=torch.float64)
@@ -204,6 +272,7 @@ def check_subvp_sigma(fn: Callable) -> None:
     _report(True, "check_subvp_sigma", "")
 
 
+@warm_up
 def check_corrector_step(fn: Callable) -> None:
     r"""``fn(snr, z_norm, score_norm)`` → the Langevin corrector's step $\epsilon = 2(r\lVert z\rVert/\lVert s\rVert)^2$."""
     for r, zn, sn in [(0.16, 1.4, 10.0), (0.5, 2.0, 0.3), (0.01, 1.0, 1.0)]:
@@ -217,6 +286,7 @@ def check_corrector_step(fn: Callable) -> None:
 
 # --- 04, 05 ------------------------------------------------------------------------------------------
 
+@warm_up
 def check_alpha_bar(fn: Callable) -> None:
     r"""``fn(betas)`` → $\bar\alpha_n = \prod_{i\le n}(1-\beta_i)$ for n = 0..T (shape (T+1,), $\bar\alpha_0 = 1$)."""
     for T, b1, bT in [(10, 1e-3, 0.2), (1000, 1e-4, 0.02)]:
@@ -231,6 +301,7 @@ def check_alpha_bar(fn: Callable) -> None:
     _report(True, "check_alpha_bar", "")
 
 
+@warm_up
 def check_posterior(fn: Callable) -> None:
     r"""``fn(x_n, x0, n, betas)`` → (mean, variance) of $q(x_{n-1}\mid x_n, x_0)$ (Ho et al. 2020, eq. 7)."""
     g = torch.Generator().manual_seed(1)
@@ -248,6 +319,7 @@ def check_posterior(fn: Callable) -> None:
     _report(True, "check_posterior", "")
 
 
+@warm_up
 def check_ddim_noise_scale(fn: Callable) -> None:
     r"""``fn(alpha_t, sigma_t, alpha_s, sigma_s, eta)`` → DDIM's noise scale
     $c = \eta\,\sigma_s\sqrt{1 - \alpha_t^2\sigma_s^2/(\alpha_s^2\sigma_t^2)}$ (float)."""
@@ -262,6 +334,7 @@ def check_ddim_noise_scale(fn: Callable) -> None:
     _report(True, "check_ddim_noise_scale", "")
 
 
+@warm_up
 def check_ddim_update(fn: Callable) -> None:
     r"""``fn(x_t, x0_hat, alpha_t, sigma_t, alpha_s, sigma_s, c, z)`` → the DDIM update
     $x_s = \alpha_s\hat x_0 + \sqrt{\sigma_s^2 - c^2}\,\hat\varepsilon + c\,z$, $\hat\varepsilon = (x_t - \alpha_t\hat x_0)/\sigma_t$."""
@@ -281,6 +354,7 @@ def check_ddim_update(fn: Callable) -> None:
 
 # --- 08, 09 ------------------------------------------------------------------------------------------
 
+@warm_up
 def check_rf_conditional_velocity(fn: Callable) -> None:
     r"""``fn(x0, eps, t)`` → rectified flow's conditional velocity $dx_t/dt = \varepsilon - x_0$ for $x_t = (1-t)x_0 + t\varepsilon$ (chapter 08)."""
     g = torch.Generator().manual_seed(8)
@@ -295,6 +369,7 @@ def check_rf_conditional_velocity(fn: Callable) -> None:
     _report(True, "check_rf_conditional_velocity", "")
 
 
+@warm_up
 def check_rf_velocity_to_x0(fn: Callable) -> None:
     r"""``fn(v, x_t, t)`` → $\hat x_0 = x_t - t\,v$, the denoiser read off a rectified-flow velocity (chapter 08)."""
     g = torch.Generator().manual_seed(9)
@@ -307,6 +382,7 @@ def check_rf_velocity_to_x0(fn: Callable) -> None:
     _report(True, "check_rf_velocity_to_x0", "")
 
 
+@warm_up
 def check_edm_precond(fn: Callable) -> None:
     r"""``fn(sigma, sigma_data)`` → ``(c_skip, c_out, c_in, c_noise)`` of EDM (Karras et al. 2022, Table 1) (chapter 09)."""
     sigma = torch.tensor([0.002, 0.1, 0.5, 2.0, 80.0], dtype=torch.float64)
@@ -326,6 +402,7 @@ def check_edm_precond(fn: Callable) -> None:
     _report(True, "check_edm_precond", "")
 
 
+@warm_up
 def check_karras_sigmas(fn: Callable) -> None:
     r"""``fn(n, sigma_min, sigma_max, rho)`` → the n noise levels $(\sigma_{max}^{1/\rho} + \tfrac{i}{n-1}(\sigma_{min}^{1/\rho} - \sigma_{max}^{1/\rho}))^\rho$ (chapter 09)."""
     for n, lo, hi, rho in ((18, 0.002, 80.0, 7.0), (5, 0.01, 10.0, 1.0), (10, 0.002, 80.0, 3.0)):
@@ -351,6 +428,7 @@ def _sampler_cases():
         yield x, torch.tensor(t, dtype=torch.float64), torch.tensor(t_next, dtype=torch.float64), pred, process
 
 
+@warm_up
 def check_heun_step(fn: Callable) -> None:
     r"""``fn(x, t, t_next, predictor, process)`` → one Heun step of the PF-ODE $dx/dt = \dot\alpha\hat x_0 + \dot\sigma\hat\varepsilon$."""
     for x, t, t_next, pred, process in _sampler_cases():
@@ -367,6 +445,7 @@ def check_heun_step(fn: Callable) -> None:
     _report(True, "check_heun_step", "")
 
 
+@warm_up
 def check_ddim_sampler_step(fn: Callable) -> None:
     r"""Chapter 10: ``fn(x, t, t_next, predictor, process)`` → one deterministic DDIM step
     $\alpha_s\hat x_0 + \sigma_s\hat\varepsilon$ (chapter 05's ``check_ddim_update`` checks the update written from
@@ -382,21 +461,11 @@ def check_ddim_sampler_step(fn: Callable) -> None:
 
 
 # --- 11 ----------------------------------------------------------------------------------------------
-def _student(fn: Callable, name: str, *args):
-    """Call a student's ``fn``: the stub's NotImplementedError passes through; any other exception becomes a hint
-    (an AssertionError naming what the exception usually means), not a traceback."""
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise
-    except Exception as error:  # noqa: BLE001 — a student's error becomes a hint
-        text = f"{type(error).__name__}: {error}"
-        meaning = ("the shapes do not fit: print them — A is (M, D), mu and y are vectors (D,) and (M,), cov is (D, D); "
-                   "a matrix times a vector is A @ v" if any(w in str(error) for w in ("size", "shape", "dimension"))
-                   else "read the message, then check each line against the formula")
-        raise AssertionError(f"{name}: not yet. Hint: your function raised {text} — {meaning}") from None
+GAUSSIAN_SHAPES = ("the shapes do not fit: print them — A is (M, D), mu and y are vectors (D,) and (M,), cov is "
+                   "(D, D); a matrix times a vector is A @ v")
 
 
+@warm_up(shapes=GAUSSIAN_SHAPES)
 def check_gaussian_conditioning(fn: Callable) -> None:
     r"""``fn(mu, cov, A, y, sigma_y)`` → (mean, cov) of $p(x_0\mid y)$ for $x_0\sim N(\mu, \Sigma)$ and
     $y = A x_0 + \sigma_y z$ (chapter 11). Oracle: the information form $\Sigma'^{-1} = \Sigma^{-1} + A^\top A/\sigma_y^2$,
@@ -413,7 +482,7 @@ def check_gaussian_conditioning(fn: Callable) -> None:
         prec = torch.linalg.inv(cov) + A.T @ A / sigma_y**2
         want_cov = torch.linalg.inv(prec)
         want_mean = want_cov @ (torch.linalg.solve(cov, mu) + A.T @ y / sigma_y**2)
-        got = _student(fn, "check_gaussian_conditioning", mu.clone(), cov.clone(), A.clone(), y.clone(), sigma_y)
+        got = fn(mu.clone(), cov.clone(), A.clone(), y.clone(), sigma_y)
         if ok and not (isinstance(got, tuple) and len(got) == 2 and _close(got[0], want_mean)
                        and _close(got[1], want_cov)):
             ok, hint = False, (f"with A of shape ({M}, {D}): gain K = Σ Aᵀ (A Σ Aᵀ + σ_y² I)⁻¹, mean μ + K (y − A μ), "
@@ -421,6 +490,7 @@ def check_gaussian_conditioning(fn: Callable) -> None:
     _report(ok, "check_gaussian_conditioning", hint)
 
 
+@warm_up
 def check_classifier_grad(fn: Callable) -> None:
     r"""``fn(gmm, x_t, t, process, y)`` → $\nabla_{x_t}\log p_t(y\mid x_t)$ for an int label y (chapter 11).
     Oracle: autograd of the exact log-probability ``guidance.mixture_classifier``. The hint names the mistake (the
@@ -434,7 +504,7 @@ def check_classifier_grad(fn: Callable) -> None:
         for y in (0, 2):
             xg = x.clone().requires_grad_(True)
             (want,) = torch.autograd.grad(mixture_classifier(gmm, xg, t, process)[:, y].sum(), xg)
-            got = _student(fn, "check_classifier_grad", gmm, x.clone(), t, process, y)
+            got = fn(gmm, x.clone(), t, process, y)
             if ok and not _close(got, want, rtol=1e-6, atol=1e-9):
                 cond, uncond = gmm.restrict(y).score(x, t, process), gmm.score(x, t, process)
                 if _close(got, cond):
@@ -453,6 +523,7 @@ def check_classifier_grad(fn: Callable) -> None:
 # --- 12 ----------------------------------------------------------------------------------------------
 
 
+@warm_up
 def check_edm_preconditioning(fn: Callable) -> None:
     r"""``fn(sigma, sigma_data)`` → (c_skip, c_out, c_in, c_noise) of Karras et al. 2022, Table 1."""
     for sd in (0.5, 1.0):
@@ -468,6 +539,7 @@ def check_edm_preconditioning(fn: Callable) -> None:
     _report(True, "check_edm_preconditioning", "")
 
 
+@warm_up
 def check_drop_labels(fn: Callable) -> None:
     r"""``fn(y, p_uncond, u)`` → y with entries where u < p_uncond replaced by the null class 10."""
     y = torch.arange(10)
@@ -481,6 +553,7 @@ def check_drop_labels(fn: Callable) -> None:
 
 
 
+@warm_up
 def check_pd_target(fn: Callable) -> None:
     r"""``fn(x_t, x_s, t, s, process)`` → the $\tilde x_0$ whose one DDIM step t → s lands on ``x_s`` (Salimans & Ho
     2022, Algorithm 2) (chapter 13). Oracle: the DDIM step itself, run with the answer, in float64."""
@@ -499,6 +572,7 @@ def check_pd_target(fn: Callable) -> None:
     _report(True, "check_pd_target", "")
 
 
+@warm_up
 def check_forward_kernel(fn: Callable) -> None:
     r"""``fn(kind, alpha_t, V)`` → the (S, S) matrix $q_t(x_t^i = w\mid x_0^i = u)$ of one position under uniform
     (S = V) or mask (S = V + 1, the mask last) noise with keep-probability α_t (chapter 14). Oracle: the closed form of

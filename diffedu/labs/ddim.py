@@ -23,7 +23,7 @@ from ..integrators import ddim_step
 from ..processes import VP, DiscreteDDPM, Process
 from ..timers import uniform
 from ..toys import gmm_2d
-from .grading import Lab, Part, Verdict, call, close, diagnose
+from .grading import Lab, Part, Verdict, call, close, diagnose, expect
 from .think import Question
 
 __all__ = ["check_ddim_sample", "hint", "LAB", "ANSWERS", "THINK"]
@@ -151,8 +151,7 @@ def _round_trip(fn) -> Verdict:
     z = torch.zeros(200, *x0.shape, dtype=x0.dtype)
     code = call(fn, x0.clone(), ts_up.clone(), _x0_hat(process), process, 0.0, z)
     back = call(fn, code.clone(), ts_up.flip(0).clone(), _x0_hat(process), process, 0.0, z)
-    if not isinstance(back, torch.Tensor) or back.shape != x0.shape:
-        return Verdict(False, "wrong shape", f"return the final state, shape {tuple(x0.shape)} like x")
+    back = expect(back, x0.shape, f"return the final state, shape {tuple(x0.shape)} like x")
     err = (back.double() - x0).norm(dim=1).mean().item()
     ok = math.isfinite(err) and err < 0.05
     return Verdict(ok, f"mean |decode(encode(x)) − x| = {err:.3f}",

@@ -19,7 +19,7 @@ import torch
 from ..metrics import sliced_wasserstein
 from ..processes import DiscreteDDPM
 from ..toys import gmm_2d
-from .grading import Lab, Part, Verdict, call, close, diagnose
+from .grading import Lab, Part, Verdict, call, close, diagnose, expect
 from .think import Question
 
 __all__ = ["check_ddpm_sample", "hint", "LAB", "ANSWERS", "THINK"]
@@ -107,8 +107,8 @@ def _samples(fn, which: str) -> Verdict:
     1.5× the distance between two exact sample sets (both averaged over 4 fresh sets), or every component's share within 0.03 of its weight."""
     process, gmm, x_T, z, eps = _chain(100, 1e-3, 0.2, 2000, seed=7)
     x0 = call(fn, x_T.clone(), process.betas.clone(), eps, z)
-    if not isinstance(x0, torch.Tensor) or x0.shape != x_T.shape or not bool(torch.isfinite(x0).all()):
-        return Verdict(False, "wrong shape or not finite", f"return x_0, finite, shape {tuple(x_T.shape)} like x_T")
+    x0 = expect(x0, x_T.shape, f"return x_0, finite, shape {tuple(x_T.shape)} like x_T", "wrong shape or not finite",
+                finite=True)
     x0, g = x0.double(), torch.Generator().manual_seed(8)
     if which == "sw":  # each distance averaged over 4 fresh exact sample sets: one alone varies by ±30 %
         sw = sum(sliced_wasserstein(x0, gmm.sample(2000, generator=g), generator=g).item() for _ in range(4)) / 4

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import torch
 
-from ..course.discrete import DiscreteNoise, MarkovData, all_states, kl
+from ..course.discrete import DiscreteNoise, MarkovData, all_states
 from ..course.discrete_sampling import ExactX0, push_forward
-from .grading import Lab, Part, Verdict, call, close, diagnose
+from ..metrics import kl
+from .grading import Lab, Part, Verdict, call, close, diagnose, expect
 from .think import Question
 
 __all__ = ["check_unmasking_probs", "hint", "LAB", "ANSWERS", "THINK"]
@@ -120,8 +121,8 @@ def _sampler(fn) -> Verdict:
     for t, s in zip(ts[:-1], ts[1:]):
         x0_probs = model(states, t)
         step = call(fn, states.clone(), x0_probs.clone(), _NOISE.alpha(t), _NOISE.alpha(s))
-        if not isinstance(step, torch.Tensor) or step.shape != (len(states), _DATA.L, _NOISE.S):
-            return Verdict(False, "wrong shape", f"return (N, L, V + 1) = {(len(states), _DATA.L, _NOISE.S)}")
+        shape = (len(states), _DATA.L, _NOISE.S)
+        step = expect(step, shape, f"return (N, L, V + 1) = {shape}")
         p_yours, p_bayes = push_forward(p_yours, step.double()), push_forward(p_bayes, _bayes(states, x0_probs, t, s))
     clean = (states < _NOISE.V).all(1)
     divergence = kl(_DATA.prob(), p_yours[clean].clamp_min(0.0))

@@ -38,7 +38,7 @@ from ..nets import MLP
 from ..processes import CosineVP, Process, RectifiedFlow
 from ..runtime import one_thread
 from ..toys import gmm_2d
-from .grading import Functions, Lab, Part, StudentError, Verdict, call, close, diagnose
+from .grading import Functions, Lab, Part, Verdict, call, close, diagnose
 from .think import Question
 
 __all__ = ["check_flow_matching", "hint", "LAB", "ANSWERS", "THINK"]
@@ -260,16 +260,9 @@ def _euler_exact(sol: Functions) -> Verdict:
 # --- the pipeline on the mixture: train, sample, reflow -------------------------------------------------------------
 
 def _trained(sol: Functions) -> dict:
-    """Train once per grading (kept in ``sol.memo``): an MLP on 8000 mixture samples paired with independent noise
+    """Train once per grading (``Functions.once``): an MLP on 8000 mixture samples paired with independent noise
     (TRAIN_STEPS steps of the student's loop), and the evaluation draws; a student's error is kept and raised again."""
-    if "trained" not in sol.memo:
-        try:
-            sol.memo["trained"] = _train(sol)
-        except StudentError as error:
-            sol.memo["trained"] = error
-    if isinstance(sol.memo["trained"], StudentError):
-        raise sol.memo["trained"]
-    return sol.memo["trained"]
+    return sol.once("trained", lambda: _train(sol))
 
 
 def _train(sol: Functions) -> dict:

@@ -17,7 +17,7 @@ import torch
 
 from ..processes import VE, VP, Process
 from ..toys import gmm_1d
-from .grading import Lab, Part, Verdict, call
+from .grading import Lab, Part, Verdict, call, expect
 from .think import Question
 
 __all__ = ["check_fokker_planck", "hint", "LAB", "ANSWERS", "THINK"]
@@ -57,15 +57,10 @@ def _solve(fn, process: Process):
     x, ts = _grid(process)
     p0 = gmm_1d().log_prob(x[:, None], ts[0], process).exp()
     got = call(fn, p0.clone(), x.clone(), list(ts), process)
-    if not isinstance(got, torch.Tensor) or got.shape != (len(ts), x.shape[0]):
-        shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-        raise _Shape(f"return the density at every time of ts, p0 included: shape ({len(ts)}, {x.shape[0]}); got "
-                     f"{shape}")
+    shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+    got = expect(got, (len(ts), x.shape[0]), f"return the density at every time of ts, p0 included: shape "
+                                             f"({len(ts)}, {x.shape[0]}); got {shape}")
     return x, ts, got.double()
-
-
-class _Shape(Exception):
-    pass
 
 
 def _unstable(got) -> bool:
@@ -78,10 +73,7 @@ _CFL = ("your solution blew up: an explicit step is stable only if ½g²Δt/Δx�
 
 def _accuracy(fn, process: Process) -> Verdict:
     """L1 distance to the exact p_t at every time of ts (after the first), and the likely mistake if it is too large."""
-    try:
-        x, ts, got = _solve(fn, process)
-    except _Shape as error:
-        return Verdict(False, "wrong shape", str(error))
+    x, ts, got = _solve(fn, process)
     if _unstable(got):
         return Verdict(False, "not finite, or huge", _CFL)
     errors = [_l1(got[i], gmm_1d().log_prob(x[:, None], t, process).exp(), x) for i, t in enumerate(ts) if i]
@@ -106,10 +98,7 @@ def _accuracy(fn, process: Process) -> Verdict:
 
 def _mass(fn) -> Verdict:
     """Conservation and positivity on VP: ∫p dx within 1e-3 of 1 and p ≥ −1e-6·max p at every time."""
-    try:
-        x, _, got = _solve(fn, VP())
-    except _Shape as error:
-        return Verdict(False, "wrong shape", str(error))
+    x, _, got = _solve(fn, VP())
     if _unstable(got):
         return Verdict(False, "not finite, or huge", _CFL)
     mass = (got.sum(1) * (x[1] - x[0])).sub(1).abs().max().item()

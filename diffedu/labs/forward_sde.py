@@ -17,7 +17,7 @@ import math
 import torch
 
 from ..processes import VE, VP, Process
-from .grading import Lab, Part, Verdict, call, close, diagnose
+from .grading import Lab, Part, Verdict, call, close, diagnose, expect
 from .think import Question
 
 __all__ = ["check_em_forward", "hint", "LAB", "ANSWERS", "THINK"]
@@ -72,8 +72,7 @@ def _kernel(fn, which: str) -> Verdict:
     _, ts, z = _case(process, n_steps, n, seed=2, t_end=0.3)
     x0 = torch.tensor([[1.5, -0.5]], dtype=torch.float64).expand(n, 2)
     x_t = call(fn, x0.clone(), ts.clone(), process, z)
-    if not isinstance(x_t, torch.Tensor) or x_t.shape != x0.shape:
-        return Verdict(False, "wrong shape", f"return the final state, shape {tuple(x0.shape)} like x0")
+    x_t = expect(x_t, x0.shape, f"return the final state, shape {tuple(x0.shape)} like x0")
     alpha_t, sigma_t = process.alpha(ts[-1]).item(), process.sigma(ts[-1]).item()
     x_t = x_t.double()
     if which == "mean":

@@ -1,10 +1,14 @@
 r"""The grader behind every Build-it lab: a lab is a few scored parts, each checked against an exact answer.
 
-A chapter's lab module defines a :class:`Lab` (its parts and its tiered hints) and exposes ``check_<lab>(fn)`` and
-``hint(level)``. ``Lab.grade(fn)`` runs each part on the student's function and prints one line per part: the
-points, what was measured and the threshold it is held to; a part that fails names the likely mistake. An exception
-raised inside the student's function never escapes as a traceback: the part scores 0 and the report says what that
-exception usually means (:func:`explain`). The answer is never printed.
+A chapter's lab module defines a :class:`Lab` — a table of :class:`Part` rows (name, points, threshold, test) and its
+tiered hints — and exposes ``check_<lab>(fn)`` and ``hint(level)``. ``Lab.grade(fn)`` is the one grading loop: it
+runs each row's test on the student's function and prints one line per part: the points, what was measured and the
+threshold it is held to; a part that fails names the likely mistake. A test only measures and returns a
+:class:`Verdict`; the loop does the rest. An exception raised inside the student's function (called through
+:func:`call`) never escapes as a traceback: the part scores 0 and the report says what that exception usually means
+(:func:`explain`); the stub is reported once. A test ends its part early with :class:`Reject` (:func:`expect` does so
+for an answer of the wrong type, shape or with non-finite entries); several parts share one costly computation
+through :meth:`Functions.once`. The answer is never printed.
 
 With the environment variable ``DIFFEDU_GRADEBOOK`` set to a file, every grade is also appended to it as one JSON
 line (``python -m diffedu grade`` reads them).
@@ -18,7 +22,10 @@ from typing import Callable
 
 import torch
 
-__all__ = ["Verdict", "Part", "Score", "Lab", "Functions", "StudentError", "call", "explain", "close", "diagnose"]
+from ..course.student_errors import explain
+
+__all__ = ["Verdict", "Part", "Score", "Lab", "Functions", "StudentError", "Reject", "call", "expect", "explain", "close",
+           "diagnose"]
 
 
 @dataclass
@@ -87,6 +94,18 @@ class Functions:
     def __call__(self, *args, **kwargs):
         return getattr(self, self.names[0])(*args, **kwargs)
 
+    def once(self, key: str, compute: Callable[[], object]):
+        """``compute()`` run once per grading and kept under ``key`` for the parts that share it (e.g. a model trained
+        with the student's loop); a :class:`StudentError` it raised is kept too, and raised again for every part."""
+        if key not in self.memo:
+            try:
+                self.memo[key] = compute()
+            except StudentError as error:
+                self.memo[key] = error
+        if isinstance(self.memo[key], StudentError):
+            raise self.memo[key]
+        return self.memo[key]
+
 
 class StudentError(Exception):
     """An exception raised inside the student's function, with what it usually means."""
@@ -107,25 +126,22 @@ def call(fn: Callable, *args, **kwargs):
     return out
 
 
-_MEANINGS = (  # (exception type, words in its message, what it usually means)
-    (NotImplementedError, "", "this is the stub: replace the `raise NotImplementedError` line with your code"),
-    (TypeError, "returned None", "your function returned None — did you forget `return`?"),
-    (ValueError, "math domain error", "math.sqrt or math.log of a negative number (or log of 0): is a variance "
-                                      "negative, or did you mix up α and σ, or ᾱ and α?"),
-    (RuntimeError, "size", "the shapes of two tensors do not fit: print the shapes; x has one row per sample "
-                           "(N, D), a time or a noise level is a number or one per sample"),
-    (RuntimeError, "shape", "the shapes of two tensors do not fit: print the shapes (x is (N, D))"),
-    (RuntimeError, "dtype", "two tensors of different dtypes meet: keep x's dtype (e.g. `torch.randn(x.shape, "
-                            "dtype=x.dtype)`)"),
-    (ZeroDivisionError, "", "a division by zero: a σ, a step size or a count is 0 somewhere — the step into σ = 0 "
-                            "needs its own branch"),
-    (RuntimeError, "backward through the graph a second time", "a tensor made with the graph of an earlier step is "
-                   "used again (e.g. pairs made by a network without torch.no_grad()): make it under torch.no_grad() "
-                   "or .detach() it"),
-    (IndexError, "", "an index out of range: check the bounds of your loop (an off-by-one in the grid?)"),
-    (TypeError, "", "a value of the wrong type: a tensor where a number is expected (use float(t)), or a function "
-                    "called with the wrong arguments"),
-)
+class Reject(Exception):
+    """Raised anywhere inside a part's test to end the part with ``verdict`` (a failed part found deep in a helper,
+    e.g. a wrong shape: :func:`expect`)."""
+
+    def __init__(self, verdict: Verdict):
+        super().__init__(verdict.measured)
+        self.verdict = verdict
+
+
+def expect(got, shape: tuple, hint: str, measured: str = "wrong shape", finite: bool = False) -> torch.Tensor:
+    """The student's ``got`` when it is a tensor of ``shape`` (and finite, with ``finite``); otherwise the part ends
+    here with ``Verdict(False, measured, hint)`` (:class:`Reject`)."""
+    if (not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(shape)
+            or (finite and not bool(torch.isfinite(got).all()))):
+        raise Reject(Verdict(False, measured, hint))
+    return got
 
 
 def close(got, want, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
@@ -156,22 +172,14 @@ def diagnose(got, mistakes: list[tuple[object, str]], default: str) -> str:
     return default
 
 
-def explain(error: BaseException) -> str:
-    """What an exception raised inside a student's function usually means, with its own message."""
-    text = str(error)
-    for kind, words, meaning in _MEANINGS:
-        if isinstance(error, kind) and words in text:
-            return f"{meaning} ({type(error).__name__}: {text})" if text and words != "returned None" else meaning
-    return f"your function raised {type(error).__name__}: {text}"
-
-
 class Lab:
     """A Build-it lab: scored parts and tiered hints (the first never gives the answer away)."""
 
-    def __init__(self, title: str, parts: list[Part], hints: list[str]):
+    def __init__(self, title: str, parts: list[Part | tuple], hints: list[str]):
         if not parts or not hints:
             raise ValueError("a lab needs at least one part and one hint")
-        self.title, self.parts, self.hints = title, parts, hints
+        self.title, self.hints = title, hints
+        self.parts = [part if isinstance(part, Part) else Part(*part) for part in parts]  # rows: Part or its fields
 
     def grade(self, fn: Callable) -> Score:
         """Score ``fn`` part by part, print the report, and append it to the gradebook (if one is set)."""
@@ -193,6 +201,8 @@ class Lab:
     def _run(part: Part, fn: Callable) -> Verdict:
         try:
             return part.test(fn)
+        except Reject as reject:
+            return reject.verdict
         except StudentError as error:
             verdict = Verdict(False, "your function raised an error", str(error))
             verdict.error = error.error

@@ -29,7 +29,7 @@ from ..metrics import sliced_wasserstein
 from ..processes import make_process
 from ..timers import make_grid
 from ..toys import gmm_2d
-from .grading import Functions, Lab, Part, StudentError, Verdict, call, close, diagnose, explain
+from .grading import Functions, Lab, Part, StudentError, Verdict, call, close, diagnose, expect, explain
 from .think import Question
 
 __all__ = ["check_guidance", "hint", "LAB", "ANSWERS", "THINK"]
@@ -103,9 +103,8 @@ def _cfg_samples(pair: Functions) -> Verdict:
             raise
         except Exception as error:  # noqa: BLE001 — the sampler failed on what cfg returned
             return Verdict(False, f"the sampler failed at w = {w:g}", explain(error))
-        if not isinstance(x, torch.Tensor) or x.shape != (N_SAMPLES, 2) or not bool(torch.isfinite(x).all()):
-            return Verdict(False, f"the samples at w = {w:g} are not finite points of shape ({N_SAMPLES}, 2)",
-                           "make cfg return a finite tensor of the shape of x_t")
+        x = expect(x, (N_SAMPLES, 2), "make cfg return a finite tensor of the shape of x_t",
+                   f"the samples at w = {w:g} are not finite points of shape ({N_SAMPLES}, 2)", finite=True)
         ref, ref2 = law.sample(N_SAMPLES, generator=g), law.sample(N_SAMPLES, generator=g)
         dist, floor = _sw(x, ref), _sw(ref, ref2)
         report.append(f"w = {w:g}: SW to {name} {dist:.3f} (floor {floor:.3f})")

@@ -31,7 +31,7 @@ from ..metrics import conditional_accuracy
 from ..nets import NULL_CLASS, EDMPrecond, UNet
 from ..processes import EDM
 from ..timers import make_grid
-from .grading import Functions, Lab, Part, Verdict, call, close, diagnose
+from .grading import Functions, Lab, Part, Verdict, call, close, diagnose, expect
 from .think import Question
 
 __all__ = ["check_edm_lab", "hint", "LAB", "ANSWERS", "THINK"]
@@ -249,9 +249,8 @@ def _accuracy(pair: Functions) -> Verdict:
     x_T, y = sigmas[0] * torch.randn(N_DIGITS, 1, 28, 28, generator=g), torch.arange(N_DIGITS) % 10
     with torch.no_grad():
         x = call(pair.sampler, _denoiser(net), x_T, sigmas, y)
-        if not isinstance(x, torch.Tensor) or x.shape != x_T.shape or not bool(torch.isfinite(x).all()):
-            return Verdict(False, "not finite digits of shape (50, 1, 28, 28)", "return x after the last step, the "
-                                                                                "shape of x_T")
+        x = expect(x, x_T.shape, "return x after the last step, the shape of x_T",
+                   "not finite digits of shape (50, 1, 28, 28)", finite=True)
         acc = conditional_accuracy(classifier, x, y)
     return Verdict(acc >= MIN_ACCURACY, f"accuracy {acc:.2f} on {N_DIGITS} digits",
                    "the classifier does not read the asked-for digits: pass y to D at every step, and end at σ = 0")

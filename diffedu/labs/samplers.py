@@ -23,7 +23,7 @@ from ..parametrization import Counting
 from ..processes import Process, make_process
 from ..timers import make_grid
 from ..toys import GaussianMixture
-from .grading import Lab, Part, Verdict, call, close, diagnose
+from .grading import Lab, Part, Verdict, call, close, diagnose, expect
 from .think import Question
 
 __all__ = ["check_dpmpp_2m", "hint", "LAB", "ANSWERS", "THINK"]
@@ -135,8 +135,7 @@ def _order(fn) -> Verdict:
         ts = make_grid("log_snr", process, n)
         exact = predictor(_gaussian(process, x_T, float(ts[-2]), mu, s), float(ts[-2]))
         got = call(fn, x_T.clone(), ts.clone(), predictor, process)
-        if not isinstance(got, torch.Tensor) or got.shape != x_T.shape:
-            return Verdict(False, "wrong shape", f"return the final state, shape {tuple(x_T.shape)} like x")
+        got = expect(got, x_T.shape, f"return the final state, shape {tuple(x_T.shape)} like x")
         errors.append((got.double() - exact).norm(dim=1).mean().item())
     if not all(math.isfinite(e) and e > 0 for e in errors):
         return Verdict(False, f"errors {errors}", "the errors must be finite: is the last step its own branch?")

@@ -23,7 +23,7 @@ from ..course.langevin import annealed_langevin, mode_fraction, sigma_ladder, tw
 from ..metrics import sliced_wasserstein
 from ..processes import EDM
 from ..toys import gmm_2d
-from .grading import Lab, Part, Verdict, call, close, diagnose
+from .grading import Lab, Part, Verdict, call, close, diagnose, expect
 from .think import Question
 
 __all__ = ["check_annealed_langevin", "hint", "LAB", "ANSWERS", "THINK"]
@@ -99,8 +99,7 @@ def _mixture(fn) -> Verdict:
     x = 5.0 * torch.randn(n, 2, generator=g, dtype=torch.float64)
     z = torch.randn(10, 20, n, 2, generator=g, dtype=torch.float64)
     got = call(fn, x, _score(gmm), 5.0, sigma_min, 0.2, z)
-    if not isinstance(got, torch.Tensor) or got.shape != x.shape:
-        return Verdict(False, "wrong shape", f"return the final state, shape {tuple(x.shape)} like x")
+    got = expect(got, x.shape, f"return the final state, shape {tuple(x.shape)} like x")
     ref = gmm.sample(n, sigma_min, _EDM, generator=g)
     sw = lambda a: sliced_wasserstein(a.double(), ref, generator=torch.Generator().manual_seed(7)).item()  # noqa: E731
     floors = torch.tensor([sw(gmm.sample(n, sigma_min, _EDM, generator=g)) for _ in range(8)])
@@ -122,8 +121,7 @@ def _weights(fn) -> Verdict:
     x = (torch.rand(n, 2, generator=g, dtype=torch.float64) - 0.5) * 10
     z = torch.randn(10, 30, n, 2, generator=g, dtype=torch.float64)
     got = call(fn, x, _score(gmm), 4.0, 0.05, 0.3, z)
-    if not isinstance(got, torch.Tensor) or got.shape != x.shape:
-        return Verdict(False, "wrong shape", f"return the final state, shape {tuple(x.shape)} like x")
+    got = expect(got, x.shape, f"return the final state, shape {tuple(x.shape)} like x")
     share = mode_fraction(got)
     if abs(share - 0.5) < 0.1:
         why = ("the chains keep the start's 50/50 split: at the large σ of the first levels the modes merge and chains "

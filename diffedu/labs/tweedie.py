@@ -19,7 +19,7 @@ import torch
 from ..course.tweedie import posterior_mean_mc
 from ..processes import EDM, VE, VP, Process, RectifiedFlow
 from ..toys import GaussianMixture, gmm_2d
-from .grading import Lab, Part, Verdict, call, close, diagnose
+from .grading import Lab, Part, Verdict, call, close, diagnose, expect
 from .think import Question
 
 __all__ = ["check_posterior_mean", "hint", "LAB", "ANSWERS", "THINK"]
@@ -109,8 +109,7 @@ def _monte_carlo(fn) -> Verdict:
     x_t = gmm.sample(4, t, process, generator=g)
     alpha_t, sigma_t = (c.item() for c in process.coefficients(torch.tensor(t, dtype=torch.float64))[:2])
     got = call(fn, x_t.clone(), alpha_t, sigma_t, gmm.weights.clone(), gmm.means.clone(), gmm.covs.clone())
-    if not isinstance(got, torch.Tensor) or got.shape != x_t.shape:
-        return Verdict(False, "wrong shape", f"return one posterior mean per row of x_t: shape {tuple(x_t.shape)}")
+    got = expect(got, x_t.shape, f"return one posterior mean per row of x_t: shape {tuple(x_t.shape)}")
     mc, se = posterior_mean_mc(gmm, x_t, t, process, 20_000, generator=g)
     z = ((got.double() - mc) / se).abs().max().item()
     return Verdict(z < 4.5, f"largest |yours − MC| = {z:.1f} standard errors",
