@@ -3,13 +3,12 @@
 lab-specific cases.
 
 Oracles: the student edition's stub (its own ``NotImplementedError``); a ``ZeroDivisionError`` raised on purpose
-(``student_errors.explain``'s meaning); the chapter's own solution, run from its ``.py`` with the cells it needs
-(``tools.student.cells_needed``), must get full marks; Python's parse of the chapter's code above its "## Build it"
-heading; the hints' text (a regular expression for code).
+(``student_errors.explain``'s meaning); Python's parse of the chapter's code above its "## Build it" heading; the
+hints' text (a regular expression for code). That each chapter's own solution gets full marks (and its stub zero)
+through the grader's cell selection is tests/test_student.py's job, and nbval compares each lab's committed report
+("Lab · …: N/N", tagged nbval-check-output; tests/test_labs.py checks the tag and the full marks).
 
-Budget: the stub and error rows stop at each part's first call (about 1 s for all labs); the solutions are graded
-once each (as the per-lab files did before): about 95 s in all on a busy core; chapter 12's (training on MNIST) and
-chapter 08's (graded in the fast suite by tests/test_lab_flows.py's shared fixture) are marked slow.
+Budget: the stub and error rows stop at each part's first call (about 1 s for all labs).
 """
 from __future__ import annotations
 
@@ -35,12 +34,9 @@ sys.path.insert(0, str(ROOT))
 from tools import student  # noqa: E402
 
 matplotlib.use("Agg")  # this test process only
-import matplotlib.pyplot as plt  # noqa: E402
 
 LABS = sorted(m.name for m in pkgutil.iter_modules(diffedu.labs.__path__)
               if hasattr(importlib.import_module(f"diffedu.labs.{m.name}"), "LAB"))
-SLOW = {"mnist",  # its grader trains on MNIST (minutes on one core)
-        "flows"}  # 90 s; tests/test_lab_flows.py grades the same solution in the fast suite (its fixture is shared)
 SCORE = re.compile(r"Lab · .*?: (?P<points>\d+)/(?P<total>\d+)")
 CODE = re.compile(r"torch\.|\brange\(|\.sqrt\(|\bfor \w+ in\b|\breturn\b|\bprocess\.|\b[a-z_]+\[[a-z]|\b[a-z_]{3,} = ")
 TIER_WORDS = {  # lab: (words the first hint must not contain, words the last hint must contain)
@@ -96,28 +92,6 @@ def test_an_exception_inside_the_students_function_becomes_a_hint(lab):
     """Oracle: student_errors.explain's meaning of a ZeroDivisionError; no traceback escapes, no point is given."""
     printed, score = graded(lab, lambda *args, **kwargs: 1 / 0)
     assert score["points"] == 0 and "division by zero" in printed, printed
-
-
-def chapter_solution_score(lab: str) -> tuple[str, dict]:
-    """Run the chapter's lab cell (its instructor solution and its ``check_…`` call) on top of the cells it needs."""
-    nb = jupytext.read(chapter(lab))
-    (cell,) = [e.cell for e in student.exercises(nb) if f"diffedu.labs.{lab} " in nb.cells[e.cell].source]
-    ns: dict = {"__name__": "__main__"}
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        for index in [*student.cells_needed(nb, [cell]), cell]:
-            exec(compile(student.python_source(nb.cells[index].source), f"<{lab} cell {index}>", "exec"), ns)
-            plt.close("all")
-    match = SCORE.search(out.getvalue())
-    assert match, out.getvalue()[-2000:]
-    return out.getvalue(), {k: int(v) for k, v in match.groupdict().items()}
-
-
-@pytest.mark.parametrize("lab", [pytest.param(lab, marks=pytest.mark.slow) if lab in SLOW else lab for lab in LABS])
-def test_the_chapter_s_solution_gets_full_marks(lab):
-    """Oracle: each part's exact answer (the grader's), applied to the solution the chapter ships."""
-    printed, score = chapter_solution_score(lab)
-    assert score["points"] == score["total"] == sum(p.points for p in module(lab).LAB.parts), printed
 
 
 @pytest.mark.parametrize("lab", LABS)

@@ -463,7 +463,8 @@ def edm_panel() -> W.VBox:
         axes[0].set_title(f"{error}\n{mmd}\n(noise band: {band_text(out['band'], 1e3, '.2f')})")
         cap = " (the cap)" if gamma == GAMMA_MAX else ""
         axes[1].set_title(f"ρ = {rho:g} grid, {n_steps} Heun steps\nγ = {gamma:.2f}{cap} ⇔ S_churn = {s_churn:.1f}"
-                          f"\n(S_churn saturates at {out['churn_saturates_at']:.1f})")
+                          f"\n(S_churn saturates at {out['churn_saturates_at']:.1f})"
+                          f"\nS_noise = {s_noise:.2f}{': no effect at γ = 0' if gamma == 0 else ''}")
         return fig
 
     return panel(draw, rho=slider(7.0, 0.5, 20.0, 0.5, "ρ"), nfe=int_slider(15, 1, 100, "NFE"),
@@ -556,7 +557,6 @@ def mnist_sampler_panel(names=("mnist-edm", "mnist-ddpm", "mnist-flow")) -> W.VB
         if key not in cache:
             if len(cache) >= 256:  # about 13 MB of digits: start again
                 cache.clear()
-            print(f"sampling 16 digits: {name}, {integrator}, {n_steps} steps …", flush=True)  # busy indicator
             cache[key] = play_mnist(name, integrator, n_steps, label, w=w)
         out = cache[key]
         fig, ax = plt.subplots(figsize=(4.6, 5.0))
