@@ -63,7 +63,8 @@ for ax, t in zip(axes[0], (0.1, 0.3)):
     ax.scatter(x0_hat[:, 0], x0_hat[:, 1], s=12, color="C3", label=r"$\hat x_0(x_t)$")
     ax.set(aspect="equal", xlim=(-3.5, 3.5), ylim=(-3.5, 3.5),
            title=f"VP, t = {t}: σ = {process.sigma(t_):.2f}")
-axes[0, 0].legend(fontsize=10, loc="lower left")
+# one legend below both panels: inside, it hid the lower-left cluster
+fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=10)
 plt.show()
 
 # %% [markdown]

@@ -189,7 +189,7 @@ for name, fn in thetas.items():
 for name, net in nets.items():
     err = relative_score_error(net, gmm, sigma, generator=torch.Generator().manual_seed(6))
     assert err < 0.25, (name, err)
-    print(f"{name}: relative score error {err:.2f} < 0.25: {err < 0.25}")
+    print(f"{name}: relative score error {err:.2f} (tolerance 0.25)")
 
 # %% [markdown]
 # **3. Denoiser ↔ score.** With the exact mixture denoiser $D$, $(D(\tilde x) - \tilde x)/\sigma^2$ equals the exact
@@ -197,10 +197,11 @@ for name, net in nets.items():
 
 # %% tags=["nbval-check-output"]
 x_noisy = gmm.sample(1000, sigma, process, generator=g)
-diff = ((gmm.denoiser(x_noisy, sigma, process) - x_noisy) / sigma**2 - gmm.score(x_noisy, sigma,
-                                                                                 process)).abs().max()
+score_from_d = (gmm.denoiser(x_noisy, sigma, process) - x_noisy) / sigma**2
+diff = (score_from_d - gmm.score(x_noisy, sigma, process)).abs().max().item()
 assert diff < 1e-10
-print(f"max |(D - x)/sigma^2 - score| < 1e-10: {bool(diff < 1e-10)}")
+decade = 10.0 ** math.ceil(math.log10(max(diff, 1e-16)))  # round-off, rounded up to a power of 10
+print(f"max |(D - x)/sigma^2 - score| <= {decade:.0e} (tolerance 1e-10)")
 
 # %% [markdown]
 # **4. Annealing fixes the mode weights.** With 2000 chains, the annealed left-mode share is within 0.05 of 0.8
@@ -208,9 +209,8 @@ print(f"max |(D - x)/sigma^2 - score| < 1e-10: {bool(diff < 1e-10)}")
 
 # %% tags=["nbval-check-output"]
 assert abs(out["frac_annealed"] - 0.8) < 0.05 and abs(out["frac_plain"] - 0.8) > 0.2, out
-print(f"left-mode share: annealed {out['frac_annealed']:.2f}, within 0.05 of 0.8: "
-      f"{abs(out['frac_annealed'] - 0.8) < 0.05};"
-      f"  plain {out['frac_plain']:.2f}, off by > 0.2: {abs(out['frac_plain'] - 0.8) > 0.2}")
+print(f"left-mode share: annealed {out['frac_annealed']:.2f} (0.8 ± 0.05);"
+      f"  plain {out['frac_plain']:.2f} (off 0.8 by more than 0.2)")
 
 # %% [markdown]
 # ## Play

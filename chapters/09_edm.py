@@ -143,7 +143,7 @@ ax.set(title="training σ and loss weight", xlabel=r"$\sigma$", ylabel=r"density
 ax2.set_ylabel(r"$\lambda(\sigma)$ (log scale)", color="C3")
 ax.legend(ax.get_lines() + ax2.get_lines(),
           [r"density of $\ln\sigma$ (left)", r"weight $\lambda(\sigma)$ (right)"],
-          loc="upper right", fontsize=9)
+          loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=10)
 edm = EDM()
 ax = axes[0, 2]
 for rho in (1.0, 3.0, 7.0):

@@ -179,7 +179,22 @@ configs = [("edm", "karras"), ("vp", "log_snr"), ("flow", "uniform")]
 conv = {cfg: endpoint_errors(gmm, make_process(cfg[0]), cfg[1], nfes=nfes,
                              generator=torch.Generator().manual_seed(0),
                              **sizes) for cfg in configs}
-convergence_figure(conv)
+fig = convergence_figure(conv)
+# one shared legend below the panels (per-panel legends hid the low-NFE points): each method's
+# theory order and its measured order on each panel, left to right
+handles = fig.legends[0].legend_handles
+for ax in fig.axes:
+    ax.get_legend().remove()
+fig.legends[0].remove()
+methods = next(iter(conv.values()))["methods"]
+measured = {name: " / ".join(f"{r['methods'][name]['order']:.2f}"
+                             + ("*" if r["methods"][name].get("log_factor") else "")
+                             for r in conv.values()) for name in methods}
+star = any(m.get("log_factor") for r in conv.values() for m in r["methods"].values())
+fig.legend(handles, [f"{name}: theory {m['theory']} (dotted), measured {measured[name]}"
+                     for name, m in methods.items()],
+           loc="outside lower center", ncol=2, fontsize=11, title_fontsize=11,
+           title="* order fitted to err / ln N" if star else None)
 plt.show()
 
 # %% [markdown]
@@ -247,7 +262,7 @@ for i, name in enumerate(["euler", "ddim", "heun", "dpmpp_2m"]):
 axes[0, 1].set(xticks=[j + 0.3 for j in range(4)], xticklabels=list(grids), yscale="log",
                ylabel="endpoint error",
                title="VP, 20 steps: error by grid")
-axes[0, 1].legend(fontsize=8)
+axes[0, 1].legend(fontsize=10)
 plt.show()
 
 # %% [markdown]
@@ -343,7 +358,7 @@ ax.loglog(steps, [abs(weak[("euler_maruyama", 20)][0]) * 20 / n for n in steps],
 ax.set(xscale="log", yscale="log", xlabel="steps N (= NFE)",
        ylabel=r"$|\Delta|$ = weak error of log q (±2 SE)",
        title="VP, uniform grid: weak convergence")
-ax.legend(fontsize=8)
+ax.legend(fontsize=10)
 plt.show()
 for name in ("euler_maruyama", "ddpm"):
     print(f"{name:<15}" + "  ".join(f"N={n}: {weak[(name, n)][0]:+.3f}±{weak[(name, n)][1]:.3f}"
