@@ -215,14 +215,13 @@ plt.show()
 # %% tags=["nbval-check-output"]
 worst = 0.0
 for name, kw, t in [("vp", {}, 0.3), ("cosine", {}, 0.5), ("ve", {}, 0.5), ("edm", {}, 2.0),
-                    ("flow", {}, 0.4),
-                    ("ddpm", {}, 400.0)]:
+                    ("flow", {}, 0.4), ("ddpm", {}, 400.0)]:
     p = make_process(name, **kw)
     t_ = torch.tensor(t, dtype=torch.float64)
     by_hand = p.alpha(t_) * x0 + p.sigma(t_) * eps
+    lam_by_hand = 2 * (math.log(p.alpha(t_).item()) - math.log(p.sigma(t_).item()))
     worst = max(worst, (p.noise(x0, t_, eps) - by_hand).abs().max().item(),
-                abs(p.log_snr(t_).item() - 2
-                    * (math.log(p.alpha(t_).item()) - math.log(p.sigma(t_).item()))))
+                abs(p.log_snr(t_).item() - lam_by_hand))
 assert worst < 1e-12, worst
 print(f"noise() and log_snr() against the formulas: largest gap < 1e-12: {worst < 1e-12}")
 

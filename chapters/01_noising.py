@@ -174,8 +174,7 @@ for row, (name, p) in zip(axes, processes.items()):
         t = p.t_min + u * (p.t_max - p.t_min)
         sigma_t = p.sigma(torch.tensor(t, dtype=torch.float64)).item()
         scatter2d(ax, p.noise(x0, t, eps), lim=max(3.5, 3 * sigma_t), color=PROCESS_COLORS[name],
-                  s=1,
-                  title=f"{name}, u = {u}")
+                  s=1, title=f"{name}, u = {u}")
 plt.show()
 
 # %% [markdown]
@@ -220,24 +219,24 @@ n_paths, n_steps = (20_000, 100) if diffedu.quick() else (200_000, 400)
 x0_value = 1.5
 cases = [("vp", VP(), 0.5), ("cosine", CosineVP(), 0.5), ("ve", VE(), 0.5), ("edm", EDM(), 1.0),
          ("flow", RectifiedFlow(), 0.5), ("ddpm", DiscreteDDPM(1000), 500.0)]
-print(f"{'process':8s} {'t':>6s} {'mean':>6s} {'α x0':>6s} {'var':>6s} {'σ²':>6s}  within "
-      "tolerance")
+print(f"{'process':8s} {'t':>6s} {'mean':>6s} {'α x0':>6s} {'var':>6s} {'σ²':>6s}"
+      "  within tolerance")
 for name, p, t in cases:
+    # exact draw at t_min (σ > 0: VE)
     x_start = p.noise(torch.full((n_paths, 1), x0_value, dtype=torch.float64), p.t_min,
-                      # exact draw at t_min (σ > 0: VE)
                       torch.randn(n_paths, 1, generator=g, dtype=torch.float64))
-    x_t = simulate_forward(x_start, torch.linspace(p.t_min, t, n_steps + 1, dtype=torch.float64), p,
-                           generator=g)
+    t_grid = torch.linspace(p.t_min, t, n_steps + 1, dtype=torch.float64)
+    x_t = simulate_forward(x_start, t_grid, p, generator=g)
     t_ = torch.tensor(t, dtype=torch.float64)
     mean_exact, var_exact = p.alpha(t_).item() * x0_value, p.sigma(t_).item() ** 2
     mean_em, var_em = em_moments(p, x0_value, t, n_steps)
     mean, var = x_t.mean().item(), x_t.var().item()
     ok_mean = abs(mean - mean_exact) <= 4 * math.sqrt(var / n_paths) + abs(mean_em - mean_exact)
-    ok_var = abs(var - var_exact) <= 4 * var * math.sqrt(2 / (n_paths - 1)) + abs(var_em
-                                                                                  - var_exact)
+    ok_var = (abs(var - var_exact)
+              <= 4 * var * math.sqrt(2 / (n_paths - 1)) + abs(var_em - var_exact))
     assert ok_mean and ok_var, (name, mean, mean_exact, var, var_exact)
-    print(f"{name:8s} {t:6g} {mean:6.2f} {mean_exact:6.2f} {var:6.2f} {var_exact:6.2f}  "
-          f"{ok_mean and ok_var}")
+    print(f"{name:8s} {t:6g} {mean:6.2f} {mean_exact:6.2f} {var:6.2f} {var_exact:6.2f}"
+          f"  {ok_mean and ok_var}")
 
 # %% [markdown]
 # The EM bias is first order: doubling the steps halves it. For VE, whose $g$ grows exponentially, it is the largest.
@@ -264,8 +263,8 @@ for name, p, t_end in cases:
                        requires_grad=True)
     alpha_t, sigma_t = p.alpha(t), p.sigma(t)
     # α_t = 1 (VE, EDM) does not depend on t at all: its derivative is 0
-    d_alpha_auto = torch.autograd.grad(alpha_t.sum(),
-                                       t)[0] if alpha_t.requires_grad else torch.zeros_like(t)
+    d_alpha_auto = (torch.autograd.grad(alpha_t.sum(), t)[0] if alpha_t.requires_grad
+                    else torch.zeros_like(t))
     d_sigma_auto = torch.autograd.grad(sigma_t.sum(), t)[0]
     t = t.detach()
     err_d = max(((p.d_alpha(t) - d_alpha_auto).abs() / (d_alpha_auto.abs() + 1)).max().item(),

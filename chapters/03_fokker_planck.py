@@ -161,8 +161,8 @@ paths = {eta: reverse_family(x_T, ts_rev, score, process, eta=eta,
                              return_path=True) for eta in (0.0, 1.0)}
 fig, axes = figure(3, size=3.6)
 for t in (0.0, 0.1, 0.3, 1.0):
-    dens = gmm.log_prob(x_grid[:, None], t,
-                        process).exp() if t > 0 else gmm.log_prob(x_grid[:, None]).exp()
+    dens = (gmm.log_prob(x_grid[:, None], t, process).exp() if t > 0
+            else gmm.log_prob(x_grid[:, None]).exp())
     axes[0, 0].plot(to_numpy(x_grid), to_numpy(dens), label=f"t = {t}")
 axes[0, 0].set(xlabel="x", ylabel="$p_t(x)$", title="exact marginals (VP)")
 axes[0, 0].legend(fontsize=8)
@@ -219,12 +219,12 @@ x_T = gmm.sample(n_mc, 1.0, process, generator=g)
 rev = {eta: reverse_family(x_T, ts_400, score, process, eta=eta,
                            generator=torch.Generator().manual_seed(2),
                            return_path=True) for eta in (0.0, 1.0)}
-# noqa: E731  (1-D: exact W2 by sorting)
-w2 = lambda a, b: sliced_wasserstein(a, b, n_projections=1).item()
+# 1-D: exact W2 by sorting
+w2 = lambda a, b: sliced_wasserstein(a, b, n_projections=1).item()  # noqa: E731
 for t in (0.5, 0.2, 0.01):
     i = min(range(len(ts_400)), key=lambda j: abs(ts_400[j] - t))
-    ref, ref2 = gmm.sample(n_mc, ts_400[i], process, generator=g), gmm.sample(n_mc, ts_400[i],
-                                                                              process, generator=g)
+    ref = gmm.sample(n_mc, ts_400[i], process, generator=g)
+    ref2 = gmm.sample(n_mc, ts_400[i], process, generator=g)
     floor, w_ode, w_sde = w2(ref2, ref), w2(rev[0.0][i], ref), w2(rev[1.0][i], ref)
     assert w_ode < 3 * floor and w_sde < 3 * floor, (t, floor, w_ode, w_sde)
     print(f"t = {t}: W2 floor {floor:.3f}, ODE {w_ode:.3f}, SDE {w_sde:.3f};"
@@ -323,8 +323,8 @@ check_fokker_planck(fokker_planck)
 # %% tags=["nbval-check-output"]
 from diffedu.course.fokker_planck import fokker_planck_1d
 
-# (201, 201)
-p_grid = fokker_planck_1d(gmm.log_prob(x_grid[:, None]).exp(), x_grid, ts_fwd, process)
+p_grid = fokker_planck_1d(gmm.log_prob(x_grid[:, None]).exp(), x_grid, ts_fwd,
+                          process)  # (201, 201)
 dx = (x_grid[1] - x_grid[0]).item()
 for t in (0.1, 0.3, 1.0):
     exact = gmm.log_prob(x_grid[:, None], t, process).exp()
