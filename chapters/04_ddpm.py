@@ -31,8 +31,7 @@ import diffedu
 import diffedu.ui.widgets
 from diffedu import DiscreteDDPM, Predictor, gmm_2d
 from diffedu.course.elbo import (ClippedX0, elbo_terms, elbo_trajectory, forward_by_composition,
-                                 posterior_coefficients,
-                          posterior_regression, train_eps_mlp)
+                                 posterior_coefficients, posterior_regression, train_eps_mlp)
 from diffedu.course.exercises import check_alpha_bar, check_posterior
 from diffedu.integrators import ddpm
 from diffedu.metrics import sliced_wasserstein
@@ -184,8 +183,8 @@ plt.show()
 process = DiscreteDDPM(1000)
 gmm = gmm_2d()
 n_axis = torch.arange(process.T + 1)
-beta_tilde = torch.tensor([0.0] + [posterior_coefficients(process, n)[2] for n in range(1,
-                                                                                        process.T + 1)])
+beta_tilde = torch.tensor([0.0] + [posterior_coefficients(process, n)[2]
+                                   for n in range(1, process.T + 1)])
 fig, axes = figure(5, size=2.9)
 ax = axes[0, 0]
 ax.plot(n_axis, process.alpha_bar, label=r"$\bar\alpha_n$")
@@ -215,8 +214,8 @@ m, v = forward_by_composition(process.betas)
 err_m = (m - process.alpha_bar.sqrt()).abs().max().item()
 err_v = (v - (1 - process.alpha_bar)).abs().max().item()
 assert err_m < 1e-12 and err_v < 1e-12
-print(f"max |m_n - sqrt(alpha_bar_n)| < 1e-12: {err_m < 1e-12};  max |v_n - (1 - alpha_bar_n)| < "
-      f"1e-12: {err_v < 1e-12}")
+print(f"max |m_n - sqrt(alpha_bar_n)| < 1e-12: {err_m < 1e-12};"
+      f"  max |v_n - (1 - alpha_bar_n)| < 1e-12: {err_v < 1e-12}")
 
 # %% [markdown]
 # **2. The posterior, by Monte Carlo.** Sample $x_0$ from the mixture, $x_{n-1}\sim q(x_{n-1}|x_0)$, then
@@ -232,8 +231,8 @@ x0_mc = gmm.sample(n_mc, generator=g)
 for n in (2, 10, 100, 500):
     c0, cn, bt = posterior_coefficients(process, n)
     f0, fn, fv = posterior_regression(x0_mc, n, process, generator=g)
-    assert abs(f0 - c0) < 5e-3 and abs(fn - cn) < 5e-3 and abs(fv / bt - 1) < 0.02, (n, f0, c0, fn,
-                                                                                     cn, fv, bt)
+    assert (abs(f0 - c0) < 5e-3 and abs(fn - cn) < 5e-3
+            and abs(fv / bt - 1) < 0.02), (n, f0, c0, fn, cn, fv, bt)
     print(f"n = {n:3d}: c_0 {c0:.3f} (MC {f0:.3f})   c_n {cn:.3f} (MC {fn:.3f})   beta~ {bt:.2e} "
           f"(MC {fv:.2e})")
 
@@ -277,8 +276,8 @@ print(f"SW2(ancestral, mixture) = {sw:.3f}, noise floor {sw_floor:.3f}: within 1
 # %%
 train_steps = 2000 if diffedu.quick() else 8000
 data_pool = gmm.sample(50_000, generator=g).float()  # a fixed training set, drawn once
-net, losses = train_eps_mlp(lambda b,
-                            gen: data_pool[torch.randint(len(data_pool), (b,), generator=gen)],
+net, losses = train_eps_mlp(lambda b, gen: data_pool[torch.randint(len(data_pool), (b,),
+                                                                   generator=gen)],
                             process_small, train_steps, batch=256, hidden=128, generator=g)
 net = net.double().requires_grad_(False)  # trained: from here on no autograd graph is built
 eps_model = Predictor(net, "eps", process_small)
@@ -316,8 +315,8 @@ se_indep = independent.std().item() / math.sqrt(n_elbo)
 log_p_data = gmm.log_prob(x0_test).mean().item()
 print("ELBO term by term (nats per sample; each L is a loss, ELBO = -(sum of L))")
 print(f"  prior          L_T                = {L_T:9.4f}")
-print(f"  transitions    sum_n L_(n-1)      = {L_trans.sum().item():9.4f}   (n = "
-      f"2..{process_small.T})")
+print(f"  transitions    sum_n L_(n-1)      = {L_trans.sum().item():9.4f}"
+      f"   (n = 2..{process_small.T})")
 for lo, hi in [(2, 10), (11, 50), (51, process_small.T)]:
     print(f"     of which    n = {lo:3d}..{hi:3d}      = "
           f"{L_trans[lo - 2:hi - 1].sum().item():9.4f}")
@@ -358,8 +357,8 @@ ax.semilogy(steps_n, L_trans_exact.clamp_min(1e-6).numpy(), "--", color="k", lw=
 ax.set(xlabel="step n", ylabel=r"$L_{n-1}$ (nats)", title="transition KL terms")
 ax.legend(fontsize=8)
 plt.show()
-print(f"sum of L_(n-1) for n = 2..10: trained {L_trans[:9].sum().item():.2f}, exact "
-      f"{L_trans_exact[:9].sum().item():.2f}"
+print(f"sum of L_(n-1) for n = 2..10: trained {L_trans[:9].sum().item():.2f},"
+      f" exact {L_trans_exact[:9].sum().item():.2f}"
       f";  ELBO: trained {total_terms:.2f}, exact {terms_exact['total'].mean().item():.2f}")
 
 # %% [markdown]
@@ -375,8 +374,8 @@ print(f"sum of L_(n-1) for n = 2..10: trained {L_trans[:9].sum().item():.2f}, ex
 from diffedu import pretrained
 
 if "mnist-ddpm" not in pretrained.available():
-    print(f"Note: no mnist-ddpm checkpoint in {pretrained.CHECKPOINT_DIR} yet; the MNIST strip is "
-          "skipped.")
+    print(f"Note: no mnist-ddpm checkpoint in {pretrained.CHECKPOINT_DIR} yet;"
+          " the MNIST strip is skipped.")
 else:
     model = pretrained.load("mnist-ddpm")
     mnist_process, mnist_pred = model.process, model.predictor
@@ -435,8 +434,8 @@ def ddpm_posterior(x_n: torch.Tensor, x0: torch.Tensor, n: int, betas: torch.Ten
     # BEGIN SOLUTION
     alpha_bar = torch.cat([torch.ones(1, dtype=betas.dtype), torch.cumprod(1 - betas, dim=0)])
     beta_n, ab_n, ab_prev = betas[n - 1], alpha_bar[n], alpha_bar[n - 1]
-    mean = ab_prev.sqrt() * beta_n / (1 - ab_n) * x0 + (1 - beta_n).sqrt() * (1 - ab_prev) / (1
-                                                                                              - ab_n) * x_n
+    mean = (ab_prev.sqrt() * beta_n / (1 - ab_n) * x0
+            + (1 - beta_n).sqrt() * (1 - ab_prev) / (1 - ab_n) * x_n)
     var = ((1 - ab_prev) / (1 - ab_n) * beta_n).item()
     return mean, var
     # END SOLUTION

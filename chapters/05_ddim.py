@@ -31,8 +31,7 @@ import diffedu
 import diffedu.ui.widgets
 from diffedu import DiscreteDDPM, gmm_2d
 from diffedu.course.elbo import (ddim_ddpm_gap, ddim_paths, ddim_sigma_path, ddim_vs_ddpm_images,
-                                 inversion_errors,
-                                 steps_sweep)
+                                 inversion_errors, steps_sweep)
 from diffedu.course.exercises import check_ddim_noise_scale, check_ddim_update
 from diffedu.ui.plots import ddim_vs_ddpm_figure, figure, scatter2d, to_numpy
 from diffedu.ui.quiz import think
@@ -168,14 +167,14 @@ for eta in (0.0, 0.5, 1.0):
     path = ddim_sigma_path(x0, ts_mc, process, eta, generator=g)
     worst_mean = worst_var = worst_cov = 0.0
     for x_s, s in zip(path, ts_mc.tolist()):
-        alpha_s, sigma_s = (c.item() for c in process.coefficients(torch.tensor(s,
-                                                                                dtype=torch.float64))[:2])
+        s_ = torch.tensor(s, dtype=torch.float64)
+        alpha_s, sigma_s = (c.item() for c in process.coefficients(s_)[:2])
         r = (x_s - alpha_s * x0) / sigma_s  # should be N(0, I)
         worst_mean = max(worst_mean, r.mean(0).abs().max().item())
         worst_var = max(worst_var, (r.var(0) - 1).abs().max().item())
         worst_cov = max(worst_cov, (r[:, 0] * r[:, 1]).mean().abs().item())
-    assert worst_mean < 0.03 and worst_var < 0.05 and worst_cov < 0.03, (eta, worst_mean, worst_var,
-                                                                         worst_cov)
+    assert (worst_mean < 0.03 and worst_var < 0.05
+            and worst_cov < 0.03), (eta, worst_mean, worst_var, worst_cov)
     print(f"eta = {eta}, worst of {len(path)} times: |mean| {worst_mean:.3f} (tol 0.03), "
           f"|var - 1| {worst_var:.3f} (tol 0.05), |cov| {worst_cov:.3f} (tol 0.03)")
 
@@ -269,8 +268,8 @@ plt.show()
 from diffedu import pretrained
 
 if "mnist-ddpm" not in pretrained.available():
-    print(f"Note: no mnist-ddpm checkpoint in {pretrained.CHECKPOINT_DIR} yet; the MNIST "
-          "comparison is skipped.")
+    print(f"Note: no mnist-ddpm checkpoint in {pretrained.CHECKPOINT_DIR} yet;"
+          " the MNIST comparison is skipped.")
 else:
     model = pretrained.load("mnist-ddpm")
     step_list = [10, 20, 50, 100]
@@ -346,9 +345,8 @@ def ddim_sample(x, ts, x0_hat, process, eta, z):
         alpha_s, sigma_s = process.alpha(s), process.sigma(s)
         x0 = x0_hat(x, t)  # one network evaluation, at (x_t, t)
         eps = (x - alpha_t * x0) / sigma_t  # the direction to x_t
-        c = eta * sigma_s * (1
-                             - (alpha_t * sigma_s
-                                / (alpha_s * sigma_t)) ** 2).sqrt() if eta > 0 else 0.0
+        c = (eta * sigma_s * (1 - (alpha_t * sigma_s / (alpha_s * sigma_t)) ** 2).sqrt()
+             if eta > 0 else 0.0)
         # predicted x0 + direction + noise
         x = alpha_s * x0 + (sigma_s**2 - c**2).sqrt() * eps + c * z[k]
     return x
