@@ -32,7 +32,8 @@ import diffedu
 import diffedu.ui.widgets
 from diffedu import EDM, gmm_2d
 from diffedu.course.exercises import check_dsm_target, check_langevin_step
-from diffedu.course.langevin import esm_dsm_gap, play_langevin, relative_score_error, train_score, two_mode_mixture
+from diffedu.course.langevin import (esm_dsm_gap, play_langevin, relative_score_error, train_score,
+                                     two_mode_mixture)
 from diffedu.ui.plots import density_contours, figure, scatter2d, score_fields, to_numpy
 from diffedu.ui.quiz import think
 
@@ -177,8 +178,8 @@ thetas = {"s = -x": lambda x: -x, "s = 0": lambda x: torch.zeros_like(x),
 for name, fn in thetas.items():
     r = esm_dsm_gap(fn, gmm, sigma, 100_000, generator=torch.Generator().manual_seed(5))
     assert abs(r["gap"] - r["constant"]) < 5 * r["se"], r
-    print(f"{name:8s}: L_ESM = {r['esm']:.1f}, L_DSM = {r['dsm']:.1f}, gap = {r['gap']:.2f}  (C = "
-          f"{r['constant']:.2f})")
+    print(f"{name:8s}: L_ESM = {r['esm']:.1f}, L_DSM = {r['dsm']:.1f}, gap = {r['gap']:.2f}"
+          f"  (C = {r['constant']:.2f})")
 
 # %% [markdown]
 # **2. Learned vs exact scores.** Relative error $\mathbb E\lVert s_\theta - \nabla\log p_\sigma\rVert^2/\mathbb E\lVert\nabla\log p_\sigma\rVert^2$

@@ -119,10 +119,9 @@ processes = {"VP": VP(), "sub-VP": SubVP(), "VE": VE(0.01, 5.0)}
 tt = torch.linspace(0, 1, 201, dtype=torch.float64)
 ts_fwd = torch.linspace(0, 1, 201).tolist()
 curves = {name: (proc.alpha(tt), proc.sigma(tt)) for name, proc in processes.items()}
-paths = {name: (ts_fwd,
-                simulate_forward(torch.full((30, 1), 1.5, dtype=torch.float64), ts_fwd,
-                                 processes[name],
-                                         generator=g, return_path=True)[..., 0])  # (201, 30)
+x_start = torch.full((30, 1), 1.5, dtype=torch.float64)
+paths = {name: (ts_fwd, simulate_forward(x_start, ts_fwd, processes[name], generator=g,
+                                         return_path=True)[..., 0])  # (201, 30)
          for name in ("VP", "sub-VP")}
 sde_scales(tt, curves, paths)
 plt.show()
@@ -149,8 +148,8 @@ for name, proc in processes.items():
         worst_mean = max(worst_mean, (abs(x_t.mean() - m) / ((v / n_mc).sqrt() * 4 + 0.01)).item())
         worst_var = max(worst_var, (abs(x_t.var() / v - 1)).item())
     assert worst_mean < 1 and worst_var < 0.08, (name, worst_mean, worst_var)
-    print(f"{name:6s}: mean within tolerance: {worst_mean < 1};  max relative variance error "
-          f"{worst_var:.3f} < 0.08")
+    print(f"{name:6s}: mean within tolerance: {worst_mean < 1};"
+          f"  max relative variance error {worst_var:.3f} < 0.08")
 
 # %% [markdown]
 # **2. DDPM → VP SDE.** $\max_n|\bar\alpha_n - \alpha_{t_n}^2|$ falls like 1/N (first order): the ratio between N = 100 and
@@ -163,8 +162,8 @@ for n in (100, 1000):
     errs[n] = (out["alpha_bar"] - out["alpha_t"] ** 2).abs().max().item()
 ratio = errs[100] / errs[1000]
 assert 7 < ratio < 13, errs
-print(f"max |alpha_bar - alpha_t^2|: N=100 {errs[100]:.1e}, N=1000 {errs[1000]:.1e}, ratio "
-      f"{ratio:.0f}")
+print(f"max |alpha_bar - alpha_t^2|: N=100 {errs[100]:.1e}, N=1000 {errs[1000]:.1e},"
+      f" ratio {ratio:.0f}")
 
 # %% [markdown]
 # **3. The reverse SDE with the exact score recovers the mixture.** 1000 samples, 200 EM steps on VP, sliced W₂ to exact
@@ -174,8 +173,8 @@ print(f"max |alpha_bar - alpha_t^2|: N=100 {errs[100]:.1e}, N=1000 {errs[1000]:.
 process, gmm = VP(), gmm_2d()
 n = 1000
 ref, ref2 = gmm.sample(n, generator=g), gmm.sample(n, generator=g)
-# noqa: E731
-sw = lambda a: sliced_wasserstein(a, ref, generator=torch.Generator().manual_seed(7)).item()
+sw = lambda a: sliced_wasserstein(a, ref,  # noqa: E731
+                                  generator=torch.Generator().manual_seed(7)).item()
 floor = sw(ref2)
 exact = gmm.predictor(process)
 x_T = torch.randn(n, 2, generator=g, dtype=torch.float64)
@@ -214,8 +213,8 @@ for t in (0.05, 0.3, 0.8):
     x_t = gmm.sample(2000, t, process, generator=g)
     true = gmm.score(x_t, t, process)
     with torch.no_grad():
-        rel = ((learned(x_t, t,
-                        "score") - true).pow(2).sum(1).mean() / true.pow(2).sum(1).mean()).item()
+        err2 = (learned(x_t, t, "score") - true).pow(2).sum(1).mean()
+        rel = (err2 / true.pow(2).sum(1).mean()).item()
     print(f"t = {t}: relative score error {rel:.2f}")
 ts100 = uniform(process, 100)
 with torch.no_grad():

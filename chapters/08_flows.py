@@ -32,9 +32,8 @@ import diffedu.ui.widgets
 from diffedu import CosineVP, RectifiedFlow, gmm_2d
 from diffedu.course.exercises import check_rf_conditional_velocity, check_rf_velocity_to_x0
 from diffedu.course.flows import (conditional_path, conditional_velocity, course_time,
-                                  excess_length, marginal_fm_loss,
-                                  marginal_velocity_mc, reflow_pairs, sde_sample, straightness,
-                                  train_velocity,
+                                  excess_length, marginal_fm_loss, marginal_velocity_mc,
+                                  reflow_pairs, sde_sample, straightness, train_velocity,
                                   train_velocity_on_pairs, velocity_trajectories)
 from diffedu.metrics import sliced_wasserstein
 from diffedu.nets import MLP
@@ -226,8 +225,8 @@ for r, name in enumerate(models):
         row = table[name, n]
         scatter2d(axes[r, c], ref, lim=3.5, color="C0", s=1, alpha=0.15)
         scatter2d(axes[r, c], row["x"], lim=3.5, color="C3", s=1,
-                  title=f"{name}, {n} Euler step{'s' if n > 1 else ''}\nEuler error "
-                  f"{row['euler_error']:.3f} · SW {row['sw']:.3f}")
+                  title=f"{name}, {n} Euler step{'s' if n > 1 else ''}\n"
+                        f"Euler error {row['euler_error']:.3f} · SW {row['sw']:.3f}")
 plt.show()
 
 # %%
@@ -280,10 +279,10 @@ assert chord["2-rectified"] < 0.1 * chord["1-rectified"], chord  # reflow straig
 assert err["2-rectified"][0] < 0.1 * err["1-rectified"][0], err
 assert err["2-rectified"][0] < err["1-rectified"][2], err  # 1 step after reflow beats 4 before
 assert table["2-rectified", 1]["sw"] < table["1-rectified", 4]["sw"]
-assert table["1-rectified", 16]["sw"] < sw_floor + 0.1 and table["2-rectified",
-                                                                 1]["sw"] < sw_floor + 0.15
-print(f"exact flow: deviation from the chord {chord['exact flow']:.3f}, Euler error at 1/2/4/16 "
-      "steps "
+assert (table["1-rectified", 16]["sw"] < sw_floor + 0.1
+        and table["2-rectified", 1]["sw"] < sw_floor + 0.15)
+print(f"exact flow: deviation from the chord {chord['exact flow']:.3f},"
+      " Euler error at 1/2/4/16 steps "
       + " ".join(f"{e:.3f}" for e in err["exact flow"]))
 c1, c2, e1, e2 = chord["1-rectified"], chord["2-rectified"], err["1-rectified"], err["2-rectified"]
 sw = {key: row["sw"] for key, row in table.items()}
@@ -450,8 +449,8 @@ with torch.no_grad():
         se = cross.std().item() / n_fm**0.5
         assert abs(l_cfm - l_fm - const) <= 4 * se + 1e-9, (name, l_cfm - l_fm - const, se)
         fm_losses.append(l_fm)
-        print(f"{name:11s}  L_CFM = {l_cfm:6.2f}   L_FM = {l_fm:6.2f}   L_CFM − L_FM − C = "
-              f"{round(l_cfm - l_fm - const, 3) + 0.0:+.3f}"
+        print(f"{name:11s}  L_CFM = {l_cfm:6.2f}   L_FM = {l_fm:6.2f}"
+              f"   L_CFM − L_FM − C = {round(l_cfm - l_fm - const, 3) + 0.0:+.3f}"
               f"  (4 s.e. = {4 * se:.3f})")
 assert max(fm_losses) - min(fm_losses) > 10
 
