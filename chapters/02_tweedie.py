@@ -31,8 +31,8 @@ import torch
 
 import diffedu
 import diffedu.ui.widgets
-from diffedu import (KINDS, VP, EDM, CosineVP, VE, DiscreteDDPM, RectifiedFlow, coefficients, convert,
-                     gmm_2d)
+from diffedu import (KINDS, VP, EDM, CosineVP, VE, DiscreteDDPM, RectifiedFlow, coefficients,
+                     convert, gmm_2d)
 from diffedu.course.exercises import check_tweedie, check_velocity
 from diffedu.ui.plots import figure
 from diffedu.ui.quiz import think

@@ -34,7 +34,8 @@ import diffedu.ui.widgets
 from diffedu import gmm_2d, make_process
 from diffedu.course.samplers import endpoint_errors, fit_order, play_samplers, run_sampler
 from diffedu.course.exercises import check_ddim_sampler_step, check_heun_step
-from diffedu.integrators import ddim, ddim_step, ddpm, dpm_first_order, dpmpp_1, euler_step, heun, heun_step
+from diffedu.integrators import (ddim, ddim_step, ddpm, dpm_first_order, dpmpp_1, euler_step, heun,
+                                 heun_step)
 from diffedu.ui.plots import convergence_figure, error_vs_nfe, figure, scatter2d, time_grids
 from diffedu.ui.quiz import think
 from diffedu.timers import make_grid
@@ -152,8 +153,7 @@ ts = make_grid("karras", process, 10)
 methods = ["euler", "heun", "ddim", "dpmpp_2s", "dpmpp_2m", "ddpm", "euler_maruyama", "pc"]
 fig, axes = figure(5, 2, size=2.6)
 scatter2d(axes[0, 0], gmm.sample(n_show, generator=torch.Generator().manual_seed(1)),
-          title="exact data",
-          color="gray")
+          title="exact data", color="gray")
 for ax, name in zip(axes.flat[1:], methods):
     x0, nfe = run_sampler(name, gmm, process, x_T, ts, generator=torch.Generator().manual_seed(2))
     scatter2d(ax, x0, title=f"{name} (NFE {nfe})")
@@ -173,8 +173,8 @@ plt.show()
 
 # %%
 nfes = (5, 10, 20, 50, 100, 200)
-sizes = dict(n_points=32, ref_steps=300, check_ref=False) if diffedu.quick() else dict(n_points=256,
-                                                                                       ref_steps=1000)
+sizes = (dict(n_points=32, ref_steps=300, check_ref=False) if diffedu.quick()
+         else dict(n_points=256, ref_steps=1000))
 configs = [("edm", "karras"), ("vp", "log_snr"), ("flow", "uniform")]
 conv = {cfg: endpoint_errors(gmm, make_process(cfg[0]), cfg[1], nfes=nfes,
                              generator=torch.Generator().manual_seed(0),
@@ -228,15 +228,15 @@ for t, s in zip(grid10[:-1], grid10[1:]):
     exact_path.append(x)
 print(f"{'σ':>8} → {'σ_next':<8} local error:  Euler    Heun")
 for i, (t, s) in enumerate(zip(grid10[:-1], grid10[1:])):
-    e_euler = (euler_step(exact_path[i], t, s, edm_pred,
-                          process)[0] - exact_path[i + 1]).norm(dim=1).mean().item()
-    e_heun = (heun_step(exact_path[i], t, s, edm_pred,
-                        process)[0] - exact_path[i + 1]).norm(dim=1).mean().item()
+    x_euler = euler_step(exact_path[i], t, s, edm_pred, process)[0]
+    x_heun = heun_step(exact_path[i], t, s, edm_pred, process)[0]
+    e_euler = (x_euler - exact_path[i + 1]).norm(dim=1).mean().item()
+    e_heun = (x_heun - exact_path[i + 1]).norm(dim=1).mean().item()
     print(f"{t:8.3f} → {s:<8.4f}            {e_euler:8.1e} {e_heun:8.1e}")
 edm = conv[("edm", "karras")]
 for nfe_target in (20, 50):
-    err = {name: next(r["error"] for r in edm["methods"][name]["rows"] if r["nfe_target"]
-                      == nfe_target)
+    err = {name: next(r["error"] for r in edm["methods"][name]["rows"]
+                      if r["nfe_target"] == nfe_target)
            for name in ("euler", "heun")}
     print(f"endpoint error at NFE ≈ {nfe_target}: Euler {err['euler']:.3f}, Heun {err['heun']:.3f}")
 
@@ -251,8 +251,8 @@ x_T_vp = gmm.marginal(vp.t_max, vp).sample(32 if diffedu.quick() else 256,
                                            generator=torch.Generator().manual_seed(3))
 pred_vp = gmm.predictor(vp)
 ref_vp = heun(x_T_vp, make_grid("log_snr", vp, 200 if diffedu.quick() else 800), pred_vp, vp)
-grid_err = {(timer,
-             name): (run_sampler(name, gmm, vp, x_T_vp, grid)[0] - ref_vp).norm(dim=1).mean().item()
+grid_err = {(timer, name): (run_sampler(name, gmm, vp, x_T_vp, grid)[0] - ref_vp)
+            .norm(dim=1).mean().item()
             for timer, grid in grids.items() for name in ["euler", "ddim", "heun", "dpmpp_2m"]}
 fig, axes = figure(2, size=4.2)
 time_grids(vp, 20, grids, ax=axes[0, 0])
@@ -260,8 +260,7 @@ for i, name in enumerate(["euler", "ddim", "heun", "dpmpp_2m"]):
     axes[0, 1].bar([j + 0.2 * i for j in range(4)], [grid_err[(t, name)] for t in grids], width=0.2,
                    label=name)
 axes[0, 1].set(xticks=[j + 0.3 for j in range(4)], xticklabels=list(grids), yscale="log",
-               ylabel="endpoint error",
-               title="VP, 20 steps: error by grid")
+               ylabel="endpoint error", title="VP, 20 steps: error by grid")
 axes[0, 1].legend(fontsize=10)
 plt.show()
 
@@ -381,14 +380,12 @@ for name in ("euler_maruyama", "ddpm"):
 # EDM's grid, ahead from NFE 50 on, on every configuration.
 
 # %% tags=["nbval-check-output"]
-for cfg, res in list(conv.items()) + [(("flow", t), r) for t,
-                                      r in flow_orders.items() if t != "uniform"]:
+other_flow_grids = [(("flow", t), r) for t, r in flow_orders.items() if t != "uniform"]
+for cfg, res in list(conv.items()) + other_flow_grids:
     for name, m in res["methods"].items():
         if not res["fixed_map"]:
             assert m["order"] < m["theory"], (cfg, name, m["order"])
-        # m["order"] is the slope of error / ln N where log_factor holds (DPM-Solver++ on flow,
-        # uniform grid)
-        else:
+        else:  # where log_factor holds (DPM-Solver++, flow, uniform grid): slope of error / ln N
             assert abs(m["order"] - m["theory"]) <= 0.25, (cfg, name, m["order"], m["log_factor"])
     print(cfg, {name: round(m["order"], 1) for name, m in res["methods"].items()})
 for cfg, res in conv.items():
@@ -555,15 +552,15 @@ check_dpmpp_2m(dpmpp_2m)
 
 # %% tags=["nbval-check-output"]
 edm_proc, mix = make_process("edm"), gmm_2d()
-x_start = mix.marginal(edm_proc.t_max, edm_proc).sample(64,
-                                                        generator=torch.Generator().manual_seed(3))
+x_start = mix.marginal(edm_proc.t_max, edm_proc).sample(
+    64, generator=torch.Generator().manual_seed(3))
 sampler = diffedu.Denoiser(edm_proc, mix.predictor(edm_proc), "heun", "karras")
 by_object = sampler.sample(x_start, 10)
 by_function = heun(x_start, make_grid("karras", edm_proc, 10), mix.predictor(edm_proc), edm_proc)
 same = torch.equal(by_object, by_function)
 assert same
-print("Denoiser(edm, exact predictor, 'heun', 'karras').sample(x_T, 10) == heun(...) on 64 "
-      f"points: {same}")
+print("Denoiser(edm, exact predictor, 'heun', 'karras').sample(x_T, 10) == heun(...)"
+      f" on 64 points: {same}")
 
 # %% [markdown]
 # ## Think

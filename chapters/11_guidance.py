@@ -45,7 +45,8 @@ print(diffedu.banner())
 
 
 def sw(a, b):
-    """Sliced Wasserstein distance SW₂ with fixed projections (so that every number below is reproducible)."""
+    """Sliced Wasserstein distance SW₂ with fixed projections (so that every number below is
+    reproducible)."""
     return float(sliced_wasserstein(a, b, generator=torch.Generator().manual_seed(0)))
 
 
@@ -163,13 +164,12 @@ for ax, (w, r) in zip(axes[0, 1:], rows.items()):
 plt.show()
 
 # %% tags=["nbval-check-output"]
-print(f"{'w':>4} {'SW to q(x0|y)':>14} {'floor':>6} {'SW to tilted':>13} {'floor':>6} "
-      f"{'tilted vs q(x0|y)':>18}  "
-      "mass of the class's two components (exact: 0.667 / 0.333)")
+print(f"{'w':>4} {'SW to q(x0|y)':>14} {'floor':>6} {'SW to tilted':>13} {'floor':>6}"
+      f" {'tilted vs q(x0|y)':>18}  mass of the class's two components (exact: 0.667 / 0.333)")
 for w, r in rows.items():
-    print(f"{w:4g} {r['sw_exact']:14.2f} {r['floor_exact']:6.2f} {r['sw_tilted']:13.2f} "
-          f"{r['floor_tilted']:6.2f} "
-          f"{r['sw_tilted_exact']:18.2f}  {r['mass'][0]:.2f} / {r['mass'][1]:.2f}")
+    print(f"{w:4g} {r['sw_exact']:14.2f} {r['floor_exact']:6.2f} {r['sw_tilted']:13.2f}"
+          f" {r['floor_tilted']:6.2f} {r['sw_tilted_exact']:18.2f}"
+          f"  {r['mass'][0]:.2f} / {r['mass'][1]:.2f}")
 # w = 1: the conditional law, to sampling noise
 assert rows[1.0]["sw_exact"] < rows[1.0]["floor_exact"] + 0.03
 # w > 1: not the conditional law
@@ -211,12 +211,12 @@ for row, (name, out) in zip(axes, inverse.items()):
 plt.show()
 
 # %% tags=["nbval-check-output"]
-print(f"{'problem':>10} {'floor':>6} {'prior':>6} {'DPS':>6} {'projection':>10}   (SW₂ to the "
-      "exact posterior)")
+print(f"{'problem':>10} {'floor':>6} {'prior':>6} {'DPS':>6} {'projection':>10}"
+      "   (SW₂ to the exact posterior)")
 for name, out in inverse.items():
     proj = f"{sw(out['projection'], out['exact']):10.2f}" if "projection" in out else f"{'—':>10}"
-    print(f"{name:>10} {out['floor']:6.2f} {out['prior']:6.2f} {sw(out['dps'], out['exact']):6.2f} "
-          f"{proj}")
+    print(f"{name:>10} {out['floor']:6.2f} {out['prior']:6.2f}"
+          f" {sw(out['dps'], out['exact']):6.2f} {proj}")
     assert sw(out["dps"], out["exact"]) < out["prior"]  # DPS does condition on y ...
 for name in ("inpaint", "downsample"):  # ... and projection fits y exactly
     A = torch.tensor(problems[name][0], dtype=torch.float64)
@@ -258,11 +258,12 @@ print("mnist-flow:", model.card.get("steps"), "training steps on", model.card.ge
 WS = (0.0, 1.0, 2.0, 4.0) if QUICK else (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 table = guidance_table(model, classifier, WS, n_per_class=2 if QUICK else 50,
                        n_steps=5 if QUICK else 20)
-print(f"{'w':>4} {'accuracy':>9} {'diversity':>10}   ({len(table[0]['x'])} samples per w, labels "
-      "0–9 in turn)")
+print(f"{'w':>4} {'accuracy':>9} {'diversity':>10}"
+      f"   ({len(table[0]['x'])} samples per w, labels 0–9 in turn)")
 for r in table:
     print(f"{r['w']:4g} {r['accuracy']:9.3f} {r['diversity']:10.2f}")
-assert table[-1]["accuracy"] > table[0]["accuracy"] and table[-1]["diversity"] < table[1]["diversity"]
+assert (table[-1]["accuracy"] > table[0]["accuracy"]
+        and table[-1]["diversity"] < table[1]["diversity"])
 
 # %%
 fig, axes = plt.subplots(1, len(table), figsize=(2.6 * len(table), 2.8))
@@ -302,8 +303,8 @@ plt.show()
 with torch.no_grad():
     read = {k: (classifier(v).argmax(1) == y_true).double().mean().item()
             for k, v in [("half image", masked), *filled.items(), ("truth", x_true)]}
-    err = {m: (((x - x_true) * mask).abs().sum() / (mask.sum() * len(x))).item() for m,
-           x in filled.items()}
+    err = {m: (((x - x_true) * mask).abs().sum() / (mask.sum() * len(x))).item()
+           for m, x in filled.items()}
 print("classifier reads the true digit:", {k: round(v, 3) for k, v in read.items()})
 print("mean |error| on the observed pixels (pixel range [−1, 1]):",
       {k: f"{v:.1e}" for k, v in err.items()})
@@ -329,8 +330,8 @@ is_mean = (w_is[:, None] * x_prior).sum(0)
 se = ((w_is[:, None] ** 2) * (x_prior - is_mean) ** 2).sum(0).sqrt()
 assert ((is_mean - exact_mean).abs() < 4 * se).all()
 print("exact posterior mean", [round(v, 2) for v in exact_mean.tolist()],
-      "= importance-weighted mean",
-      [round(v, 2) for v in is_mean.tolist()], "within 4 standard errors")
+      "= importance-weighted mean", [round(v, 2) for v in is_mean.tolist()],
+      "within 4 standard errors")
 
 # %% [markdown]
 # ## Play
@@ -448,10 +449,8 @@ worst = 0.0
 for pname, t in (("vp", 0.4), ("cosine", 0.5), ("edm", 0.8), ("flow", 0.45)):
     process = make_process(pname)
     exact = MixturePredictor(gmm, process, null_label=3)
-    nets = {k: Predictor(lambda x, t, y=None, k=k: exact(x, t, k, y=y), k, process) for k in ("x0",
-                                                                                              "eps",
-                                                                                              "score",
-                                                                                                 "velocity")}
+    nets = {k: Predictor(lambda x, t, y=None, k=k: exact(x, t, k, y=y), k, process)
+            for k in ("x0", "eps", "score", "velocity")}
     ref = ClassifierFreeGuidance(nets["eps"], 3.0, null_label=3)(x_t, t, "velocity", y=labels)
     for kind, net in nets.items():  # guide a network of each kind, read the result as a velocity
         got = ClassifierFreeGuidance(net, 3.0, null_label=3)(x_t, t, "velocity", y=labels)
@@ -461,12 +460,11 @@ for pname, t in (("vp", 0.4), ("cosine", 0.5), ("edm", 0.8), ("flow", 0.45)):
     cg = ClassifierGuidance(lambda x, t, kind: exact(x, t, kind),
                             lambda x, t, y: mixture_classifier_grad(gmm, x, t, process, y), process,
                             scale=3.0)
-    worst = max(worst,
-                ((cg(x_t, t, "score", y=labels) - ClassifierFreeGuidance(exact, 3.0, null_label=3)(
-        x_t, t, "score", y=labels)).abs().max()).item())
+    cfg_score = ClassifierFreeGuidance(exact, 3.0, null_label=3)(x_t, t, "score", y=labels)
+    worst = max(worst, ((cg(x_t, t, "score", y=labels) - cfg_score).abs().max()).item())
 assert worst < 1e-9
-print("CFG across kinds, w = 1 vs the conditional model, classifier guidance vs CFG: agree to < "
-      "1e-9")
+print("CFG across kinds, w = 1 vs the conditional model, classifier guidance vs CFG:"
+      " agree to < 1e-9")
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Deep dive · the conditional denoiser
