@@ -196,7 +196,8 @@ fig, axes = figure(5, size=2.8)
 for ax, t in zip(axes[0], (0.0, 0.04, 0.1, 0.2, 0.4)):
     alpha_t, sigma_t = process.alpha(t).item(), process.sigma(t).item()
     lam = log_snr_of(alpha_t, sigma_t)
-    scatter2d(ax, mix(x0, eps, alpha_t, sigma_t), title=rf"α={alpha_t:.2f}, σ={sigma_t:.2f}" + "\n" + rf"$\lambda$={lam:.1f}")
+    scatter2d(ax, mix(x0, eps, alpha_t, sigma_t),
+              title=rf"α={alpha_t:.2f}, σ={sigma_t:.2f}" + "\n" + rf"$\lambda$={lam:.1f}")
     ax.set(xlabel="$x_1$", ylabel="$x_2$")
 plt.show()
 
@@ -213,13 +214,14 @@ plt.show()
 
 # %% tags=["nbval-check-output"]
 worst = 0.0
-for name, kw, t in [("vp", {}, 0.3), ("cosine", {}, 0.5), ("ve", {}, 0.5), ("edm", {}, 2.0), ("flow", {}, 0.4),
-                    ("ddpm", {}, 400.0)]:
+for name, kw, t in [("vp", {}, 0.3), ("cosine", {}, 0.5), ("ve", {}, 0.5), ("edm", {}, 2.0),
+                    ("flow", {}, 0.4), ("ddpm", {}, 400.0)]:
     p = make_process(name, **kw)
     t_ = torch.tensor(t, dtype=torch.float64)
     by_hand = p.alpha(t_) * x0 + p.sigma(t_) * eps
+    lam_by_hand = 2 * (math.log(p.alpha(t_).item()) - math.log(p.sigma(t_).item()))
     worst = max(worst, (p.noise(x0, t_, eps) - by_hand).abs().max().item(),
-                abs(p.log_snr(t_).item() - 2 * (math.log(p.alpha(t_).item()) - math.log(p.sigma(t_).item()))))
+                abs(p.log_snr(t_).item() - lam_by_hand))
 assert worst < 1e-12, worst
 print(f"noise() and log_snr() against the formulas: largest gap < 1e-12: {worst < 1e-12}")
 

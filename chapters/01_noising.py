@@ -173,8 +173,8 @@ for row, (name, p) in zip(axes, processes.items()):
     for ax, u in zip(row, us):
         t = p.t_min + u * (p.t_max - p.t_min)
         sigma_t = p.sigma(torch.tensor(t, dtype=torch.float64)).item()
-        scatter2d(ax, p.noise(x0, t, eps), lim=max(3.5, 3 * sigma_t), color=PROCESS_COLORS[name], s=1,
-                  title=f"{name}, u = {u}")
+        scatter2d(ax, p.noise(x0, t, eps), lim=max(3.5, 3 * sigma_t), color=PROCESS_COLORS[name],
+                  s=1, title=f"{name}, u = {u}")
 plt.show()
 
 # %% [markdown]
@@ -186,14 +186,17 @@ Ts = (30, 100, 300, 1000, 3000)
 fig, axes = figure(2, size=3.6)
 for T in (30, 1000):
     out = ddpm_vs_vp(VP(0.1, 20), T)
-    axes[0, 0].plot(out["t"], out["alpha_bar"].sqrt(), "o" if T == 30 else "-", ms=4, label=f"DDPM, T = {T}")
+    axes[0, 0].plot(out["t"], out["alpha_bar"].sqrt(), "o" if T == 30 else "-", ms=4,
+                    label=f"DDPM, T = {T}")
 axes[0, 0].plot(out["t"], out["alpha_t"], "k:", label="VP(0.1, 20)")
-axes[0, 0].set(xlabel="t = n/T", ylabel=r"$\alpha_t = \sqrt{\bar\alpha_n}$", title="discrete vs continuous")
+axes[0, 0].set(xlabel="t = n/T", ylabel=r"$\alpha_t = \sqrt{\bar\alpha_n}$",
+               title="discrete vs continuous")
 axes[0, 0].legend(fontsize=8)
 gaps = []
 for T in Ts:
     out = ddpm_vs_vp(VP(0.1, 20), T)
-    gaps.append((out["alpha_bar"].sqrt() - out["alpha_t"]).abs().max().item())  # max_n |√ᾱ_n − α_{n/T}|
+    # max_n |√ᾱ_n − α_{n/T}|
+    gaps.append((out["alpha_bar"].sqrt() - out["alpha_t"]).abs().max().item())
 axes[0, 1].loglog(Ts, gaps, "o-", label=r"max$_n|\alpha^{DDPM} - \alpha^{VP}|$")
 axes[0, 1].loglog(Ts, [gaps[0] * Ts[0] / T for T in Ts], "k--", label="slope −1")
 axes[0, 1].set(xlabel="T", ylabel="largest gap", title="the gap is O(1/T)")
@@ -216,19 +219,24 @@ n_paths, n_steps = (20_000, 100) if diffedu.quick() else (200_000, 400)
 x0_value = 1.5
 cases = [("vp", VP(), 0.5), ("cosine", CosineVP(), 0.5), ("ve", VE(), 0.5), ("edm", EDM(), 1.0),
          ("flow", RectifiedFlow(), 0.5), ("ddpm", DiscreteDDPM(1000), 500.0)]
-print(f"{'process':8s} {'t':>6s} {'mean':>6s} {'α x0':>6s} {'var':>6s} {'σ²':>6s}  within tolerance")
+print(f"{'process':8s} {'t':>6s} {'mean':>6s} {'α x0':>6s} {'var':>6s} {'σ²':>6s}"
+      "  within tolerance")
 for name, p, t in cases:
+    # exact draw at t_min (σ > 0: VE)
     x_start = p.noise(torch.full((n_paths, 1), x0_value, dtype=torch.float64), p.t_min,
-                      torch.randn(n_paths, 1, generator=g, dtype=torch.float64))  # exact draw at t_min (σ > 0: VE)
-    x_t = simulate_forward(x_start, torch.linspace(p.t_min, t, n_steps + 1, dtype=torch.float64), p, generator=g)
+                      torch.randn(n_paths, 1, generator=g, dtype=torch.float64))
+    t_grid = torch.linspace(p.t_min, t, n_steps + 1, dtype=torch.float64)
+    x_t = simulate_forward(x_start, t_grid, p, generator=g)
     t_ = torch.tensor(t, dtype=torch.float64)
     mean_exact, var_exact = p.alpha(t_).item() * x0_value, p.sigma(t_).item() ** 2
     mean_em, var_em = em_moments(p, x0_value, t, n_steps)
     mean, var = x_t.mean().item(), x_t.var().item()
     ok_mean = abs(mean - mean_exact) <= 4 * math.sqrt(var / n_paths) + abs(mean_em - mean_exact)
-    ok_var = abs(var - var_exact) <= 4 * var * math.sqrt(2 / (n_paths - 1)) + abs(var_em - var_exact)
+    ok_var = (abs(var - var_exact)
+              <= 4 * var * math.sqrt(2 / (n_paths - 1)) + abs(var_em - var_exact))
     assert ok_mean and ok_var, (name, mean, mean_exact, var, var_exact)
-    print(f"{name:8s} {t:6g} {mean:6.2f} {mean_exact:6.2f} {var:6.2f} {var_exact:6.2f}  {ok_mean and ok_var}")
+    print(f"{name:8s} {t:6g} {mean:6.2f} {mean_exact:6.2f} {var:6.2f} {var_exact:6.2f}"
+          f"  {ok_mean and ok_var}")
 
 # %% [markdown]
 # The EM bias is first order: doubling the steps halves it. For VE, whose $g$ grows exponentially, it is the largest.
@@ -251,10 +259,12 @@ for name, p, t in cases:
 
 # %% tags=["nbval-check-output"]
 for name, p, t_end in cases:
-    t = torch.linspace(p.t_min + 0.01 * (t_end - p.t_min), t_end, 7, dtype=torch.float64, requires_grad=True)
+    t = torch.linspace(p.t_min + 0.01 * (t_end - p.t_min), t_end, 7, dtype=torch.float64,
+                       requires_grad=True)
     alpha_t, sigma_t = p.alpha(t), p.sigma(t)
     # α_t = 1 (VE, EDM) does not depend on t at all: its derivative is 0
-    d_alpha_auto = torch.autograd.grad(alpha_t.sum(), t)[0] if alpha_t.requires_grad else torch.zeros_like(t)
+    d_alpha_auto = (torch.autograd.grad(alpha_t.sum(), t)[0] if alpha_t.requires_grad
+                    else torch.zeros_like(t))
     d_sigma_auto = torch.autograd.grad(sigma_t.sum(), t)[0]
     t = t.detach()
     err_d = max(((p.d_alpha(t) - d_alpha_auto).abs() / (d_alpha_auto.abs() + 1)).max().item(),
@@ -267,7 +277,8 @@ for name, p, t_end in cases:
     err_q = max(abs(alpha_quad - alpha_s[-1].item()), abs(var_quad - p.sigma(s[-1]).item() ** 2))
     tol_q = 1e-4 if name == "ddpm" else 1e-6
     assert err_d < 1e-9 and err_q < tol_q, (name, err_d, err_q)
-    print(f"{name:8s} derivatives = autograd: {err_d < 1e-9};  ∫f and ∫g² give α_t and σ_t² (tol {tol_q:g}): {err_q < tol_q}")
+    print(f"{name:8s} derivatives = autograd: {err_d < 1e-9};  ∫f and ∫g² give α_t and σ_t² (tol "
+          f"{tol_q:g}): {err_q < tol_q}")
 
 # %% [markdown]
 # **3. DDPM's continuous limit.** The largest gap between DDPM(T, 0.1/T, 20/T) and VP(0.1, 20) must fall like 1/T:
@@ -322,7 +333,8 @@ def em_forward(x0, ts, process, z):
     x = x0
     for k in range(len(ts) - 1):
         dt = ts[k + 1] - ts[k]
-        x = x + process.f(ts[k]) * x * dt + process.g(ts[k]) * dt.sqrt() * z[k]  # Euler–Maruyama step
+        # Euler–Maruyama step
+        x = x + process.f(ts[k]) * x * dt + process.g(ts[k]) * dt.sqrt() * z[k]
     return x
     # END SOLUTION
 

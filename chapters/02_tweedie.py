@@ -31,7 +31,8 @@ import torch
 
 import diffedu
 import diffedu.ui.widgets
-from diffedu import KINDS, VP, EDM, CosineVP, VE, DiscreteDDPM, RectifiedFlow, coefficients, convert, gmm_2d
+from diffedu import (KINDS, VP, EDM, CosineVP, VE, DiscreteDDPM, RectifiedFlow, coefficients,
+                     convert, gmm_2d)
 from diffedu.course.exercises import check_tweedie, check_velocity
 from diffedu.ui.plots import figure
 from diffedu.ui.quiz import think
@@ -63,7 +64,8 @@ for ax, t in zip(axes[0], (0.1, 0.3)):
     ax.scatter(x0_hat[:, 0], x0_hat[:, 1], s=12, color="C3", label=r"$\hat x_0(x_t)$")
     ax.set(aspect="equal", xlim=(-3.5, 3.5), ylim=(-3.5, 3.5),
            title=f"VP, t = {t}: σ = {process.sigma(t_):.2f}")
-axes[0, 0].legend(fontsize=10, loc="lower left")
+# one legend below both panels: inside, it hid the lower-left cluster
+fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=10)
 plt.show()
 
 # %% [markdown]
@@ -157,10 +159,11 @@ fig, axes = figure(4, size=3.1)
 for ax, t in zip(axes[0], (0.02, 0.06, 0.12, 0.25)):
     t_ = torch.tensor(t, dtype=torch.float64)
     alpha_t, sigma_t = process.alpha(t_).item(), process.sigma(t_).item()
-    ax.contourf(xs, xs, gmm.log_prob(grid, t_, process).reshape(120, 120).clamp(min=-10), levels=20, cmap="Blues")
+    ax.contourf(xs, xs, gmm.log_prob(grid, t_, process).reshape(120, 120).clamp(min=-10), levels=20,
+                cmap="Blues")
     arrow = sigma_t**2 * gmm.score(points, t_, process)  # σ² ∇log p_t = α x̂₀ − x_t (Tweedie)
-    ax.quiver(points[:, 0], points[:, 1], arrow[:, 0], arrow[:, 1], angles="xy", scale_units="xy", scale=1,
-              color="C3", width=0.006, alpha=0.8)
+    ax.quiver(points[:, 0], points[:, 1], arrow[:, 0], arrow[:, 1], angles="xy", scale_units="xy",
+              scale=1, color="C3", width=0.006, alpha=0.8)
     ax.set(aspect="equal", xlim=(-3.5, 3.5), ylim=(-3.5, 3.5), xlabel="$x_1$", ylabel="$x_2$",
            title=f"t = {t}: α = {alpha_t:.2f}, σ = {sigma_t:.2f}")
 plt.show()
@@ -201,15 +204,17 @@ for t in (0.2, 0.4, 0.7):
 # prediction (the exact ε̂) there and back must return it to 1e-12 (relative, float64).
 
 # %% tags=["nbval-check-output"]
-all_processes = {"vp": (VP(), 0.3), "cosine": (CosineVP(), 0.5), "ve": (VE(), 0.4), "edm": (EDM(), 1.5),
-                 "flow": (RectifiedFlow(), 0.5), "ddpm": (DiscreteDDPM(1000), 250.5)}
+all_processes = {"vp": (VP(), 0.3), "cosine": (CosineVP(), 0.5), "ve": (VE(), 0.4),
+                 "edm": (EDM(), 1.5), "flow": (RectifiedFlow(), 0.5),
+                 "ddpm": (DiscreteDDPM(1000), 250.5)}
 for name, (p, t) in all_processes.items():
     t_ = torch.tensor(t, dtype=torch.float64)
     x_t = gmm.sample(64, t_, p, generator=g)
     gap = tweedie_gap(gmm, x_t, t_, p)
     worst = max(roundtrip_errors(x_t, t_, p, gmm.eps(x_t, t_, p)).values())
     assert gap < 1e-9 and worst < 1e-12, (name, gap, worst)
-    print(f"{name:7s} score = Tweedie(posterior mean): {gap < 1e-9};  12 round trips within 1e-12: {worst < 1e-12}")
+    print(f"{name:7s} score = Tweedie(posterior mean): {gap < 1e-9};  12 round trips within 1e-12: "
+          f"{worst < 1e-12}")
 
 # %% [markdown]
 # The conversion table itself: the coefficients (a, b) of each kind at t = 0.5 under VP, and the determinant
@@ -309,9 +314,11 @@ def posterior_mean(x_t, alpha_t, sigma_t, weights, means, covs):
     C = alpha_t**2 * covs + sigma_t**2 * torch.eye(D, dtype=covs.dtype)  # (K, D, D)
     diff = x_t[:, None, :] - alpha_t * means  # (N, K, D)
     sol = torch.linalg.solve(C, diff[..., None])[..., 0]  # (N, K, D) = C_k⁻¹(x_t − α μ_k)
-    log_joint = torch.log(weights) - 0.5 * ((diff * sol).sum(-1) + torch.logdet(C))  # (N, K), up to a constant
+    # log joint, (N, K), up to a constant
+    log_joint = torch.log(weights) - 0.5 * ((diff * sol).sum(-1) + torch.logdet(C))
     r = torch.softmax(log_joint, dim=-1)  # responsibilities
-    m_k = means + alpha_t * (covs @ sol[..., None])[..., 0]  # (N, K, D) per-component posterior means
+    # per-component posterior means, (N, K, D)
+    m_k = means + alpha_t * (covs @ sol[..., None])[..., 0]
     return (r[..., None] * m_k).sum(1)
     # END SOLUTION
 

@@ -37,7 +37,8 @@ from diffedu.ui.plots import figure, to_numpy
 from diffedu.ui.quiz import think
 from diffedu.course.sdes import simulate_forward
 
-torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
+# tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
+torch.set_num_threads(1)
 g = diffedu.seed(0)
 print(diffedu.banner())
 
@@ -155,11 +156,13 @@ x_grid = torch.linspace(-5, 5, 201, dtype=torch.float64)
 ts_rev = torch.linspace(1.0, 1e-3, 201).tolist()
 score = lambda x, t: gmm.score(x, t, process)  # noqa: E731
 x_T = gmm.sample(40, 1.0, process, generator=g)
-paths = {eta: reverse_family(x_T, ts_rev, score, process, eta=eta, generator=torch.Generator().manual_seed(1),
+paths = {eta: reverse_family(x_T, ts_rev, score, process, eta=eta,
+                             generator=torch.Generator().manual_seed(1),
                              return_path=True) for eta in (0.0, 1.0)}
 fig, axes = figure(3, size=3.6)
 for t in (0.0, 0.1, 0.3, 1.0):
-    dens = gmm.log_prob(x_grid[:, None], t, process).exp() if t > 0 else gmm.log_prob(x_grid[:, None]).exp()
+    dens = (gmm.log_prob(x_grid[:, None], t, process).exp() if t > 0
+            else gmm.log_prob(x_grid[:, None]).exp())
     axes[0, 0].plot(to_numpy(x_grid), to_numpy(dens), label=f"t = {t}")
 axes[0, 0].set(xlabel="x", ylabel="$p_t(x)$", title="exact marginals (VP)")
 axes[0, 0].legend(fontsize=8)
@@ -181,7 +184,8 @@ for sigma in (0.2, 0.5, 1.5):
     lhs, rhs = heat_equation_sides(gmm, x_pts, sigma, h=1e-3)
     rel = ((lhs - rhs).abs().max() / lhs.abs().max()).item()
     assert rel < 1e-5, rel
-    print(f"sigma = {sigma}: max |dp/dsigma - sigma * lap p| / max |dp/dsigma| = {rel:.0e} < 1e-5: {rel < 1e-5}")
+    print(f"sigma = {sigma}: max |dp/dsigma - sigma * lap p| / max |dp/dsigma| = {rel:.0e} < 1e-5: "
+          f"{rel < 1e-5}")
 
 # %% [markdown]
 # **2. Fokker–Planck by samples.** The Fokker–Planck equation describes the density of the SDE's paths: forward
@@ -191,7 +195,8 @@ for sigma in (0.2, 0.5, 1.5):
 # %% tags=["nbval-check-output"]
 n_mc = 4000
 ts_fwd = torch.linspace(0, 1, 201).tolist()
-x_path = simulate_forward(gmm.sample(n_mc, generator=g), ts_fwd, process, generator=g, return_path=True)
+x_path = simulate_forward(gmm.sample(n_mc, generator=g), ts_fwd, process, generator=g,
+                          return_path=True)
 edges = torch.linspace(-5, 5, 41, dtype=torch.float64)
 for t in (0.1, 0.3, 1.0):
     i = round(t * 200)
@@ -211,12 +216,15 @@ for t in (0.1, 0.3, 1.0):
 # %% tags=["nbval-check-output"]
 ts_400 = torch.linspace(1.0, 0.01, 401).tolist()
 x_T = gmm.sample(n_mc, 1.0, process, generator=g)
-rev = {eta: reverse_family(x_T, ts_400, score, process, eta=eta, generator=torch.Generator().manual_seed(2),
+rev = {eta: reverse_family(x_T, ts_400, score, process, eta=eta,
+                           generator=torch.Generator().manual_seed(2),
                            return_path=True) for eta in (0.0, 1.0)}
-w2 = lambda a, b: sliced_wasserstein(a, b, n_projections=1).item()  # noqa: E731  (1-D: exact W2 by sorting)
+# 1-D: exact W2 by sorting
+w2 = lambda a, b: sliced_wasserstein(a, b, n_projections=1).item()  # noqa: E731
 for t in (0.5, 0.2, 0.01):
     i = min(range(len(ts_400)), key=lambda j: abs(ts_400[j] - t))
-    ref, ref2 = gmm.sample(n_mc, ts_400[i], process, generator=g), gmm.sample(n_mc, ts_400[i], process, generator=g)
+    ref = gmm.sample(n_mc, ts_400[i], process, generator=g)
+    ref2 = gmm.sample(n_mc, ts_400[i], process, generator=g)
     floor, w_ode, w_sde = w2(ref2, ref), w2(rev[0.0][i], ref), w2(rev[1.0][i], ref)
     assert w_ode < 3 * floor and w_sde < 3 * floor, (t, floor, w_ode, w_sde)
     print(f"t = {t}: W2 floor {floor:.3f}, ODE {w_ode:.3f}, SDE {w_sde:.3f};"
@@ -289,7 +297,8 @@ def fokker_planck(p0, x, ts, process):
         dt = (t1 - t0) / n_sub
         for k in range(n_sub):
             t = torch.tensor(t0 + k * dt, dtype=torch.float64)
-            flux = torch.nn.functional.pad(process.f(t) * x * p, (1, 1))  # f·x·p, zero beyond the grid
+            # f·x·p, zero beyond the grid
+            flux = torch.nn.functional.pad(process.f(t) * x * p, (1, 1))
             q = torch.nn.functional.pad(p, (1, 1))
             drift = -(flux[2:] - flux[:-2]) / (2 * dx)  # −∂x(f x p)
             diffusion = 0.5 * process.g2(t) * (q[2:] - 2 * p + q[:-2]) / dx**2  # ½g² ∂²p
@@ -314,7 +323,8 @@ check_fokker_planck(fokker_planck)
 # %% tags=["nbval-check-output"]
 from diffedu.course.fokker_planck import fokker_planck_1d
 
-p_grid = fokker_planck_1d(gmm.log_prob(x_grid[:, None]).exp(), x_grid, ts_fwd, process)  # (201, 201)
+p_grid = fokker_planck_1d(gmm.log_prob(x_grid[:, None]).exp(), x_grid, ts_fwd,
+                          process)  # (201, 201)
 dx = (x_grid[1] - x_grid[0]).item()
 for t in (0.1, 0.3, 1.0):
     exact = gmm.log_prob(x_grid[:, None], t, process).exp()

@@ -30,15 +30,16 @@ import torch
 import diffedu
 import diffedu.ui.widgets
 from diffedu import DiscreteDDPM, Predictor, gmm_2d
-from diffedu.course.elbo import (ClippedX0, elbo_terms, elbo_trajectory, forward_by_composition, posterior_coefficients,
-                          posterior_regression, train_eps_mlp)
+from diffedu.course.elbo import (ClippedX0, elbo_terms, elbo_trajectory, forward_by_composition,
+                                 posterior_coefficients, posterior_regression, train_eps_mlp)
 from diffedu.course.exercises import check_alpha_bar, check_posterior
 from diffedu.integrators import ddpm
 from diffedu.metrics import sliced_wasserstein
 from diffedu.ui.plots import figure, scatter2d, to_numpy
 from diffedu.ui.quiz import think
 
-torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
+# tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
+torch.set_num_threads(1)
 g = diffedu.seed(0)
 print(diffedu.banner())
 
@@ -182,7 +183,8 @@ plt.show()
 process = DiscreteDDPM(1000)
 gmm = gmm_2d()
 n_axis = torch.arange(process.T + 1)
-beta_tilde = torch.tensor([0.0] + [posterior_coefficients(process, n)[2] for n in range(1, process.T + 1)])
+beta_tilde = torch.tensor([0.0] + [posterior_coefficients(process, n)[2]
+                                   for n in range(1, process.T + 1)])
 fig, axes = figure(5, size=2.9)
 ax = axes[0, 0]
 ax.plot(n_axis, process.alpha_bar, label=r"$\bar\alpha_n$")
@@ -193,7 +195,8 @@ ax.legend(fontsize=8)
 x0_show = gmm.sample(1500, generator=g)
 for ax, n in zip(axes[0, 1:], (0, 100, 300, 1000)):
     a = process.alpha_bar[n].sqrt().item()
-    x_n = a * x0_show + math.sqrt(1 - a * a) * torch.randn(x0_show.shape, generator=g, dtype=torch.float64)
+    x_n = a * x0_show + math.sqrt(1 - a * a) * torch.randn(x0_show.shape, generator=g,
+                                                           dtype=torch.float64)
     scatter2d(ax, x_n, title=rf"$q(x_n\mid x_0)$, n = {n}")
     ax.set(xlabel="$x_1$", ylabel="$x_2$")
 plt.show()
@@ -211,7 +214,8 @@ m, v = forward_by_composition(process.betas)
 err_m = (m - process.alpha_bar.sqrt()).abs().max().item()
 err_v = (v - (1 - process.alpha_bar)).abs().max().item()
 assert err_m < 1e-12 and err_v < 1e-12
-print(f"max |m_n - sqrt(alpha_bar_n)| < 1e-12: {err_m < 1e-12};  max |v_n - (1 - alpha_bar_n)| < 1e-12: {err_v < 1e-12}")
+print(f"max |m_n - sqrt(alpha_bar_n)| < 1e-12: {err_m < 1e-12};"
+      f"  max |v_n - (1 - alpha_bar_n)| < 1e-12: {err_v < 1e-12}")
 
 # %% [markdown]
 # **2. The posterior, by Monte Carlo.** Sample $x_0$ from the mixture, $x_{n-1}\sim q(x_{n-1}|x_0)$, then
@@ -227,8 +231,10 @@ x0_mc = gmm.sample(n_mc, generator=g)
 for n in (2, 10, 100, 500):
     c0, cn, bt = posterior_coefficients(process, n)
     f0, fn, fv = posterior_regression(x0_mc, n, process, generator=g)
-    assert abs(f0 - c0) < 5e-3 and abs(fn - cn) < 5e-3 and abs(fv / bt - 1) < 0.02, (n, f0, c0, fn, cn, fv, bt)
-    print(f"n = {n:3d}: c_0 {c0:.3f} (MC {f0:.3f})   c_n {cn:.3f} (MC {fn:.3f})   beta~ {bt:.2e} (MC {fv:.2e})")
+    assert (abs(f0 - c0) < 5e-3 and abs(fn - cn) < 5e-3
+            and abs(fv / bt - 1) < 0.02), (n, f0, c0, fn, cn, fv, bt)
+    print(f"n = {n:3d}: c_0 {c0:.3f} (MC {f0:.3f})   c_n {cn:.3f} (MC {fn:.3f})   beta~ {bt:.2e} "
+          f"(MC {fv:.2e})")
 
 # %% [markdown]
 # **3. Ancestral sampling with the exact denoiser recovers the mixture.** The mixture's exact $\hat x_0 =
@@ -243,13 +249,16 @@ process_small = DiscreteDDPM(100, 1e-3, 0.2)
 n_anc = 2000 if diffedu.quick() else 8000
 x_T = torch.randn(n_anc, 2, generator=g, dtype=torch.float64)
 exact = gmm.predictor(process_small)
-x_anc = ddpm(x_T, torch.arange(process_small.T, -1, -1, dtype=torch.float64), exact, process_small, generator=g)
+x_anc = ddpm(x_T, torch.arange(process_small.T, -1, -1, dtype=torch.float64), exact, process_small,
+             generator=g)
 sw = sliced_wasserstein(x_anc, gmm.sample(n_anc, generator=g), generator=g).item()
-sw_floor = sliced_wasserstein(gmm.sample(n_anc, generator=g), gmm.sample(n_anc, generator=g), generator=g).item()
+sw_floor = sliced_wasserstein(gmm.sample(n_anc, generator=g), gmm.sample(n_anc, generator=g),
+                              generator=g).item()
 share = torch.bincount(gmm.responsibilities(x_anc).argmax(1), minlength=gmm.n_components) / n_anc
 share_err = (share - gmm.weights).abs().max().item()
 assert sw < 1.5 * sw_floor and share_err < 0.03, (sw, sw_floor, share_err)
-print(f"SW2(ancestral, mixture) = {sw:.3f}, noise floor {sw_floor:.3f}: within 1.5x: {sw < 1.5 * sw_floor};"
+print(f"SW2(ancestral, mixture) = {sw:.3f}, noise floor {sw_floor:.3f}: within 1.5x: "
+      f"{sw < 1.5 * sw_floor};"
       f"  max share error {share_err:.3f} < 0.03: {share_err < 0.03}")
 
 # %% [markdown]
@@ -267,17 +276,21 @@ print(f"SW2(ancestral, mixture) = {sw:.3f}, noise floor {sw_floor:.3f}: within 1
 # %%
 train_steps = 2000 if diffedu.quick() else 8000
 data_pool = gmm.sample(50_000, generator=g).float()  # a fixed training set, drawn once
-net, losses = train_eps_mlp(lambda b, gen: data_pool[torch.randint(len(data_pool), (b,), generator=gen)],
+net, losses = train_eps_mlp(lambda b, gen: data_pool[torch.randint(len(data_pool), (b,),
+                                                                   generator=gen)],
                             process_small, train_steps, batch=256, hidden=128, generator=g)
 net = net.double().requires_grad_(False)  # trained: from here on no autograd graph is built
 eps_model = Predictor(net, "eps", process_small)
 x_gen = ddpm(torch.randn(1000, 2, generator=g, dtype=torch.float64),
-             torch.arange(process_small.T, -1, -1, dtype=torch.float64), eps_model, process_small, generator=g)
+             torch.arange(process_small.T, -1, -1, dtype=torch.float64), eps_model, process_small,
+             generator=g)
 fig, axes = figure(3, size=3.4)
 axes[0, 0].plot(losses, lw=0.5)
-axes[0, 0].set(xlabel="training step", ylabel="ε-loss (batch)", yscale="log", title="simplified loss")
+axes[0, 0].set(xlabel="training step", ylabel="ε-loss (batch)", yscale="log",
+               title="simplified loss")
 scatter2d(axes[0, 1], gmm.sample(1000, generator=g), title="data (mixture)")
-scatter2d(axes[0, 2], x_gen, title=f"trained ε-model, {process_small.T} ancestral steps", color="C1")
+scatter2d(axes[0, 2], x_gen, title=f"trained ε-model, {process_small.T} ancestral steps",
+          color="C1")
 plt.show()
 
 # %% [markdown]
@@ -302,9 +315,11 @@ se_indep = independent.std().item() / math.sqrt(n_elbo)
 log_p_data = gmm.log_prob(x0_test).mean().item()
 print("ELBO term by term (nats per sample; each L is a loss, ELBO = -(sum of L))")
 print(f"  prior          L_T                = {L_T:9.4f}")
-print(f"  transitions    sum_n L_(n-1)      = {L_trans.sum().item():9.4f}   (n = 2..{process_small.T})")
+print(f"  transitions    sum_n L_(n-1)      = {L_trans.sum().item():9.4f}"
+      f"   (n = 2..{process_small.T})")
 for lo, hi in [(2, 10), (11, 50), (51, process_small.T)]:
-    print(f"     of which    n = {lo:3d}..{hi:3d}      = {L_trans[lo - 2:hi - 1].sum().item():9.4f}")
+    print(f"     of which    n = {lo:3d}..{hi:3d}      = "
+          f"{L_trans[lo - 2:hi - 1].sum().item():9.4f}")
 print(f"  reconstruction L_0                = {L_0:9.4f}")
 print(f"  -(L_T + sum L + L_0)              = {-(L_T + L_trans.sum().item() + L_0):9.4f}")
 print(f"ELBO, term by term                  = {total_terms:9.4f} ± {se_terms:.4f}")
@@ -318,7 +333,8 @@ assert sums_match
 assert abs(total_terms - total_indep) < tol, (total_terms, total_indep, tol)
 assert total_terms < log_p_data + 4 * se_terms
 print(f"terms add up to the ELBO: {sums_match};  term-by-term ELBO = trajectory ELBO within 4 SE: "
-      f"{abs(total_terms - total_indep) < tol};  ELBO below E log p_data: {total_terms < log_p_data + 4 * se_terms}")
+      f"{abs(total_terms - total_indep) < tol};  ELBO below E log p_data: "
+      f"{total_terms < log_p_data + 4 * se_terms}")
 
 # %% [markdown]
 # Which steps carry the KL? Plot the per-step terms $L_{n-1}$ of the trained model, and beside them those of the
@@ -336,11 +352,13 @@ fig, axes = figure(1, size=4.5)
 ax = axes[0, 0]
 steps_n = range(2, process_small.T + 1)
 ax.semilogy(steps_n, L_trans.clamp_min(1e-6).numpy(), ".-", ms=3, label="trained ε-model")
-ax.semilogy(steps_n, L_trans_exact.clamp_min(1e-6).numpy(), "--", color="k", lw=1, label="exact denoiser")
+ax.semilogy(steps_n, L_trans_exact.clamp_min(1e-6).numpy(), "--", color="k", lw=1,
+            label="exact denoiser")
 ax.set(xlabel="step n", ylabel=r"$L_{n-1}$ (nats)", title="transition KL terms")
 ax.legend(fontsize=8)
 plt.show()
-print(f"sum of L_(n-1) for n = 2..10: trained {L_trans[:9].sum().item():.2f}, exact {L_trans_exact[:9].sum().item():.2f}"
+print(f"sum of L_(n-1) for n = 2..10: trained {L_trans[:9].sum().item():.2f},"
+      f" exact {L_trans_exact[:9].sum().item():.2f}"
       f";  ELBO: trained {total_terms:.2f}, exact {terms_exact['total'].mean().item():.2f}")
 
 # %% [markdown]
@@ -356,12 +374,14 @@ print(f"sum of L_(n-1) for n = 2..10: trained {L_trans[:9].sum().item():.2f}, ex
 from diffedu import pretrained
 
 if "mnist-ddpm" not in pretrained.available():
-    print(f"Note: no mnist-ddpm checkpoint in {pretrained.CHECKPOINT_DIR} yet; the MNIST strip is skipped.")
+    print(f"Note: no mnist-ddpm checkpoint in {pretrained.CHECKPOINT_DIR} yet;"
+          " the MNIST strip is skipped.")
 else:
     model = pretrained.load("mnist-ddpm")
     mnist_process, mnist_pred = model.process, model.predictor
     T_m = int(mnist_process.T)
-    n_grid = 100 if diffedu.quick() else T_m  # quick mode: ancestral over 100 of the T steps (a U-Net on CPU is slow)
+    # quick mode: ancestral over 100 of the T steps (a U-Net on CPU is slow)
+    n_grid = 100 if diffedu.quick() else T_m
     ts_m = torch.linspace(T_m, 0, n_grid + 1, dtype=torch.float64)
     keep = set(torch.linspace(0, n_grid - 1, 8).round().long().tolist())
     frames = []
@@ -370,7 +390,8 @@ else:
     frames.append(x_m.clone())
     x_m = ddpm(x_m, ts_m, ClippedX0(mnist_pred), mnist_process, generator=g,
                callback=lambda d: frames.append(d["x"].clone()) if d["i"] in keep else None)
-    fig, axes = plt.subplots(n_img, len(frames), figsize=(1.1 * len(frames), 1.1 * n_img + 0.4), layout="constrained")
+    fig, axes = plt.subplots(n_img, len(frames), figsize=(1.1 * len(frames), 1.1 * n_img + 0.4),
+                             layout="constrained")
     for j, frame in enumerate(frames):
         for i in range(n_img):
             axes[i, j].imshow(to_numpy(frame[i, 0]), cmap="gray", vmin=-1, vmax=1)
@@ -413,7 +434,8 @@ def ddpm_posterior(x_n: torch.Tensor, x0: torch.Tensor, n: int, betas: torch.Ten
     # BEGIN SOLUTION
     alpha_bar = torch.cat([torch.ones(1, dtype=betas.dtype), torch.cumprod(1 - betas, dim=0)])
     beta_n, ab_n, ab_prev = betas[n - 1], alpha_bar[n], alpha_bar[n - 1]
-    mean = ab_prev.sqrt() * beta_n / (1 - ab_n) * x0 + (1 - beta_n).sqrt() * (1 - ab_prev) / (1 - ab_n) * x_n
+    mean = (ab_prev.sqrt() * beta_n / (1 - ab_n) * x0
+            + (1 - beta_n).sqrt() * (1 - ab_prev) / (1 - ab_n) * x_n)
     var = ((1 - ab_prev) / (1 - ab_n) * beta_n).item()
     return mean, var
     # END SOLUTION
@@ -441,12 +463,14 @@ from diffedu.labs.ddpm import THINK, check_ddpm_sample, hint
 
 def ddpm_sample(x_T, betas, eps_model, z):
     # BEGIN SOLUTION
-    alpha_bar = torch.cat([torch.ones(1, dtype=betas.dtype), torch.cumprod(1 - betas, dim=0)])  # ᾱ_0..ᾱ_T
+    # ᾱ_0..ᾱ_T
+    alpha_bar = torch.cat([torch.ones(1, dtype=betas.dtype), torch.cumprod(1 - betas, dim=0)])
     x = x_T
     for n in range(len(betas), 0, -1):
         beta_n, ab_n, ab_prev = betas[n - 1], alpha_bar[n], alpha_bar[n - 1]
         eps_hat = eps_model(x, n)
-        mean = (x - beta_n / (1 - ab_n).sqrt() * eps_hat) / (1 - beta_n).sqrt()  # posterior mean with x̂₀(ε̂)
+        # posterior mean with x̂₀(ε̂)
+        mean = (x - beta_n / (1 - ab_n).sqrt() * eps_hat) / (1 - beta_n).sqrt()
         beta_tilde = (1 - ab_prev) / (1 - ab_n) * beta_n  # posterior variance; 0 at n = 1
         x = mean + beta_tilde.sqrt() * z[n - 1]
     return x

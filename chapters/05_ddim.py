@@ -30,14 +30,15 @@ import torch
 import diffedu
 import diffedu.ui.widgets
 from diffedu import DiscreteDDPM, gmm_2d
-from diffedu.course.elbo import (ddim_ddpm_gap, ddim_paths, ddim_sigma_path, ddim_vs_ddpm_images, inversion_errors,
-                                 steps_sweep)
+from diffedu.course.elbo import (ddim_ddpm_gap, ddim_paths, ddim_sigma_path, ddim_vs_ddpm_images,
+                                 inversion_errors, steps_sweep)
 from diffedu.course.exercises import check_ddim_noise_scale, check_ddim_update
 from diffedu.ui.plots import ddim_vs_ddpm_figure, figure, scatter2d, to_numpy
 from diffedu.ui.quiz import think
 from diffedu.timers import uniform
 
-torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
+# tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
+torch.set_num_threads(1)
 g = diffedu.seed(0)
 print(diffedu.banner())
 
@@ -166,12 +167,14 @@ for eta in (0.0, 0.5, 1.0):
     path = ddim_sigma_path(x0, ts_mc, process, eta, generator=g)
     worst_mean = worst_var = worst_cov = 0.0
     for x_s, s in zip(path, ts_mc.tolist()):
-        alpha_s, sigma_s = (c.item() for c in process.coefficients(torch.tensor(s, dtype=torch.float64))[:2])
+        s_ = torch.tensor(s, dtype=torch.float64)
+        alpha_s, sigma_s = (c.item() for c in process.coefficients(s_)[:2])
         r = (x_s - alpha_s * x0) / sigma_s  # should be N(0, I)
         worst_mean = max(worst_mean, r.mean(0).abs().max().item())
         worst_var = max(worst_var, (r.var(0) - 1).abs().max().item())
         worst_cov = max(worst_cov, (r[:, 0] * r[:, 1]).mean().abs().item())
-    assert worst_mean < 0.03 and worst_var < 0.05 and worst_cov < 0.03, (eta, worst_mean, worst_var, worst_cov)
+    assert (worst_mean < 0.03 and worst_var < 0.05
+            and worst_cov < 0.03), (eta, worst_mean, worst_var, worst_cov)
     print(f"eta = {eta}, worst of {len(path)} times: |mean| {worst_mean:.3f} (tol 0.03), "
           f"|var - 1| {worst_var:.3f} (tol 0.05), |cov| {worst_cov:.3f} (tol 0.03)")
 
@@ -193,12 +196,14 @@ for t, s in [(500.0, 499.0), (500.0, 450.0), (40.0, 1.0)]:
 
 # %%
 sweep = steps_sweep([10, 20, 50, 100], n_samples=2000 if diffedu.quick() else 5000,
-                    n_ref_steps=500 if diffedu.quick() else 2000, n_reference=10_000 if diffedu.quick() else 20_000)
+                    n_ref_steps=500 if diffedu.quick() else 2000,
+                    n_reference=10_000 if diffedu.quick() else 20_000)
 
 # %% tags=["nbval-check-output"]
 logN = torch.tensor(sweep["steps"], dtype=torch.float64).log()
 logE = torch.tensor(sweep["ode_err_ddim"], dtype=torch.float64).log()
-slope = -(((logN - logN.mean()) * (logE - logE.mean())).sum() / ((logN - logN.mean()) ** 2).sum()).item()
+slope = -(((logN - logN.mean()) * (logE - logE.mean())).sum()
+          / ((logN - logN.mean()) ** 2).sum()).item()
 assert 0.8 <= slope <= 1.3, slope
 print(f"DDIM convergence order in [0.8, 1.3]: {0.8 <= slope <= 1.3}  (slope {slope:.1f})")
 
@@ -226,7 +231,8 @@ print(f"mean reconstruction error {', '.join(f'N={N}: {e:.3f}' for N, e in error
 fig, axes = figure(2, size=3.8)
 ax = axes[0, 0]
 ax.loglog(sweep["steps"], sweep["ode_err_ddim"], "o-", label="DDIM (η = 0)")
-ax.loglog(sweep["steps"], [sweep["ode_err_ddim"][0] * 10 / N for N in sweep["steps"]], "k--", lw=0.8, label="∝ 1/N")
+ax.loglog(sweep["steps"], [sweep["ode_err_ddim"][0] * 10 / N for N in sweep["steps"]], "k--",
+          lw=0.8, label="∝ 1/N")
 ax.set(xlabel="steps N", ylabel="mean |x_N − x_ref|", title="ODE error vs the fine-grid solution")
 ax.legend()
 ax = axes[0, 1]
@@ -235,7 +241,8 @@ ax.plot(sweep["steps"], sweep["sw_ddpm"], "s-", label="DDPM (η = 1)")
 lo, hi = sweep["sw_floor"] - 2 * sweep["sw_floor_sd"], sweep["sw_floor"] + 2 * sweep["sw_floor_sd"]
 ax.axhspan(lo, hi, color="0.85", label="MC floor ± 2 sd")
 ax.axhline(sweep["sw_floor"], color="k", ls=":", lw=0.8)
-ax.set(xscale="log", xlabel="steps N", ylabel="SW₂ to the mixture", title="sample quality, exact denoiser")
+ax.set(xscale="log", xlabel="steps N", ylabel="SW₂ to the mixture",
+       title="sample quality, exact denoiser")
 ax.legend()
 plt.show()
 
@@ -261,12 +268,14 @@ plt.show()
 from diffedu import pretrained
 
 if "mnist-ddpm" not in pretrained.available():
-    print(f"Note: no mnist-ddpm checkpoint in {pretrained.CHECKPOINT_DIR} yet; the MNIST comparison is skipped.")
+    print(f"Note: no mnist-ddpm checkpoint in {pretrained.CHECKPOINT_DIR} yet;"
+          " the MNIST comparison is skipped.")
 else:
     model = pretrained.load("mnist-ddpm")
     step_list = [10, 20, 50, 100]
     n_img = 6 if diffedu.quick() else 8
-    images = ddim_vs_ddpm_images(model, step_list, n_img)  # (name, N) → (n_img, 1, 28, 28), one x_T for all
+    # (name, N) → (n_img, 1, 28, 28), one x_T for all
+    images = ddim_vs_ddpm_images(model, step_list, n_img)
     ddim_vs_ddpm_figure(images, step_list)
     plt.show()
 
@@ -284,7 +293,8 @@ diffedu.ui.widgets.ddim_eta_panel()
 # Return $c(\eta) = \eta\,\sigma_s\sqrt{1 - \alpha_t^2\sigma_s^2/(\alpha_s^2\sigma_t^2)}$.
 
 # %%
-def ddim_noise_scale(alpha_t: float, sigma_t: float, alpha_s: float, sigma_s: float, eta: float) -> float:
+def ddim_noise_scale(alpha_t: float, sigma_t: float, alpha_s: float, sigma_s: float,
+                     eta: float) -> float:
     # BEGIN SOLUTION
     return eta * sigma_s * math.sqrt(1 - (alpha_t * sigma_s / (alpha_s * sigma_t)) ** 2)
     # END SOLUTION
@@ -335,8 +345,10 @@ def ddim_sample(x, ts, x0_hat, process, eta, z):
         alpha_s, sigma_s = process.alpha(s), process.sigma(s)
         x0 = x0_hat(x, t)  # one network evaluation, at (x_t, t)
         eps = (x - alpha_t * x0) / sigma_t  # the direction to x_t
-        c = eta * sigma_s * (1 - (alpha_t * sigma_s / (alpha_s * sigma_t)) ** 2).sqrt() if eta > 0 else 0.0
-        x = alpha_s * x0 + (sigma_s**2 - c**2).sqrt() * eps + c * z[k]  # predicted x0 + direction + noise
+        c = (eta * sigma_s * (1 - (alpha_t * sigma_s / (alpha_s * sigma_t)) ** 2).sqrt()
+             if eta > 0 else 0.0)
+        # predicted x0 + direction + noise
+        x = alpha_s * x0 + (sigma_s**2 - c**2).sqrt() * eps + c * z[k]
     return x
     # END SOLUTION
 

@@ -41,7 +41,8 @@ from diffedu.course.sdes import ddpm_vs_vp, forward_moments, pc_vs_em, simulate_
 from diffedu.course.noise_floor import floor_band, reading
 from diffedu.timers import uniform
 
-torch.set_num_threads(1)  # tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
+# tensors here are small: one thread is fastest, and a second one only spins on a busy CPU
+torch.set_num_threads(1)
 g = diffedu.seed(0)
 print(diffedu.banner())
 
@@ -118,8 +119,9 @@ processes = {"VP": VP(), "sub-VP": SubVP(), "VE": VE(0.01, 5.0)}
 tt = torch.linspace(0, 1, 201, dtype=torch.float64)
 ts_fwd = torch.linspace(0, 1, 201).tolist()
 curves = {name: (proc.alpha(tt), proc.sigma(tt)) for name, proc in processes.items()}
-paths = {name: (ts_fwd, simulate_forward(torch.full((30, 1), 1.5, dtype=torch.float64), ts_fwd, processes[name],
-                                         generator=g, return_path=True)[..., 0])  # (201, 30)
+x_start = torch.full((30, 1), 1.5, dtype=torch.float64)
+paths = {name: (ts_fwd, simulate_forward(x_start, ts_fwd, processes[name], generator=g,
+                                         return_path=True)[..., 0])  # (201, 30)
          for name in ("VP", "sub-VP")}
 sde_scales(tt, curves, paths)
 plt.show()
@@ -146,7 +148,8 @@ for name, proc in processes.items():
         worst_mean = max(worst_mean, (abs(x_t.mean() - m) / ((v / n_mc).sqrt() * 4 + 0.01)).item())
         worst_var = max(worst_var, (abs(x_t.var() / v - 1)).item())
     assert worst_mean < 1 and worst_var < 0.08, (name, worst_mean, worst_var)
-    print(f"{name:6s}: mean within tolerance: {worst_mean < 1};  max relative variance error {worst_var:.3f} < 0.08")
+    print(f"{name:6s}: mean within tolerance: {worst_mean < 1};"
+          f"  max relative variance error {worst_var:.3f} < 0.08")
 
 # %% [markdown]
 # **2. DDPM → VP SDE.** $\max_n|\bar\alpha_n - \alpha_{t_n}^2|$ falls like 1/N (first order): the ratio between N = 100 and
@@ -159,7 +162,8 @@ for n in (100, 1000):
     errs[n] = (out["alpha_bar"] - out["alpha_t"] ** 2).abs().max().item()
 ratio = errs[100] / errs[1000]
 assert 7 < ratio < 13, errs
-print(f"max |alpha_bar - alpha_t^2|: N=100 {errs[100]:.1e}, N=1000 {errs[1000]:.1e}, ratio {ratio:.0f}")
+print(f"max |alpha_bar - alpha_t^2|: N=100 {errs[100]:.1e}, N=1000 {errs[1000]:.1e},"
+      f" ratio {ratio:.0f}")
 
 # %% [markdown]
 # **3. The reverse SDE with the exact score recovers the mixture.** 1000 samples, 200 EM steps on VP, sliced W₂ to exact
@@ -169,14 +173,17 @@ print(f"max |alpha_bar - alpha_t^2|: N=100 {errs[100]:.1e}, N=1000 {errs[1000]:.
 process, gmm = VP(), gmm_2d()
 n = 1000
 ref, ref2 = gmm.sample(n, generator=g), gmm.sample(n, generator=g)
-sw = lambda a: sliced_wasserstein(a, ref, generator=torch.Generator().manual_seed(7)).item()  # noqa: E731
+sw = lambda a: sliced_wasserstein(a, ref,  # noqa: E731
+                                  generator=torch.Generator().manual_seed(7)).item()
 floor = sw(ref2)
 exact = gmm.predictor(process)
 x_T = torch.randn(n, 2, generator=g, dtype=torch.float64)
-x_em_exact = euler_maruyama(x_T, uniform(process, 200), exact, process, generator=torch.Generator().manual_seed(1))
+x_em_exact = euler_maruyama(x_T, uniform(process, 200), exact, process,
+                            generator=torch.Generator().manual_seed(1))
 sw_em_exact = sw(x_em_exact)
 assert sw_em_exact < 2 * floor, (sw_em_exact, floor)
-print(f"floor {floor:.3f}; EM with the exact score {sw_em_exact:.3f} < 2 x floor: {sw_em_exact < 2 * floor}")
+print(f"floor {floor:.3f}; EM with the exact score {sw_em_exact:.3f} < 2 x floor: "
+      f"{sw_em_exact < 2 * floor}")
 
 # %% [markdown]
 # **4. A learned score, three samplers.** An MLP trained with the ε-loss (DSM in ε form, chapter 06) on the mixture under
@@ -190,7 +197,8 @@ torch.manual_seed(0)
 net = MLP(2, hidden=128, depth=3)
 n_train = 2000 if diffedu.quick() else 10_000
 opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-lr_decay = torch.optim.lr_scheduler.CosineAnnealingLR(opt, n_train)  # a decaying step sharpens the last fit
+# a decaying step sharpens the last fit
+lr_decay = torch.optim.lr_scheduler.CosineAnnealingLR(opt, n_train)
 pool = gmm.sample(20_000, generator=g).float()  # a fixed training set
 for step in range(n_train):
     idx = torch.randint(0, pool.shape[0], (256,), generator=g)
@@ -205,11 +213,13 @@ for t in (0.05, 0.3, 0.8):
     x_t = gmm.sample(2000, t, process, generator=g)
     true = gmm.score(x_t, t, process)
     with torch.no_grad():
-        rel = ((learned(x_t, t, "score") - true).pow(2).sum(1).mean() / true.pow(2).sum(1).mean()).item()
+        err2 = (learned(x_t, t, "score") - true).pow(2).sum(1).mean()
+        rel = (err2 / true.pow(2).sum(1).mean()).item()
     print(f"t = {t}: relative score error {rel:.2f}")
 ts100 = uniform(process, 100)
 with torch.no_grad():
-    samples = {"EM": euler_maruyama(x_T, ts100, learned, process, generator=torch.Generator().manual_seed(1)),
+    samples = {"EM": euler_maruyama(x_T, ts100, learned, process,
+                                    generator=torch.Generator().manual_seed(1)),
                "PC": predictor_corrector(x_T, ts100, learned, process, snr=0.16,
                                          generator=torch.Generator().manual_seed(1)),
                "PF-ODE": euler(x_T, ts100, learned, process)}
@@ -218,9 +228,12 @@ for name, x in samples.items():
     print(f"{name:6s}: SW2 to exact samples {sw(x):.2f} < 0.3: {sw(x) < 0.3}")
 
 # %%
-band = floor_band(lambda m, gen: gmm.sample(m, generator=gen), ref, lambda a, b: sw(a))  # exact sets of size n
+# exact sets of size n
+band = floor_band(lambda m, gen: gmm.sample(m, generator=gen), ref, lambda a, b: sw(a))
 fig, axes = figure(4, size=2.5)
-scatter2d(axes[0, 0], ref, title=f"exact, n = {n}\nnoise: SW₂ {band['mean']:.2f} ± {2 * band['sd']:.2f}", color="gray")
+scatter2d(axes[0, 0], ref,
+          title=f"exact, n = {n}\nnoise: SW₂ {band['mean']:.2f} ± {2 * band['sd']:.2f}",
+          color="gray")
 for ax, (name, x) in zip(axes[0, 1:], samples.items()):
     scatter2d(ax, x, title=f"learned, {name}\nSW₂ {sw(x):.2f}: {reading(sw(x), band)}")
 for ax in axes[0]:

@@ -31,8 +31,9 @@ import diffedu
 import diffedu.ui.widgets
 from diffedu import CosineVP, RectifiedFlow, gmm_2d
 from diffedu.course.exercises import check_rf_conditional_velocity, check_rf_velocity_to_x0
-from diffedu.course.flows import (conditional_path, conditional_velocity, course_time, excess_length, marginal_fm_loss,
-                                  marginal_velocity_mc, reflow_pairs, sde_sample, straightness, train_velocity,
+from diffedu.course.flows import (conditional_path, conditional_velocity, course_time,
+                                  excess_length, marginal_fm_loss, marginal_velocity_mc,
+                                  reflow_pairs, sde_sample, straightness, train_velocity,
                                   train_velocity_on_pairs, velocity_trajectories)
 from diffedu.metrics import sliced_wasserstein
 from diffedu.nets import MLP
@@ -140,8 +141,10 @@ fig, axes = figure(2, size=3.8)
 for j in range(60):
     axes[0, 0].plot(*to_numpy(cond_paths[:, j]).T, color="C4", lw=0.6, alpha=0.6)
     axes[0, 1].plot(*to_numpy(marg_paths[:, j]).T, color="C2", lw=0.6, alpha=0.6)
-scatter2d(axes[0, 0], x0_demo, lim=3.5, color="C0", s=8, title=r"conditional paths $x_0 \to \varepsilon$ (straight)")
-scatter2d(axes[0, 1], marg_paths[-1], lim=3.5, color="C3", s=8, title="marginal ODE paths (exact $u_t$): curved")
+scatter2d(axes[0, 0], x0_demo, lim=3.5, color="C0", s=8,
+          title=r"conditional paths $x_0 \to \varepsilon$ (straight)")
+scatter2d(axes[0, 1], marg_paths[-1], lim=3.5, color="C3", s=8,
+          title="marginal ODE paths (exact $u_t$): curved")
 for ax in axes[0]:
     ax.set(xlabel="$x_1$", ylabel="$x_2$")
 plt.show()
@@ -157,7 +160,8 @@ plt.show()
 
 # %% tags=["nbval-check-output"]
 x_check = gmm.sample(300, t=0.6, process=rf, generator=torch.Generator().manual_seed(1))
-u_mc = marginal_velocity_mc(x_check, 0.6, rf, gmm.sample(20000, generator=torch.Generator().manual_seed(2)))
+u_mc = marginal_velocity_mc(x_check, 0.6, rf,
+                            gmm.sample(20000, generator=torch.Generator().manual_seed(2)))
 u_exact = gmm.velocity(x_check, 0.6, rf)
 rel = ((u_mc - u_exact).norm(dim=1).mean() / u_exact.norm(dim=1).mean()).item()
 assert rel < 0.05, rel
@@ -208,10 +212,12 @@ models = {"exact flow": gmm, "1-rectified": net_1, "2-rectified": net_2}
 n_grid = (1, 2, 4, 16)
 table, fine = {}, {}
 for name, model in models.items():
-    fine[name] = velocity_trajectories(model, x_T, 128, rf)  # (129, N, 2), the model's own reference solution
+    # (129, N, 2), the model's own reference solution
+    fine[name] = velocity_trajectories(model, x_T, 128, rf)
     for n in n_grid:
         x = velocity_trajectories(model, x_T, n, rf)[-1]
-        table[name, n] = dict(x=x, euler_error=(x - fine[name][-1]).norm(dim=1).mean().item(), sw=sw_to_data(x))
+        table[name, n] = dict(x=x, euler_error=(x - fine[name][-1]).norm(dim=1).mean().item(),
+                              sw=sw_to_data(x))
 
 fig, axes = figure(4, 3, size=2.6)
 for r, name in enumerate(models):
@@ -219,7 +225,8 @@ for r, name in enumerate(models):
         row = table[name, n]
         scatter2d(axes[r, c], ref, lim=3.5, color="C0", s=1, alpha=0.15)
         scatter2d(axes[r, c], row["x"], lim=3.5, color="C3", s=1,
-                  title=f"{name}, {n} Euler step{'s' if n > 1 else ''}\nEuler error {row['euler_error']:.3f} · SW {row['sw']:.3f}")
+                  title=f"{name}, {n} Euler step{'s' if n > 1 else ''}\n"
+                        f"Euler error {row['euler_error']:.3f} · SW {row['sw']:.3f}")
 plt.show()
 
 # %%
@@ -229,12 +236,15 @@ for key, label in (("euler_error", "Euler error"), ("sw", "SW to data")):
     for name in models:
         print(f"  {name:20s}" + "".join(f"{table[name, n][key]:8.3f}" for n in n_grid))
 print(f"SW floor (exact samples vs exact samples, n = {n_eval}): {sw_floor:.3f}")
-print(f"SW of the 128-step solutions: " + ", ".join(f"{name} {sw_to_data(fine[name][-1]):.3f}" for name in models))
-chord = {name: straightness(fine[name][::4]).item() for name in models}  # 32 equal steps of the 128-step paths
+print(f"SW of the 128-step solutions: "
+      + ", ".join(f"{name} {sw_to_data(fine[name][-1]):.3f}" for name in models))
+# 32 equal steps of the 128-step paths
+chord = {name: straightness(fine[name][::4]).item() for name in models}
 length = {name: excess_length(fine[name]).item() for name in models}
 print("deviation from the chord: " + ", ".join(f"{name} {chord[name]:.4f}" for name in models))
 print("excess length           : " + ", ".join(f"{name} {length[name]:.4f}" for name in models))
-teacher = velocity_trajectories(net_1, x_T, 32, rf)[-1]  # the 1-rectified ODE whose coupling reflow learns
+# the 1-rectified ODE whose coupling reflow learns
+teacher = velocity_trajectories(net_1, x_T, 32, rf)[-1]
 print(f"2-rectified at 1 step vs the 32-step 1-rectified sample from the same noise: mean distance "
       f"{(table['2-rectified', 1]['x'] - teacher).norm(dim=1).mean().item():.3f}")
 
@@ -262,13 +272,17 @@ print(f"SDE sampler SW to exact samples: {sw_to_data(x_sde):.3f} (floor {sw_floo
 
 # %% tags=["nbval-check-output"]
 err = {name: [table[name, n]["euler_error"] for n in n_grid] for name in models}
-assert abs(chord["1-rectified"] - chord["exact flow"]) < 0.1 * chord["exact flow"], chord  # learned the curvature
+# learned the curvature
+assert abs(chord["1-rectified"] - chord["exact flow"]) < 0.1 * chord["exact flow"], chord
 assert chord["2-rectified"] < 0.1 * chord["1-rectified"], chord  # reflow straightens ≥ 10×
-assert err["2-rectified"][0] < 0.1 * err["1-rectified"][0], err  # at 1 step: ≥ 10× smaller Euler error
+# at 1 step: ≥ 10× smaller Euler error
+assert err["2-rectified"][0] < 0.1 * err["1-rectified"][0], err
 assert err["2-rectified"][0] < err["1-rectified"][2], err  # 1 step after reflow beats 4 before
 assert table["2-rectified", 1]["sw"] < table["1-rectified", 4]["sw"]
-assert table["1-rectified", 16]["sw"] < sw_floor + 0.1 and table["2-rectified", 1]["sw"] < sw_floor + 0.15
-print(f"exact flow: deviation from the chord {chord['exact flow']:.3f}, Euler error at 1/2/4/16 steps "
+assert (table["1-rectified", 16]["sw"] < sw_floor + 0.1
+        and table["2-rectified", 1]["sw"] < sw_floor + 0.15)
+print(f"exact flow: deviation from the chord {chord['exact flow']:.3f},"
+      " Euler error at 1/2/4/16 steps "
       + " ".join(f"{e:.3f}" for e in err["exact flow"]))
 c1, c2, e1, e2 = chord["1-rectified"], chord["2-rectified"], err["1-rectified"], err["2-rectified"]
 sw = {key: row["sw"] for key, row in table.items()}
@@ -430,11 +444,13 @@ with torch.no_grad():
     for name, field in fields.items():
         l_cfm = package_cfm_loss(field, x0_fm, eps_fm, t_fm, rf).item()
         l_fm = marginal_fm_loss(field, x0_fm, eps_fm, t_fm, rf, gmm).item()
-        cross = 2 * ((field(x_t_fm, t_fm) - u_marg) * (u_marg - u_cond)).sum(-1)  # (N,) per-sample gap minus C
+        # (N,) per-sample gap minus C
+        cross = 2 * ((field(x_t_fm, t_fm) - u_marg) * (u_marg - u_cond)).sum(-1)
         se = cross.std().item() / n_fm**0.5
         assert abs(l_cfm - l_fm - const) <= 4 * se + 1e-9, (name, l_cfm - l_fm - const, se)
         fm_losses.append(l_fm)
-        print(f"{name:11s}  L_CFM = {l_cfm:6.2f}   L_FM = {l_fm:6.2f}   L_CFM − L_FM − C = {round(l_cfm - l_fm - const, 3) + 0.0:+.3f}"
+        print(f"{name:11s}  L_CFM = {l_cfm:6.2f}   L_FM = {l_fm:6.2f}"
+              f"   L_CFM − L_FM − C = {round(l_cfm - l_fm - const, 3) + 0.0:+.3f}"
               f"  (4 s.e. = {4 * se:.3f})")
 assert max(fm_losses) - min(fm_losses) > 10
 

@@ -32,7 +32,8 @@ import torch
 import diffedu
 import diffedu.ui.widgets
 from diffedu import EDM, gmm_2d
-from diffedu.course.edm_design import ablation, lognormal_sigma_density, loss_weight, loss_weight_gap, precond_variances
+from diffedu.course.edm_design import (ablation, lognormal_sigma_density, loss_weight,
+                                       loss_weight_gap, precond_variances)
 from diffedu.course.exercises import check_edm_precond, check_karras_sigmas
 from diffedu.losses import sample_sigma_lognormal
 from diffedu.ui.plots import figure, precond_curves, to_numpy
@@ -134,13 +135,16 @@ sd = 0.5
 fig, axes = figure(3, size=3.3)
 precond_curves(axes[0, 0], sigma, sd)
 ax = axes[0, 1]
-ax.semilogx(to_numpy(sigma), to_numpy(lognormal_sigma_density(sigma) * sigma), label=r"density of $\ln\sigma$")
+ax.semilogx(to_numpy(sigma), to_numpy(lognormal_sigma_density(sigma) * sigma),
+            label=r"density of $\ln\sigma$")
 ax2 = ax.twinx()
-ax2.loglog(to_numpy(sigma), to_numpy(loss_weight(sigma, sd)), color="C3", label=r"$\lambda(\sigma)$")
+ax2.loglog(to_numpy(sigma), to_numpy(loss_weight(sigma, sd)), color="C3",
+           label=r"$\lambda(\sigma)$")
 ax.set(title="training σ and loss weight", xlabel=r"$\sigma$", ylabel=r"density of $\ln\sigma$")
 ax2.set_ylabel(r"$\lambda(\sigma)$ (log scale)", color="C3")
-ax.legend(ax.get_lines() + ax2.get_lines(), [r"density of $\ln\sigma$ (left)", r"weight $\lambda(\sigma)$ (right)"],
-          loc="upper right", fontsize=9)
+ax.legend(ax.get_lines() + ax2.get_lines(),
+          [r"density of $\ln\sigma$ (left)", r"weight $\lambda(\sigma)$ (right)"],
+          loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=10)
 edm = EDM()
 ax = axes[0, 2]
 for rho in (1.0, 3.0, 7.0):
@@ -162,7 +166,8 @@ plt.show()
 x0 = gmm_2d().sample(4000, generator=torch.Generator().manual_seed(1))
 sigma_data = x0.std().item()
 check_sigmas = torch.tensor([0.002, 0.1, 1.0, 10.0, 80.0], dtype=torch.float64)
-v_in, v_target = precond_variances(x0, check_sigmas, sigma_data, generator=torch.Generator().manual_seed(2))
+v_in, v_target = precond_variances(x0, check_sigmas, sigma_data,
+                                   generator=torch.Generator().manual_seed(2))
 assert bool(((v_in - 1).abs() < 0.1).all()) and bool(((v_target - 1).abs() < 0.1).all())
 for s_, a, b in zip(check_sigmas.tolist(), v_in.tolist(), v_target.tolist()):
     print(f"σ = {s_:6.3f}: Var(c_in x) = {a:.2f}  Var(F*) = {b:.2f}")
@@ -176,14 +181,16 @@ for s_, a, b in zip(check_sigmas.tolist(), v_in.tolist(), v_target.tolist()):
 
 # %% tags=["nbval-check-output"]
 sig = torch.logspace(math.log10(0.002), math.log10(80.0), 9, dtype=torch.float64)[:, None]  # (9, 1)
-gap, plain = loss_weight_gap(x0[:9], sig, sigma_data, generator=torch.Generator().manual_seed(4))  # (9,) each
+gap, plain = loss_weight_gap(x0[:9], sig, sigma_data,
+                             generator=torch.Generator().manual_seed(4))  # (9,) each
 assert gap.abs().max().item() < 1e-10 * plain.max().item()
-ln_sigma = sample_sigma_lognormal(200_000, generator=torch.Generator().manual_seed(5), dtype=torch.float64).log()
+ln_sigma = sample_sigma_lognormal(200_000, generator=torch.Generator().manual_seed(5),
+                                  dtype=torch.float64).log()
 assert abs(ln_sigma.mean().item() + 1.2) < 0.01 and abs(ln_sigma.std().item() - 1.2) < 0.01
 print(f"λ(σ)·|D − x0|² − |F − F*|² for σ from 0.002 to 80: below 1e-10 × the largest loss: "
       f"{gap.abs().max().item() < 1e-10 * plain.max().item()}")
-print(f"ln σ of the training sampler: mean {ln_sigma.mean().item():.2f}, std {ln_sigma.std().item():.2f} "
-      f"(P_mean = −1.2, P_std = 1.2)")
+print(f"ln σ of the training sampler: mean {ln_sigma.mean().item():.2f},"
+      f" std {ln_sigma.std().item():.2f} (P_mean = −1.2, P_std = 1.2)")
 
 # %% [markdown]
 # ## See it · the ablation: one choice at a time, same budget
@@ -202,7 +209,8 @@ print(f"ln σ of the training sampler: mean {ln_sigma.mean().item():.2f}, std {l
 # The table below is computed here, now.
 
 # %%
-nfe = 31  # both modes: at 63 NFE every ρ-grid row already sits at the MMD² floor and the table says nothing
+# both modes: at 63 NFE every ρ-grid row already sits at the MMD² floor and the table says nothing
+nfe = 31
 rows = ablation(nfe=nfe, n=4000, n_ref_steps=128)
 print(f"{'configuration':60s} {'NFE':>4s} {'ODE error':>10s} {'MMD² × 10³':>11s}")
 for r in rows:
@@ -251,14 +259,17 @@ print(f"strong churn: MMD² × 10³ {mmd[hc]:.2f} > Heun's {mmd[h7]:.2f} + 1 "
 if {"mnist-edm", "mnist-classifier"} <= set(diffedu.mnist.pretrained.available()):
     model = diffedu.mnist.pretrained.load("mnist-edm")
     card = model.card
-    print(f"mnist-edm: {card['params']:,} parameters, trained {card['steps']} steps of batch {card['batch']} "
-          f"in {card['wall_s']:.0f} s on {card['device']}")
+    print(f"mnist-edm: {card['params']:,} parameters, trained {card['steps']} steps"
+          f" of batch {card['batch']} in {card['wall_s']:.0f} s on {card['device']}")
     if card.get("fd_vs_wall_time"):
         last = card["fd_vs_wall_time"][-1]
-        print(f"its card, at step {last['steps']}: FD-MNIST {last['fd_mnist']:.0f} (floor {last['fd_floor']:.0f}), "
-              f"conditional accuracy {last['conditional_accuracy']:.2f} (n = {last['n']}, {last['n_steps']} steps)")
+        print(f"its card, at step {last['steps']}: FD-MNIST {last['fd_mnist']:.0f}"
+              f" (floor {last['fd_floor']:.0f}), "
+              f"conditional accuracy {last['conditional_accuracy']:.2f}"
+              f" (n = {last['n']}, {last['n_steps']} steps)")
     labels = torch.arange(20) % 10
-    imgs = model.sample(20, y=labels, n_steps=18, generator=torch.Generator().manual_seed(3))  # (20, 1, 28, 28)
+    imgs = model.sample(20, y=labels, n_steps=18,
+                        generator=torch.Generator().manual_seed(3))  # (20, 1, 28, 28)
     read = diffedu.mnist.pretrained.load_classifier()(imgs.float()).argmax(1)  # (20,)
     hits = int((read == labels).sum())
     print(f"the classifier reads {hits} of 20 samples as the label asked for (chance: 2)")
@@ -270,8 +281,8 @@ if {"mnist-edm", "mnist-classifier"} <= set(diffedu.mnist.pretrained.available()
     fig.suptitle("mnist-edm, 18 Heun steps (35 NFE): asked-for label → classifier's reading")
     plt.show()
 else:
-    print("Note: the mnist-edm or mnist-classifier checkpoint is not in data/checkpoints/; the MNIST samples are "
-          "skipped (chapter 12 shows how to train them).")
+    print("Note: the mnist-edm or mnist-classifier checkpoint is not in data/checkpoints/;"
+          " the MNIST samples are skipped (chapter 12 shows how to train them).")
 
 # %% [markdown]
 # ## Play
@@ -338,11 +349,13 @@ def edm_sampler(F, z, sigma_data, n_steps, sigma_min, sigma_max, rho):
     # BEGIN SOLUTION
     def D(x, sigma):  # the preconditioned denoiser (Karras et al. 2022, Table 1)
         s = sigma**2 + sigma_data**2
-        c_skip, c_out, c_in, c_noise = sigma_data**2 / s, sigma * sigma_data / s.sqrt(), 1 / s.sqrt(), sigma.log() / 4
+        c_skip, c_out = sigma_data**2 / s, sigma * sigma_data / s.sqrt()
+        c_in, c_noise = 1 / s.sqrt(), sigma.log() / 4
         return c_skip * x + c_out * F(c_in * x, c_noise)
 
     i = torch.arange(n_steps, dtype=torch.float64)
-    sigmas = (sigma_max ** (1 / rho) + i / (n_steps - 1) * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
+    sigmas = (sigma_max ** (1 / rho)
+              + i / (n_steps - 1) * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
     sigmas = torch.cat([sigmas, torch.zeros(1, dtype=torch.float64)])  # σ_N = 0
     x = sigmas[0] * z
     for k in range(n_steps):

@@ -34,7 +34,8 @@ import diffedu.ui.widgets
 from diffedu import gmm_2d, make_process
 from diffedu.course.samplers import endpoint_errors, fit_order, play_samplers, run_sampler
 from diffedu.course.exercises import check_ddim_sampler_step, check_heun_step
-from diffedu.integrators import ddim, ddim_step, ddpm, dpm_first_order, dpmpp_1, euler_step, heun, heun_step
+from diffedu.integrators import (ddim, ddim_step, ddpm, dpm_first_order, dpmpp_1, euler_step, heun,
+                                 heun_step)
 from diffedu.ui.plots import convergence_figure, error_vs_nfe, figure, scatter2d, time_grids
 from diffedu.ui.quiz import think
 from diffedu.timers import make_grid
@@ -85,7 +86,8 @@ HTML(animation_html(*race_opening()))  # press play; the frames are embedded, so
 # ($\hat\varepsilon$ would divide by zero), so the last step is Euler's.
 
 # %%
-print(inspect.getsource(euler_step))  # Heun's step is yours to write (Warm-up 1); the package's is printed after it
+# Heun's step is yours to write (Warm-up 1); the package's is printed after it
+print(inspect.getsource(euler_step))
 
 # %% [markdown]
 # ### DDIM is a first-order *exponential* integrator
@@ -134,7 +136,8 @@ print(inspect.getsource(euler_step))  # Heun's step is yours to write (Warm-up 1
 #   fresh noise, then integrate back. Noise in, noise out: errors made earlier are partly forgotten.
 
 # %%
-print(inspect.getsource(dpm_first_order))  # the DDIM step is Warm-up 2; the package's is printed after it
+# the DDIM step is Warm-up 2; the package's is printed after it
+print(inspect.getsource(dpm_first_order))
 
 # %% [markdown]
 # ## See it
@@ -149,8 +152,8 @@ x_T = gmm.marginal(process.t_max, process).sample(n_show, generator=g)  # exact 
 ts = make_grid("karras", process, 10)
 methods = ["euler", "heun", "ddim", "dpmpp_2s", "dpmpp_2m", "ddpm", "euler_maruyama", "pc"]
 fig, axes = figure(5, 2, size=2.6)
-scatter2d(axes[0, 0], gmm.sample(n_show, generator=torch.Generator().manual_seed(1)), title="exact data",
-          color="gray")
+scatter2d(axes[0, 0], gmm.sample(n_show, generator=torch.Generator().manual_seed(1)),
+          title="exact data", color="gray")
 for ax, name in zip(axes.flat[1:], methods):
     x0, nfe = run_sampler(name, gmm, process, x_T, ts, generator=torch.Generator().manual_seed(2))
     scatter2d(ax, x0, title=f"{name} (NFE {nfe})")
@@ -170,11 +173,28 @@ plt.show()
 
 # %%
 nfes = (5, 10, 20, 50, 100, 200)
-sizes = dict(n_points=32, ref_steps=300, check_ref=False) if diffedu.quick() else dict(n_points=256, ref_steps=1000)
+sizes = (dict(n_points=32, ref_steps=300, check_ref=False) if diffedu.quick()
+         else dict(n_points=256, ref_steps=1000))
 configs = [("edm", "karras"), ("vp", "log_snr"), ("flow", "uniform")]
-conv = {cfg: endpoint_errors(gmm, make_process(cfg[0]), cfg[1], nfes=nfes, generator=torch.Generator().manual_seed(0),
+conv = {cfg: endpoint_errors(gmm, make_process(cfg[0]), cfg[1], nfes=nfes,
+                             generator=torch.Generator().manual_seed(0),
                              **sizes) for cfg in configs}
-convergence_figure(conv)
+fig = convergence_figure(conv)
+# one shared legend below the panels (per-panel legends hid the low-NFE points): each method's
+# theory order and its measured order on each panel, left to right
+handles = fig.legends[0].legend_handles
+for ax in fig.axes:
+    ax.get_legend().remove()
+fig.legends[0].remove()
+methods = next(iter(conv.values()))["methods"]
+measured = {name: " / ".join(f"{r['methods'][name]['order']:.2f}"
+                             + ("*" if r["methods"][name].get("log_factor") else "")
+                             for r in conv.values()) for name in methods}
+star = any(m.get("log_factor") for r in conv.values() for m in r["methods"].values())
+fig.legend(handles, [f"{name}: theory {m['theory']} (dotted), measured {measured[name]}"
+                     for name, m in methods.items()],
+           loc="outside lower center", ncol=2, fontsize=11, title_fontsize=11,
+           title="* order fitted to err / ln N" if star else None)
 plt.show()
 
 # %% [markdown]
@@ -199,19 +219,24 @@ edm_pred = gmm.predictor(process)
 x_T_local = x_T[:64]
 grid10 = make_grid("karras", process, 10).tolist()
 exact_path = [x_T_local]
-for t, s in zip(grid10[:-1], grid10[1:]):  # the exact trajectory at the grid points (200 fine Heun steps each)
+# the exact trajectory at the grid points (200 fine Heun steps each)
+for t, s in zip(grid10[:-1], grid10[1:]):
     x = exact_path[-1]
-    for a, b in zip(torch.linspace(t, s, 201).tolist()[:-1], torch.linspace(t, s, 201).tolist()[1:]):
+    for a, b in zip(torch.linspace(t, s, 201).tolist()[:-1],
+                    torch.linspace(t, s, 201).tolist()[1:]):
         x, _ = heun_step(x, a, b, edm_pred, process)
     exact_path.append(x)
 print(f"{'σ':>8} → {'σ_next':<8} local error:  Euler    Heun")
 for i, (t, s) in enumerate(zip(grid10[:-1], grid10[1:])):
-    e_euler = (euler_step(exact_path[i], t, s, edm_pred, process)[0] - exact_path[i + 1]).norm(dim=1).mean().item()
-    e_heun = (heun_step(exact_path[i], t, s, edm_pred, process)[0] - exact_path[i + 1]).norm(dim=1).mean().item()
+    x_euler = euler_step(exact_path[i], t, s, edm_pred, process)[0]
+    x_heun = heun_step(exact_path[i], t, s, edm_pred, process)[0]
+    e_euler = (x_euler - exact_path[i + 1]).norm(dim=1).mean().item()
+    e_heun = (x_heun - exact_path[i + 1]).norm(dim=1).mean().item()
     print(f"{t:8.3f} → {s:<8.4f}            {e_euler:8.1e} {e_heun:8.1e}")
 edm = conv[("edm", "karras")]
 for nfe_target in (20, 50):
-    err = {name: next(r["error"] for r in edm["methods"][name]["rows"] if r["nfe_target"] == nfe_target)
+    err = {name: next(r["error"] for r in edm["methods"][name]["rows"]
+                      if r["nfe_target"] == nfe_target)
            for name in ("euler", "heun")}
     print(f"endpoint error at NFE ≈ {nfe_target}: Euler {err['euler']:.3f}, Heun {err['heun']:.3f}")
 
@@ -222,18 +247,21 @@ for nfe_target in (20, 50):
 # %%
 vp = make_process("vp")
 grids = {name: make_grid(name, vp, 20) for name in ["uniform", "cosine", "karras", "log_snr"]}
-x_T_vp = gmm.marginal(vp.t_max, vp).sample(32 if diffedu.quick() else 256, generator=torch.Generator().manual_seed(3))
+x_T_vp = gmm.marginal(vp.t_max, vp).sample(32 if diffedu.quick() else 256,
+                                           generator=torch.Generator().manual_seed(3))
 pred_vp = gmm.predictor(vp)
 ref_vp = heun(x_T_vp, make_grid("log_snr", vp, 200 if diffedu.quick() else 800), pred_vp, vp)
-grid_err = {(timer, name): (run_sampler(name, gmm, vp, x_T_vp, grid)[0] - ref_vp).norm(dim=1).mean().item()
+grid_err = {(timer, name): (run_sampler(name, gmm, vp, x_T_vp, grid)[0] - ref_vp)
+            .norm(dim=1).mean().item()
             for timer, grid in grids.items() for name in ["euler", "ddim", "heun", "dpmpp_2m"]}
 fig, axes = figure(2, size=4.2)
 time_grids(vp, 20, grids, ax=axes[0, 0])
 for i, name in enumerate(["euler", "ddim", "heun", "dpmpp_2m"]):
-    axes[0, 1].bar([j + 0.2 * i for j in range(4)], [grid_err[(t, name)] for t in grids], width=0.2, label=name)
-axes[0, 1].set(xticks=[j + 0.3 for j in range(4)], xticklabels=list(grids), yscale="log", ylabel="endpoint error",
-               title="VP, 20 steps: error by grid")
-axes[0, 1].legend(fontsize=8)
+    axes[0, 1].bar([j + 0.2 * i for j in range(4)], [grid_err[(t, name)] for t in grids], width=0.2,
+                   label=name)
+axes[0, 1].set(xticks=[j + 0.3 for j in range(4)], xticklabels=list(grids), yscale="log",
+               ylabel="endpoint error", title="VP, 20 steps: error by grid")
+axes[0, 1].legend(fontsize=10)
 plt.show()
 
 # %% [markdown]
@@ -263,7 +291,8 @@ plt.show()
 flow = make_process("flow")
 flow_orders = {"uniform": conv[("flow", "uniform")]}
 for timer in ("karras", "log_snr"):
-    flow_orders[timer] = endpoint_errors(gmm, flow, timer, nfes=nfes, methods=("euler", "heun", "dpmpp_2s", "dpmpp_2m"),
+    flow_orders[timer] = endpoint_errors(gmm, flow, timer, nfes=nfes,
+                                         methods=("euler", "heun", "dpmpp_2s", "dpmpp_2m"),
                                          generator=torch.Generator().manual_seed(0), **sizes)
 print("plain slopes of error against NFE")
 print(f"{'grid':<9}" + "".join(f"{name:>10}" for name in ("euler", "heun", "dpmpp_2s", "dpmpp_2m")))
@@ -305,7 +334,8 @@ for timer, res in flow_orders.items():
 
 # %%
 n_sde = 10000 if diffedu.quick() else 40000
-log_q_exact = gmm.log_prob(gmm.sample(100_000, generator=torch.Generator().manual_seed(4))).mean().item()
+log_q_exact = gmm.log_prob(gmm.sample(100_000,
+                                      generator=torch.Generator().manual_seed(4))).mean().item()
 x_T_sde = gmm.marginal(vp.t_max, vp).sample(n_sde, generator=torch.Generator().manual_seed(5))
 weak = {}
 for name in ("euler_maruyama", "ddpm"):
@@ -313,17 +343,21 @@ for name in ("euler_maruyama", "ddpm"):
         x0, _ = run_sampler(name, gmm, vp, x_T_sde, make_grid("uniform", vp, n_steps),
                             generator=torch.Generator().manual_seed(n_steps))
         log_q = gmm.log_prob(x0)
-        weak[(name, n_steps)] = (log_q.mean().item() - log_q_exact, log_q.std().item() / math.sqrt(n_sde))
+        weak[(name, n_steps)] = (log_q.mean().item() - log_q_exact,
+                                 log_q.std().item() / math.sqrt(n_sde))
 fig, axes = figure(1, size=4.6)
 ax = axes[0, 0]
 for i, name in enumerate(("euler_maruyama", "ddpm")):
     steps = [n for (m, n) in weak if m == name]
     delta = [abs(weak[(name, n)][0]) for n in steps]
-    ax.errorbar(steps, delta, yerr=[2 * weak[(name, n)][1] for n in steps], fmt="o-", color=f"C{i}", label=name)
-ax.loglog(steps, [abs(weak[("euler_maruyama", 20)][0]) * 20 / n for n in steps], "k--", lw=0.8, label="slope −1")
-ax.set(xscale="log", yscale="log", xlabel="steps N (= NFE)", ylabel=r"$|\Delta|$ = weak error of log q (±2 SE)",
+    ax.errorbar(steps, delta, yerr=[2 * weak[(name, n)][1] for n in steps], fmt="o-", color=f"C{i}",
+                label=name)
+ax.loglog(steps, [abs(weak[("euler_maruyama", 20)][0]) * 20 / n for n in steps], "k--", lw=0.8,
+          label="slope −1")
+ax.set(xscale="log", yscale="log", xlabel="steps N (= NFE)",
+       ylabel=r"$|\Delta|$ = weak error of log q (±2 SE)",
        title="VP, uniform grid: weak convergence")
-ax.legend(fontsize=8)
+ax.legend(fontsize=10)
 plt.show()
 for name in ("euler_maruyama", "ddpm"):
     print(f"{name:<15}" + "  ".join(f"N={n}: {weak[(name, n)][0]:+.3f}±{weak[(name, n)][1]:.3f}"
@@ -346,17 +380,20 @@ for name in ("euler_maruyama", "ddpm"):
 # EDM's grid, ahead from NFE 50 on, on every configuration.
 
 # %% tags=["nbval-check-output"]
-for cfg, res in list(conv.items()) + [(("flow", t), r) for t, r in flow_orders.items() if t != "uniform"]:
+other_flow_grids = [(("flow", t), r) for t, r in flow_orders.items() if t != "uniform"]
+for cfg, res in list(conv.items()) + other_flow_grids:
     for name, m in res["methods"].items():
         if not res["fixed_map"]:
             assert m["order"] < m["theory"], (cfg, name, m["order"])
-        else:  # m["order"] is the slope of error / ln N where log_factor holds (DPM-Solver++ on flow, uniform grid)
+        else:  # where log_factor holds (DPM-Solver++, flow, uniform grid): slope of error / ln N
             assert abs(m["order"] - m["theory"]) <= 0.25, (cfg, name, m["order"], m["log_factor"])
     print(cfg, {name: round(m["order"], 1) for name, m in res["methods"].items()})
 for cfg, res in conv.items():
     assert res["beats_euler_from_nfe"]["heun"] <= 50, (cfg, res["beats_euler_from_nfe"])
-assert not conv[("edm", "karras")]["second_order_beats_euler"]["heun"]  # behind at NFE ≈ 20 on EDM's grid
-print("Heun beats Euler from NFE", {cfg: res["beats_euler_from_nfe"]["heun"] for cfg, res in conv.items()})
+# behind at NFE ≈ 20 on EDM's grid
+assert not conv[("edm", "karras")]["second_order_beats_euler"]["heun"]
+print("Heun beats Euler from NFE",
+      {cfg: res["beats_euler_from_nfe"]["heun"] for cfg, res in conv.items()})
 
 # %% [markdown]
 # **DDIM(η = 0) is DPM-Solver++ first order, and DDIM(η = 1) is ancestral DDPM** (same noise), on VP: agreement to
@@ -367,7 +404,8 @@ pred = gmm.predictor(vp)
 grid = make_grid("log_snr", vp, 15)
 gap_dpm = (ddim(x_T_vp, grid, pred, vp) - dpmpp_1(x_T_vp, grid, pred, vp)).abs().max().item()
 gap_ddpm = (ddim(x_T_vp, grid, pred, vp, eta=1.0, generator=torch.Generator().manual_seed(7))
-            - ddpm(x_T_vp, grid, pred, vp, generator=torch.Generator().manual_seed(7))).abs().max().item()
+            - ddpm(x_T_vp, grid, pred, vp,
+                   generator=torch.Generator().manual_seed(7))).abs().max().item()
 assert gap_dpm < 1e-9 and gap_ddpm < 1e-9
 print("DDIM(0) = DPM++(1):", gap_dpm < 1e-9, "| DDIM(1) = DDPM:", gap_ddpm < 1e-9)
 
@@ -481,7 +519,8 @@ def dpmpp_2m(x, ts, predictor, process):
         D = x0_hat  # first step: no history
         if x0_prev is not None:
             r = h_prev / h
-            D = (1 + 1 / (2 * r)) * x0_hat - 1 / (2 * r) * x0_prev  # 2nd-order extrapolation of x̂₀ in λ
+            # 2nd-order extrapolation of x̂₀ in λ
+            D = (1 + 1 / (2 * r)) * x0_hat - 1 / (2 * r) * x0_prev
         x = sigma_s / sigma_t * x - alpha_s * torch.expm1(-h) * D
         x0_prev, h_prev = x0_hat, h
     return x
@@ -513,13 +552,15 @@ check_dpmpp_2m(dpmpp_2m)
 
 # %% tags=["nbval-check-output"]
 edm_proc, mix = make_process("edm"), gmm_2d()
-x_start = mix.marginal(edm_proc.t_max, edm_proc).sample(64, generator=torch.Generator().manual_seed(3))
+x_start = mix.marginal(edm_proc.t_max, edm_proc).sample(
+    64, generator=torch.Generator().manual_seed(3))
 sampler = diffedu.Denoiser(edm_proc, mix.predictor(edm_proc), "heun", "karras")
 by_object = sampler.sample(x_start, 10)
 by_function = heun(x_start, make_grid("karras", edm_proc, 10), mix.predictor(edm_proc), edm_proc)
 same = torch.equal(by_object, by_function)
 assert same
-print(f"Denoiser(edm, exact predictor, 'heun', 'karras').sample(x_T, 10) == heun(...) on 64 points: {same}")
+print("Denoiser(edm, exact predictor, 'heun', 'karras').sample(x_T, 10) == heun(...)"
+      f" on 64 points: {same}")
 
 # %% [markdown]
 # ## Think

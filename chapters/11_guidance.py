@@ -45,7 +45,8 @@ print(diffedu.banner())
 
 
 def sw(a, b):
-    """Sliced Wasserstein distance SW₂ with fixed projections (so that every number below is reproducible)."""
+    """Sliced Wasserstein distance SW₂ with fixed projections (so that every number below is
+    reproducible)."""
     return float(sliced_wasserstein(a, b, generator=torch.Generator().manual_seed(0)))
 
 
@@ -60,7 +61,8 @@ from IPython.display import HTML
 from diffedu.course.animation import animation_html
 from diffedu.course.guidance_demos import guidance_opening
 
-HTML(animation_html(*guidance_opening()))  # press play; the frames are embedded, so it plays offline
+# press play; the frames are embedded, so it plays offline
+HTML(animation_html(*guidance_opening()))
 
 # %% [markdown]
 # ## Theory
@@ -162,14 +164,18 @@ for ax, (w, r) in zip(axes[0, 1:], rows.items()):
 plt.show()
 
 # %% tags=["nbval-check-output"]
-print(f"{'w':>4} {'SW to q(x0|y)':>14} {'floor':>6} {'SW to tilted':>13} {'floor':>6} {'tilted vs q(x0|y)':>18}  "
-      "mass of the class's two components (exact: 0.667 / 0.333)")
+print(f"{'w':>4} {'SW to q(x0|y)':>14} {'floor':>6} {'SW to tilted':>13} {'floor':>6}"
+      f" {'tilted vs q(x0|y)':>18}  mass of the class's two components (exact: 0.667 / 0.333)")
 for w, r in rows.items():
-    print(f"{w:4g} {r['sw_exact']:14.2f} {r['floor_exact']:6.2f} {r['sw_tilted']:13.2f} {r['floor_tilted']:6.2f} "
-          f"{r['sw_tilted_exact']:18.2f}  {r['mass'][0]:.2f} / {r['mass'][1]:.2f}")
-assert rows[1.0]["sw_exact"] < rows[1.0]["floor_exact"] + 0.03  # w = 1: the conditional law, to sampling noise
-assert all(rows[w]["sw_exact"] > 4 * rows[w]["floor_exact"] for w in (2.0, 4.0))  # w > 1: not the conditional law
-assert all(rows[w]["sw_tilted"] > 4 * rows[w]["floor_tilted"] for w in (2.0, 4.0))  # ... nor the tilted law
+    print(f"{w:4g} {r['sw_exact']:14.2f} {r['floor_exact']:6.2f} {r['sw_tilted']:13.2f}"
+          f" {r['floor_tilted']:6.2f} {r['sw_tilted_exact']:18.2f}"
+          f"  {r['mass'][0]:.2f} / {r['mass'][1]:.2f}")
+# w = 1: the conditional law, to sampling noise
+assert rows[1.0]["sw_exact"] < rows[1.0]["floor_exact"] + 0.03
+# w > 1: not the conditional law
+assert all(rows[w]["sw_exact"] > 4 * rows[w]["floor_exact"] for w in (2.0, 4.0))
+# ... nor the tilted law
+assert all(rows[w]["sw_tilted"] > 4 * rows[w]["floor_tilted"] for w in (2.0, 4.0))
 
 # %% [markdown]
 # Class 0 sits far from the other classes, so $p(y=0\mid x_0)\approx 1$ wherever $q(x_0\mid y=0)$ has mass and the tilted
@@ -198,20 +204,24 @@ for row, (name, out) in zip(axes, inverse.items()):
     scatter2d(row[0], out["exact"], title=f"{name}: exact posterior", color="gray", lim=3.2)
     for ax, method in zip(row[1:], ("dps", "projection")):
         if method in out:
-            scatter2d(ax, out[method], title=f"{method}: SW {sw(out[method], out['exact']):.2f}", lim=3.2)
+            scatter2d(ax, out[method], title=f"{method}: SW {sw(out[method], out['exact']):.2f}",
+                      lim=3.2)
         else:
             ax.set_axis_off()
 plt.show()
 
 # %% tags=["nbval-check-output"]
-print(f"{'problem':>10} {'floor':>6} {'prior':>6} {'DPS':>6} {'projection':>10}   (SW₂ to the exact posterior)")
+print(f"{'problem':>10} {'floor':>6} {'prior':>6} {'DPS':>6} {'projection':>10}"
+      "   (SW₂ to the exact posterior)")
 for name, out in inverse.items():
     proj = f"{sw(out['projection'], out['exact']):10.2f}" if "projection" in out else f"{'—':>10}"
-    print(f"{name:>10} {out['floor']:6.2f} {out['prior']:6.2f} {sw(out['dps'], out['exact']):6.2f} {proj}")
+    print(f"{name:>10} {out['floor']:6.2f} {out['prior']:6.2f}"
+          f" {sw(out['dps'], out['exact']):6.2f} {proj}")
     assert sw(out["dps"], out["exact"]) < out["prior"]  # DPS does condition on y ...
 for name in ("inpaint", "downsample"):  # ... and projection fits y exactly
     A = torch.tensor(problems[name][0], dtype=torch.float64)
-    assert torch.allclose(inverse[name]["projection"] @ A.T, torch.tensor(problems[name][1], dtype=torch.float64))
+    assert torch.allclose(inverse[name]["projection"] @ A.T,
+                          torch.tensor(problems[name][1], dtype=torch.float64))
 
 # %% [markdown]
 # Projection lands exactly on the measurement; DPS lands on it with a scatter of samples that its normalised steps did
@@ -226,7 +236,8 @@ for name in ("inpaint", "downsample"):  # ... and projection fits y exactly
 
 # %% tags=["nbval-check-output"]
 for name in ("downsample", "denoise"):
-    print(f"{name}: exact posterior component weights", [round(v, 3) for v in inverse[name]["weights"].tolist()])
+    print(f"{name}: exact posterior component weights",
+          [round(v, 3) for v in inverse[name]["weights"].tolist()])
 
 # %% [markdown]
 # ### MNIST: the guidance scale trades diversity for fidelity
@@ -245,11 +256,14 @@ model = pretrained.load("mnist-flow")
 classifier = pretrained.load_classifier()
 print("mnist-flow:", model.card.get("steps"), "training steps on", model.card.get("device"))
 WS = (0.0, 1.0, 2.0, 4.0) if QUICK else (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
-table = guidance_table(model, classifier, WS, n_per_class=2 if QUICK else 50, n_steps=5 if QUICK else 20)
-print(f"{'w':>4} {'accuracy':>9} {'diversity':>10}   ({len(table[0]['x'])} samples per w, labels 0–9 in turn)")
+table = guidance_table(model, classifier, WS, n_per_class=2 if QUICK else 50,
+                       n_steps=5 if QUICK else 20)
+print(f"{'w':>4} {'accuracy':>9} {'diversity':>10}"
+      f"   ({len(table[0]['x'])} samples per w, labels 0–9 in turn)")
 for r in table:
     print(f"{r['w']:4g} {r['accuracy']:9.3f} {r['diversity']:10.2f}")
-assert table[-1]["accuracy"] > table[0]["accuracy"] and table[-1]["diversity"] < table[1]["diversity"]
+assert (table[-1]["accuracy"] > table[0]["accuracy"]
+        and table[-1]["diversity"] < table[1]["diversity"])
 
 # %%
 fig, axes = plt.subplots(1, len(table), figsize=(2.6 * len(table), 2.8))
@@ -278,7 +292,8 @@ mask = torch.ones(1, 28, 28)
 mask[:, 14:, :] = 0  # observe the top half
 masked = x_true * mask - (1 - mask)  # unobserved pixels shown as background (−1)
 N_STEPS_INPAINT = 10 if QUICK else 50
-filled = {m: inpaint(model, x_true, mask, m, n_steps=N_STEPS_INPAINT, zeta=3.0, generator=torch.Generator().manual_seed(3))
+filled = {m: inpaint(model, x_true, mask, m, n_steps=N_STEPS_INPAINT, zeta=3.0,
+                     generator=torch.Generator().manual_seed(3))
           for m in ("dps", "projection")}
 fig, axes = plt.subplots(4, 1, figsize=(6, 6.4), layout="constrained")
 for ax, (title, x) in zip(axes, [("observed (top half)", masked), ("DPS", filled["dps"]),
@@ -288,9 +303,11 @@ plt.show()
 with torch.no_grad():
     read = {k: (classifier(v).argmax(1) == y_true).double().mean().item()
             for k, v in [("half image", masked), *filled.items(), ("truth", x_true)]}
-    err = {m: (((x - x_true) * mask).abs().sum() / (mask.sum() * len(x))).item() for m, x in filled.items()}
+    err = {m: (((x - x_true) * mask).abs().sum() / (mask.sum() * len(x))).item()
+           for m, x in filled.items()}
 print("classifier reads the true digit:", {k: round(v, 3) for k, v in read.items()})
-print("mean |error| on the observed pixels (pixel range [−1, 1]):", {k: f"{v:.1e}" for k, v in err.items()})
+print("mean |error| on the observed pixels (pixel range [−1, 1]):",
+      {k: f"{v:.1e}" for k, v in err.items()})
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Check it · the numbers behind the claims
@@ -307,12 +324,14 @@ sigma_den = problems["denoise"][2]
 post = linear_gaussian_posterior(gmm, A_den, y_den, sigma_den)
 exact_mean = (post.weights[:, None] * post.means).sum(0)
 x_prior = gmm.sample(400_000, generator=torch.Generator().manual_seed(4))
-w_is = torch.softmax(-((y_den - x_prior @ A_den.T) ** 2).sum(1) / (2 * sigma_den**2), 0)  # likelihood weights
+# likelihood weights
+w_is = torch.softmax(-((y_den - x_prior @ A_den.T) ** 2).sum(1) / (2 * sigma_den**2), 0)
 is_mean = (w_is[:, None] * x_prior).sum(0)
 se = ((w_is[:, None] ** 2) * (x_prior - is_mean) ** 2).sum(0).sqrt()
 assert ((is_mean - exact_mean).abs() < 4 * se).all()
-print("exact posterior mean", [round(v, 2) for v in exact_mean.tolist()], "= importance-weighted mean",
-      [round(v, 2) for v in is_mean.tolist()], "within 4 standard errors")
+print("exact posterior mean", [round(v, 2) for v in exact_mean.tolist()],
+      "= importance-weighted mean", [round(v, 2) for v in is_mean.tolist()],
+      "within 4 standard errors")
 
 # %% [markdown]
 # ## Play
@@ -404,7 +423,8 @@ def dps_step(x_t, t, predictor, A, y, zeta, prior_step):
     resid2 = ((y - x0_hat @ A.T) ** 2).sum(1)  # (N,) ‖y − A x̂0‖²
     (grad,) = torch.autograd.grad(resid2.sum(), x)  # ∇_{x_t} ‖y − A x̂0(x_t)‖², per sample
     x_next = prior_step(x_t, x0_hat.detach())  # the prior's ordinary step
-    return x_next - zeta * grad / resid2.detach().sqrt()[:, None]  # normalised measurement correction
+    # normalised measurement correction
+    return x_next - zeta * grad / resid2.detach().sqrt()[:, None]
     # END SOLUTION
 
 
@@ -429,8 +449,8 @@ worst = 0.0
 for pname, t in (("vp", 0.4), ("cosine", 0.5), ("edm", 0.8), ("flow", 0.45)):
     process = make_process(pname)
     exact = MixturePredictor(gmm, process, null_label=3)
-    nets = {k: Predictor(lambda x, t, y=None, k=k: exact(x, t, k, y=y), k, process) for k in ("x0", "eps", "score",
-                                                                                                 "velocity")}
+    nets = {k: Predictor(lambda x, t, y=None, k=k: exact(x, t, k, y=y), k, process)
+            for k in ("x0", "eps", "score", "velocity")}
     ref = ClassifierFreeGuidance(nets["eps"], 3.0, null_label=3)(x_t, t, "velocity", y=labels)
     for kind, net in nets.items():  # guide a network of each kind, read the result as a velocity
         got = ClassifierFreeGuidance(net, 3.0, null_label=3)(x_t, t, "velocity", y=labels)
@@ -438,11 +458,13 @@ for pname, t in (("vp", 0.4), ("cosine", 0.5), ("edm", 0.8), ("flow", 0.45)):
     cond = ClassifierFreeGuidance(nets["x0"], 1.0, null_label=3)(x_t, t, "x0", y=labels)
     worst = max(worst, (cond - exact(x_t, t, "x0", y=labels)).abs().max().item())
     cg = ClassifierGuidance(lambda x, t, kind: exact(x, t, kind),
-                            lambda x, t, y: mixture_classifier_grad(gmm, x, t, process, y), process, scale=3.0)
-    worst = max(worst, ((cg(x_t, t, "score", y=labels) - ClassifierFreeGuidance(exact, 3.0, null_label=3)(
-        x_t, t, "score", y=labels)).abs().max()).item())
+                            lambda x, t, y: mixture_classifier_grad(gmm, x, t, process, y), process,
+                            scale=3.0)
+    cfg_score = ClassifierFreeGuidance(exact, 3.0, null_label=3)(x_t, t, "score", y=labels)
+    worst = max(worst, ((cg(x_t, t, "score", y=labels) - cfg_score).abs().max()).item())
 assert worst < 1e-9
-print("CFG across kinds, w = 1 vs the conditional model, classifier guidance vs CFG: agree to < 1e-9")
+print("CFG across kinds, w = 1 vs the conditional model, classifier guidance vs CFG:"
+      " agree to < 1e-9")
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ## Deep dive · the conditional denoiser
@@ -456,7 +478,8 @@ print("CFG across kinds, w = 1 vs the conditional model, classifier guidance vs 
 from diffedu.guidance import CondDenoiser
 
 edm = make_process("edm")
-cond = CondDenoiser(edm, MixturePredictor(gmm_2d(), edm, null_label=3), w=2.0, null_label=3, integrator="heun")
+cond = CondDenoiser(edm, MixturePredictor(gmm_2d(), edm, null_label=3), w=2.0, null_label=3,
+                    integrator="heun")
 x_cond = cond.sample(N_TOY, 20, shape=(2,), generator=torch.Generator().manual_seed(0), y=0)
 same = torch.equal(x_cond, rows[2.0]["x"])
 assert same

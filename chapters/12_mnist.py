@@ -299,7 +299,8 @@ def training_loss(F, x0, y, n_sigma, eps, u, sigma_data=0.5, p_mean=-1.2, p_std=
     sigma = torch.exp(p_mean + p_std * n_sigma)  # (B,) log-normal noise levels
     y = torch.where(u < p_uncond, torch.full_like(y, 10), y)  # label dropout
     s = sigma**2 + sigma_data**2
-    c_skip, c_out, c_in, c_noise = sigma_data**2 / s, sigma * sigma_data / s.sqrt(), 1 / s.sqrt(), sigma.log() / 4
+    c_skip, c_out = sigma_data**2 / s, sigma * sigma_data / s.sqrt()
+    c_in, c_noise = 1 / s.sqrt(), sigma.log() / 4
     per_image = (-1, 1, 1, 1)  # a coefficient per sample, broadcast over (1, 28, 28)
     x_t = x0 + sigma.view(per_image) * eps
     F_x = F(c_in.view(per_image) * x_t, c_noise, y)  # (B, 1, 28, 28)
