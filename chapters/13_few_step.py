@@ -260,8 +260,9 @@ print("DPM-Solver++(2M): 4 NFE is at least 5× closer to the exact map than 1 NF
 # %% [markdown]
 # ## Play
 # Consistency distillation, live: the number of sampling steps, the teacher's grid N (how many Heun steps of the
-# exact ODE span [0, 1]) and the training budget. The panel trains a fresh model (a second or two per 100 steps) and
-# prints its 1-NFE error to the exact map and the SW₂ of its samples. Try a coarse teacher (N = 4: each Heun step is
+# exact ODE span [0, 1]) and the training budget. The first visit to a teacher grid and budget trains a model (a
+# second or two per 100 steps; the figure says so); the panel keeps it, so moving the number of steps or coming back
+# to a setting redraws at once. It prints the 1-NFE error to the exact map and the SW₂ of its samples. Try a coarse teacher (N = 4: each Heun step is
 # large, the targets are biased) against a fine one (N = 64: accurate targets, but more steps to propagate through).
 
 # %% tags=["nbval-ignore-output"]

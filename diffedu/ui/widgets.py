@@ -211,7 +211,7 @@ def _noising_figure(out: dict) -> dict:
     FigureCanvasAgg(fig)  # drawn off-screen; never handed to pyplot, so no backend shows or closes it
     fig.fixed_layout = True  # figure_png: saved as laid out here
     top = fig.add_gridspec(1, 6, left=0.01, right=0.99, top=0.9, bottom=0.6, wspace=0.08)
-    bottom = fig.add_gridspec(1, 3, left=0.07, right=0.99, top=0.5, bottom=0.09, wspace=0.32)
+    bottom = fig.add_gridspec(1, 3, left=0.07, right=0.85, top=0.5, bottom=0.09, wspace=0.36)
     scatters = []
     for k, name in enumerate(["data", *out["points"]]):
         ax = fig.add_subplot(top[0, k])
@@ -220,6 +220,9 @@ def _noising_figure(out: dict) -> dict:
         ax.set_xticks([]), ax.set_yticks([])
     axes = [fig.add_subplot(bottom[0, k]) for k in range(3)]
     schedules(out["curves"], axes=axes)
+    axes[0].get_legend().remove()  # one legend for the three panels, right of them, where it covers no curve
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="center left", bbox_to_anchor=(0.855, 0.3), fontsize=9,
+               frameon=False)
     vlines = [ax.axvline(0, color="k", lw=1.2, ls="--") for ax in axes]
     return {"fig": fig, "scatters": scatters, "axes": axes, "vlines": vlines}
 
