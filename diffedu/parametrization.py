@@ -34,7 +34,7 @@ from torch import Tensor
 
 from .processes import Process, as_tensor, expand_like
 
-__all__ = ["KINDS", "coefficients", "convert", "eps_to_x0", "x0_to_eps", "x0_to_score", "score_to_x0",
+__all__ = ["KINDS", "coefficients", "conversion", "convert", "eps_to_x0", "x0_to_eps", "x0_to_score", "score_to_x0",
            "eps_to_score", "score_to_eps", "x0_to_velocity", "velocity_to_x0", "determinant", "Predictor", "ClippedPredictor",
            "Counting"]
 
@@ -49,7 +49,12 @@ def require_kind(kind: str, name: str) -> None:
 def coefficients(kind: str, t, process: Process) -> tuple[Tensor, Tensor]:
     r"""The pair (a, b) with target $= a\,x_0 + b\,\varepsilon$ for a kind of prediction at time t."""
     require_kind(kind, "kind")
-    alpha_t, sigma_t, d_alpha_t, d_sigma_t = process.coefficients(t)
+    return _pair(kind, process.coefficients(t))
+
+
+def _pair(kind: str, coefs: tuple[Tensor, Tensor, Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    r"""(a, b) of ``kind`` from the process's $(\alpha_t, \sigma_t, \dot\alpha_t, \dot\sigma_t)$."""
+    alpha_t, sigma_t, d_alpha_t, d_sigma_t = coefs
     one, zero = torch.ones_like(alpha_t), torch.zeros_like(alpha_t)
     return {"x0": (one, zero), "eps": (zero, one), "score": (zero, -1 / sigma_t),
             "velocity": (d_alpha_t, d_sigma_t)}[kind]
@@ -60,32 +65,31 @@ def determinant(kind: str, t, process: Process) -> Tensor:
 
     $\sigma_t$ (x0), $-\alpha_t$ (eps), $\alpha_t/\sigma_t$ (score), $\dot\alpha_t\sigma_t - \dot\sigma_t\alpha_t$ (velocity).
     """
-    alpha_t, sigma_t = process.coefficients(t)[:2]
-    a, b = coefficients(kind, t, process)
-    return a * sigma_t - b * alpha_t
+    require_kind(kind, "kind")
+    coefs = process.coefficients(t)
+    a, b = _pair(kind, coefs)
+    return a * coefs[1] - b * coefs[0]
 
 
-def convert(pred: Tensor, src: str, dst: str, x_t: Tensor, t, process: Process) -> Tensor:
-    r"""Convert a prediction of kind ``src`` into kind ``dst`` at $(x_t, t)$ (chapter 02).
+def conversion(src: str, dst: str, t, process: Process) -> tuple[Tensor, Tensor]:
+    r"""The pair (P, Q) with dst $= P\,\text{pred} + Q\,x_t$ for a prediction of kind ``src`` at times ``t`` (chapter 02).
 
-    Writes dst $= P\,\text{pred} + Q\,x_t$ with $P(a, b) + Q(\alpha_t, \sigma_t) = (c, d)$, (a, b) and (c, d) the
-    coefficients of ``src`` and ``dst``: $P = (c\sigma_t - d\alpha_t)/\det$, $Q = (ad - bc)/\det$, $\det = a\sigma_t - b\alpha_t$.
-    Where $\det = 0$ (pred tells nothing beyond $x_t$) dst is still determined if it is a multiple of src (eps ↔ score
-    at $\alpha_t = 0$). It raises a ValueError exactly where dst is not determined or a coefficient is infinite
-    (the list in the module docstring), instead of returning inf or NaN.
+    $P(a, b) + Q(\alpha_t, \sigma_t) = (c, d)$, (a, b) and (c, d) the coefficients of ``src`` and ``dst``:
+    $P = (c\sigma_t - d\alpha_t)/\det$, $Q = (ad - bc)/\det$, $\det = a\sigma_t - b\alpha_t$. Where $\det = 0$ (pred tells
+    nothing beyond $x_t$) dst is still determined if it is a multiple of src (eps ↔ score at $\alpha_t = 0$). It raises
+    a ValueError exactly where dst is not determined or a coefficient is infinite (the list in the module docstring).
+    A time given as a Python float takes the process's memoised float64 coefficients (``Process.at``).
     """
     require_kind(src, "src")
     require_kind(dst, "dst")
-    if not isinstance(pred, Tensor) or not isinstance(x_t, Tensor):
-        raise TypeError("pred and x_t must be torch tensors")
-    if pred.shape != x_t.shape:
-        raise ValueError(f"pred and x_t must have the same shape; got pred {tuple(pred.shape)} and x_t {tuple(x_t.shape)}")
-    if src == dst:
-        return pred
-    t = as_tensor(t, like=x_t)
-    alpha_t, sigma_t = (expand_like(c, x_t) for c in process.coefficients(t)[:2])
-    a, b = (expand_like(c, x_t) for c in coefficients(src, t, process))
-    c, d = (expand_like(c, x_t) for c in coefficients(dst, t, process))
+    if type(t) is float:
+        coefs = tuple(torch.tensor(c, dtype=torch.float64) for c in process.at(t))
+        t = torch.tensor(t, dtype=torch.float64)
+    else:
+        t = as_tensor(t)
+        coefs = process.coefficients(t)
+    alpha_t, sigma_t = coefs[:2]
+    (a, b), (c, d) = _pair(src, coefs), _pair(dst, coefs)
     finite = torch.isfinite(a) & torch.isfinite(b) & torch.isfinite(c) & torch.isfinite(d)
     det, num_p, num_q = a * sigma_t - b * alpha_t, c * sigma_t - d * alpha_t, a * d - b * c
     solvable = det != 0
@@ -98,6 +102,30 @@ def convert(pred: Tensor, src: str, dst: str, x_t: Tensor, t, process: Process) 
     ratio = torch.where(a != 0, c / torch.where(a != 0, a, one), d / torch.where(b != 0, b, one))  # dst = ratio·src
     p_coef = torch.where(solvable, num_p / torch.where(solvable, det, one), ratio)
     q_coef = torch.where(solvable, num_q / torch.where(solvable, det, one), torch.zeros_like(det))
+    return p_coef, q_coef
+
+
+def convert(pred: Tensor, src: str, dst: str, x_t: Tensor, t, process: Process) -> Tensor:
+    r"""Convert a prediction of kind ``src`` into kind ``dst`` at $(x_t, t)$: $P\,\text{pred} + Q\,x_t$ (``conversion``).
+
+    ``t`` is a scalar or has one entry per sample. A Python float (one time, as the samplers pass it) has its (P, Q)
+    computed once in float64 and memoised by the process (``Process.remember``): the same formulas, without redoing
+    them per call.
+    """
+    require_kind(src, "src")
+    require_kind(dst, "dst")
+    if not isinstance(pred, Tensor) or not isinstance(x_t, Tensor):
+        raise TypeError("pred and x_t must be torch tensors")
+    if pred.shape != x_t.shape:
+        raise ValueError(f"pred and x_t must have the same shape; got pred {tuple(pred.shape)} and x_t {tuple(x_t.shape)}")
+    if src == dst:
+        return pred
+    if type(t) is float:
+        def as_floats():
+            return tuple(c.item() for c in conversion(src, dst, t, process))
+        p_coef, q_coef = process.remember(("convert", src, dst, t), as_floats)
+        return p_coef * pred + q_coef * x_t
+    p_coef, q_coef = (expand_like(c, x_t) for c in conversion(src, dst, as_tensor(t, like=x_t), process))
     return p_coef * pred + q_coef * x_t
 
 
@@ -144,22 +172,26 @@ def velocity_to_x0(v: Tensor, x_t: Tensor, t, process: Process) -> Tensor:
 class Predictor:
     """Wraps a network ``net(x_t, t, **cond)`` that predicts one kind, and answers in any kind.
 
-    ``t`` is passed to the network as a tensor of shape (B,), on the input's device and dtype.
-    An exact denoiser (e.g. ``GaussianMixture.denoiser``-style callables) wraps the same way with ``kind='x0'``.
+    ``t`` is passed to the network as a tensor of shape (B,), on the input's device and dtype — or, with
+    ``float_time=True`` and a time given as a Python float (as every sampler passes it), as that float: for an exact
+    answer that computes one time faster as a scalar (``GaussianMixture.predictor``), whose conversion to other kinds
+    is then memoised too (``convert``).
     """
 
-    def __init__(self, net: Callable[..., Tensor], kind: str, process: Process):
+    def __init__(self, net: Callable[..., Tensor], kind: str, process: Process, float_time: bool = False):
         require_kind(kind, "kind")
         if not callable(net):
             raise TypeError(f"net must be callable; got {type(net).__name__}")
         if not isinstance(process, Process):
             raise TypeError(f"process must be a diffedu Process (e.g. diffedu.EDM()); got {process!r}")
-        self.net, self.kind, self.process = net, kind, process
+        self.net, self.kind, self.process, self.float_time = net, kind, process, bool(float_time)
 
     def __call__(self, x_t: Tensor, t, kind: str = "x0", **cond) -> Tensor:
         require_kind(kind, "kind")
         if not isinstance(x_t, Tensor) or x_t.ndim < 1:
             raise ValueError("x_t must be a tensor with a batch dimension, shape (B, ...)")
+        if self.float_time and type(t) is float and self.process.t_min <= t <= self.process.t_max:
+            return convert(self.net(x_t, t, **cond), self.kind, kind, x_t, t, self.process)
         t = self.process.require_t(as_tensor(t, like=x_t).to(x_t.device))
         t_batch = t.expand(x_t.shape[0]) if t.ndim == 0 else t
         if t_batch.shape != (x_t.shape[0],):

@@ -13,6 +13,7 @@ Every method takes t as a float or a tensor and returns a tensor of t's shape an
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 import torch
@@ -131,12 +132,10 @@ class Process:
         r"""$(\lambda_{t_{max}}, \lambda_{t_{min}})$ in float64: the log-SNRs the process covers (±inf where α or σ is 0).
 
         ``slack=True`` widens each end by 1e-9 (relative, at least absolute): a level computed from an end time
-        itself may land a rounding error outside, and that is not an error. Memoised with :meth:`at`."""
-        memo = self.__dict__.setdefault("_at_memo", {})
-        if "log_snr_range" not in memo:
-            ends = torch.tensor([self.t_max, self.t_min], dtype=torch.float64)
-            memo["log_snr_range"] = tuple(self.log_snr(ends).tolist())
-        lo, hi = memo["log_snr_range"]
+        itself may land a rounding error outside, and that is not an error. Memoised (:meth:`remember`)."""
+        def at_ends():
+            return tuple(self.log_snr(torch.tensor([self.t_max, self.t_min], dtype=torch.float64)).tolist())
+        lo, hi = self.remember("log_snr_range", at_ends)
         if slack:
             lo, hi = lo - 1e-9 * max(1.0, abs(lo)), hi + 1e-9 * max(1.0, abs(hi))
         return lo, hi
@@ -161,26 +160,29 @@ class Process:
         t = self.require_t(t)
         return self._alpha(t), self._sigma(t), self._d_alpha(t), self._d_sigma(t)
 
+    def remember(self, key, compute: Callable[[], object]):
+        r"""``compute()``, memoised under ``key`` until any attribute of the process is set (then every memo is
+        forgotten, so a changed parameter is never served a stale value). Bounded: a long run with ever-new keys never
+        grows the memo beyond 65536 entries."""
+        memo = self.__dict__.setdefault("_at_memo", {})
+        if key not in memo:
+            if len(memo) >= 65536:
+                memo.clear()
+            memo[key] = compute()
+        return memo[key]
+
     def at(self, t: float) -> tuple[float, float, float, float]:
         r"""$(\alpha_t, \sigma_t, \dot\alpha_t, \dot\sigma_t)$ at one time, as Python floats computed in float64.
 
-        Memoised: a sampler asks for the same few times several times per step. Setting any attribute of the process
-        empties the memo, so a changed parameter is never served a stale value."""
-        memo = self.__dict__.setdefault("_at_memo", {})
+        Memoised (:meth:`remember`): a sampler asks for the same few times several times per step."""
         t = float(t)
-        if t not in memo:
-            if len(memo) >= 65536:  # bounded: a long run with ever-new times never grows it without limit
-                memo.clear()
-            memo[t] = tuple(c.item() for c in self.coefficients(torch.tensor(t, dtype=torch.float64)))
-        return memo[t]
+        as_floats = lambda: tuple(c.item() for c in self.coefficients(torch.tensor(t, dtype=torch.float64)))
+        return self.remember(t, as_floats)
 
     def g2_at(self, t: float) -> float:
         r"""$g(t)^2$ (:meth:`g2`) at one time as a Python float, memoised with :meth:`at`."""
-        memo = self.__dict__.setdefault("_at_memo", {})
-        key = ("g2", float(t))
-        if key not in memo:
-            memo[key] = self.g2(torch.tensor(float(t), dtype=torch.float64)).item()
-        return memo[key]
+        t = float(t)
+        return self.remember(("g2", t), lambda: self.g2(torch.tensor(t, dtype=torch.float64)).item())
 
     def memoise(self, ts) -> None:
         r"""Fill :meth:`at`'s memo for every time of the grid ``ts`` in one vectorised call, so that a sampler's loop

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from .checks import require_integer, require_positive
-from .parametrization import Predictor, convert, require_kind
+from .parametrization import Predictor, convert
 from .processes import Process, as_tensor
 
 __all__ = ["GaussianMixture", "gmm_2d", "gmm_1d", "gmm_nd", "sample_2d", "DATASETS_2D"]
@@ -179,7 +179,7 @@ class GaussianMixture:
         r"""The perfect network: a ``Predictor`` whose $\hat x_0$ is the exact denoiser $E[x_0\mid x_t]$ under ``process``."""
         if not isinstance(process, Process):
             raise TypeError(f"process must be a diffedu Process; got {type(process).__name__}")
-        return ExactPredictor(self, process)
+        return Predictor(lambda x_t, t: self.denoiser(x_t, t, process), "x0", process, float_time=True)
 
     def denoiser(self, x_t: Tensor, t, process: Process) -> Tensor:
         r"""Exact $E[x_0\mid x_t] = \sum_k P(k\mid x_t)\,(\mu_k + \alpha\Sigma_k(\alpha^2\Sigma_k + \sigma^2 I)^{-1}(x_t - \alpha\mu_k))$.
@@ -227,31 +227,6 @@ def softmax(a: Tensor) -> Tensor:
     twice as fast on the few components of a mixture."""
     e = (a - a.amax(-1, keepdim=True)).exp()
     return e / e.sum(-1, keepdim=True)
-
-
-class ExactPredictor(Predictor):
-    r"""``GaussianMixture.predictor``: the exact denoiser $E[x_0\mid x_t]$ as a ``Predictor``. A time given as a Python
-    float (as every sampler passes it) goes to the mixture as one scalar, its $(\alpha_t, \sigma_t)$ memoised by the
-    process (``Process.at``), rather than as a batch of B equal times: the same answer, without recomputing the
-    schedule per sample and per step."""
-
-    def __init__(self, mixture: GaussianMixture, process: Process):
-        super().__init__(lambda x_t, t: mixture.denoiser(x_t, t, process), "x0", process)
-        self.mixture = mixture
-
-    def __call__(self, x_t: Tensor, t, kind: str = "x0", **cond) -> Tensor:
-        if type(t) is not float or cond:
-            return super().__call__(x_t, t, kind, **cond)
-        require_kind(kind, "kind")
-        x0_hat = self.mixture.denoiser(x_t, t, self.process)
-        coefs = self.process.at(t)  # (α_t, σ_t, α̇_t, σ̇_t)
-        if kind == "x0":
-            return x0_hat
-        if coefs[1] == 0 or not all(map(math.isfinite, coefs)):  # convert says why there is no answer, or finds it
-            return convert(x0_hat, "x0", kind, x_t, t, self.process)
-        alpha_t, sigma_t, d_alpha_t, d_sigma_t = coefs
-        eps_hat = (x_t - alpha_t * x0_hat) / sigma_t  # convert's formulas, with the memoised floats
-        return {"eps": eps_hat, "score": -eps_hat / sigma_t, "velocity": d_alpha_t * x0_hat + d_sigma_t * eps_hat}[kind]
 
 
 # --- ready-made mixtures ------------------------------------------------------------------------------

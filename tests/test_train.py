@@ -70,6 +70,20 @@ def test_cli_writes_checkpoint(tmp_path):
     assert card["device"].startswith("cpu") and card["steps"] == 2
 
 
+def test_continued_runs_keep_every_earlier_command(tmp_path):
+    """Oracle: enumeration. Three runs of two steps, each continuing the last with ``--init``: the third card lists the
+    first two commands, oldest first, and counts all 6 steps; a fresh run lists none."""
+    base = ["mnist", "--objective", "flow", "--steps", "2", "--batch", "4", "--channels", "8,8", "--device", "cpu",
+            "--out", str(tmp_path), "--no-progress"]
+    for name, init in (("a", None), ("b", "a"), ("c", "b")):
+        T.main([*base, "--name", name, *(["--init", init, "--lr", "1e-5"] if init else [])])
+    cards = {n: json.loads((tmp_path / f"{n}.json").read_text()) for n in "abc"}
+    assert cards["a"]["continued_from"] == []
+    assert cards["c"]["continued_from"] == [cards["a"]["command"], cards["b"]["command"]]
+    assert "--init a" in cards["b"]["command"] and cards["c"]["steps"] == 6
+    assert T.earlier_commands({"command": "x", "continued_from": "w"}) == ["w", "x"]  # a card from before the chain
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.gpu
 def test_bf16_channels_last_on_cuda():

@@ -22,27 +22,7 @@ from ..toys import gmm_2d
 from .discrete import DiscreteNoise
 from .elbo import posterior
 from .guidance_demos import mixture_classifier
-from .student_errors import explain, stub_title
-
-
-class StudentRaised(Exception):
-    """An exception raised inside the student's function, carried out of the check to be reported in one line."""
-
-    def __init__(self, error: BaseException):
-        super().__init__(str(error))
-        self.error = error
-
-
-def _guarded(fn: Callable) -> Callable:
-    """The student's ``fn``, with any exception it raises wrapped in :class:`StudentRaised` (the check's own
-    ``AssertionError`` on a wrong answer is raised outside it and passes unchanged)."""
-    @functools.wraps(fn)
-    def call(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as error:  # noqa: BLE001 — any error of the student's code becomes a one-line reply
-            raise StudentRaised(error) from error
-    return call
+from .student_errors import StudentError, explain, guarded, stub_title
 
 
 def not_yet(check: str, error: BaseException, shapes: str = "") -> str:
@@ -58,8 +38,8 @@ def not_yet(check: str, error: BaseException, shapes: str = "") -> str:
 
 
 def warm_up(check: Callable | None = None, *, shapes: str = ""):
-    """Decorate a ``check_…(fn, …)``: the student's functions run guarded (:func:`_guarded`); an exception raised in
-    them ends the check with one printed line (:func:`not_yet`) instead of a traceback."""
+    """Decorate a ``check_…(fn, …)``: the student's functions run ``guarded``; an exception raised in them ends the
+    check with one printed line (:func:`not_yet`) instead of a traceback."""
     if check is None:
         return functools.partial(warm_up, shapes=shapes)
 
@@ -70,8 +50,8 @@ def warm_up(check: Callable | None = None, *, shapes: str = ""):
                 raise TypeError(f"{check.__name__}: pass your function itself, without calling it; got "
                                 f"{type(fn).__name__}")
         try:
-            check(*map(_guarded, functions))
-        except StudentRaised as raised:
+            check(*map(guarded, functions))
+        except StudentError as raised:
             print(not_yet(check.__name__, raised.error, shapes))
     return run
 

@@ -1,11 +1,16 @@
-"""What an exception raised inside a student's function usually means: one table for the warm-ups'
+"""What an exception raised inside a student's function usually means: one table and one wrapper for the warm-ups'
 ``check_…`` (:mod:`diffedu.course.exercises`) and the Build-it labs' grader (:mod:`diffedu.labs.grading`).
 
-The reply names the likely cause and repeats the exception's own message; it never gives the answer.
+``guarded(fn)`` runs the student's function and turns any exception it raises into a :class:`StudentError` (the
+check's own ``AssertionError`` on a wrong answer is raised outside it and passes unchanged). The reply names the
+likely cause and repeats the exception's own message; it never gives the answer.
 """
 from __future__ import annotations
 
-__all__ = ["explain", "stub_title"]
+import functools
+from typing import Callable
+
+__all__ = ["StudentError", "guarded", "explain", "stub_title"]
 
 STUB_TAIL = ": replace this line with your code"  # the end of the student edition's stub message (tools/student.py)
 
@@ -44,3 +49,22 @@ def stub_title(error: BaseException) -> str:
     not a stub's ``NotImplementedError``."""
     text = str(error)
     return text[: -len(STUB_TAIL)] if isinstance(error, NotImplementedError) and text.endswith(STUB_TAIL) else ""
+
+
+class StudentError(Exception):
+    """An exception raised inside the student's function (``.error``), with what it usually means as its message."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(explain(error))
+        self.error = error
+
+
+def guarded(fn: Callable) -> Callable:
+    """The student's ``fn``, with any exception it raises re-raised as a :class:`StudentError`."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 — any error of the student's code becomes a one-line reply
+            raise StudentError(error) from error
+    return run

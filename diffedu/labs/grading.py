@@ -22,7 +22,7 @@ from typing import Callable
 
 import torch
 
-from ..course.student_errors import explain
+from ..course.student_errors import StudentError, explain, guarded
 
 __all__ = ["Verdict", "Part", "Score", "Lab", "Functions", "StudentError", "Reject", "call", "expect", "explain", "close",
            "diagnose"]
@@ -107,20 +107,9 @@ class Functions:
         return self.memo[key]
 
 
-class StudentError(Exception):
-    """An exception raised inside the student's function, with what it usually means."""
-
-    def __init__(self, error: BaseException):
-        super().__init__(explain(error))
-        self.error = error
-
-
 def call(fn: Callable, *args, **kwargs):
     """Run the student's ``fn``; an exception inside it becomes a :class:`StudentError`, a ``None`` result too."""
-    try:
-        out = fn(*args, **kwargs)
-    except Exception as error:  # noqa: BLE001 — any error of the student's code becomes a hint
-        raise StudentError(error) from error
+    out = guarded(fn)(*args, **kwargs)
     if out is None:
         raise StudentError(TypeError("returned None"))
     return out

@@ -345,7 +345,8 @@ def classifier_card(args, res: dict, command: str) -> dict:
 
 def diffusion_card(args, res: dict, before: dict, command: str, fd_curve: list[dict]) -> dict:
     """The model card of a trained diffusion net: objective, process, network, training flags, command, commit,
-    device, time, loss curve and FD-MNIST against wall time (after the curve of the run it continues, ``before``)."""
+    device, time, loss curve and FD-MNIST against wall time (after the curve of the run it continues, ``before``),
+    and the commands of the runs it continues (``continued_from``, oldest first)."""
     return dict(kind=res["kind"], objective=args.objective, process=res["process"].name,
                 net_config=res["net_config"], p_uncond=args.p_uncond, ema=args.ema, lr=args.lr, warmup=args.warmup,
                 command=command, git_commit=git_commit(), steps=res["steps"], batch=args.batch,
@@ -353,7 +354,15 @@ def diffusion_card(args, res: dict, before: dict, command: str, fd_curve: list[d
                 bf16=args.bf16, compile=args.compile, params=sum(p.numel() for p in res["net"].parameters()),
                 loss_curve=loss_curve(res["losses"]), torch=torch.__version__, evaluation=None,
                 fd_vs_wall_time=[*before.get("fd_vs_wall_time", []), *fd_curve],
-                continued_from=before.get("command"), **distributed.card_fields(args.batch))
+                continued_from=earlier_commands(before), **distributed.card_fields(args.batch))
+
+
+def earlier_commands(before: dict) -> list[str]:
+    """The commands of every run a run continues, oldest first: the ``--init`` card's own ``continued_from`` (one
+    string in cards written before the chain was kept), then its command; [] for a fresh run."""
+    chain = before.get("continued_from") or []
+    chain = [chain] if isinstance(chain, str) else list(chain)
+    return [*chain, before["command"]] if "command" in before else chain
 
 
 def _earlier_run(args, channels: tuple) -> tuple[dict, dict | None]:
