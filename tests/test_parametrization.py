@@ -42,14 +42,15 @@ def target(kind: str, x0, eps, t, process):
     return {"x0": x0, "eps": eps, "score": -eps / sigma_t, "velocity": d_alpha_t * x0 + d_sigma_t * eps}[kind]
 
 
-@pytest.mark.parametrize("per_sample", [False, True], ids=["scalar_t", "per_sample_t"])
+@pytest.mark.parametrize("per_sample", [False, True, "float"], ids=["scalar_t", "per_sample_t", "float_t"])
 @pytest.mark.parametrize("name", NAMES)
 def test_convert_every_pair_against_definitions(name, per_sample):
     """Oracle: for x_t built from known (x0, eps), converting the exact src target gives the exact dst target
-    (float64, 1e-10), for every ordered pair of kinds."""
-    process, x0, eps, t, x_t = setup(name, per_sample)
-    for src, dst in PAIRS:
-        out = convert(target(src, x0, eps, t, process), src, dst, x_t, t, process)
+    (float64, 1e-10), for every ordered pair of kinds; also with t a Python float (convert's memoised path), twice."""
+    process, x0, eps, t, x_t = setup(name, per_sample is True)
+    t_arg = float(t) if per_sample == "float" else t
+    for src, dst in PAIRS + PAIRS:  # a second round is served from the process's memo
+        out = convert(target(src, x0, eps, t, process), src, dst, x_t, t_arg, process)
         torch.testing.assert_close(out, target(dst, x0, eps, t, process), rtol=1e-10, atol=1e-10, msg=f"{src}→{dst}")
 
 
@@ -183,14 +184,16 @@ CONVERTIBLE_AT_ENDS = {("vp", "t_min"): AT_SIGMA_0_STIFF, ("cosine", "t_min"): A
                        ("cosine", "t_max"): AT_ALPHA_0, ("flow", "t_max"): AT_ALPHA_0}
 
 
+@pytest.mark.parametrize("time", ["tensor", "float"])
 @pytest.mark.parametrize("t_end", ["t_min", "t_max"])
 @pytest.mark.parametrize("name", NAMES)
-def test_convert_raises_exactly_where_the_target_is_undetermined(name, t_end):
+def test_convert_raises_exactly_where_the_target_is_undetermined(name, t_end, time):
     """Oracle: the hand-derived table above. Every ordered pair outside it raises a ValueError naming both kinds
     (never inf/NaN); every pair in it returns the exact target, built from known (x0, ε) with x_t = α x0 + σ ε
-    (float64, 1e-10)."""
+    (float64, 1e-10) — for a 0-d tensor time and for a Python float (convert's memoised NumPy path)."""
     process = make_process(name)
     t = torch.tensor(getattr(process, t_end), dtype=torch.float64)
+    t_arg = float(t) if time == "float" else t
     g = torch.Generator().manual_seed(3)
     x0, eps = (torch.randn(4, 2, generator=g, dtype=torch.float64) for _ in range(2))
     x_t = process.noise(x0, t, eps)
@@ -200,11 +203,11 @@ def test_convert_raises_exactly_where_the_target_is_undetermined(name, t_end):
             continue
         if f"{src}>{dst}" not in convertible:
             with pytest.raises(ValueError, match=f"cannot convert '{src}' to '{dst}'"):
-                convert(x_t, src, dst, x_t, t, process)
+                convert(x_t, src, dst, x_t, t_arg, process)
             continue
-        out = convert(target(src, x0, eps, t, process), src, dst, x_t, t, process)
+        out = convert(target(src, x0, eps, t, process), src, dst, x_t, t_arg, process)
         torch.testing.assert_close(out, target(dst, x0, eps, t, process), rtol=1e-10, atol=1e-10, msg=f"{src}→{dst}")
-    assert torch.equal(convert(x_t, "eps", "eps", x_t, t, process), x_t)  # no conversion, nothing to solve
+    assert torch.equal(convert(x_t, "eps", "eps", x_t, t_arg, process), x_t)  # no conversion, nothing to solve
 
 
 def test_determinant_closed_forms():
