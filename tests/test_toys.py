@@ -247,7 +247,8 @@ def test_bad_points_and_times():
 def test_the_float_time_fast_path_matches_the_batched_time_path(name, kind):
     """Oracle: the mixture's predictor asked at a time given as a 0-d tensor (the general path: a batch of B equal
     times through process.coefficients and convert) — the float-time path (the process's memoised float α, σ and
-    convert's memoised float64 (P, Q)) must agree to float64 rounding (1e-12 relative) at interior times, in every kind."""
+    convert's memoised float64 (P, Q)) must agree to float64 rounding (1e-12 relative) at interior times, in every
+    kind."""
     process, gmm = make_process(name), gmm_2d()
     pred = gmm.predictor(process)
     x = gmm.sample(300, generator=gen(1)) * 1.5
