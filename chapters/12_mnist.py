@@ -227,7 +227,7 @@ for name in shipped:
 # How fast does a checkpoint get good? `train mnist --fd-at 300,600,1190` kept a copy of the EMA weights at those
 # wall times and measured FD-MNIST of each (n = 500, Heun, 10 steps) after training; the cards store the curve.
 # Each checkpoint was then trained on from its weights (`--init NAME`, with `--warmup 300 --lr 2e-4`, on one thread
-# of the CPU): mnist-ddpm for 15 and then 90 more minutes, mnist-edm for 25 and then 90, mnist-flow for 25. The
+# of the CPU): mnist-ddpm for 15 and then 90 more minutes, mnist-edm for 25, 90 and 25, mnist-flow for 25. The
 # warm-up matters: a fresh Adam's first steps move every weight by about the learning rate, and a first attempt
 # without it made mnist-edm worse for hundreds of steps (accuracy 0.80 → 0.40). The evaluation code changed between
 # the runs (clipping; its n = 500 floor reads 26.0 in the first runs and 33.8 in the later ones), so the plot divides
@@ -367,7 +367,7 @@ think(*THINK)
 # * `Pretrained.sample` clips $\hat x_0$ to the pixel range and lets Heun skip a correction that would multiply the
 #   network's error by more than 10 (EDM's few-step grids: a jump from σ = 80 to 0.002); with both, every sample stays
 #   in [−1, 1]. Few steps still blur: below about 6 steps one ODE step from pure noise lands near the mean digit.
-# * The shipped checkpoints were trained on a shared 2-core **CPU** (no GPU was available): mnist-edm for 135
+# * The shipped checkpoints were trained on a shared 2-core **CPU** (no GPU was available): mnist-edm for 160
 #   minutes, mnist-ddpm for 125, mnist-flow for 45. They draw recognisable digits; at w = 2 classifier-free guidance
 #   lifts the conditional accuracy of all three to 0.998–1.000, and unguided it is 0.95–0.96, with FD-MNIST 1.9–2.8
 #   times the floor at 20 NFE (the table above; the two longest-trained are the best). Their cards say exactly how
