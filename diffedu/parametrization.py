@@ -81,7 +81,7 @@ def conversion(src: str, dst: str, t, process: Process) -> tuple:
     nothing beyond $x_t$) dst is still determined if it is a multiple of src (eps ↔ score at $\alpha_t = 0$). It raises
     a ValueError exactly where dst is not determined or a coefficient is infinite (the list in the module docstring).
     A time given as a Python float is answered in NumPy float64 scalars from the process's memoised coefficients
-    (``Process.at``): the same formulas, a hundred times cheaper than on one-element tensors.
+    (``Process.at``): the same lines, without a pass of one-element tensors per new time.
     """
     require_kind(src, "src")
     require_kind(dst, "dst")
